@@ -1,0 +1,79 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { deviceIdFromHubId, type EmulatorContext } from '../context.js';
+import { verifySasToken } from '../mqtt/sas.js';
+import { HttpProblem, problem, type Request, type Router } from './router.js';
+import { requireObject, requireString } from './validate.js';
+
+/** The blob container file uploads land in (served by the emulator at `/{uploadContainer}/{blobName}`). */
+export const uploadContainer = 'uploads';
+const maxBlobBytes = 64 * 1024 * 1024;
+
+/** The device a hub HTTPS call is for, once its `Authorization: SharedAccessSignature …` header checks out. */
+function authenticateHubCall(context: EmulatorContext, request: Request): string {
+  const hubId = request.params.hubId ?? '';
+  const deviceId = deviceIdFromHubId(context, hubId);
+  const device = deviceId === undefined ? undefined : context.devices.get(deviceId);
+  const verdict = device
+    ? verifySasToken(
+        request.raw.headers.authorization ?? '',
+        hubId,
+        device.sasKey,
+        Math.floor(context.now() / 1000),
+      )
+    : 'unknown device';
+  if (verdict !== 'valid' || deviceId === undefined) {
+    throw new HttpProblem(401, 'Unauthorized', `the SAS token is not valid for this device (${verdict})`);
+  }
+  return deviceId;
+}
+
+/** IoT Hub's file-upload calls (SPEC §3) and the blob endpoint the upload goes to. */
+export function addHubFileApi(router: Router, context: EmulatorContext): void {
+  router.on('POST', '/devices/:hubId/files', async (request) => {
+    const deviceId = authenticateHubCall(context, request);
+    const blobName = requireString(requireObject(await request.json()), 'blobName', 1024);
+    if (blobName.includes('..') || blobName.startsWith('/')) return problem(400, 'Invalid blobName');
+    const upload = {
+      correlationId: randomUUID(),
+      deviceId,
+      blobName: `${request.params.hubId}/${blobName}`,
+      sasToken: `?sv=2021-08-06&sr=b&sp=cw&se=${encodeURIComponent(
+        new Date(context.now() + 3600_000).toISOString(),
+      )}&sig=${randomBytes(24).toString('base64url')}`,
+    };
+    context.blobs.startUpload(upload);
+    return {
+      status: 200,
+      body: {
+        correlationId: upload.correlationId,
+        hostName: context.hubHostName(),
+        containerName: uploadContainer,
+        blobName: upload.blobName,
+        sasToken: upload.sasToken,
+      },
+    };
+  });
+
+  router.on('POST', '/devices/:hubId/files/notifications', async (request) => {
+    const deviceId = authenticateHubCall(context, request);
+    const body = requireObject(await request.json());
+    const correlationId = requireString(body, 'correlationId');
+    if (typeof body.isSuccess !== 'boolean')
+      return problem(400, 'Invalid isSuccess', 'isSuccess must be a boolean');
+    if (!context.blobs.completeUpload(deviceId, correlationId, body.isSuccess)) {
+      return problem(404, 'Unknown correlationId');
+    }
+    return { status: 204 };
+  });
+
+  router.on('PUT', `/${uploadContainer}/*`, async (request) => {
+    const blobName = request.params['*'] ?? '';
+    const upload = context.blobs.uploadFor(blobName, request.url.search);
+    if (!upload) return problem(403, 'Forbidden', 'the SAS token does not grant writing this blob');
+    if (request.raw.headers['x-ms-blob-type'] !== 'BlockBlob') {
+      return problem(400, 'Missing x-ms-blob-type', 'x-ms-blob-type must be BlockBlob');
+    }
+    context.blobs.put(uploadContainer, blobName, await request.body(maxBlobBytes));
+    return { status: 201 };
+  });
+}

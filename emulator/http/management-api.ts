@@ -1,0 +1,235 @@
+import type { EmulatorContext } from '../context.js';
+import { type IotHubBroker, sectionDocument } from '../mqtt/hub.js';
+import { DeviceNotListening, MethodTimeout } from '../mqtt/methods.js';
+import { isJsonObject } from '../state/merge-patch.js';
+import type { StoredMessage } from '../state/messages.js';
+import type { OperationStatus } from '../state/provisioning.js';
+import type { WorkspaceSettings } from '../state/workspace.js';
+import { HttpProblem, problem, type Request, type Router } from './router.js';
+import { requireObject, requireString, sameSecret } from './validate.js';
+
+const maxC2dBytes = 64 * 1024;
+const operationStatuses: OperationStatus[] = ['pending', 'approved', 'cancelled', 'expired'];
+
+/** The management API of SPEC §6, for the portal, tests and CI scripts; bearer = the API token. */
+export function addManagementApi(router: Router, context: EmulatorContext, hub: IotHubBroker): void {
+  const base = '/workspaces/:ws';
+
+  /** Checks the API token and workspace, then runs the handler. */
+  const managed =
+    (handler: (request: Request) => ReturnType<Parameters<Router['on']>[2]>) => (request: Request) => {
+      if (!sameSecret(request.bearer(), context.workspace.identity.apiToken)) {
+        return problem(401, 'Unauthorized', 'the API token is not valid');
+      }
+      if (request.params.ws !== context.workspace.identity.workspaceId)
+        return problem(404, 'Workspace not found');
+      return handler(request);
+    };
+
+  /** The device named in the path; 404 when it never registered. */
+  const knownDevice = (request: Request): string => {
+    const deviceId = request.params.deviceId ?? '';
+    if (!context.devices.get(deviceId)) throw new HttpProblem(404, 'Device not found');
+    return deviceId;
+  };
+
+  router.on(
+    'GET',
+    `${base}/provisioning-operations`,
+    managed((request) => {
+      const status = request.url.searchParams.get('status');
+      if (status !== null && !operationStatuses.includes(status as OperationStatus)) {
+        return problem(400, 'Invalid status', `status must be one of ${operationStatuses.join(', ')}`);
+      }
+      return {
+        status: 200,
+        body: context.provisioning.list((status as OperationStatus | null) ?? undefined),
+      };
+    }),
+  );
+
+  for (const [action, decision] of [
+    ['approve', 'approved'],
+    ['cancel', 'cancelled'],
+  ] as const) {
+    router.on(
+      'PUT',
+      `${base}/provisioning-operations/${action}`,
+      managed(async (request) => {
+        const id = requireString(requireObject(await request.json()), 'provisioningOperationId');
+        const operation = context.provisioning.decide(id, decision);
+        if (!operation) return problem(404, 'Provisioning operation not found');
+        if (operation.status !== decision) {
+          return problem(
+            409,
+            `Operation is ${operation.status}`,
+            `only a pending operation can be ${decision}`,
+          );
+        }
+        context.log.info(`provisioning operation ${decision}`, { provisioningOperationId: id });
+        return { status: 200, body: operation };
+      }),
+    );
+  }
+
+  router.on(
+    'GET',
+    `${base}/devices`,
+    managed(() => ({
+      status: 200,
+      body: context.devices.list().map((device) => ({
+        deviceId: device.deviceId,
+        connected: hub.isConnected(device.deviceId),
+        lastSeen: device.lastSeen === null ? null : new Date(device.lastSeen).toISOString(),
+      })),
+    })),
+  );
+
+  router.on(
+    'GET',
+    `${base}/devices/:deviceId/messages`,
+    managed((request) => {
+      const deviceId = knownDevice(request);
+      const query = request.url.searchParams;
+      const after = query.get('after');
+      const limit = query.get('limit');
+      const afterValue = after === null ? 0 : Number(after);
+      const limitValue = limit === null ? 100 : Number(limit);
+      if (!Number.isSafeInteger(afterValue) || afterValue < 0) return problem(400, 'Invalid after');
+      if (!Number.isSafeInteger(limitValue) || limitValue < 1 || limitValue > 1000) {
+        return problem(400, 'Invalid limit', 'limit must be 1-1000');
+      }
+      const stream = query.get('stream') ?? undefined;
+      const page = context.messages.list(deviceId, { after: afterValue, limit: limitValue, stream });
+      return { status: 200, body: { items: page.items.map(messageView), next: page.next } };
+    }),
+  );
+
+  router.on(
+    'GET',
+    `${base}/devices/:deviceId/batches`,
+    managed((request) => ({ status: 200, body: context.messages.batches(knownDevice(request)) })),
+  );
+
+  router.on(
+    'GET',
+    `${base}/devices/:deviceId/twin`,
+    managed((request) => {
+      const twin = context.twins.get(knownDevice(request));
+      return {
+        status: 200,
+        body: { desired: sectionDocument(twin.desired), reported: sectionDocument(twin.reported) },
+      };
+    }),
+  );
+
+  router.on(
+    'PATCH',
+    `${base}/devices/:deviceId/twin/desired`,
+    managed(async (request) => {
+      const deviceId = knownDevice(request);
+      const patch = await request.json();
+      if (!isJsonObject(patch)) return problem(400, 'Invalid patch', 'a JSON merge patch object is required');
+      const section = context.twins.patch(deviceId, 'desired', patch);
+      hub.pushDesired(deviceId, patch, section);
+      return { status: 200, body: sectionDocument(section) };
+    }),
+  );
+
+  router.on(
+    'POST',
+    `${base}/devices/:deviceId/c2d-messages`,
+    managed(async (request) => {
+      const deviceId = knownDevice(request);
+      const payload = await request.body(maxC2dBytes);
+      const properties = Object.fromEntries(request.url.searchParams);
+      const mid = hub.sendCloudMessage(deviceId, properties, payload);
+      return { status: 202, body: { mid, queued: true } };
+    }),
+  );
+
+  router.on(
+    'POST',
+    `${base}/devices/:deviceId/methods/:name`,
+    managed(async (request) => {
+      const deviceId = knownDevice(request);
+      const timeout = Number(request.url.searchParams.get('timeoutSeconds') ?? 30);
+      if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 300) {
+        return problem(400, 'Invalid timeoutSeconds', 'timeoutSeconds must be in (0, 300]');
+      }
+      const length = Number(request.raw.headers['content-length'] ?? 0);
+      const payload = length > 0 ? await request.json(128 * 1024) : null;
+      try {
+        const result = await hub.methods.invoke(deviceId, request.params.name ?? '', payload, timeout * 1000);
+        return { status: 200, body: result };
+      } catch (error) {
+        if (error instanceof DeviceNotListening) return problem(404, 'Device not connected', error.message);
+        if (error instanceof MethodTimeout) return problem(504, 'Method timed out', error.message);
+        throw error;
+      }
+    }),
+  );
+
+  router.on(
+    'DELETE',
+    `${base}/devices/:deviceId/connection`,
+    managed((request) => {
+      const deviceId = knownDevice(request);
+      return hub.disconnect(deviceId) ? { status: 204 } : problem(404, 'Device not connected');
+    }),
+  );
+
+  router.on(
+    'DELETE',
+    `${base}/devices/:deviceId/registration-token`,
+    managed((request) => {
+      const revoked = context.provisioning.revokeDeviceTokens(knownDevice(request));
+      return { status: 200, body: { revoked } };
+    }),
+  );
+
+  router.on(
+    'GET',
+    `${base}/settings`,
+    managed(() => ({ status: 200, body: context.workspace.settings })),
+  );
+
+  router.on(
+    'PATCH',
+    `${base}/settings`,
+    managed(async (request) => {
+      const body = requireObject(await request.json());
+      return { status: 200, body: context.workspace.updateSettings(validSettingsPatch(body)) };
+    }),
+  );
+}
+
+function validSettingsPatch(body: Record<string, unknown>): Partial<WorkspaceSettings> {
+  const patch: Partial<WorkspaceSettings> = {};
+  for (const [key, value] of Object.entries(body)) {
+    switch (key) {
+      case 'disabled':
+      case 'autoApprove':
+        if (typeof value !== 'boolean')
+          throw new HttpProblem(400, `Invalid ${key}`, `${key} must be a boolean`);
+        patch[key] = value;
+        break;
+      case 'sasTokenLifetimeSeconds':
+      case 'registrationTokenLifetimeSeconds':
+      case 'provisioningOperationLifetimeSeconds':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 10 * 365 * 86400) {
+          throw new HttpProblem(400, `Invalid ${key}`, `${key} must be a whole number of seconds`);
+        }
+        patch[key] = value;
+        break;
+      default:
+        throw new HttpProblem(400, 'Unknown setting', `${key} is not a workspace setting`);
+    }
+  }
+  return patch;
+}
+
+function messageView(message: StoredMessage) {
+  const { payload, ...rest } = message;
+  return { ...rest, payloadBase64: payload.toString('base64') };
+}

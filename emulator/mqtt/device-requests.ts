@@ -1,0 +1,76 @@
+import { type EmulatorContext, hubDeviceId } from '../context.js';
+import { isJsonObject } from '../state/merge-patch.js';
+import { sectionDocument } from '../state/twins.js';
+import type { MethodCalls } from './methods.js';
+import { ingestTelemetry, TelemetryRejected } from './telemetry.js';
+
+export { TelemetryRejected };
+
+/** `$rid` (and other query values) from a `…/?$rid=…` topic tail. */
+function queryOf(topic: string): URLSearchParams {
+  const q = topic.indexOf('?');
+  return new URLSearchParams(q < 0 ? '' : topic.slice(q + 1));
+}
+
+function json(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value));
+}
+
+/**
+ * Handles one PUBLISH from a device, before it is acknowledged. Throws `TelemetryRejected` for anything IoT Hub
+ * would refuse, which closes the device's connection.
+ */
+export function handleDevicePublish(
+  context: EmulatorContext,
+  methods: MethodCalls,
+  deviceId: string,
+  topic: string,
+  payload: Buffer,
+): void {
+  const hubId = hubDeviceId(context, deviceId);
+  const eventsPrefix = `devices/${hubId}/messages/events`;
+  if (topic === eventsPrefix || topic.startsWith(`${eventsPrefix}/`)) {
+    const bag = topic.slice(eventsPrefix.length + 1);
+    const stored = ingestTelemetry(context, deviceId, bag, Buffer.byteLength(topic), payload);
+    context.log.debug('telemetry', { deviceId, sequence: stored.sequence, duplicate: stored.duplicate });
+    return;
+  }
+  if (topic.startsWith('$iothub/twin/GET/')) {
+    const rid = queryOf(topic).get('$rid') ?? '';
+    const twin = context.twins.get(deviceId);
+    const document = { desired: sectionDocument(twin.desired), reported: sectionDocument(twin.reported) };
+    context.links.send(deviceId, `$iothub/twin/res/200/?$rid=${rid}`, json(document));
+    return;
+  }
+  if (topic.startsWith('$iothub/twin/PATCH/properties/reported/')) {
+    const rid = queryOf(topic).get('$rid') ?? '';
+    let patch: unknown;
+    try {
+      patch = JSON.parse(payload.toString('utf8'));
+    } catch {
+      patch = undefined;
+    }
+    if (!isJsonObject(patch)) {
+      context.links.send(
+        deviceId,
+        `$iothub/twin/res/400/?$rid=${rid}`,
+        json({ message: 'patch must be a JSON object' }),
+      );
+      return;
+    }
+    const section = context.twins.patch(deviceId, 'reported', patch);
+    context.links.send(
+      deviceId,
+      `$iothub/twin/res/204/?$rid=${rid}&$version=${section.version}`,
+      Buffer.alloc(0),
+    );
+    return;
+  }
+  const methodResponse = /^\$iothub\/methods\/res\/(\d{3})\/\?(.*)$/.exec(topic);
+  if (methodResponse) {
+    const rid = new URLSearchParams(methodResponse[2]).get('$rid') ?? '';
+    methods.settle(deviceId, rid, Number(methodResponse[1]), payload);
+    return;
+  }
+  throw new TelemetryRejected(`device may not publish to ${topic}`);
+}

@@ -1,0 +1,137 @@
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** Ordered schema migrations; index + 1 is the `user_version` after applying it. */
+const migrations: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE provisioning_operations (
+    id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    verification_code TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE TABLE registration_tokens (
+    token TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    operation_id TEXT,
+    expires_at INTEGER,
+    revoked INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX registration_tokens_device ON registration_tokens (device_id);
+  CREATE TABLE devices (
+    device_id TEXT PRIMARY KEY,
+    sas_key TEXT NOT NULL,
+    registered_at INTEGER NOT NULL,
+    last_seen INTEGER
+  );
+  CREATE TABLE twins (
+    device_id TEXT PRIMARY KEY,
+    desired TEXT NOT NULL,
+    desired_version INTEGER NOT NULL,
+    reported TEXT NOT NULL,
+    reported_version INTEGER NOT NULL
+  );
+  CREATE TABLE c2d_messages (
+    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id TEXT NOT NULL,
+    mid TEXT NOT NULL,
+    properties TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    enqueued_at INTEGER NOT NULL
+  );
+  CREATE INDEX c2d_messages_device ON c2d_messages (device_id, sequence);
+  CREATE TABLE messages (
+    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id TEXT NOT NULL,
+    mid TEXT,
+    stream_group TEXT,
+    stream TEXT,
+    site_id TEXT,
+    batch_id TEXT,
+    batch_slice_id TEXT,
+    message_id TEXT,
+    chunk_id TEXT,
+    properties TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    received_at INTEGER NOT NULL,
+    duplicate INTEGER NOT NULL
+  );
+  CREATE INDEX messages_device ON messages (device_id, sequence);
+  CREATE INDEX messages_mid ON messages (device_id, mid);
+  CREATE TABLE batches (
+    device_id TEXT NOT NULL,
+    stream_group TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    message_count INTEGER NOT NULL,
+    completed_at INTEGER,
+    PRIMARY KEY (device_id, stream_group, stream, batch_id)
+  );
+  CREATE TABLE chunked_messages (
+    device_id TEXT NOT NULL,
+    stream_group TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    completed_at INTEGER,
+    PRIMARY KEY (device_id, stream_group, stream, batch_id, message_id)
+  );
+  CREATE TABLE blobs (
+    container TEXT NOT NULL,
+    name TEXT NOT NULL,
+    content BLOB NOT NULL,
+    uploaded_at INTEGER NOT NULL,
+    PRIMARY KEY (container, name)
+  );
+  CREATE TABLE file_uploads (
+    correlation_id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    blob_name TEXT NOT NULL,
+    sas_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    completed INTEGER NOT NULL DEFAULT 0,
+    is_success INTEGER
+  );
+  `,
+];
+
+export type EmulatorDatabase = Database.Database;
+
+/**
+ * Opens the emulator's state: `<dataDir>/emulator.db`, or an in-memory database when `dataDir` is null.
+ * The file is readable by its owner only: it holds every device's keys.
+ */
+export function openEmulatorDatabase(dataDir: string | null): EmulatorDatabase {
+  let db: Database.Database;
+  if (dataDir === null) {
+    db = new Database(':memory:');
+  } else {
+    if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const file = join(dataDir, 'emulator.db');
+    db = new Database(file);
+    chmodSync(file, 0o600);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+  }
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new Error(`emulator database schema version ${current} is newer than this emulator knows`);
+  }
+  for (let version = current; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

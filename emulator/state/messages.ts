@@ -1,0 +1,190 @@
+import type { EmulatorDatabase } from './database.js';
+
+/** One telemetry message as the emulator stored it (payload already decoded). */
+export interface StoredMessage {
+  sequence: number;
+  mid: string | null;
+  streamGroup: string | null;
+  stream: string | null;
+  siteId: string | null;
+  batchId: string | null;
+  batchSliceId: string | null;
+  messageId: string | null;
+  chunkId: string | null;
+  properties: Record<string, string>;
+  payload: Buffer;
+  receivedAt: string;
+  duplicate: boolean;
+}
+
+export type NewMessage = Omit<StoredMessage, 'sequence' | 'receivedAt' | 'duplicate'>;
+
+interface MessageRow {
+  sequence: number;
+  mid: string | null;
+  stream_group: string | null;
+  stream: string | null;
+  site_id: string | null;
+  batch_id: string | null;
+  batch_slice_id: string | null;
+  message_id: string | null;
+  chunk_id: string | null;
+  properties: string;
+  payload: Buffer;
+  received_at: number;
+  duplicate: number;
+}
+
+export interface MessageQuery {
+  stream?: string;
+  after?: number;
+  limit: number;
+}
+
+export interface BatchSummary {
+  streamGroup: string;
+  stream: string;
+  batchId: string;
+  messageCount: number;
+  completedAt: string | null;
+}
+
+/** Telemetry received from devices, with the batches and chunked messages it opened and closed. */
+export class MessageStore {
+  constructor(
+    private readonly db: EmulatorDatabase,
+    private readonly now: () => number,
+  ) {}
+
+  /** Stores one message; a `$.mid` seen before from the same device marks it as a duplicate. */
+  add(deviceId: string, message: NewMessage, closes: { batch: boolean; message: boolean }): StoredMessage {
+    return this.db.transaction(() => {
+      const duplicate =
+        message.mid !== null &&
+        this.db
+          .prepare('SELECT 1 FROM messages WHERE device_id = ? AND mid = ? LIMIT 1')
+          .get(deviceId, message.mid) !== undefined;
+      const receivedAt = this.now();
+      const { lastInsertRowid } = this.db
+        .prepare(
+          `INSERT INTO messages (device_id, mid, stream_group, stream, site_id, batch_id, batch_slice_id, message_id,
+             chunk_id, properties, payload, received_at, duplicate)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          deviceId,
+          message.mid,
+          message.streamGroup,
+          message.stream,
+          message.siteId,
+          message.batchId,
+          message.batchSliceId,
+          message.messageId,
+          message.chunkId,
+          JSON.stringify(message.properties),
+          message.payload,
+          receivedAt,
+          duplicate ? 1 : 0,
+        );
+      if (!duplicate) this.#track(deviceId, message, closes, receivedAt);
+      return {
+        ...message,
+        sequence: Number(lastInsertRowid),
+        receivedAt: new Date(receivedAt).toISOString(),
+        duplicate,
+      };
+    })();
+  }
+
+  list(deviceId: string, query: MessageQuery): { items: StoredMessage[]; next: number | null } {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM messages WHERE device_id = ? AND sequence > ? AND (? IS NULL OR stream = ?)
+         ORDER BY sequence LIMIT ?`,
+      )
+      .all(
+        deviceId,
+        query.after ?? 0,
+        query.stream ?? null,
+        query.stream ?? null,
+        query.limit + 1,
+      ) as MessageRow[];
+    const items = rows.slice(0, query.limit).map(toMessage);
+    const next = rows.length > query.limit ? items[items.length - 1]!.sequence : null;
+    return { items, next };
+  }
+
+  count(deviceId: string): { total: number; duplicates: number } {
+    const row = this.db
+      .prepare(
+        'SELECT COUNT(*) AS total, COALESCE(SUM(duplicate), 0) AS duplicates FROM messages WHERE device_id = ?',
+      )
+      .get(deviceId) as { total: number; duplicates: number };
+    return row;
+  }
+
+  batches(deviceId: string): BatchSummary[] {
+    const rows = this.db
+      .prepare('SELECT * FROM batches WHERE device_id = ? ORDER BY rowid')
+      .all(deviceId) as {
+      stream_group: string;
+      stream: string;
+      batch_id: string;
+      message_count: number;
+      completed_at: number | null;
+    }[];
+    return rows.map((row) => ({
+      streamGroup: row.stream_group,
+      stream: row.stream,
+      batchId: row.batch_id,
+      messageCount: row.message_count,
+      completedAt: row.completed_at === null ? null : new Date(row.completed_at).toISOString(),
+    }));
+  }
+
+  #track(
+    deviceId: string,
+    message: NewMessage,
+    closes: { batch: boolean; message: boolean },
+    at: number,
+  ): void {
+    if (message.batchId === null) return;
+    const key = [deviceId, message.streamGroup ?? '', message.stream ?? '', message.batchId];
+    const carriesData = !('ignore-payload' in message.properties);
+    this.db
+      .prepare(
+        `INSERT INTO batches (device_id, stream_group, stream, batch_id, message_count, completed_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET message_count = message_count + excluded.message_count,
+           completed_at = COALESCE(excluded.completed_at, completed_at)`,
+      )
+      .run(...key, carriesData ? 1 : 0, closes.batch ? at : null);
+    if (message.messageId === null) return;
+    this.db
+      .prepare(
+        `INSERT INTO chunked_messages (device_id, stream_group, stream, batch_id, message_id, chunk_count, completed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET chunk_count = chunk_count + excluded.chunk_count,
+           completed_at = COALESCE(excluded.completed_at, completed_at)`,
+      )
+      .run(...key, message.messageId, carriesData ? 1 : 0, closes.message ? at : null);
+  }
+}
+
+function toMessage(row: MessageRow): StoredMessage {
+  return {
+    sequence: row.sequence,
+    mid: row.mid,
+    streamGroup: row.stream_group,
+    stream: row.stream,
+    siteId: row.site_id,
+    batchId: row.batch_id,
+    batchSliceId: row.batch_slice_id,
+    messageId: row.message_id,
+    chunkId: row.chunk_id,
+    properties: JSON.parse(row.properties),
+    payload: row.payload,
+    receivedAt: new Date(row.received_at).toISOString(),
+    duplicate: row.duplicate === 1,
+  };
+}
