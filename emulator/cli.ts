@@ -107,6 +107,19 @@ async function main(): Promise<void> {
     logger: createLogger(level, (line) => process.stderr.write(`${line}\n`)),
   });
 
+  // Handlers go in before anything is printed: a script may signal as soon as it reads the first line.
+  const stop = (signal: string) => {
+    process.stderr.write(`spotflow-emulator: ${signal}, shutting down\n`);
+    const force = setTimeout(() => process.exit(1), 5000);
+    force.unref();
+    emulator.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+
   if (json) {
     const { instance, provisioningToken, workspaceId, apiToken, caFile } = emulator;
     process.stdout.write(
@@ -127,18 +140,6 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   }
-
-  const stop = (signal: string) => {
-    process.stderr.write(`\nspotflow-emulator: ${signal}, shutting down\n`);
-    const force = setTimeout(() => process.exit(1), 5000);
-    force.unref();
-    emulator.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
 main().catch((error: unknown) => {

@@ -54,22 +54,45 @@ export function addHubFileApi(router: Router, context: EmulatorContext): void {
     };
   });
 
-  router.on('POST', '/devices/:hubId/files/notifications', async (request) => {
+  // Older clients send the correlation id in the body, current ones (Microsoft's Node SDK) in the path.
+  const notify = async (request: Request) => {
     const deviceId = authenticateHubCall(context, request);
     const body = requireObject(await request.json());
-    const correlationId = requireString(body, 'correlationId');
+    const correlationId = request.params.correlationId ?? requireString(body, 'correlationId');
     if (typeof body.isSuccess !== 'boolean')
       return problem(400, 'Invalid isSuccess', 'isSuccess must be a boolean');
     if (!context.blobs.completeUpload(deviceId, correlationId, body.isSuccess)) {
       return problem(404, 'Unknown correlationId');
     }
     return { status: 204 };
-  });
+  };
+  router.on('POST', '/devices/:hubId/files/notifications', notify);
+  router.on('POST', '/devices/:hubId/files/notifications/:correlationId', notify);
 
+  // Azure Storage's blob PUT: a whole block blob, or Put Block + Put Block List as @azure/storage-blob does.
   router.on('PUT', `/${uploadContainer}/*`, async (request) => {
     const blobName = request.params['*'] ?? '';
-    const upload = context.blobs.uploadFor(blobName, request.url.search);
-    if (!upload) return problem(403, 'Forbidden', 'the SAS token does not grant writing this blob');
+    const query = request.url.searchParams;
+    if (!context.blobs.uploadFor(blobName, query.get('sig') ?? '')) {
+      return problem(403, 'Forbidden', 'the SAS token does not grant writing this blob');
+    }
+    const comp = query.get('comp');
+    if (comp === 'block') {
+      const blockId = query.get('blockid');
+      if (!blockId) return problem(400, 'Missing blockid');
+      context.blobs.stageBlock(uploadContainer, blobName, blockId, await request.body(maxBlobBytes));
+      return { status: 201 };
+    }
+    if (comp === 'blocklist') {
+      const xml = (await request.body(1024 * 1024)).toString('utf8');
+      const ids = [...xml.matchAll(/<(?:Latest|Committed|Uncommitted)>([^<]*)<\//g)].map((m) => m[1]!);
+      if (ids.length === 0) return problem(400, 'Invalid block list');
+      if (!context.blobs.commitBlocks(uploadContainer, blobName, ids))
+        return problem(400, 'Unknown block id');
+      return { status: 201 };
+    }
+    if (comp !== null)
+      return problem(400, 'Unsupported comp', `comp=${comp} is not supported by the emulator`);
     if (request.raw.headers['x-ms-blob-type'] !== 'BlockBlob') {
       return problem(400, 'Missing x-ms-blob-type', 'x-ms-blob-type must be BlockBlob');
     }

@@ -13,5 +13,6 @@ export function addPortal(router: Router, context: EmulatorContext): void {
     body: portalPage(context.workspace.identity.workspaceId),
   });
   router.on('GET', '/portal', page);
+  router.on('GET', '/favicon.ico', () => ({ status: 204 }));
   router.on('GET', '/', () => ({ status: 302, headers: { location: '/portal' } }));
 }

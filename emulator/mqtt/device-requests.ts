@@ -1,5 +1,5 @@
 import { type EmulatorContext, hubDeviceId } from '../context.js';
-import { isJsonObject } from '../state/merge-patch.js';
+import { isJsonObject, maxTwinDepth, nestsDeeperThan } from '../state/merge-patch.js';
 import { sectionDocument } from '../state/twins.js';
 import type { MethodCalls } from './methods.js';
 import { ingestTelemetry, TelemetryRejected } from './telemetry.js';
@@ -50,12 +50,9 @@ export function handleDevicePublish(
     } catch {
       patch = undefined;
     }
-    if (!isJsonObject(patch)) {
-      context.links.send(
-        deviceId,
-        `$iothub/twin/res/400/?$rid=${rid}`,
-        json({ message: 'patch must be a JSON object' }),
-      );
+    if (!isJsonObject(patch) || nestsDeeperThan(patch, maxTwinDepth)) {
+      const message = `patch must be a JSON object nesting at most ${maxTwinDepth} levels`;
+      context.links.send(deviceId, `$iothub/twin/res/400/?$rid=${rid}`, json({ message }));
       return;
     }
     const section = context.twins.patch(deviceId, 'reported', patch);

@@ -22,8 +22,6 @@ export class IotHubBroker {
   static async start(context: EmulatorContext): Promise<IotHubBroker> {
     const hub = new IotHubBroker(context);
     hub.#broker = await Aedes.createBroker({
-      // IoT Hub's limit is 1177 s; aedes closes a silent client after 1.5 × its keep-alive.
-      keepaliveLimit: 1177,
       connectTimeout: 10_000,
       authenticate: (client, username, password, done) => {
         const outcome = authenticateDevice(context, client, username, password);
@@ -34,8 +32,15 @@ export class IotHubBroker {
           done(null, true);
         }
       },
-      authorizePublish: (client, packet, done) =>
-        hub.#onPublish(client, packet.topic, Buffer.from(packet.payload), done),
+      authorizePublish: (client, packet, done) => {
+        if (packet.qos === 2) {
+          // IoT Hub supports QoS 0 and 1 only and closes the connection on QoS 2.
+          context.log.warn('QoS 2 publish refused; closing the connection', { clientId: client?.id });
+          done(new Error('QoS 2 is not supported'));
+          return;
+        }
+        hub.#onPublish(client, packet.topic, Buffer.from(packet.payload), done);
+      },
       authorizeSubscribe: (client, subscription, done) => {
         if (!client || !allowedSubscription(client.id, subscription.topic)) {
           context.log.warn('subscription refused', { clientId: client?.id, topic: subscription.topic });

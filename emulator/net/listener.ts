@@ -49,9 +49,11 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortLis
       options.mqtt(createWebSocketStream(ws), request);
     });
   });
-  httpServer.on('clientError', (error, socket) => {
+  httpServer.on('clientError', (error: Error & { code?: string }, socket) => {
     options.log.debug('malformed HTTP request', { error: error.message });
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
   });
 
   const sockets = new Set<Duplex>();

@@ -30,6 +30,34 @@ export class BlobStore {
     return row?.content;
   }
 
+  /** Stages one block of a block blob (Azure's Put Block). */
+  stageBlock(container: string, name: string, blockId: string, content: Buffer): void {
+    this.db
+      .prepare(
+        `INSERT INTO blob_blocks (container, name, block_id, content) VALUES (?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET content = excluded.content`,
+      )
+      .run(container, name, blockId, content);
+  }
+
+  /** Commits staged blocks in the given order as the blob's content (Put Block List); false if one is missing. */
+  commitBlocks(container: string, name: string, blockIds: string[]): boolean {
+    return this.db.transaction(() => {
+      const read = this.db.prepare(
+        'SELECT content FROM blob_blocks WHERE container = ? AND name = ? AND block_id = ?',
+      );
+      const parts: Buffer[] = [];
+      for (const id of blockIds) {
+        const row = read.get(container, name, id) as { content: Buffer } | undefined;
+        if (!row) return false;
+        parts.push(row.content);
+      }
+      this.put(container, name, Buffer.concat(parts));
+      this.db.prepare('DELETE FROM blob_blocks WHERE container = ? AND name = ?').run(container, name);
+      return true;
+    })();
+  }
+
   startUpload(upload: FileUpload): void {
     this.db
       .prepare(
@@ -38,13 +66,12 @@ export class BlobStore {
       .run(upload.correlationId, upload.deviceId, upload.blobName, upload.sasToken, this.now());
   }
 
-  /** The open upload whose SAS token grants writing this blob, if any. */
-  uploadFor(blobName: string, sasToken: string): FileUpload | undefined {
-    const row = this.db
-      .prepare('SELECT * FROM file_uploads WHERE blob_name = ? AND sas_token = ? AND completed = 0')
-      .get(blobName, sasToken) as
-      | { correlation_id: string; device_id: string; blob_name: string; sas_token: string }
-      | undefined;
+  /** The open upload of this blob whose SAS token carries `signature`, if any. */
+  uploadFor(blobName: string, signature: string): FileUpload | undefined {
+    const rows = this.db
+      .prepare('SELECT * FROM file_uploads WHERE blob_name = ? AND completed = 0')
+      .all(blobName) as { correlation_id: string; device_id: string; blob_name: string; sas_token: string }[];
+    const row = rows.find((r) => new URLSearchParams(r.sas_token).get('sig') === signature);
     return (
       row && {
         correlationId: row.correlation_id,

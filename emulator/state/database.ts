@@ -98,6 +98,15 @@ const migrations: readonly string[] = [
     is_success INTEGER
   );
   `,
+  `
+  CREATE TABLE blob_blocks (
+    container TEXT NOT NULL,
+    name TEXT NOT NULL,
+    block_id TEXT NOT NULL,
+    content BLOB NOT NULL,
+    PRIMARY KEY (container, name, block_id)
+  );
+  `,
 ];
 
 export type EmulatorDatabase = Database.Database;

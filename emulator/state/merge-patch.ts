@@ -18,3 +18,18 @@ export function applyMergePatch(target: JsonObject, patch: JsonObject): JsonObje
   }
   return result;
 }
+
+/** IoT Hub's limit on the nesting of twin property objects. */
+export const maxTwinDepth = 10;
+
+/** True when objects nest deeper than `limit` levels (checked without deep recursion on hostile input). */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const next = stack.pop()!;
+    if (typeof next.value !== 'object' || next.value === null) continue;
+    if (next.depth >= limit) return true;
+    for (const child of Object.values(next.value)) stack.push({ value: child, depth: next.depth + 1 });
+  }
+  return false;
+}
