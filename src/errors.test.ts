@@ -56,6 +56,7 @@ describe('SpotflowError', () => {
       'TIMEOUT',
       'OUTBOX_FULL',
       'NETWORK',
+      'CONNECTION_REFUSED',
       'PROTOCOL',
       'UPLOAD_FAILED',
       'INTERNAL',

@@ -38,6 +38,8 @@ export const SPOTFLOW_ERROR_CODES = Object.freeze([
   'OUTBOX_FULL',
   /** The network failed (connection refused, DNS, reset...); retried in the background. */
   'NETWORK',
+  /** The IoT hub refused the device's credentials (MQTT CONNACK 4 or 5); new ones are requested. */
+  'CONNECTION_REFUSED',
   /** A server response was malformed; server data is untrusted and checked before use. */
   'PROTOCOL',
   /** A large payload could not be uploaded to blob storage. */

@@ -1,0 +1,497 @@
+import {
+  type CloudMessageHandler,
+  CloudMessages,
+  type MethodHandler,
+} from './cloud-messages/cloud-messages.js';
+import { abortedError, invalidArgument, isSpotflowError, SpotflowError } from './errors.js';
+import type { HubCredentials } from './iothub/connection-string.js';
+import { HubSession } from './iothub/session.js';
+import type { Logger } from './logger.js';
+import {
+  type DesiredProperties,
+  type ResolvedOptions,
+  resolveOptions,
+  type StartOptions,
+} from './options.js';
+import {
+  type BatchCompletionOptions,
+  batchCompletionKeys,
+  type MessageCompletionOptions,
+  type MessageOptions,
+  messageCompletionKeys,
+  messageOptionKeys,
+  readMessageOptions,
+  sendMessageOptionKeys,
+} from './outbox/message-options.js';
+import { OutboxSender } from './outbox/sender.js';
+import { type Dropped, OutboxStore } from './outbox/store.js';
+import { FileUploader, type UploadProgress } from './outbox/upload.js';
+import type { Database, LockHandle, MqttConnection, Platform } from './ports.js';
+import { ProvisioningApi } from './provisioning/api.js';
+import { TokenHandler } from './provisioning/token-handler.js';
+import { migrate } from './store/schema.js';
+import { StateStore } from './store/state.js';
+import { type ReportedProperties, TwinManager } from './twin/twin.js';
+import { TypedEvents } from './util/events.js';
+import { encodePayload } from './util/json.js';
+
+/** Events of a {@link DeviceClient}, with their payloads. */
+export interface DeviceClientEvents {
+  [event: string]: unknown;
+  connected: { workspaceId: string; deviceId: string };
+  disconnected: { error: Error | undefined };
+  /** A background failure; the SDK retries by itself. Never an unhandled rejection. */
+  error: SpotflowError;
+  desiredProperties: DesiredProperties;
+  /** The hub acknowledged a message; `id` is what `enqueueMessage` returned. */
+  messageSent: { id: string };
+  reportedPropertiesSent: { version: number };
+  /** An outbox limit was reached and old messages were dropped (policy `dropOldest`). */
+  outboxFull: Dropped;
+  /** The registration is no longer accepted; the device provisions again in the background. */
+  provisioningRequired: { reason: string };
+  uploadProgress: UploadProgress;
+}
+
+/** Payloads larger than this are refused at the call. */
+export const maxPayloadBytes = 64 * 1024 * 1024;
+
+/** @internal What a started client is made of. */
+export interface Parts {
+  options: ResolvedOptions;
+  platform: Platform;
+  lock: LockHandle;
+  db: Database;
+  tokens: TokenHandler;
+  outbox: OutboxStore;
+  twin: TwinManager;
+  events: TypedEvents<DeviceClientEvents>;
+}
+
+/**
+ * A device's connection to the Spotflow IoT Platform: provisioning, durable offline-first messaging, the device
+ * twin, cloud-to-device messages and direct methods.
+ *
+ * @example
+ * ```ts
+ * import { DeviceClient } from 'spotflow-device';
+ * const client = await DeviceClient.start({ provisioningToken, database: './device.db', deviceId: 'pump-7' });
+ * const { id } = await client.enqueueMessage({ temperature: 21.5 }, { stream: 'telemetry' });
+ * await client.close();
+ * ```
+ */
+export class DeviceClient {
+  readonly #options: ResolvedOptions;
+  readonly #platform: Platform;
+  readonly #lock: LockHandle;
+  readonly #db: Database;
+  readonly #tokens: TokenHandler;
+  readonly #outbox: OutboxStore;
+  readonly #twin: TwinManager;
+  readonly #events: TypedEvents<DeviceClientEvents>;
+  readonly #log: Logger;
+  readonly #cloud: CloudMessages;
+  readonly #session: HubSession;
+  readonly #sender: OutboxSender;
+  readonly #sentWaiters = new Map<string, () => void>();
+  readonly #removedWaiters = new Set<() => void>();
+  #closeConnection: (() => void) | undefined;
+  #senderRun: Promise<void> = Promise.resolve();
+  #connected = false;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use {@link DeviceClient.start}. */
+  constructor(parts: Parts) {
+    this.#options = parts.options;
+    this.#platform = parts.platform;
+    this.#lock = parts.lock;
+    this.#db = parts.db;
+    this.#tokens = parts.tokens;
+    this.#outbox = parts.outbox;
+    this.#twin = parts.twin;
+    this.#events = parts.events;
+    this.#log = parts.options.logger;
+    const reportError = (error: SpotflowError) => this.#events.emit('error', error);
+    this.#cloud = new CloudMessages(this.#log, reportError);
+    this.#sender = new OutboxSender(
+      this.#outbox,
+      this.#platform.compressor,
+      new FileUploader(this.#options.instance, this.#platform.fetch),
+      this.#options.maxInFlight,
+      {
+        sent: ({ mid }) => {
+          this.#events.emit('messageSent', { id: mid });
+          const waiter = this.#sentWaiters.get(mid);
+          this.#sentWaiters.delete(mid);
+          waiter?.();
+        },
+        removed: () => {
+          for (const waiter of [...this.#removedWaiters]) waiter();
+        },
+        uploadProgress: (progress) => this.#events.emit('uploadProgress', progress),
+        error: reportError,
+      },
+      this.#log,
+    );
+    this.#session = new HubSession(
+      this.#platform,
+      {
+        instance: this.#options.instance,
+        transport: this.#options.transport ?? this.#platform.defaultTransport,
+        keepAliveSeconds: this.#options.keepAliveSeconds,
+        ca: this.#options.ca,
+        reconnectInitialDelayMs: this.#options.reconnectInitialDelayMs,
+        reconnectMaxDelayMs: this.#options.reconnectMaxDelayMs,
+      },
+      this.#tokens,
+      {
+        connected: (connection, credentials) => this.#onConnected(connection, credentials),
+        disconnected: (error) => this.#onDisconnected(error),
+        error: reportError,
+      },
+      this.#log,
+    );
+    this.#session.handle('$iothub/twin/', (message) => this.#twin.handle(message));
+    this.#session.handle('$iothub/methods/POST/', (message) =>
+      this.#cloud.handleMethod(message, this.#session.connection),
+    );
+    this.#session.handle('devices/', (message) => this.#cloud.handleCloudMessage(message));
+    for (const topic of [...TwinManager.topics, '$iothub/methods/POST/#'])
+      void this.#session.subscribe(topic);
+  }
+
+  /**
+   * Starts a client: opens (and locks) the local database, reuses the stored registration or provisions the
+   * device (waiting for a technician's approval; abort with `signal`), then connects in the background.
+   * With a stored registration it resolves at once, online or not.
+   */
+  static start(options: StartOptions): Promise<DeviceClient> {
+    void options;
+    return Promise.reject(
+      new SpotflowError(
+        'INTERNAL',
+        "Import DeviceClient from 'spotflow-device' (or 'spotflow-device/node', '/browser'): the core has no platform",
+      ),
+    );
+  }
+
+  /** Starts a client on an explicit platform (what the package entries call). */
+  static async startOn<T extends DeviceClient>(
+    this: new (
+      parts: Parts,
+    ) => T,
+    platform: Platform,
+    options: StartOptions,
+  ): Promise<T> {
+    const resolved = resolveOptions(options);
+    if (resolved.signal?.aborted) throw abortedError(resolved.signal);
+    const lock = await platform.lock.acquire(resolved.database);
+    let db: Database | undefined;
+    try {
+      db = await platform.database.open(resolved.database);
+      await migrate(db);
+      const events = new TypedEvents<DeviceClientEvents>((error, event) =>
+        resolved.logger.error('An event listener threw', { event: String(event), error }),
+      );
+      const tokens = new TokenHandler(
+        new ProvisioningApi(resolved.instance, platform.fetch),
+        new StateStore(db),
+        {
+          instance: resolved.instance,
+          provisioningToken: resolved.provisioningToken,
+          deviceId: resolved.deviceId,
+          pollIntervalMs: resolved.provisioningPollIntervalMs,
+          onProvisioningOperation: resolved.onProvisioningOperation,
+        },
+        platform.clock,
+        resolved.logger,
+        {
+          provisioningRequired: (reason) => events.emit('provisioningRequired', { reason }),
+          error: (error) => events.emit('error', error),
+        },
+      );
+      await tokens.establish(resolved.signal);
+      const outbox = await OutboxStore.open(db, platform.clock, resolved.outboxLimits);
+      const twin = await TwinManager.open(
+        db,
+        {
+          desiredProperties: (desired) => {
+            events.emit('desiredProperties', desired);
+            try {
+              resolved.onDesiredProperties?.(desired);
+            } catch (error) {
+              resolved.logger.error('onDesiredProperties threw', { error });
+            }
+          },
+          reportedPropertiesSent: (reported) => events.emit('reportedPropertiesSent', reported),
+          error: (error) => events.emit('error', error),
+        },
+        resolved.logger,
+      );
+      const client = new this({ options: resolved, platform, lock, db, tokens, outbox, twin, events });
+      tokens.start();
+      client.#session.start();
+      return client;
+    } catch (error) {
+      await db?.close().catch(() => {});
+      await lock.release().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** The workspace the device belongs to. */
+  get workspaceId(): string {
+    return this.#tokens.registration.hub.workspaceId;
+  }
+
+  /** The device's id (the requested one, or the one the platform chose). */
+  get deviceId(): string {
+    return this.#tokens.registration.hub.deviceId;
+  }
+
+  /** Whether the MQTT connection to the hub is up right now. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  on<K extends keyof DeviceClientEvents>(
+    event: K,
+    listener: (payload: DeviceClientEvents[K]) => void,
+  ): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  off<K extends keyof DeviceClientEvents>(
+    event: K,
+    listener: (payload: DeviceClientEvents[K]) => void,
+  ): void {
+    this.#events.off(event, listener);
+  }
+
+  once<K extends keyof DeviceClientEvents>(
+    event: K,
+    listener: (payload: DeviceClientEvents[K]) => void,
+  ): () => void {
+    return this.#events.once(event, listener);
+  }
+
+  /**
+   * Stores a message in the outbox; resolves once it is durable, with the id it will carry as `$.mid` (the
+   * `messageSent` event reports the same id when the hub has it). The payload may be bytes, a string, or any
+   * JSON value.
+   */
+  async enqueueMessage(payload: unknown, options?: MessageOptions): Promise<{ id: string }> {
+    this.#assertOpen();
+    const { properties, compression } = readMessageOptions(options, messageOptionKeys);
+    return this.#enqueue(payloadBytes(payload), properties, compression);
+  }
+
+  /** Stores a message that closes a batch (`complete-batch=true`, no payload). */
+  async enqueueBatchCompletion(options: BatchCompletionOptions): Promise<{ id: string }> {
+    this.#assertOpen();
+    const { properties } = readMessageOptions(options, batchCompletionKeys, ['batchId']);
+    return this.#enqueue(
+      new Uint8Array(),
+      { ...properties, completeBatch: true, ignorePayload: true },
+      'none',
+    );
+  }
+
+  /** Stores a message that closes a chunked message (`complete-message=true`, no payload). */
+  async enqueueMessageCompletion(options: MessageCompletionOptions): Promise<{ id: string }> {
+    this.#assertOpen();
+    const { properties } = readMessageOptions(options, messageCompletionKeys, ['messageId']);
+    return this.#enqueue(
+      new Uint8Array(),
+      { ...properties, completeMessage: true, ignorePayload: true },
+      'none',
+    );
+  }
+
+  /** Enqueues a message and resolves once the hub has acknowledged it (or rejects on `signal`). */
+  async sendMessage(
+    payload: unknown,
+    options?: MessageOptions & { signal?: AbortSignal },
+  ): Promise<{ id: string }> {
+    this.#assertOpen();
+    const { properties, compression } = readMessageOptions(options, sendMessageOptionKeys);
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      throw invalidArgument('signal must be an AbortSignal');
+    if (signal?.aborted) throw abortedError(signal);
+    const bytes = payloadBytes(payload);
+    let resolveSent!: () => void;
+    const sent = new Promise<void>((resolve) => {
+      resolveSent = resolve;
+    });
+    const { id } = await this.#enqueue(bytes, properties, compression, (mid) =>
+      this.#sentWaiters.set(mid, resolveSent),
+    );
+    await this.#untilAborted(sent, signal, () => this.#sentWaiters.delete(id));
+    return { id };
+  }
+
+  /** How many messages wait in the outbox. */
+  async pendingMessagesCount(): Promise<number> {
+    this.#assertOpen();
+    await this.#sender.flushDeletes();
+    const rows = await this.#db.query<{ n: number }>('SELECT COUNT(*) AS n FROM outbox');
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Resolves once every message enqueued before this call has been acknowledged by the hub. */
+  async waitEnqueuedMessagesSent(options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.#assertOpen();
+    const lastId = await this.#outbox.lastId();
+    const done = new Promise<void>((resolve) => {
+      const check = async () => {
+        await this.#sender.flushDeletes();
+        if (!(await this.#outbox.anyUpTo(lastId))) {
+          this.#removedWaiters.delete(check);
+          resolve();
+        }
+      };
+      this.#removedWaiters.add(check);
+      void check();
+    });
+    await this.#untilAborted(done, options.signal, () => {});
+  }
+
+  /** The last known desired properties (from the database when offline). */
+  desiredProperties(): DesiredProperties {
+    return this.#twin.desired();
+  }
+
+  /** The desired properties if their version is newer than `version`, else undefined. */
+  async desiredPropertiesIfNewer(version: number): Promise<DesiredProperties | undefined> {
+    if (typeof version !== 'number' || !Number.isFinite(version))
+      throw invalidArgument('version must be a number');
+    const desired = this.#twin.desired();
+    return desired.version > version ? desired : undefined;
+  }
+
+  /** Stores a reported-properties patch (JSON merge patch); resolves once durable; sent when online. */
+  async updateReportedProperties(patch: Record<string, unknown>): Promise<void> {
+    this.#assertOpen();
+    await this.#twin.update(patch);
+  }
+
+  /** Reported properties as they will be once pending patches are sent, with the last acknowledged version. */
+  reportedProperties(): ReportedProperties {
+    return this.#twin.reported;
+  }
+
+  async waitReportedPropertiesSent(options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.#assertOpen();
+    await this.#twin.waitSent(options.signal);
+  }
+
+  /** Receives cloud-to-device messages; returns a function that removes the handler. */
+  onCloudMessage(handler: CloudMessageHandler): () => void {
+    this.#assertOpen();
+    const off = this.#cloud.onCloudMessage(handler);
+    const hubDeviceId = this.#tokens.registration.hub.hubDeviceId;
+    void this.#session.subscribe(`devices/${hubDeviceId}/messages/devicebound/#`);
+    return off;
+  }
+
+  /** Answers the direct method `name`; returns a function that removes the handler. */
+  onMethod(name: string, handler: MethodHandler): () => void {
+    this.#assertOpen();
+    return this.#cloud.onMethod(name, handler);
+  }
+
+  /** Stops background work, lets in-flight writes finish, and releases the database. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#tokens.stop();
+      await this.#session.stop();
+      this.#closeConnection?.();
+      await this.#senderRun;
+      await this.#sender.flushDeletes();
+      await this.#twin.idle();
+      await this.#db.close();
+      await this.#lock.release();
+    })();
+    return this.#closing;
+  }
+
+  async #enqueue(
+    payload: Uint8Array,
+    properties: Parameters<OutboxStore['add']>[0]['properties'],
+    compression: Parameters<OutboxStore['add']>[0]['compression'],
+    beforeNotify?: (mid: string) => void,
+  ): Promise<{ id: string }> {
+    const { mid, dropped } = await this.#outbox.add({ properties, compression, payload });
+    if (dropped) this.#events.emit('outboxFull', dropped);
+    beforeNotify?.(mid);
+    this.#sender.notify();
+    return { id: mid };
+  }
+
+  #onConnected(connection: MqttConnection, credentials: HubCredentials): void {
+    this.#connected = true;
+    const closed = new Promise<void>((resolve) => {
+      this.#closeConnection = resolve;
+    });
+    this.#events.emit('connected', { workspaceId: credentials.workspaceId, deviceId: credentials.deviceId });
+    void this.#twin.connected(connection);
+    const previous = this.#senderRun;
+    this.#senderRun = previous
+      .then(() => this.#sender.run(connection, credentials, closed))
+      .catch((error: unknown) => {
+        this.#events.emit(
+          'error',
+          isSpotflowError(error)
+            ? error
+            : new SpotflowError('INTERNAL', 'The sender stopped', { cause: error }),
+        );
+      });
+  }
+
+  #onDisconnected(error: Error | undefined): void {
+    this.#connected = false;
+    this.#closeConnection?.();
+    this.#closeConnection = undefined;
+    this.#twin.disconnected();
+    this.#events.emit('disconnected', { error });
+  }
+
+  async #untilAborted(
+    work: Promise<void>,
+    signal: AbortSignal | undefined,
+    cleanup: () => void,
+  ): Promise<void> {
+    if (!signal) return work;
+    if (signal.aborted) {
+      cleanup();
+      throw abortedError(signal);
+    }
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        cleanup();
+        reject(abortedError(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([work, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new SpotflowError('CLIENT_CLOSED', 'The client is closed');
+  }
+}
+
+/** The bytes to store: a private copy, so a caller reusing its buffer cannot change a queued message. */
+function payloadBytes(payload: unknown): Uint8Array {
+  const bytes = encodePayload(payload);
+  if (bytes.length > maxPayloadBytes) {
+    throw invalidArgument(`A payload may be at most ${maxPayloadBytes} bytes`);
+  }
+  return payload instanceof Uint8Array || ArrayBuffer.isView(payload) ? bytes.slice() : bytes;
+}

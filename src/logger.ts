@@ -1,0 +1,58 @@
+/**
+ * The SDK's pluggable logger. Pass any object with these four methods (pino, winston and console fit with a thin
+ * wrapper). Field values whose key looks secret are replaced before they reach the logger, so a token never
+ * appears in a log even when a caller logs a whole object.
+ */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+const secretKey = /token|password|secret|signature|sas|sig$|connectionstring|authorization|key$/i;
+
+/** Copies `fields`, replacing values under secret-looking keys (at any depth) with `[redacted]`. */
+export function redact(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) {
+    if (secretKey.test(key)) out[key] = '[redacted]';
+    else if (value && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Error)) {
+      out[key] = redact(value as Record<string, unknown>);
+    } else if (value instanceof Error) out[key] = `${value.name}: ${value.message}`;
+    else out[key] = value;
+  }
+  return out;
+}
+
+/** Wraps a user logger so every call is redacted and a throwing logger cannot break the SDK. */
+export function safeLogger(logger: Logger): Logger {
+  const wrap =
+    (level: keyof Logger) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      try {
+        if (fields) logger[level](message, redact(fields));
+        else logger[level](message);
+      } catch {
+        // A broken logger must not take the device down.
+      }
+    };
+  return { debug: wrap('debug'), info: wrap('info'), warn: wrap('warn'), error: wrap('error') };
+}
+
+const order: Record<Exclude<LogLevel, 'silent'>, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** A logger that writes to the global `console` from `level` up. The default is `warn`. */
+export function consoleLogger(level: LogLevel = 'warn'): Logger {
+  const make =
+    (at: Exclude<LogLevel, 'silent'>) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      if (level === 'silent' || order[at] < order[level]) return;
+      const line = `[spotflow] ${message}`;
+      if (fields && Object.keys(fields).length > 0) console[at](line, fields);
+      else console[at](line);
+    };
+  return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') };
+}

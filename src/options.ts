@@ -1,0 +1,216 @@
+import { invalidArgument } from './errors.js';
+import { consoleLogger, type Logger, safeLogger } from './logger.js';
+import type { JsonObject } from './twin/merge-patch.js';
+
+/** What the display callback receives: show `verificationCode` to the technician who approves the device. */
+export interface ProvisioningOperation {
+  id: string;
+  verificationCode: string;
+  expirationTime: Date;
+}
+
+export interface DesiredProperties {
+  version: number;
+  values: JsonObject;
+}
+
+/** What happens when an outbox limit is reached. */
+export type OutboxPolicy = 'reject' | 'dropOldest';
+
+export interface OutboxLimits {
+  /** Most messages kept waiting. */
+  maxMessages?: number;
+  /** Most payload bytes kept waiting. */
+  maxBytes?: number;
+  /** Messages older than this are dropped (policy `dropOldest`) or block new ones (`reject`). */
+  maxAgeMs?: number;
+  /** Default `reject`: new messages fail with `OUTBOX_FULL`. `dropOldest` discards the oldest, with an `outboxFull` event. */
+  policy?: OutboxPolicy;
+}
+
+/** Options of {@link DeviceClient.start}. Every option except `provisioningToken` and `database` is optional. */
+export interface StartOptions {
+  /** The workspace's Provisioning Token (long-lived, shared by many devices). */
+  provisioningToken: string;
+  /** Where the SDK keeps its state: a file path in Node, an IndexedDB database name in browsers. */
+  database: string;
+  /** The device id to ask for; omitted = the platform picks one. */
+  deviceId?: string;
+  /** The platform instance: a URL or a bare host name (= `https://HOST`). Default `https://api.eu1.spotflow.io`. */
+  instance?: string;
+  /** Aborts `start` (provisioning can wait for a technician for a long time). */
+  signal?: AbortSignal;
+  /** Where the SDK logs. Default: `console`, warnings and errors only. Tokens are never logged. */
+  logger?: Logger;
+  /** Shows the verification code to whoever approves the device. Default: print it with `console.log`. */
+  onProvisioningOperation?: (operation: ProvisioningOperation) => void | Promise<void>;
+  /** Called when the desired properties change (their version advanced). */
+  onDesiredProperties?: (desired: DesiredProperties) => void;
+  /** Extra trusted CA certificate (PEM) for TLS, e.g. the emulator's. Verification always stays on. */
+  ca?: string;
+  /** Allow plain `http://`/`ws://`/`mqtt://` to hosts other than loopback. Default false. */
+  allowInsecure?: boolean;
+  /** MQTT transport. Default: TCP in Node, WebSockets in browsers. */
+  transport?: 'tcp' | 'websocket';
+  /** Delay between polls of a pending provisioning operation. Default 5000 ms. */
+  provisioningPollIntervalMs?: number;
+  /** MQTT keep-alive; a dead link is noticed after 1.5 times this. Default 60 s (IoT Hub allows up to 1177). */
+  keepAliveSeconds?: number;
+  /** QoS 1 publishes in flight at once. Default 64. */
+  maxInFlight?: number;
+  /** Reconnect backoff: first delay and cap. Defaults 1 s and 60 s, with jitter. */
+  reconnectInitialDelayMs?: number;
+  reconnectMaxDelayMs?: number;
+  /** Optional outbox limits; none by default (the outbox grows with the disk). */
+  outboxLimits?: OutboxLimits;
+}
+
+export interface ResolvedOptions {
+  provisioningToken: string;
+  database: string;
+  deviceId: string | undefined;
+  instance: string;
+  signal: AbortSignal | undefined;
+  logger: Logger;
+  onProvisioningOperation: (operation: ProvisioningOperation) => void | Promise<void>;
+  onDesiredProperties: ((desired: DesiredProperties) => void) | undefined;
+  ca: string | undefined;
+  allowInsecure: boolean;
+  transport: 'tcp' | 'websocket' | undefined;
+  provisioningPollIntervalMs: number;
+  keepAliveSeconds: number;
+  maxInFlight: number;
+  reconnectInitialDelayMs: number;
+  reconnectMaxDelayMs: number;
+  outboxLimits: Required<Omit<OutboxLimits, 'policy'>> & { policy: OutboxPolicy };
+}
+
+export const defaultInstance = 'https://api.eu1.spotflow.io';
+
+function defaultDisplay(operation: ProvisioningOperation): void {
+  console.log(
+    `[spotflow] Approve this device in the Spotflow portal. Verification code: ${operation.verificationCode} ` +
+      `(operation ${operation.id}, expires ${operation.expirationTime.toISOString()})`,
+  );
+}
+
+const loopbackHosts = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/** True for `localhost`, `127.x.x.x` and `[::1]`: the only hosts plain transports may reach by default. */
+export function isLoopbackHost(hostname: string): boolean {
+  return loopbackHosts.test(hostname);
+}
+
+/** A bare host name means `https://HOST`; a URL keeps its scheme. Trailing slashes go. */
+export function normalizeInstance(instance: string, allowInsecure: boolean): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(instance) ? instance : `https://${instance}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw invalidArgument('instance must be a URL or a host name');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw invalidArgument('instance must be http(s)');
+  if (url.protocol === 'http:' && !allowInsecure && !isLoopbackHost(url.hostname)) {
+    throw invalidArgument('plain http:// is allowed only for loopback hosts unless allowInsecure is set');
+  }
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function optionalString(value: unknown, name: string, max = 1024): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw invalidArgument(`${name} must be a non-empty string of at most ${max} characters`);
+  }
+  return value;
+}
+
+function positiveNumber(
+  value: unknown,
+  name: string,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
+    throw invalidArgument(
+      `${name} must be a positive number${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}`,
+    );
+  }
+  return value;
+}
+
+function optionalFunction<T>(value: unknown, name: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw invalidArgument(`${name} must be a function`);
+  return value as T;
+}
+
+/** Checks every start option and fills in defaults; never mutates the caller's object. */
+export function resolveOptions(options: StartOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('start options are required');
+  const provisioningToken = optionalString(options.provisioningToken, 'provisioningToken', 4096);
+  if (provisioningToken === undefined) throw invalidArgument('provisioningToken is required');
+  const database = optionalString(options.database, 'database', 4096);
+  if (database === undefined) throw invalidArgument('database is required');
+  const deviceId = optionalString(options.deviceId, 'deviceId', 128);
+  if (deviceId !== undefined && !/^[A-Za-z0-9\-._*?!(),:=@$']+$/.test(deviceId)) {
+    throw invalidArgument("deviceId may contain only letters, digits and -._*?!(),:=@$'");
+  }
+  const allowInsecure = options.allowInsecure === true;
+  if (options.allowInsecure !== undefined && typeof options.allowInsecure !== 'boolean') {
+    throw invalidArgument('allowInsecure must be a boolean');
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw invalidArgument('signal must be an AbortSignal');
+  }
+  const logger = options.logger;
+  if (logger !== undefined) {
+    for (const method of ['debug', 'info', 'warn', 'error'] as const) {
+      if (typeof logger?.[method] !== 'function')
+        throw invalidArgument(`logger.${method} must be a function`);
+    }
+  }
+  if (options.transport !== undefined && options.transport !== 'tcp' && options.transport !== 'websocket') {
+    throw invalidArgument("transport must be 'tcp' or 'websocket'");
+  }
+  const ca = optionalString(options.ca, 'ca', 1024 * 1024);
+  const limits = options.outboxLimits ?? {};
+  if (typeof limits !== 'object' || limits === null) throw invalidArgument('outboxLimits must be an object');
+  if (limits.policy !== undefined && limits.policy !== 'reject' && limits.policy !== 'dropOldest') {
+    throw invalidArgument("outboxLimits.policy must be 'reject' or 'dropOldest'");
+  }
+  return {
+    provisioningToken,
+    database,
+    deviceId,
+    instance: normalizeInstance(
+      optionalString(options.instance, 'instance') ?? defaultInstance,
+      allowInsecure,
+    ),
+    signal: options.signal,
+    logger: safeLogger(logger ?? consoleLogger('warn')),
+    onProvisioningOperation:
+      optionalFunction(options.onProvisioningOperation, 'onProvisioningOperation') ?? defaultDisplay,
+    onDesiredProperties: optionalFunction(options.onDesiredProperties, 'onDesiredProperties'),
+    ca,
+    allowInsecure,
+    transport: options.transport,
+    provisioningPollIntervalMs: positiveNumber(
+      options.provisioningPollIntervalMs,
+      'provisioningPollIntervalMs',
+      5000,
+    ),
+    keepAliveSeconds: positiveNumber(options.keepAliveSeconds, 'keepAliveSeconds', 60, 1177),
+    maxInFlight: Math.floor(positiveNumber(options.maxInFlight, 'maxInFlight', 64, 65535)),
+    reconnectInitialDelayMs: positiveNumber(options.reconnectInitialDelayMs, 'reconnectInitialDelayMs', 1000),
+    reconnectMaxDelayMs: positiveNumber(options.reconnectMaxDelayMs, 'reconnectMaxDelayMs', 60_000),
+    outboxLimits: {
+      maxMessages: positiveNumber(limits.maxMessages, 'outboxLimits.maxMessages', Number.POSITIVE_INFINITY),
+      maxBytes: positiveNumber(limits.maxBytes, 'outboxLimits.maxBytes', Number.POSITIVE_INFINITY),
+      maxAgeMs: positiveNumber(limits.maxAgeMs, 'outboxLimits.maxAgeMs', Number.POSITIVE_INFINITY),
+      policy: limits.policy ?? 'reject',
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { invalidArgument } from '../errors.js';
+import { type MessageProperties, validatePropertyValue } from '../iothub/property-bag.js';
+import type { Compression } from './store.js';
+
+/** Options of `enqueueMessage` and `sendMessage`. */
+export interface MessageOptions {
+  streamGroup?: string;
+  stream?: string;
+  siteId?: string;
+  batchId?: string;
+  batchSliceId?: string;
+  messageId?: string;
+  chunkId?: string;
+  /** `fastest` = Brotli quality 1, `smallest` = 11; used only when the result is smaller. Default `none`. */
+  compression?: Compression;
+}
+
+export interface BatchCompletionOptions {
+  streamGroup?: string;
+  stream?: string;
+  batchId: string;
+}
+
+export interface MessageCompletionOptions {
+  streamGroup?: string;
+  stream?: string;
+  batchId?: string;
+  messageId: string;
+}
+
+const propertyNames = [
+  'streamGroup',
+  'stream',
+  'siteId',
+  'batchId',
+  'batchSliceId',
+  'messageId',
+  'chunkId',
+] as const;
+type PropertyName = (typeof propertyNames)[number];
+
+/**
+ * Checks options at the call, before anything is stored: only known keys, property values that are safe in a
+ * topic, a known compression. Returns the message's properties and compression.
+ */
+export function readMessageOptions(
+  options: unknown,
+  allowed: readonly string[],
+  required: readonly PropertyName[] = [],
+): { properties: MessageProperties; compression: Compression } {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalidArgument('Message options must be an object');
+  }
+  const given = options as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!allowed.includes(key))
+      throw invalidArgument(`Unknown message option ${JSON.stringify(key.slice(0, 64))}`);
+  }
+  const properties: MessageProperties = {};
+  for (const name of propertyNames) {
+    const value = given[name];
+    if (value === undefined) {
+      if (required.includes(name)) throw invalidArgument(`${name} is required`);
+      continue;
+    }
+    validatePropertyValue(name, value);
+    properties[name] = value;
+  }
+  const compression = given.compression ?? 'none';
+  if (compression !== 'none' && compression !== 'fastest' && compression !== 'smallest') {
+    throw invalidArgument("compression must be 'none', 'fastest' or 'smallest'");
+  }
+  return { properties, compression };
+}
+
+export const messageOptionKeys = [...propertyNames, 'compression'];
+export const sendMessageOptionKeys = [...messageOptionKeys, 'signal'];
+export const batchCompletionKeys = ['streamGroup', 'stream', 'batchId'];
+export const messageCompletionKeys = ['streamGroup', 'stream', 'batchId', 'messageId'];

@@ -1,0 +1,197 @@
+import { isSpotflowError, SpotflowError } from '../errors.js';
+import type { HubCredentials } from '../iothub/connection-string.js';
+import { type MessageProperties, telemetryTopic } from '../iothub/property-bag.js';
+import type { Logger } from '../logger.js';
+import type { Compressor, MqttConnection } from '../ports.js';
+import { backoffDelay, sleep } from '../util/backoff.js';
+import type { OutboxEntry, OutboxStore } from './store.js';
+import { type FileUploader, type UploadProgress, uploadThresholdBytes } from './upload.js';
+
+export interface SenderEvents {
+  /** The hub acknowledged the entry (PUBACK). */
+  sent(entry: { id: number; mid: string }): void;
+  /** Entries up to some id were removed from the database. */
+  removed(): void;
+  uploadProgress(progress: UploadProgress): void;
+  error(error: SpotflowError): void;
+}
+
+/** Acknowledged rows are deleted in batches: losing a batch to a crash only means a duplicate with the same `$.mid`. */
+const deleteBatchDelayMs = 20;
+const deleteBatchMax = 1024;
+const pageSize = 256;
+
+/**
+ * Streams the outbox to the hub over one connection at a time: reads pages in id order, compresses and uploads
+ * where needed, and keeps up to `maxInFlight` QoS 1 publishes outstanding. A row is deleted only after its PUBACK;
+ * when the connection drops, everything unacknowledged is sent again on the next one, with the same `$.mid`.
+ */
+export class OutboxSender {
+  readonly #acked = new Set<number>();
+  #pendingDelete: number[] = [];
+  #deleteTimer: ReturnType<typeof setTimeout> | undefined;
+  #deleting: Promise<void> = Promise.resolve();
+  /** Bumped by every event the send loop may be waiting for, so a wake-up between check and wait is not lost. */
+  #generation = 0;
+  readonly #wakers = new Set<() => void>();
+
+  constructor(
+    private readonly store: OutboxStore,
+    private readonly compressor: Compressor,
+    private readonly uploader: FileUploader,
+    private readonly maxInFlight: number,
+    private readonly events: SenderEvents,
+    private readonly log: Logger,
+  ) {}
+
+  /** New rows were committed. */
+  notify(): void {
+    this.#generation++;
+    for (const wake of [...this.#wakers]) wake();
+  }
+
+  /** Sends until `closed` resolves (the connection ended). */
+  async run(
+    connection: MqttConnection,
+    credentials: HubCredentials,
+    closed: Promise<unknown>,
+  ): Promise<void> {
+    const stop = new AbortController();
+    void closed.then(() => {
+      stop.abort();
+      this.notify();
+    });
+    let cursor = 0;
+    let inFlight = 0;
+    let failures = 0;
+    while (!stop.signal.aborted) {
+      const seen = this.#generation;
+      if (inFlight >= this.maxInFlight) {
+        await this.#waitForChange(seen);
+        continue;
+      }
+      const entries = await this.store.page(cursor, Math.min(pageSize, this.maxInFlight - inFlight));
+      const fresh = entries.filter((entry) => !this.#acked.has(entry.id));
+      if (entries.length === 0) {
+        await this.#waitForChange(seen);
+        continue;
+      }
+      for (const entry of fresh) {
+        if (stop.signal.aborted) break;
+        let message: { topic: string; payload: Uint8Array };
+        try {
+          message = await this.#prepare(entry, credentials);
+          failures = 0;
+        } catch (error) {
+          this.#report(error);
+          // FIFO: nothing after this entry goes before it; wait, then try it again.
+          await sleep(backoffDelay(failures++, { initialMs: 1000, maxMs: 60_000 }), stop.signal).catch(
+            () => {},
+          );
+          break;
+        }
+        inFlight++;
+        connection
+          .publish(message.topic, message.payload, 1)
+          .then(() => this.#acknowledge(entry))
+          .catch(() => {
+            // The connection dropped before the PUBACK: the row stays and goes again on the next connection.
+          })
+          .finally(() => {
+            inFlight--;
+            this.notify();
+          });
+        cursor = entry.id;
+      }
+      if (fresh.length === 0) cursor = entries[entries.length - 1]!.id;
+    }
+  }
+
+  /** Deletes acknowledged rows now (used by close and by waits). */
+  async flushDeletes(): Promise<void> {
+    if (this.#deleteTimer) {
+      clearTimeout(this.#deleteTimer);
+      this.#deleteTimer = undefined;
+    }
+    const ids = this.#pendingDelete;
+    this.#pendingDelete = [];
+    this.#deleting = this.#deleting.then(async () => {
+      if (ids.length === 0) return;
+      try {
+        await this.store.remove(ids);
+        for (const id of ids) this.#acked.delete(id);
+        this.events.removed();
+      } catch (error) {
+        // Kept in #acked, so they are not resent in this process; retried with the next batch.
+        this.#pendingDelete.push(...ids);
+        this.#report(error);
+      }
+    });
+    await this.#deleting;
+  }
+
+  #acknowledge(entry: OutboxEntry): void {
+    this.#acked.add(entry.id);
+    this.#pendingDelete.push(entry.id);
+    this.events.sent({ id: entry.id, mid: entry.mid });
+    if (this.#pendingDelete.length >= deleteBatchMax) void this.flushDeletes();
+    else this.#deleteTimer ??= setTimeout(() => void this.flushDeletes(), deleteBatchDelayMs);
+  }
+
+  async #prepare(
+    entry: OutboxEntry,
+    credentials: HubCredentials,
+  ): Promise<{ topic: string; payload: Uint8Array }> {
+    const properties: MessageProperties = { ...entry.properties, mid: entry.mid };
+    let payload = entry.payload;
+    if (entry.upload) {
+      if (entry.upload.compressed) properties.contentEncoding = 'br';
+      properties.externalized = true;
+      return {
+        topic: telemetryTopic(credentials.hubDeviceId, properties),
+        payload: link(entry.upload.blobName),
+      };
+    }
+    if (entry.compression !== 'none' && payload.length > 0) {
+      const compressed = await this.compressor.compress(payload, entry.compression);
+      if (compressed.length < payload.length) {
+        payload = compressed;
+        properties.contentEncoding = 'br';
+      }
+    }
+    if (payload.length > uploadThresholdBytes) {
+      const blobName = await this.uploader.upload(credentials, entry.mid, payload, (progress) =>
+        this.events.uploadProgress(progress),
+      );
+      const upload = { blobName, compressed: properties.contentEncoding === 'br' };
+      await this.store.rememberUpload(entry.id, upload);
+      properties.externalized = true;
+      payload = link(blobName);
+    }
+    return { topic: telemetryTopic(credentials.hubDeviceId, properties), payload };
+  }
+
+  /** Waits until something happened after generation `seen` (returns at once if it already has). */
+  #waitForChange(seen: number): Promise<void> {
+    if (this.#generation !== seen) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      this.#wakers.add(wake);
+    });
+  }
+
+  #report(error: unknown): void {
+    const spotflowError = isSpotflowError(error)
+      ? error
+      : new SpotflowError('INTERNAL', 'Unexpected error while sending messages', { cause: error });
+    this.log.warn('Sending failed; will retry', { error: spotflowError });
+    this.events.error(spotflowError);
+  }
+}
+
+function link(blobName: string): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ link: blobName }));
+}

@@ -1,0 +1,195 @@
+import { SpotflowError } from '../errors.js';
+import type { MessageProperties } from '../iothub/property-bag.js';
+import type { OutboxLimits, OutboxPolicy } from '../options.js';
+import type { Clock, Database, SqlStatement } from '../ports.js';
+import { randomUuid } from '../util/uuid.js';
+import { GroupCommit } from './group-commit.js';
+
+export type Compression = 'none' | 'fastest' | 'smallest';
+
+/** A stored outgoing message; `properties` never include `$.mid`, encoding or externalization (added at send). */
+export interface OutboxEntry {
+  id: number;
+  mid: string;
+  properties: MessageProperties;
+  compression: Compression;
+  payload: Uint8Array;
+  size: number;
+  enqueuedAt: number;
+  /** The blob a finished upload left, so a resend after a restart does not upload again. */
+  upload: { blobName: string; compressed: boolean } | null;
+}
+
+interface Row {
+  id: number;
+  mid: string;
+  properties: string;
+  compression: Compression;
+  payload: Uint8Array;
+  size: number;
+  enqueued_at: number;
+  upload: string | null;
+}
+
+export interface NewEntry {
+  properties: MessageProperties;
+  compression: Compression;
+  payload: Uint8Array;
+}
+
+/** What an enqueue had to drop to make room (policy `dropOldest`). */
+export interface Dropped {
+  messages: number;
+  reason: 'maxMessages' | 'maxBytes' | 'maxAgeMs';
+}
+
+/**
+ * The outbox table: durable FIFO of outgoing messages. Inserts are group-committed; counters of what is waiting
+ * are kept in memory so limits are checked without a query per message.
+ */
+export class OutboxStore {
+  readonly #commit: GroupCommit;
+  #count = 0;
+  #bytes = 0;
+  #oldest: number | undefined;
+
+  private constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+    private readonly limits: Required<Omit<OutboxLimits, 'policy'>> & { policy: OutboxPolicy },
+  ) {
+    this.#commit = new GroupCommit(db);
+  }
+
+  static async open(db: Database, clock: Clock, limits: OutboxStore['limits']): Promise<OutboxStore> {
+    const store = new OutboxStore(db, clock, limits);
+    await store.#recount();
+    return store;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Stores the entry; resolves once it is durable. Applies the outbox limits first. */
+  async add(entry: NewEntry): Promise<{ id: number; mid: string; dropped: Dropped | undefined }> {
+    const mid = randomUuid();
+    const now = this.clock.now();
+    const dropped = this.#makeRoom(entry.payload.length, now);
+    const statements: SqlStatement[] = [];
+    if (dropped) {
+      statements.push({
+        sql: 'DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)',
+        params: [dropped.messages],
+      });
+    }
+    statements.push({
+      sql: `INSERT INTO outbox (mid, properties, compression, payload, size, enqueued_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      params: [
+        mid,
+        JSON.stringify(entry.properties),
+        entry.compression,
+        entry.payload,
+        entry.payload.length,
+        now,
+      ],
+    });
+    this.#count += 1;
+    this.#bytes += entry.payload.length;
+    this.#oldest ??= now;
+    try {
+      const results = await this.#commit.write(statements);
+      if (dropped) await this.#recount();
+      return { id: results[results.length - 1]!.lastInsertRowid, mid, dropped };
+    } catch (error) {
+      await this.#recount().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Up to `limit` entries after `afterId`, oldest first: the sender streams the backlog page by page. */
+  async page(afterId: number, limit: number): Promise<OutboxEntry[]> {
+    const rows = await this.db.query<Row>('SELECT * FROM outbox WHERE id > ? ORDER BY id LIMIT ?', [
+      afterId,
+      limit,
+    ]);
+    return rows.map(toEntry);
+  }
+
+  async remove(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    const statements: SqlStatement[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      statements.push({
+        sql: `DELETE FROM outbox WHERE id IN (${chunk.map(() => '?').join(',')})`,
+        params: chunk,
+      });
+    }
+    await this.#commit.write(statements);
+    await this.#recount();
+  }
+
+  async rememberUpload(id: number, upload: NonNullable<OutboxEntry['upload']>): Promise<void> {
+    await this.#commit.write([
+      { sql: 'UPDATE outbox SET upload = ? WHERE id = ?', params: [JSON.stringify(upload), id] },
+    ]);
+  }
+
+  /** Whether any entry with id ≤ `id` is still waiting. */
+  async anyUpTo(id: number): Promise<boolean> {
+    const rows = await this.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE id <= ?', [id]);
+    return Number(rows[0]?.n ?? 0) > 0;
+  }
+
+  async lastId(): Promise<number> {
+    const rows = await this.db.query<{ id: number | null }>('SELECT MAX(id) AS id FROM outbox');
+    return Number(rows[0]?.id ?? 0);
+  }
+
+  /** Decides what a new entry of `size` bytes needs: nothing, dropping old entries, or (policy reject) failing. */
+  #makeRoom(size: number, now: number): Dropped | undefined {
+    const { maxMessages, maxBytes, maxAgeMs, policy } = this.limits;
+    const overCount = this.#count + 1 > maxMessages;
+    const overBytes = this.#bytes + size > maxBytes;
+    const overAge = this.#oldest !== undefined && now - this.#oldest > maxAgeMs;
+    if (!overCount && !overBytes && !overAge) return undefined;
+    const reason = overCount ? 'maxMessages' : overBytes ? 'maxBytes' : 'maxAgeMs';
+    if (policy === 'reject') {
+      throw new SpotflowError('OUTBOX_FULL', `The outbox is full (${reason}); the message was not stored`);
+    }
+    if (size > maxBytes)
+      throw new SpotflowError('OUTBOX_FULL', 'The message alone is larger than outboxLimits.maxBytes');
+    // Dropping the oldest: a count-based estimate, corrected by the recount after the write.
+    const average = this.#count === 0 ? size : this.#bytes / this.#count;
+    let messages = 0;
+    if (overCount) messages = this.#count + 1 - maxMessages;
+    if (overBytes)
+      messages = Math.max(messages, Math.ceil((this.#bytes + size - maxBytes) / Math.max(1, average)));
+    if (overAge) messages = Math.max(messages, 1);
+    return { messages: Math.min(messages, this.#count), reason };
+  }
+
+  async #recount(): Promise<void> {
+    const rows = await this.db.query<{ n: number; bytes: number | null; oldest: number | null }>(
+      'SELECT COUNT(*) AS n, SUM(size) AS bytes, MIN(enqueued_at) AS oldest FROM outbox',
+    );
+    const row = rows[0];
+    this.#count = Number(row?.n ?? 0);
+    this.#bytes = Number(row?.bytes ?? 0);
+    this.#oldest = row?.oldest === null || row?.oldest === undefined ? undefined : Number(row.oldest);
+  }
+}
+
+function toEntry(row: Row): OutboxEntry {
+  return {
+    id: Number(row.id),
+    mid: row.mid,
+    properties: JSON.parse(row.properties) as MessageProperties,
+    compression: row.compression,
+    payload: row.payload,
+    size: Number(row.size),
+    enqueuedAt: Number(row.enqueued_at),
+    upload: row.upload === null ? null : (JSON.parse(row.upload) as OutboxEntry['upload']),
+  };
+}

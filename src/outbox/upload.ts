@@ -1,0 +1,156 @@
+import ky, { type KyInstance } from 'ky';
+import { isSpotflowError, SpotflowError } from '../errors.js';
+import { type HubCredentials, hubEndpoints } from '../iothub/connection-string.js';
+
+/** Payloads above this many bytes (after compression) go through file upload (SPEC §3). */
+export const uploadThresholdBytes = 250_000;
+const blockBytes = 1024 * 1024;
+const apiVersion = '2020-03-13';
+
+export interface UploadProgress {
+  mid: string;
+  sentBytes: number;
+  totalBytes: number;
+}
+
+interface UploadSession {
+  correlationId: string;
+  hostName: string;
+  containerName: string;
+  blobName: string;
+  sasToken: string;
+}
+
+function readSession(body: unknown): UploadSession {
+  const value = body as Record<string, unknown> | null;
+  const field = (name: string) => {
+    const v = value?.[name];
+    if (typeof v !== 'string' || v.length === 0 || v.length > 4096) {
+      throw new SpotflowError('PROTOCOL', `The hub's file upload answer has no valid ${name}`);
+    }
+    return v;
+  };
+  const session = {
+    correlationId: field('correlationId'),
+    hostName: field('hostName'),
+    containerName: field('containerName'),
+    blobName: field('blobName'),
+    sasToken: field('sasToken'),
+  };
+  if (!/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(session.hostName)) {
+    throw new SpotflowError('PROTOCOL', "The hub's file upload answer has an invalid hostName");
+  }
+  if (!session.sasToken.startsWith('?'))
+    throw new SpotflowError('PROTOCOL', 'The blob SAS token must start with ?');
+  return session;
+}
+
+/**
+ * IoT Hub file upload: ask the hub for a blob SAS, PUT the bytes to blob storage in 1 MiB blocks (so progress can
+ * be reported), then tell the hub how it went. Returns the blob name the telemetry message links to.
+ */
+export class FileUploader {
+  readonly #http: KyInstance;
+
+  constructor(
+    private readonly instance: string,
+    fetchImpl: typeof fetch,
+  ) {
+    this.#http = ky.create({ fetch: fetchImpl, retry: 0, timeout: 120_000 });
+  }
+
+  async upload(
+    credentials: HubCredentials,
+    mid: string,
+    bytes: Uint8Array,
+    onProgress: (progress: UploadProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const endpoints = hubEndpoints(credentials.hostName, this.instance);
+    const files = `${endpoints.httpsBase}/devices/${encodeURIComponent(credentials.hubDeviceId)}/files`;
+    const headers = { authorization: credentials.sasToken };
+    const session = readSession(
+      await this.#call(() =>
+        this.#http
+          .post(`${files}?api-version=${apiVersion}`, { json: { blobName: `${mid}.bin` }, headers, signal })
+          .json(),
+      ),
+    );
+    let success = false;
+    let description = 'upload failed';
+    try {
+      await this.#putBlocks(session, endpoints.secure, mid, bytes, onProgress, signal);
+      success = true;
+      description = 'uploaded';
+    } finally {
+      // The hub must always hear how the upload ended; a failure to tell it must not hide the upload's own error.
+      await this.#call(() =>
+        this.#http.post(`${files}/notifications?api-version=${apiVersion}`, {
+          json: {
+            correlationId: session.correlationId,
+            isSuccess: success,
+            statusCode: success ? 200 : 500,
+            statusDescription: description,
+          },
+          headers,
+          signal,
+        }),
+      ).catch((error: unknown) => {
+        if (success) throw error;
+      });
+    }
+    return session.blobName;
+  }
+
+  async #putBlocks(
+    session: UploadSession,
+    secure: boolean,
+    mid: string,
+    bytes: Uint8Array,
+    onProgress: (progress: UploadProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const path = session.blobName.split('/').map(encodeURIComponent).join('/');
+    const blobUrl = `${secure ? 'https' : 'http'}://${session.hostName}/${encodeURIComponent(session.containerName)}/${path}`;
+    const ids: string[] = [];
+    onProgress({ mid, sentBytes: 0, totalBytes: bytes.length });
+    for (let offset = 0; offset < bytes.length; offset += blockBytes) {
+      // Block ids must all have the same length: a zero-padded counter, base64-encoded.
+      const id = btoa(String(ids.length).padStart(6, '0'));
+      ids.push(id);
+      const block = bytes.subarray(offset, Math.min(offset + blockBytes, bytes.length));
+      await this.#call(() =>
+        this.#http.put(`${blobUrl}${session.sasToken}&comp=block&blockid=${encodeURIComponent(id)}`, {
+          body: block,
+          signal,
+        }),
+      );
+      onProgress({ mid, sentBytes: offset + block.length, totalBytes: bytes.length });
+    }
+    const list = `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join('')}</BlockList>`;
+    await this.#call(() =>
+      this.#http.put(`${blobUrl}${session.sasToken}&comp=blocklist`, {
+        body: list,
+        headers: { 'content-type': 'application/xml' },
+        signal,
+      }),
+    );
+  }
+
+  async #call<T>(request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      if (isSpotflowError(error)) throw error;
+      // No `cause`: ky's errors quote the request URL, and blob URLs carry a SAS token.
+      const status = (error as { response?: { status?: number } }).response?.status;
+      const name = error instanceof Error ? error.name : 'Error';
+      throw new SpotflowError(
+        'UPLOAD_FAILED',
+        status
+          ? `File upload failed with HTTP ${status}`
+          : `File upload failed: storage not reachable (${name})`,
+      );
+    }
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The only things the portable core knows of a platform. Each runtime (`platform/node`, `platform/browser`)
+ * provides them through one factory; the core never imports a platform package, a Node built-in or a DOM global.
+ */
+
+/** A value SQLite stores: BLOBs travel as `Uint8Array` (Node's `Buffer` is one). */
+export type SqlValue = string | number | bigint | Uint8Array | null;
+
+export interface SqlStatement {
+  sql: string;
+  params?: readonly SqlValue[];
+}
+
+export interface WriteResult {
+  changes: number;
+  /** The rowid of the last row an INSERT made (0 for other statements). */
+  lastInsertRowid: number;
+}
+
+/**
+ * One SQLite database. The port is async, although both engines are synchronous, so that a worker-backed store
+ * can come later without touching the core. The core owns the schema and every statement; an adapter owns only
+ * how statements run and how a commit is made durable.
+ */
+export interface Database {
+  /**
+   * Runs the statements in one transaction, all or nothing, and resolves only once that transaction is durable
+   * (Node: WAL with `synchronous=FULL`, fsync'd; browser: the IndexedDB transaction has completed).
+   * Rejects with a SpotflowError (`DATABASE_UNAVAILABLE`, `DATABASE_CORRUPT`) and leaves nothing applied.
+   */
+  write(statements: readonly SqlStatement[]): Promise<WriteResult[]>;
+  /** Runs one read-only statement and returns its rows as plain objects keyed by column name. */
+  query<Row = Record<string, SqlValue>>(sql: string, params?: readonly SqlValue[]): Promise<Row[]>;
+  /** Flushes and releases the database; later calls reject with `CLIENT_CLOSED`. */
+  close(): Promise<void>;
+}
+
+export interface DatabaseOpener {
+  /**
+   * Opens (creating if needed) the database called `name`: a file path in Node (created with mode 0600),
+   * an IndexedDB database name in browsers. Rejects with `DATABASE_UNAVAILABLE` or `DATABASE_CORRUPT`.
+   */
+  open(name: string): Promise<Database>;
+}
+
+/** Exclusive ownership of a database by one client (a file lock in Node, Web Locks across browser tabs). */
+export interface Lock {
+  /** Takes the lock for `name` at once, or rejects with `DATABASE_LOCKED` when another owner holds it. */
+  acquire(name: string): Promise<LockHandle>;
+}
+
+export interface LockHandle {
+  release(): Promise<void>;
+}
+
+export interface MqttConnectOptions {
+  /** `mqtt://`, `mqtts://`, `ws://` or `wss://` URL, path included for WebSockets. */
+  url: string;
+  clientId: string;
+  username: string;
+  /** The SAS token. Secret: adapters never log it. */
+  password: string;
+  keepAliveSeconds: number;
+  connectTimeoutMs: number;
+  /** Extra trusted CA (PEM) for TLS; verification stays on either way. Ignored where the platform cannot use it. */
+  ca?: string;
+}
+
+export interface MqttMessage {
+  topic: string;
+  payload: Uint8Array;
+}
+
+/** One live MQTT 3.1.1 connection. It never reconnects by itself: the core's session decides when and with what. */
+export interface MqttConnection {
+  /** QoS 1 resolves on PUBACK, QoS 0 once written. Rejects (`NETWORK`) when the connection is lost first. */
+  publish(topic: string, payload: Uint8Array, qos: 0 | 1): Promise<void>;
+  /** Subscribes at QoS 1 where allowed; rejects with `PROTOCOL` when the broker refuses any of the topics. */
+  subscribe(topics: readonly string[]): Promise<void>;
+  /**
+   * The single receiver of incoming messages. For QoS 1 messages the PUBACK is sent only after the returned
+   * promise settles, so a message is acknowledged only once the core has taken it.
+   */
+  setMessageHandler(handler: (message: MqttMessage) => Promise<void> | void): void;
+  /** Called once when the connection ends for any reason (`error` set unless it was closed by `end`). */
+  onClose(listener: (error?: Error) => void): void;
+  /** Closes the connection (`force`: without waiting for in-flight messages). */
+  end(force?: boolean): Promise<void>;
+}
+
+export interface MqttConnector {
+  /**
+   * Connects once, without retrying. Rejects with SpotflowError `CONNECTION_REFUSED` when the broker refuses the
+   * credentials (CONNACK 4 or 5), `NETWORK` for anything else (DNS, refused, TLS, timeout), `ABORTED` on `signal`.
+   */
+  connect(options: MqttConnectOptions, signal?: AbortSignal): Promise<MqttConnection>;
+}
+
+export type CompressionLevel = 'fastest' | 'smallest';
+
+export interface Compressor {
+  /** Brotli: `fastest` = quality 1, `smallest` = quality 11. */
+  compress(data: Uint8Array, level: CompressionLevel): Promise<Uint8Array>;
+}
+
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+}
+
+/** A runtime's implementation of every port. */
+export interface Platform {
+  readonly name: string;
+  readonly database: DatabaseOpener;
+  readonly lock: Lock;
+  readonly mqtt: MqttConnector;
+  readonly compressor: Compressor;
+  /** `fetch` as the platform configures it (Node: trusting the `ca` option as well as the system CAs). */
+  readonly fetch: typeof fetch;
+  /** The MQTT transport used unless the caller picks one: TCP in Node, WebSockets in browsers. */
+  readonly defaultTransport: 'tcp' | 'websocket';
+  readonly clock: Clock;
+}

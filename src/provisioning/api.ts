@@ -1,0 +1,221 @@
+/**
+ * The platform's device HTTP API (SPEC.md §2) over ky. Every response is untrusted: fields are checked before use,
+ * and errors name what was wrong without quoting tokens.
+ */
+import ky, { HTTPError, type KyInstance } from 'ky';
+import { abortedError, isSpotflowError, SpotflowError } from '../errors.js';
+import { type HubCredentials, parseConnectionString } from '../iothub/connection-string.js';
+import { parseDuration, parseExpirationTime } from './expiry.js';
+
+export interface StartedOperation {
+  id: string;
+  verificationCode: string;
+  expiresAt: number;
+}
+
+export interface IssuedRegistrationToken {
+  registrationToken: string;
+  /** Absolute expiry (ms epoch), or undefined when the token does not expire. */
+  expiresAt: number | undefined;
+}
+
+export interface Registration {
+  credentials: HubCredentials;
+  /** Remaining lifetime of the registration token, when the platform says. */
+  registrationTokenLifetimeMs: number | undefined;
+}
+
+const cancelledProblemType = '/problems/deviceProvisioning/provisioningOperationCancelled';
+const requestTimeoutMs = 30_000;
+
+function protocol(message: string): SpotflowError {
+  return new SpotflowError('PROTOCOL', message);
+}
+
+function requireString(body: Record<string, unknown>, field: string, max = 16_384): string {
+  const value = body[field];
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw protocol(`The platform's response has no valid ${field}`);
+  }
+  return value;
+}
+
+async function jsonBody(response: Response): Promise<Record<string, unknown>> {
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    throw protocol(`The platform answered ${response.status} with a body that is not JSON`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw protocol(`The platform answered ${response.status} with a body that is not a JSON object`);
+  }
+  return body as Record<string, unknown>;
+}
+
+/** Problem details of an error response, as far as they can be read (`type`, `title`, short and safe). */
+async function problemOf(response: Response): Promise<{ type?: string; title?: string }> {
+  try {
+    const body = (await response.clone().json()) as { type?: unknown; title?: unknown };
+    const clean = (v: unknown) =>
+      typeof v === 'string' ? v.slice(0, 200).replace(/[^\x20-\x7e]/g, '') : undefined;
+    return { type: clean(body.type), title: clean(body.title) };
+  } catch {
+    return {};
+  }
+}
+
+export class ProvisioningApi {
+  readonly #http: KyInstance;
+
+  constructor(instance: string, fetchImpl: typeof fetch) {
+    this.#http = ky.create({
+      prefixUrl: instance,
+      fetch: fetchImpl,
+      retry: 0,
+      timeout: requestTimeoutMs,
+      throwHttpErrors: false,
+    });
+  }
+
+  async init(
+    provisioningToken: string,
+    deviceId: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<StartedOperation> {
+    const response = await this.#send('POST', 'provisioning-operations/init', provisioningToken, {
+      json: deviceId === undefined ? {} : { deviceId },
+      signal,
+    });
+    if (response.status === 401) {
+      throw new SpotflowError('PROVISIONING_REJECTED', 'The platform refused the provisioning token (401)');
+    }
+    if (response.status === 400) {
+      const { title } = await problemOf(response);
+      throw new SpotflowError(
+        'PROVISIONING_REJECTED',
+        `The platform refused provisioning: ${title ?? 'bad request'}`,
+      );
+    }
+    await this.#expectOk(response, 'init');
+    const body = await jsonBody(response);
+    const expiresAt = parseExpirationTime(body.expirationTime, 'expirationTime');
+    return {
+      id: requireString(body, 'provisioningOperationId', 256),
+      verificationCode: requireString(body, 'verificationCode', 256),
+      expiresAt: expiresAt ?? Number.POSITIVE_INFINITY,
+    };
+  }
+
+  /** One poll: `pending` until a technician approves, then a registration token. */
+  async complete(
+    provisioningToken: string,
+    operationId: string,
+    signal?: AbortSignal,
+  ): Promise<{ pending: true } | ({ pending: false } & IssuedRegistrationToken)> {
+    const response = await this.#send('PUT', 'provisioning-operations/complete', provisioningToken, {
+      json: { provisioningOperationId: operationId },
+      signal,
+    });
+    if (response.status === 202) return { pending: true };
+    if (response.status === 410) {
+      const { type } = await problemOf(response);
+      if (type === cancelledProblemType) {
+        throw new SpotflowError(
+          'PROVISIONING_CANCELLED',
+          'A technician cancelled the provisioning operation',
+        );
+      }
+      throw new SpotflowError(
+        'PROVISIONING_EXPIRED',
+        'The provisioning operation expired before it was approved',
+      );
+    }
+    if (response.status === 401) {
+      throw new SpotflowError('PROVISIONING_REJECTED', 'The platform refused the provisioning token (401)');
+    }
+    await this.#expectOk(response, 'complete');
+    return { pending: false, ...(await this.#issuedToken(response)) };
+  }
+
+  async refresh(provisioningToken: string, registrationToken: string, signal?: AbortSignal) {
+    const response = await this.#send('PUT', 'devices/registration-tokens/refresh', provisioningToken, {
+      json: { registrationToken },
+      signal,
+    });
+    if (response.status === 401 || response.status === 403) {
+      throw new SpotflowError(
+        'REGISTRATION_INVALID',
+        `The platform refused to refresh the registration token (${response.status})`,
+      );
+    }
+    await this.#expectOk(response, 'refresh');
+    return this.#issuedToken(response);
+  }
+
+  async register(registrationToken: string, signal?: AbortSignal): Promise<Registration> {
+    const response = await this.#send('PUT', 'devices/register', registrationToken, {
+      json: { connectionStringType: 'SharedAccessSignature' },
+      signal,
+    });
+    if (response.status === 401 || response.status === 403) {
+      throw new SpotflowError(
+        'REGISTRATION_INVALID',
+        `The platform refused the registration token (${response.status})`,
+      );
+    }
+    await this.#expectOk(response, 'register');
+    const body = await jsonBody(response);
+    const credentials = parseConnectionString(requireString(body, 'connectionString'));
+    const lifetime = body.tokenRemainingLifetime;
+    return {
+      credentials,
+      registrationTokenLifetimeMs:
+        lifetime === undefined || lifetime === null
+          ? undefined
+          : parseDuration(lifetime, 'tokenRemainingLifetime'),
+    };
+  }
+
+  async #issuedToken(response: Response): Promise<IssuedRegistrationToken> {
+    const body = await jsonBody(response);
+    return {
+      registrationToken: requireString(body, 'registrationToken'),
+      expiresAt: parseExpirationTime(body.expirationTime, 'expirationTime'),
+    };
+  }
+
+  /** 423 → WORKSPACE_DISABLED; 5xx and other surprises → NETWORK (retryable) or PROTOCOL. */
+  async #expectOk(response: Response, call: string): Promise<void> {
+    if (response.status === 200) return;
+    if (response.status === 423)
+      throw new SpotflowError('WORKSPACE_DISABLED', 'The workspace is disabled (423)');
+    if (response.status >= 500 || response.status === 429 || response.status === 408) {
+      throw new SpotflowError('NETWORK', `The platform answered ${call} with ${response.status}`);
+    }
+    const { title } = await problemOf(response);
+    throw protocol(`The platform answered ${call} with ${response.status}${title ? ` (${title})` : ''}`);
+  }
+
+  async #send(
+    method: 'POST' | 'PUT',
+    path: string,
+    bearer: string,
+    options: { json: unknown; signal: AbortSignal | undefined },
+  ): Promise<Response> {
+    try {
+      return await this.#http(path, {
+        method,
+        json: options.json,
+        headers: { authorization: `Bearer ${bearer}` },
+        signal: options.signal,
+      });
+    } catch (error) {
+      if (options.signal?.aborted) throw abortedError(options.signal);
+      if (isSpotflowError(error)) throw error;
+      if (error instanceof HTTPError) throw protocol(`Unexpected HTTP ${error.response.status}`);
+      const name = error instanceof Error ? error.name : 'Error';
+      throw new SpotflowError('NETWORK', `The platform could not be reached (${name})`, { cause: error });
+    }
+  }
+}

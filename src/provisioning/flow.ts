@@ -1,0 +1,82 @@
+import { abortedError, isSpotflowError, SpotflowError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ProvisioningOperation } from '../options.js';
+import type { Clock } from '../ports.js';
+import { backoffDelay, sleep } from '../util/backoff.js';
+import type { IssuedRegistrationToken, ProvisioningApi } from './api.js';
+
+export interface ProvisioningFlowOptions {
+  provisioningToken: string;
+  deviceId: string | undefined;
+  pollIntervalMs: number;
+  onProvisioningOperation: (operation: ProvisioningOperation) => void | Promise<void>;
+}
+
+/** Errors worth retrying: the network or the platform having a bad moment. */
+export function isTransient(error: unknown): boolean {
+  return isSpotflowError(error, 'NETWORK');
+}
+
+/**
+ * SPEC §2 steps 2: start an operation, show its verification code, poll `complete` until a technician approves.
+ * Network failures are retried with backoff (a device may boot before its network); fatal outcomes reject with
+ * their own codes: PROVISIONING_REJECTED, PROVISIONING_CANCELLED, PROVISIONING_EXPIRED, WORKSPACE_DISABLED.
+ */
+export async function runProvisioning(
+  api: ProvisioningApi,
+  options: ProvisioningFlowOptions,
+  clock: Clock,
+  log: Logger,
+  signal: AbortSignal | undefined,
+): Promise<IssuedRegistrationToken> {
+  const operation = await retrying(
+    () => api.init(options.provisioningToken, options.deviceId, signal),
+    log,
+    signal,
+  );
+  log.info('Provisioning operation started; waiting for approval', { operationId: operation.id });
+  try {
+    await options.onProvisioningOperation({
+      id: operation.id,
+      verificationCode: operation.verificationCode,
+      expirationTime: new Date(operation.expiresAt),
+    });
+  } catch (error) {
+    log.error('onProvisioningOperation threw; provisioning goes on', { error });
+  }
+  for (;;) {
+    if (signal?.aborted) throw abortedError(signal);
+    const result = await retrying(
+      () => api.complete(options.provisioningToken, operation.id, signal),
+      log,
+      signal,
+    );
+    if (!result.pending) return result;
+    if (clock.now() > operation.expiresAt) {
+      throw new SpotflowError(
+        'PROVISIONING_EXPIRED',
+        'The provisioning operation expired before it was approved',
+      );
+    }
+    await sleep(options.pollIntervalMs, signal);
+  }
+}
+
+/** Runs `call`, retrying transient failures with jittered backoff until it succeeds, fails for good, or aborts. */
+export async function retrying<T>(
+  call: () => Promise<T>,
+  log: Logger,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (signal?.aborted) throw abortedError(signal);
+      if (!isTransient(error)) throw error;
+      const delay = backoffDelay(attempt, { initialMs: 1000, maxMs: 60_000 });
+      log.warn('Platform not reachable; retrying', { error, retryInMs: Math.round(delay) });
+      await sleep(delay, signal);
+    }
+  }
+}

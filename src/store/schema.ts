@@ -1,0 +1,43 @@
+import { SpotflowError } from '../errors.js';
+import type { Database } from '../ports.js';
+
+/**
+ * The SDK's database schema, as data: migration N (index N - 1) takes `user_version` from N - 1 to N.
+ * The same SQL runs on better-sqlite3 and sql.js.
+ */
+export const migrations: readonly (readonly string[])[] = [
+  [
+    // Small named documents: the registration, twin state. Values are JSON.
+    'CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)',
+    // Outgoing messages, FIFO by id. `mid` is the stable id sent as `$.mid`. The payload is stored as given;
+    // compression and upload happen when it is sent (`upload` remembers a finished upload across restarts).
+    `CREATE TABLE outbox (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      mid TEXT NOT NULL,
+      properties TEXT NOT NULL,
+      compression TEXT NOT NULL,
+      payload BLOB NOT NULL,
+      size INTEGER NOT NULL,
+      enqueued_at INTEGER NOT NULL,
+      upload TEXT
+    )`,
+    // Reported-property patches not yet acknowledged by the hub, applied in id order.
+    'CREATE TABLE reported_patches (id INTEGER PRIMARY KEY AUTOINCREMENT, patch TEXT NOT NULL)',
+  ],
+];
+
+/** Brings the database to the newest schema; refuses a database written by a newer SDK. */
+export async function migrate(db: Database): Promise<void> {
+  const rows = await db.query<{ user_version: number }>('PRAGMA user_version');
+  const current = Number(rows[0]?.user_version ?? 0);
+  if (current > migrations.length) {
+    throw new SpotflowError(
+      'DATABASE_CORRUPT',
+      `The database has schema version ${current}, newer than this SDK knows (${migrations.length})`,
+    );
+  }
+  for (let version = current; version < migrations.length; version++) {
+    const statements = migrations[version]!.map((sql) => ({ sql }));
+    await db.write([...statements, { sql: `PRAGMA user_version = ${version + 1}` }]);
+  }
+}

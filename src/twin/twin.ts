@@ -1,0 +1,354 @@
+import { abortedError, invalidArgument, isSpotflowError, SpotflowError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { DesiredProperties } from '../options.js';
+import type { Database, MqttConnection, MqttMessage } from '../ports.js';
+import { StateStore } from '../store/state.js';
+import { encodePayload } from '../util/json.js';
+import { applyMergePatch, cloneJson, isJsonObject, type JsonObject, mergePatches } from './merge-patch.js';
+
+export interface ReportedProperties {
+  /** The version the hub gave the last acknowledged patch (0 before the first). */
+  version: number;
+  /** Acknowledged values with the pending patches applied: what the hub will hold once they are sent. */
+  values: JsonObject;
+}
+
+export interface TwinEvents {
+  desiredProperties(desired: DesiredProperties): void;
+  reportedPropertiesSent(reported: { version: number }): void;
+  error(error: SpotflowError): void;
+}
+
+const desiredKey = 'twin.desired';
+const reportedKey = 'twin.reported';
+const responseTimeoutMs = 30_000;
+const maxPatchBytes = 32 * 1024;
+const maxDepth = 10;
+
+interface PendingPatch {
+  id: number;
+  patch: JsonObject;
+}
+
+/**
+ * The device twin (SPEC §3, §4): desired properties with versions (a gap, and every (re)connect, fetches the
+ * full twin, so nothing changed while the device was away is missed), and reported-property patches that are
+ * stored first, merged in order, and sent when online.
+ */
+export class TwinManager {
+  #desired: DesiredProperties = { version: 0, values: {} };
+  #reported: { version: number; values: JsonObject } = { version: 0, values: {} };
+  #pending: PendingPatch[] = [];
+  #connection: MqttConnection | undefined;
+  #sendingId: number | undefined;
+  #flushing: Promise<void> | undefined;
+  #updates: Promise<unknown> = Promise.resolve();
+  #nextRid = 1;
+  readonly #responses = new Map<
+    string,
+    (response: { status: number; version?: number; body: Uint8Array }) => void
+  >();
+  readonly #sentWaiters = new Set<() => void>();
+
+  private constructor(
+    private readonly db: Database,
+    private readonly state: StateStore,
+    private readonly events: TwinEvents,
+    private readonly log: Logger,
+  ) {}
+
+  static async open(db: Database, events: TwinEvents, log: Logger): Promise<TwinManager> {
+    const twin = new TwinManager(db, new StateStore(db), events, log);
+    twin.#desired = (await twin.state.get<DesiredProperties>(desiredKey)) ?? twin.#desired;
+    twin.#reported = (await twin.state.get<TwinManager['reported']>(reportedKey)) ?? twin.#reported;
+    const rows = await db.query<{ id: number; patch: string }>(
+      'SELECT id, patch FROM reported_patches ORDER BY id',
+    );
+    twin.#pending = rows.map((row) => ({ id: Number(row.id), patch: JSON.parse(row.patch) as JsonObject }));
+    return twin;
+  }
+
+  /** Topic prefixes this module handles and must be subscribed to. */
+  static readonly topics = ['$iothub/twin/res/#', '$iothub/twin/PATCH/properties/desired/#'];
+
+  desired(): DesiredProperties {
+    return { version: this.#desired.version, values: cloneJson(this.#desired.values) };
+  }
+
+  get reported(): ReportedProperties {
+    let values = this.#reported.values;
+    for (const { patch } of this.#pending) values = applyMergePatch(values, patch);
+    return { version: this.#reported.version, values: cloneJson(values) };
+  }
+
+  get pendingPatches(): number {
+    return this.#pending.length;
+  }
+
+  /** Checks and stores a reported-property patch; resolves once it is durable. */
+  update(patch: unknown): Promise<void> {
+    const checked = checkPatch(patch);
+    const run = this.#updates.then(() => this.#store(checked));
+    this.#updates = run.catch(() => {});
+    return run;
+  }
+
+  /** Resolves when no update is being stored. */
+  async idle(): Promise<void> {
+    await this.#updates;
+  }
+
+  /** A new connection: fetch the whole twin, then send what is pending. */
+  async connected(connection: MqttConnection): Promise<void> {
+    this.#connection = connection;
+    try {
+      await this.#fetchFullTwin(connection);
+    } catch (error) {
+      this.#report(error);
+    }
+    this.#flush();
+  }
+
+  disconnected(): void {
+    this.#connection = undefined;
+  }
+
+  /** Every message on the twin topics. */
+  async handle(message: MqttMessage): Promise<void> {
+    if (message.topic.startsWith('$iothub/twin/res/')) {
+      const match = /^\$iothub\/twin\/res\/(\d{3})\/\?(.*)$/.exec(message.topic);
+      if (!match) return;
+      const query = new URLSearchParams(match[2]);
+      const rid = query.get('$rid') ?? '';
+      const version = query.get('$version');
+      this.#responses.get(rid)?.({
+        status: Number(match[1]),
+        version: version === null ? undefined : Number(version),
+        body: message.payload,
+      });
+      return;
+    }
+    const versionText = new URLSearchParams(message.topic.split('?')[1] ?? '').get('$version');
+    const patch = parseJsonObject(message.payload);
+    const version = Number(versionText ?? (patch?.$version as unknown));
+    if (!patch || !Number.isSafeInteger(version)) {
+      this.log.warn('Ignoring a malformed desired-properties patch');
+      return;
+    }
+    if (version <= this.#desired.version) return;
+    if (version !== this.#desired.version + 1) {
+      // A gap: some patch was missed; only the full twin tells the truth.
+      if (this.#connection) await this.#fetchFullTwin(this.#connection).catch((error) => this.#report(error));
+      return;
+    }
+    await this.#setDesired({
+      version,
+      values: applyMergePatch(this.#desired.values, withoutMetadata(patch)),
+    });
+  }
+
+  /** Resolves when every patch stored so far has been acknowledged by the hub. */
+  waitSent(signal?: AbortSignal): Promise<void> {
+    if (this.#pending.length === 0) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(abortedError(signal));
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        if (this.#pending.length > 0) return;
+        this.#sentWaiters.delete(done);
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.#sentWaiters.delete(done);
+        reject(abortedError(signal));
+      };
+      this.#sentWaiters.add(done);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async #store(patch: JsonObject): Promise<void> {
+    const last = this.#pending[this.#pending.length - 1];
+    const merged = last && last.id !== this.#sendingId ? mergePatches(last.patch, patch) : undefined;
+    if (last && merged) {
+      await this.db.write([
+        {
+          sql: 'UPDATE reported_patches SET patch = ? WHERE id = ?',
+          params: [JSON.stringify(merged), last.id],
+        },
+      ]);
+      last.patch = merged;
+    } else {
+      const [result] = await this.db.write([
+        { sql: 'INSERT INTO reported_patches (patch) VALUES (?)', params: [JSON.stringify(patch)] },
+      ]);
+      this.#pending.push({ id: result!.lastInsertRowid, patch });
+    }
+    this.#flush();
+  }
+
+  #flush(): void {
+    if (this.#flushing || !this.#connection) return;
+    this.#flushing = this.#sendPending().finally(() => {
+      this.#flushing = undefined;
+      // Patches stored while the last one was in flight.
+      if (this.#pending.length > 0 && this.#connection) this.#flush();
+    });
+  }
+
+  async #sendPending(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const connection = this.#connection;
+      if (!connection) return;
+      const next = this.#pending[0]!;
+      this.#sendingId = next.id;
+      try {
+        const response = await this.#request(
+          connection,
+          'PATCH/properties/reported/',
+          new TextEncoder().encode(JSON.stringify(next.patch)),
+        );
+        if (response.status === 204 || response.status === 200) {
+          await this.#acknowledged(next, response.version);
+        } else if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+          // The hub will never take this patch: drop it rather than block every later one.
+          await this.db.write([{ sql: 'DELETE FROM reported_patches WHERE id = ?', params: [next.id] }]);
+          this.#pending.shift();
+          this.#report(
+            new SpotflowError(
+              'PROTOCOL',
+              `The hub rejected a reported-properties patch (${response.status})`,
+            ),
+          );
+        } else {
+          this.#report(
+            new SpotflowError('NETWORK', `The hub answered a reported patch with ${response.status}`),
+          );
+          return;
+        }
+      } catch (error) {
+        if (this.#connection === connection) this.#report(error);
+        return;
+      } finally {
+        this.#sendingId = undefined;
+      }
+    }
+    this.events.reportedPropertiesSent({ version: this.#reported.version });
+    for (const waiter of [...this.#sentWaiters]) waiter();
+  }
+
+  async #acknowledged(sent: PendingPatch, version: number | undefined): Promise<void> {
+    const reported = {
+      version: version !== undefined && Number.isSafeInteger(version) ? version : this.#reported.version + 1,
+      values: applyMergePatch(this.#reported.values, sent.patch),
+    };
+    await this.db.write([
+      { sql: 'DELETE FROM reported_patches WHERE id = ?', params: [sent.id] },
+      StateStore.setStatement(reportedKey, reported),
+    ]);
+    this.#reported = reported;
+    this.#pending.shift();
+  }
+
+  async #fetchFullTwin(connection: MqttConnection): Promise<void> {
+    const response = await this.#request(connection, 'GET/', new Uint8Array());
+    if (response.status !== 200)
+      throw new SpotflowError('PROTOCOL', `The hub answered the twin request with ${response.status}`);
+    const twin = parseJsonObject(response.body);
+    const desired = twin && isJsonObject(twin.desired) ? twin.desired : undefined;
+    const reported = twin && isJsonObject(twin.reported) ? twin.reported : undefined;
+    const desiredVersion = Number(desired?.$version);
+    if (!desired || !Number.isSafeInteger(desiredVersion))
+      throw new SpotflowError('PROTOCOL', 'The twin document is malformed');
+    const reportedVersion = Number(reported?.$version);
+    if (reported && Number.isSafeInteger(reportedVersion) && reportedVersion > this.#reported.version) {
+      const next = { version: reportedVersion, values: withoutMetadata(reported) };
+      await this.state.set(reportedKey, next);
+      this.#reported = next;
+    }
+    if (desiredVersion > this.#desired.version) {
+      await this.#setDesired({ version: desiredVersion, values: withoutMetadata(desired) });
+    }
+  }
+
+  async #setDesired(desired: DesiredProperties): Promise<void> {
+    await this.state.set(desiredKey, desired);
+    this.#desired = desired;
+    this.events.desiredProperties(this.desired());
+  }
+
+  #request(connection: MqttConnection, path: string, body: Uint8Array) {
+    const rid = String(this.#nextRid++);
+    return new Promise<{ status: number; version?: number; body: Uint8Array }>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#responses.delete(rid);
+        reject(new SpotflowError('TIMEOUT', 'The hub did not answer a twin request in time'));
+      }, responseTimeoutMs);
+      this.#responses.set(rid, (response) => {
+        clearTimeout(timer);
+        this.#responses.delete(rid);
+        resolve(response);
+      });
+      connection.publish(`$iothub/twin/${path}?$rid=${rid}`, body, 0).catch((error: unknown) => {
+        clearTimeout(timer);
+        this.#responses.delete(rid);
+        reject(error);
+      });
+    });
+  }
+
+  #report(error: unknown): void {
+    this.events.error(
+      isSpotflowError(error)
+        ? error
+        : new SpotflowError('INTERNAL', 'Twin handling failed', { cause: error }),
+    );
+  }
+}
+
+function parseJsonObject(bytes: Uint8Array): JsonObject | undefined {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    return isJsonObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Twin documents carry `$version` and `$metadata`; they are not properties. */
+function withoutMetadata(document: JsonObject): JsonObject {
+  const values: JsonObject = {};
+  for (const [key, value] of Object.entries(document)) if (!key.startsWith('$')) values[key] = value;
+  return values;
+}
+
+/** A reported patch must be a JSON object that IoT Hub accepts: serialisable, at most 32 KB, nesting ≤ 10. */
+function checkPatch(patch: unknown): JsonObject {
+  const prototype = typeof patch === 'object' && patch !== null ? Object.getPrototypeOf(patch) : undefined;
+  if (!isJsonObject(patch) || (prototype !== Object.prototype && prototype !== null)) {
+    throw invalidArgument('A reported-properties patch must be a plain JSON object');
+  }
+  if (nestsDeeperThan(patch, maxDepth))
+    throw invalidArgument(`Reported properties may nest at most ${maxDepth} levels`);
+  const bytes = encodePayload(patch);
+  if (bytes.length > maxPatchBytes) {
+    throw invalidArgument(`A reported-properties patch may be at most ${maxPatchBytes} bytes`);
+  }
+  const parsed = JSON.parse(new TextDecoder().decode(bytes)) as JsonObject;
+  for (const key of Object.keys(parsed)) {
+    if (key.startsWith('$')) throw invalidArgument('Reported property names may not start with $');
+  }
+  return parsed;
+}
+
+/** True when objects nest deeper than `limit` (iterative, so hostile depth cannot overflow the stack). */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const next = stack.pop()!;
+    if (typeof next.value !== 'object' || next.value === null) continue;
+    if (next.depth >= limit) return true;
+    for (const child of Object.values(next.value)) stack.push({ value: child, depth: next.depth + 1 });
+  }
+  return false;
+}

@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNodePlatform } from '../../platform/node/index.js';
+import { DeviceClient } from '../../src/client.js';
+import type { Logger } from '../../src/logger.js';
+import type { StartOptions } from '../../src/options.js';
+import type { TestEmulator } from './emulator.js';
+
+/** A logger that keeps lines for assertions (and shows nothing). */
+export function memoryLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const push = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    lines.push(`${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
+  };
+  return { lines, debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
+}
+
+/** A temporary directory for databases, removed by `cleanup`. */
+export function tempDir(prefix = 'spotflow-sdk-'): {
+  dir: string;
+  file: (name: string) => string;
+  cleanup: () => void;
+} {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    dir,
+    file: (name) => join(dir, name),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Starts a real client (Node platform) against the emulator, trusting its CA. */
+export function startClient(
+  emulator: TestEmulator,
+  options: Partial<StartOptions> & { database: string },
+): Promise<DeviceClient> {
+  return DeviceClient.startOn(createNodePlatform({ ca: emulator.ca }), {
+    provisioningToken: emulator.provisioningToken,
+    instance: emulator.instance,
+    ca: emulator.ca,
+    logger: memoryLogger(),
+    provisioningPollIntervalMs: 50,
+    reconnectInitialDelayMs: 50,
+    reconnectMaxDelayMs: 500,
+    onProvisioningOperation: () => {},
+    ...options,
+  });
+}
+
+export function eventOnce<T>(client: DeviceClient, event: string, timeoutMs = 10_000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} event within ${timeoutMs} ms`)), timeoutMs);
+    client.once(event as never, (payload: T) => {
+      clearTimeout(timer);
+      resolve(payload);
+    });
+  });
+}
