@@ -144,3 +144,16 @@ function migrate(db: Database.Database): void {
     })();
   }
 }
+
+/** Prepares each SQL text once per database: better-sqlite3's prepare is costly on a hot path. */
+export function statementCache(db: EmulatorDatabase): (sql: string) => Database.Statement {
+  const cache = new Map<string, Database.Statement>();
+  return (sql) => {
+    let statement = cache.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      cache.set(sql, statement);
+    }
+    return statement;
+  };
+}

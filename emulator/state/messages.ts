@@ -1,4 +1,4 @@
-import type { EmulatorDatabase } from './database.js';
+import { type EmulatorDatabase, statementCache } from './database.js';
 
 /** One telemetry message as the emulator stored it (payload already decoded). */
 export interface StoredMessage {
@@ -51,49 +51,67 @@ export interface BatchSummary {
 
 /** Telemetry received from devices, with the batches and chunked messages it opened and closed. */
 export class MessageStore {
+  readonly #sql: ReturnType<typeof statementCache>;
+  readonly #addTransaction: (
+    deviceId: string,
+    message: NewMessage,
+    closes: { batch: boolean; message: boolean },
+  ) => StoredMessage;
+
   constructor(
     private readonly db: EmulatorDatabase,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.#sql = statementCache(db);
+    this.#addTransaction = db.transaction(
+      (deviceId: string, message: NewMessage, closes: { batch: boolean; message: boolean }) =>
+        this.#addNow(deviceId, message, closes),
+    );
+  }
 
   /** Stores one message; a `$.mid` seen before from the same device marks it as a duplicate. */
   add(deviceId: string, message: NewMessage, closes: { batch: boolean; message: boolean }): StoredMessage {
-    return this.db.transaction(() => {
-      const duplicate =
-        message.mid !== null &&
-        this.db
-          .prepare('SELECT 1 FROM messages WHERE device_id = ? AND mid = ? LIMIT 1')
-          .get(deviceId, message.mid) !== undefined;
-      const receivedAt = this.now();
-      const { lastInsertRowid } = this.db
-        .prepare(
-          `INSERT INTO messages (device_id, mid, stream_group, stream, site_id, batch_id, batch_slice_id, message_id,
+    return this.#addTransaction(deviceId, message, closes);
+  }
+
+  #addNow(
+    deviceId: string,
+    message: NewMessage,
+    closes: { batch: boolean; message: boolean },
+  ): StoredMessage {
+    const duplicate =
+      message.mid !== null &&
+      this.#sql('SELECT 1 FROM messages WHERE device_id = ? AND mid = ? LIMIT 1').get(
+        deviceId,
+        message.mid,
+      ) !== undefined;
+    const receivedAt = this.now();
+    const { lastInsertRowid } = this.#sql(
+      `INSERT INTO messages (device_id, mid, stream_group, stream, site_id, batch_id, batch_slice_id, message_id,
              chunk_id, properties, payload, received_at, duplicate)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          deviceId,
-          message.mid,
-          message.streamGroup,
-          message.stream,
-          message.siteId,
-          message.batchId,
-          message.batchSliceId,
-          message.messageId,
-          message.chunkId,
-          JSON.stringify(message.properties),
-          message.payload,
-          receivedAt,
-          duplicate ? 1 : 0,
-        );
-      if (!duplicate) this.#track(deviceId, message, closes, receivedAt);
-      return {
-        ...message,
-        sequence: Number(lastInsertRowid),
-        receivedAt: new Date(receivedAt).toISOString(),
-        duplicate,
-      };
-    })();
+    ).run(
+      deviceId,
+      message.mid,
+      message.streamGroup,
+      message.stream,
+      message.siteId,
+      message.batchId,
+      message.batchSliceId,
+      message.messageId,
+      message.chunkId,
+      JSON.stringify(message.properties),
+      message.payload,
+      receivedAt,
+      duplicate ? 1 : 0,
+    );
+    if (!duplicate) this.#track(deviceId, message, closes, receivedAt);
+    return {
+      ...message,
+      sequence: Number(lastInsertRowid),
+      receivedAt: new Date(receivedAt).toISOString(),
+      duplicate,
+    };
   }
 
   list(deviceId: string, query: MessageQuery): { items: StoredMessage[]; next: number | null } {

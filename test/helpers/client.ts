@@ -51,9 +51,9 @@ export function startClient(
 export function eventOnce<T>(client: DeviceClient, event: string, timeoutMs = 10_000): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ${event} event within ${timeoutMs} ms`)), timeoutMs);
-    client.once(event as never, (payload: T) => {
+    client.once(event as never, (payload: unknown) => {
       clearTimeout(timer);
-      resolve(payload);
+      resolve(payload as T);
     });
   });
 }
