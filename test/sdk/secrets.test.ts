@@ -1,0 +1,62 @@
+import { statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/device-mqtt.js';
+import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { memoryLogger, startClient, tempDir } from '../helpers/client.js';
+
+let emulator: TestEmulator;
+const dirs = tempDir();
+
+beforeAll(async () => {
+  emulator = await startTestEmulator({
+    settings: { autoApprove: true, sasTokenLifetimeSeconds: 4, registrationTokenLifetimeSeconds: 6 },
+  });
+});
+afterAll(async () => {
+  await emulator.close();
+  dirs.cleanup();
+});
+
+describe('secrets stay secret', () => {
+  it('never logs a token, even at debug level through renewals, refreshes and reconnects', async () => {
+    const logger = memoryLogger();
+    const database = dirs.file('secrets.db');
+    const client = await startClient(emulator, { database, deviceId: 'quiet', logger });
+    const seen = new Set<string>();
+    try {
+      const db = new Database(database, { readonly: true });
+      const snapshot = () => {
+        const row = db.prepare("SELECT value FROM state WHERE key = 'registration'").get() as { value: string };
+        const registration = JSON.parse(row.value);
+        seen.add(registration.registrationToken);
+        seen.add(registration.hub.sasToken);
+        seen.add(/sig=([^&]+)/.exec(registration.hub.sasToken)![1]!);
+      };
+      snapshot();
+      for (let i = 0; i < 5; i++) {
+        await client.sendMessage({ i });
+        await emulator.api.request('DELETE', '/devices/quiet/connection');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        snapshot();
+      }
+      db.close();
+      await waitFor(() => client.connected);
+    } finally {
+      await client.close();
+    }
+    expect(seen.size).toBeGreaterThan(3); // tokens really changed during the run
+    const log = logger.lines.join('\n');
+    expect(logger.lines.length).toBeGreaterThan(0);
+    expect(log).not.toContain(emulator.provisioningToken);
+    for (const secret of seen) {
+      expect(log).not.toContain(secret);
+      expect(log).not.toContain(encodeURIComponent(secret));
+    }
+  }, 30_000);
+
+  it('creates the database readable by its owner only', () => {
+    const mode = statSync(dirs.file('secrets.db')).mode & 0o777;
+    expect(mode).toBe(0o600);
+  });
+});
