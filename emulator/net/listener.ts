@@ -2,9 +2,10 @@ import { createServer as createHttpServer, type IncomingMessage, type RequestLis
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createSecureContext, TLSSocket } from 'node:tls';
-import { createWebSocketStream, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { EmulatorLogger } from '../log.js';
 import { replayStream } from './replay-stream.js';
+import { webSocketStream } from './websocket-stream.js';
 
 const mqttConnectByte = 0x10;
 const tlsHandshakeByte = 0x16;
@@ -46,7 +47,7 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortLis
       return;
     }
     webSockets.handleUpgrade(request, socket, head, (ws) => {
-      options.mqtt(createWebSocketStream(ws), request);
+      options.mqtt(webSocketStream(ws), request);
     });
   });
   httpServer.on('clientError', (error: Error & { code?: string }, socket) => {

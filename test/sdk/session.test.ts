@@ -80,7 +80,9 @@ describe('MQTT session', () => {
       emulator.kill('SIGCONT');
       await waitFor(() => client.connected, 10_000);
       await client.waitEnqueuedMessagesSent();
-      const stored = await (await api('GET', '/devices/keepalive/messages')).json();
+      const stored = (await (await api('GET', '/devices/keepalive/messages')).json()) as {
+        items: { mid: string }[];
+      };
       expect(stored.items.map((m: { mid: string }) => m.mid)).toContain(id);
       // The C2D subscription came back with the new connection.
       await api('POST', '/devices/keepalive/c2d-messages', 'after reconnect');
