@@ -11,6 +11,15 @@ export interface SqlStatement {
   params?: readonly SqlValue[];
 }
 
+export interface WriteOptions {
+  /**
+   * `full` (default): durable when resolved, through a power cut. `relaxed`: survives a crash of the process but
+   * may be lost in a power cut until the next full write; for bookkeeping whose loss only causes a duplicate
+   * (deleting acknowledged messages), so it does not cost an fsync each time.
+   */
+  durability?: 'full' | 'relaxed';
+}
+
 export interface WriteResult {
   changes: number;
   /** The rowid of the last row an INSERT made (0 for other statements). */
@@ -28,7 +37,7 @@ export interface Database {
    * (Node: WAL with `synchronous=FULL`, fsync'd; browser: the IndexedDB transaction has completed).
    * Rejects with a SpotflowError (`DATABASE_UNAVAILABLE`, `DATABASE_CORRUPT`) and leaves nothing applied.
    */
-  write(statements: readonly SqlStatement[]): Promise<WriteResult[]>;
+  write(statements: readonly SqlStatement[], options?: WriteOptions): Promise<WriteResult[]>;
   /** Runs one read-only statement and returns its rows as plain objects keyed by column name. */
   query<Row = Record<string, SqlValue>>(sql: string, params?: readonly SqlValue[]): Promise<Row[]>;
   /** Flushes and releases the database; later calls reject with `CLIENT_CLOSED`. */

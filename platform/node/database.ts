@@ -5,7 +5,7 @@
 import { chmodSync, statSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { SpotflowError } from '../../src/errors.js';
-import type { Database, DatabaseOpener, SqlStatement, SqlValue, WriteResult } from '../../src/ports.js';
+import type { Database, DatabaseOpener, SqlStatement, SqlValue, WriteOptions, WriteResult } from '../../src/ports.js';
 import { createPrivateFile, translateSqliteError } from './sqlite-file.js';
 
 /** How many prepared statements each database keeps (the core uses a few dozen distinct SQL texts). */
@@ -64,9 +64,12 @@ class NodeDatabase implements Database {
     this.#path = path;
   }
 
-  async write(statements: readonly SqlStatement[]): Promise<WriteResult[]> {
+  async write(statements: readonly SqlStatement[], options: WriteOptions = {}): Promise<WriteResult[]> {
     this.#checkOpen();
+    // In WAL mode, synchronous=NORMAL commits without an fsync; the next FULL commit syncs the log including it.
+    const relaxed = options.durability === 'relaxed';
     try {
+      if (relaxed) this.#db.pragma('synchronous = NORMAL');
       return this.#db.transaction(() =>
         statements.map(({ sql, params }) => {
           const { statement, inserts } = this.#prepare(sql);
@@ -77,6 +80,8 @@ class NodeDatabase implements Database {
       )();
     } catch (error) {
       throw translateSqliteError(error, `A write to the database ${this.#path} failed`);
+    } finally {
+      if (relaxed) this.#db.pragma('synchronous = FULL');
     }
   }
 

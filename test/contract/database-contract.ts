@@ -197,6 +197,21 @@ export const databaseContract: ContractCase<DatabaseContractContext>[] = [
     },
   },
   {
+    name: 'applies relaxed-durability writes like any other, interleaved with full ones, across reopen',
+    async run(ctx) {
+      const name = ctx.freshName();
+      const db = await ctx.open(name);
+      await db.write([{ sql: 'CREATE TABLE t (x INTEGER)' }]);
+      await db.write([{ sql: 'INSERT INTO t (x) VALUES (1)' }], { durability: 'relaxed' });
+      await db.write([{ sql: 'INSERT INTO t (x) VALUES (2)' }], { durability: 'full' });
+      await db.write([{ sql: 'DELETE FROM t WHERE x = 1' }], { durability: 'relaxed' });
+      await db.write([{ sql: 'INSERT INTO t (x) VALUES (3)' }]);
+      await db.close();
+      const again = await ctx.open(name);
+      deepEqual(await again.query('SELECT x FROM t ORDER BY x'), [{ x: 2 }, { x: 3 }]);
+    },
+  },
+  {
     name: 'rejects query() after close() with CLIENT_CLOSED',
     async run(ctx) {
       const db = await fresh(ctx);
