@@ -28,7 +28,9 @@ const emulator = spawn(
   ['dist/emulator/cli.js', '--memory', '--port', '0', '--json', '--auto-approve', '--log-level', 'error'],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );
-const ready = JSON.parse(await new Promise((resolve) => createInterface({ input: emulator.stdout }).once('line', resolve)));
+const ready = JSON.parse(
+  await new Promise((resolve) => createInterface({ input: emulator.stdout }).once('line', resolve)),
+);
 const ca = readFileSync(ready.caFile, 'utf8');
 
 async function rawDurableInserts(perTransaction, count) {
@@ -101,7 +103,11 @@ try {
       while (sent++ < N) await raw.publishAsync(topic, payload, { qos: 1 });
     }),
   );
-  const rawRate = record('raw mqtt.js QoS 1, 64 in flight (same emulator)', N, performance.now() - rawStarted);
+  const rawRate = record(
+    'raw mqtt.js QoS 1, 64 in flight (same emulator)',
+    N,
+    performance.now() - rawStarted,
+  );
   await raw.endAsync();
 
   const client = await startDevice('bench-sdk');
@@ -121,7 +127,9 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`\nspotflow-device benchmark: ${N} messages of ${payload.length} bytes, Node ${process.version}\n`);
+console.log(
+  `\nspotflow-device benchmark: ${N} messages of ${payload.length} bytes, Node ${process.version}\n`,
+);
 for (const { name, value, baseline } of results) {
   const ratio = baseline ? `  (${(value / baseline).toFixed(2)}x baseline)` : '';
   console.log(`${name.padEnd(56)} ${String(value).padStart(8)} msg/s${ratio}`);

@@ -16,10 +16,16 @@ const batchSize = 100;
 const concurrency = 64;
 const dir = mkdtempSync(join(tmpdir(), 'spotflow-acceptance-'));
 
-const emulator = spawn(process.execPath, ['dist/emulator/cli.js', '--memory', '--port', '0', '--json', '--log-level', 'warn'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const ready = JSON.parse(await new Promise((resolve) => createInterface({ input: emulator.stdout }).once('line', resolve)));
+const emulator = spawn(
+  process.execPath,
+  ['dist/emulator/cli.js', '--memory', '--port', '0', '--json', '--log-level', 'warn'],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
+const ready = JSON.parse(
+  await new Promise((resolve) => createInterface({ input: emulator.stdout }).once('line', resolve)),
+);
 const api = (method, path, body) =>
   fetch(`${ready.instance}/workspaces/${ready.workspaceId}${path}`, {
     method,
@@ -78,10 +84,18 @@ try {
   );
   const enqueued = performance.now();
   for (let batch = 0; batch < total / batchSize; batch++) {
-    await client.enqueueBatchCompletion({ streamGroup: 'acceptance', stream: 'telemetry', batchId: `batch-${batch}` });
+    await client.enqueueBatchCompletion({
+      streamGroup: 'acceptance',
+      stream: 'telemetry',
+      batchId: `batch-${batch}`,
+    });
   }
   const big = randomBytes(1_000_000);
-  const upload = await client.enqueueMessage(big, { streamGroup: 'acceptance', stream: 'files', compression: 'fastest' });
+  const upload = await client.enqueueMessage(big, {
+    streamGroup: 'acceptance',
+    stream: 'files',
+    compression: 'fastest',
+  });
   await client.waitEnqueuedMessagesSent();
   const delivered = performance.now();
   await client.close();
@@ -91,7 +105,9 @@ try {
   let after = 0;
   let duplicates = 0;
   for (;;) {
-    const page = await (await api('GET', `/devices/acceptance-device/messages?limit=1000&after=${after}`)).json();
+    const page = await (
+      await api('GET', `/devices/acceptance-device/messages?limit=1000&after=${after}`)
+    ).json();
     for (const item of page.items) {
       if (item.duplicate) duplicates++;
       else seen.set(item.mid, item);
@@ -106,10 +122,18 @@ try {
   const completed = batches.filter((b) => b.completedAt !== null).length;
 
   const seconds = (ms) => (ms / 1000).toFixed(2);
-  console.log(`enqueued ${total} messages with ${concurrency} concurrent callers in ${seconds(enqueued - started)} s: ${Math.round(total / ((enqueued - started) / 1000))} msg/s durable`);
-  console.log(`all ${seen.size} delivered ${seconds(delivered - started)} s after the first enqueue: ${Math.round(seen.size / ((delivered - started) / 1000))} msg/s end to end`);
-  console.log(`forced disconnects survived: ${disconnects}; duplicates flagged by the emulator: ${duplicates}`);
-  console.log(`file upload: ${fileOk ? 'payload intact' : 'MISSING OR DAMAGED'} (${uploadedBytes} bytes uploaded); batches completed: ${completed}/${total / batchSize}`);
+  console.log(
+    `enqueued ${total} messages with ${concurrency} concurrent callers in ${seconds(enqueued - started)} s: ${Math.round(total / ((enqueued - started) / 1000))} msg/s durable`,
+  );
+  console.log(
+    `all ${seen.size} delivered ${seconds(delivered - started)} s after the first enqueue: ${Math.round(seen.size / ((delivered - started) / 1000))} msg/s end to end`,
+  );
+  console.log(
+    `forced disconnects survived: ${disconnects}; duplicates flagged by the emulator: ${duplicates}`,
+  );
+  console.log(
+    `file upload: ${fileOk ? 'payload intact' : 'MISSING OR DAMAGED'} (${uploadedBytes} bytes uploaded); batches completed: ${completed}/${total / batchSize}`,
+  );
   if (missing.length > 0 || !fileOk || completed !== total / batchSize || disconnects < 1) {
     failed = true;
     console.log(`FAILED: ${missing.length} messages missing`);

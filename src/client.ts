@@ -258,6 +258,7 @@ export class DeviceClient {
     event: K,
     listener: (payload: DeviceClientEvents[K]) => void,
   ): () => void {
+    checkListener(event, listener);
     return this.#events.on(event, listener);
   }
 
@@ -265,6 +266,7 @@ export class DeviceClient {
     event: K,
     listener: (payload: DeviceClientEvents[K]) => void,
   ): void {
+    checkListener(event, listener);
     this.#events.off(event, listener);
   }
 
@@ -272,6 +274,7 @@ export class DeviceClient {
     event: K,
     listener: (payload: DeviceClientEvents[K]) => void,
   ): () => void {
+    checkListener(event, listener);
     return this.#events.once(event, listener);
   }
 
@@ -335,26 +338,31 @@ export class DeviceClient {
   async pendingMessagesCount(): Promise<number> {
     this.#assertOpen();
     await this.#sender.flushDeletes();
-    const rows = await this.#db.query<{ n: number }>('SELECT COUNT(*) AS n FROM outbox');
-    return Number(rows[0]?.n ?? 0);
+    return this.#outbox.countStored();
   }
 
   /** Resolves once every message enqueued before this call has been acknowledged by the hub. */
-  async waitEnqueuedMessagesSent(options: { signal?: AbortSignal } = {}): Promise<void> {
+  async waitEnqueuedMessagesSent(options?: { signal?: AbortSignal }): Promise<void> {
     this.#assertOpen();
+    const signal = readWaitOptions(options);
     const lastId = await this.#outbox.lastId();
-    const done = new Promise<void>((resolve) => {
-      const check = async () => {
-        await this.#sender.flushDeletes();
-        if (!(await this.#outbox.anyUpTo(lastId))) {
+    let check!: () => Promise<void>;
+    const done = new Promise<void>((resolve, reject) => {
+      check = async () => {
+        try {
+          await this.#sender.flushDeletes();
+          if (await this.#outbox.anyUpTo(lastId)) return;
           this.#removedWaiters.delete(check);
           resolve();
+        } catch (error) {
+          this.#removedWaiters.delete(check);
+          reject(error);
         }
       };
       this.#removedWaiters.add(check);
       void check();
     });
-    await this.#untilAborted(done, options.signal, () => {});
+    await this.#untilAborted(done, signal, () => this.#removedWaiters.delete(check));
   }
 
   /** The last known desired properties (from the database when offline). */
@@ -364,6 +372,7 @@ export class DeviceClient {
 
   /** The desired properties if their version is newer than `version`, else undefined. */
   async desiredPropertiesIfNewer(version: number): Promise<DesiredProperties | undefined> {
+    this.#assertOpen();
     if (typeof version !== 'number' || !Number.isFinite(version))
       throw invalidArgument('version must be a number');
     const desired = this.#twin.desired();
@@ -381,9 +390,10 @@ export class DeviceClient {
     return this.#twin.reported;
   }
 
-  async waitReportedPropertiesSent(options: { signal?: AbortSignal } = {}): Promise<void> {
+  /** Resolves once every reported-properties patch stored so far has been acknowledged by the hub. */
+  async waitReportedPropertiesSent(options?: { signal?: AbortSignal }): Promise<void> {
     this.#assertOpen();
-    await this.#twin.waitSent(options.signal);
+    await this.#twin.waitSent(readWaitOptions(options));
   }
 
   /** Receives cloud-to-device messages; returns a function that removes the handler. */
@@ -485,6 +495,38 @@ export class DeviceClient {
   #assertOpen(): void {
     if (this.#closing) throw new SpotflowError('CLIENT_CLOSED', 'The client is closed');
   }
+}
+
+const eventNames: readonly string[] = [
+  'connected',
+  'disconnected',
+  'error',
+  'desiredProperties',
+  'messageSent',
+  'reportedPropertiesSent',
+  'outboxFull',
+  'provisioningRequired',
+  'uploadProgress',
+];
+
+/** A misspelt event would never fire, and a non-function would only fail when it does: both fail here. */
+function checkListener(event: unknown, listener: unknown): void {
+  if (typeof event !== 'string' || !eventNames.includes(event)) {
+    throw invalidArgument(`Unknown event; the client emits ${eventNames.join(', ')}`);
+  }
+  if (typeof listener !== 'function') throw invalidArgument('An event listener must be a function');
+}
+
+/** The signal of `{ signal? }` options of the wait methods, checked. */
+function readWaitOptions(options: unknown): AbortSignal | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalidArgument('The options must be an object like { signal }');
+  }
+  const signal = (options as { signal?: unknown }).signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw invalidArgument('signal must be an AbortSignal');
+  return signal;
 }
 
 /** The bytes to store: a private copy, so a caller reusing its buffer cannot change a queued message. */

@@ -3,7 +3,12 @@
  * browser one) re-export this with a `DeviceClient` whose `start` knows its platform.
  */
 export { DeviceClient, type DeviceClientEvents, maxPayloadBytes } from './client.js';
-export type { CloudMessage, CloudMessageHandler, MethodHandler, MethodResponse } from './cloud-messages/cloud-messages.js';
+export type {
+  CloudMessage,
+  CloudMessageHandler,
+  MethodHandler,
+  MethodResponse,
+} from './cloud-messages/cloud-messages.js';
 export { isSpotflowError, SPOTFLOW_ERROR_CODES, SpotflowError, type SpotflowErrorCode } from './errors.js';
 export { consoleLogger, type Logger, type LogLevel } from './logger.js';
 export type {
@@ -21,5 +26,5 @@ export type {
 export type { Dropped } from './outbox/store.js';
 export type { UploadProgress } from './outbox/upload.js';
 export type * from './ports.js';
-export type { ReportedProperties } from './twin/twin.js';
 export type { JsonObject, JsonValue } from './twin/merge-patch.js';
+export type { ReportedProperties } from './twin/twin.js';

@@ -118,6 +118,50 @@ export function normalizeInstance(instance: string, allowInsecure: boolean): str
   return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
 }
 
+/**
+ * Every start option, so that a misspelt one (`deviceID`) is refused instead of silently ignored: ignoring it would
+ * provision the device under an id the platform picks. `satisfies` keeps this list in step with the interface.
+ */
+const startOptionKeys = Object.keys({
+  provisioningToken: true,
+  database: true,
+  deviceId: true,
+  instance: true,
+  signal: true,
+  logger: true,
+  onProvisioningOperation: true,
+  onDesiredProperties: true,
+  ca: true,
+  allowInsecure: true,
+  transport: true,
+  provisioningPollIntervalMs: true,
+  keepAliveSeconds: true,
+  maxInFlight: true,
+  reconnectInitialDelayMs: true,
+  reconnectMaxDelayMs: true,
+  outboxLimits: true,
+} satisfies Record<keyof StartOptions, true>);
+
+const outboxLimitKeys = Object.keys({
+  maxMessages: true,
+  maxBytes: true,
+  maxAgeMs: true,
+  policy: true,
+} satisfies Record<keyof OutboxLimits, true>);
+
+function rejectUnknownKeys(given: object, known: readonly string[], what: string): void {
+  for (const key of Object.keys(given)) {
+    if (!known.includes(key)) throw invalidArgument(`Unknown ${what} ${JSON.stringify(key.slice(0, 64))}`);
+  }
+}
+
+/**
+ * A bearer token is visible ASCII without spaces (RFC 6750 `b64token`). A line break read along with it from a file
+ * or an environment variable would otherwise reach the HTTP layer, which refuses the header on every attempt and
+ * leaves start retrying forever; the message does not quote the token.
+ */
+const tokenCharacters = /^[\x21-\x7e]+$/;
+
 function optionalString(value: unknown, name: string, max = 1024): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.length === 0 || value.length > max) {
@@ -141,6 +185,19 @@ function positiveNumber(
   return value;
 }
 
+/** Like {@link positiveNumber}, for counts and protocol fields that only take whole numbers. */
+function positiveInteger(
+  value: unknown,
+  name: string,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  const number = positiveNumber(value, name, fallback, max);
+  if (value !== undefined && !Number.isInteger(number))
+    throw invalidArgument(`${name} must be a whole number`);
+  return number;
+}
+
 function optionalFunction<T>(value: unknown, name: string): T | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw invalidArgument(`${name} must be a function`);
@@ -150,8 +207,14 @@ function optionalFunction<T>(value: unknown, name: string): T | undefined {
 /** Checks every start option and fills in defaults; never mutates the caller's object. */
 export function resolveOptions(options: StartOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw invalidArgument('start options are required');
+  rejectUnknownKeys(options, startOptionKeys, 'start option');
   const provisioningToken = optionalString(options.provisioningToken, 'provisioningToken', 4096);
   if (provisioningToken === undefined) throw invalidArgument('provisioningToken is required');
+  if (!tokenCharacters.test(provisioningToken)) {
+    throw invalidArgument(
+      'provisioningToken may contain only visible ASCII characters (no spaces or line breaks: trim it)',
+    );
+  }
   const database = optionalString(options.database, 'database', 4096);
   if (database === undefined) throw invalidArgument('database is required');
   const deviceId = optionalString(options.deviceId, 'deviceId', 128);
@@ -177,7 +240,10 @@ export function resolveOptions(options: StartOptions): ResolvedOptions {
   }
   const ca = optionalString(options.ca, 'ca', 1024 * 1024);
   const limits = options.outboxLimits ?? {};
-  if (typeof limits !== 'object' || limits === null) throw invalidArgument('outboxLimits must be an object');
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) {
+    throw invalidArgument('outboxLimits must be an object');
+  }
+  rejectUnknownKeys(limits, outboxLimitKeys, 'outboxLimits option');
   if (limits.policy !== undefined && limits.policy !== 'reject' && limits.policy !== 'dropOldest') {
     throw invalidArgument("outboxLimits.policy must be 'reject' or 'dropOldest'");
   }
@@ -202,13 +268,14 @@ export function resolveOptions(options: StartOptions): ResolvedOptions {
       'provisioningPollIntervalMs',
       5000,
     ),
-    keepAliveSeconds: positiveNumber(options.keepAliveSeconds, 'keepAliveSeconds', 60, 1177),
-    maxInFlight: Math.floor(positiveNumber(options.maxInFlight, 'maxInFlight', 64, 65535)),
+    // MQTT carries whole seconds: 0.5 would be sent as 0, which switches keep-alive off.
+    keepAliveSeconds: positiveInteger(options.keepAliveSeconds, 'keepAliveSeconds', 60, 1177),
+    maxInFlight: positiveInteger(options.maxInFlight, 'maxInFlight', 64, 65535),
     reconnectInitialDelayMs: positiveNumber(options.reconnectInitialDelayMs, 'reconnectInitialDelayMs', 1000),
     reconnectMaxDelayMs: positiveNumber(options.reconnectMaxDelayMs, 'reconnectMaxDelayMs', 60_000),
     outboxLimits: {
-      maxMessages: positiveNumber(limits.maxMessages, 'outboxLimits.maxMessages', Number.POSITIVE_INFINITY),
-      maxBytes: positiveNumber(limits.maxBytes, 'outboxLimits.maxBytes', Number.POSITIVE_INFINITY),
+      maxMessages: positiveInteger(limits.maxMessages, 'outboxLimits.maxMessages', Number.POSITIVE_INFINITY),
+      maxBytes: positiveInteger(limits.maxBytes, 'outboxLimits.maxBytes', Number.POSITIVE_INFINITY),
       maxAgeMs: positiveNumber(limits.maxAgeMs, 'outboxLimits.maxAgeMs', Number.POSITIVE_INFINITY),
       policy: limits.policy ?? 'reject',
     },

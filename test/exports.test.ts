@@ -14,7 +14,10 @@ describe('package exports', () => {
   });
 
   it.each([
-    ['spotflow-device', ['DeviceClient', 'SpotflowError', 'isSpotflowError', 'createNodePlatform', 'consoleLogger']],
+    [
+      'spotflow-device',
+      ['DeviceClient', 'SpotflowError', 'isSpotflowError', 'createNodePlatform', 'consoleLogger'],
+    ],
     ['spotflow-device/node', ['DeviceClient', 'createNodePlatform', 'SPOTFLOW_ERROR_CODES']],
     ['spotflow-device/core', ['DeviceClient', 'SpotflowError', 'isSpotflowError']],
     ['spotflow-device/emulator', ['startEmulator', 'createLogger']],
@@ -25,12 +28,20 @@ describe('package exports', () => {
 
   it("the Node entry's DeviceClient knows its platform", async () => {
     const node = (await import('spotflow-device')) as { DeviceClient: { start: unknown; startOn: unknown } };
-    const core = (await import('spotflow-device/core')) as { DeviceClient: { start: (o: unknown) => Promise<unknown> } };
+    const core = (await import('spotflow-device/core')) as {
+      DeviceClient: { start: (o: unknown) => Promise<unknown> };
+    };
     expect(node.DeviceClient.start).not.toBe(core.DeviceClient.start);
     await expect(core.DeviceClient.start({})).rejects.toMatchObject({ code: 'INTERNAL' });
   });
 
   it('lists every subpath in the exports test', () => {
-    expect(Object.keys(manifest.exports).sort()).toEqual(['.', './core', './emulator', './node', './package.json']);
+    expect(Object.keys(manifest.exports).sort()).toEqual([
+      '.',
+      './core',
+      './emulator',
+      './node',
+      './package.json',
+    ]);
   });
 });

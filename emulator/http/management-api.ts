@@ -1,7 +1,7 @@
 import type { EmulatorContext } from '../context.js';
 import { type IotHubBroker, sectionDocument } from '../mqtt/hub.js';
 import { DeviceNotListening, MethodTimeout } from '../mqtt/methods.js';
-import { isJsonObject, maxTwinDepth, nestsDeeperThan } from '../state/merge-patch.js';
+import { hasInvalidTwinKey, isJsonObject, maxTwinDepth, nestsDeeperThan } from '../state/merge-patch.js';
 import type { StoredMessage } from '../state/messages.js';
 import type { OperationStatus } from '../state/provisioning.js';
 import type { WorkspaceSettings } from '../state/workspace.js';
@@ -132,6 +132,13 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
       if (!isJsonObject(patch)) return problem(400, 'Invalid patch', 'a JSON merge patch object is required');
       if (nestsDeeperThan(patch, maxTwinDepth)) {
         return problem(400, 'Patch too deep', `twin properties nest at most ${maxTwinDepth} levels`);
+      }
+      if (hasInvalidTwinKey(patch)) {
+        return problem(
+          400,
+          'Invalid property name',
+          "property names may not contain '.', '$', spaces or control characters",
+        );
       }
       const section = context.twins.patch(deviceId, 'desired', patch);
       hub.pushDesired(deviceId, patch, section);

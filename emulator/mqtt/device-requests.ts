@@ -1,5 +1,5 @@
 import { type EmulatorContext, hubDeviceId } from '../context.js';
-import { isJsonObject, maxTwinDepth, nestsDeeperThan } from '../state/merge-patch.js';
+import { hasInvalidTwinKey, isJsonObject, maxTwinDepth, nestsDeeperThan } from '../state/merge-patch.js';
 import { sectionDocument } from '../state/twins.js';
 import type { MethodCalls } from './methods.js';
 import { ingestTelemetry, TelemetryRejected } from './telemetry.js';
@@ -50,8 +50,8 @@ export function handleDevicePublish(
     } catch {
       patch = undefined;
     }
-    if (!isJsonObject(patch) || nestsDeeperThan(patch, maxTwinDepth)) {
-      const message = `patch must be a JSON object nesting at most ${maxTwinDepth} levels`;
+    if (!isJsonObject(patch) || nestsDeeperThan(patch, maxTwinDepth) || hasInvalidTwinKey(patch)) {
+      const message = `patch must be a JSON object nesting at most ${maxTwinDepth} levels, with valid property names`;
       context.links.send(deviceId, `$iothub/twin/res/400/?$rid=${rid}`, json({ message }));
       return;
     }

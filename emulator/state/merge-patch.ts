@@ -33,3 +33,24 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
   }
   return false;
 }
+
+/** IoT Hub's twin property names: non-empty, up to 1 KB, no `.`, `$`, space or control characters. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this refuses
+const invalidKeyCharacter = /[.$ \u0000-\u001f\u007f-\u009f]/;
+
+/** True when some key at any depth breaks IoT Hub's naming rule (`$version` etc. at the top level are allowed). */
+export function hasInvalidTwinKey(value: unknown): boolean {
+  const stack: { value: unknown; top: boolean }[] = [{ value, top: true }];
+  while (stack.length > 0) {
+    const next = stack.pop()!;
+    if (typeof next.value !== 'object' || next.value === null) continue;
+    if (!Array.isArray(next.value)) {
+      for (const key of Object.keys(next.value)) {
+        if (next.top && key.startsWith('$')) continue;
+        if (key.length === 0 || Buffer.byteLength(key) > 1024 || invalidKeyCharacter.test(key)) return true;
+      }
+    }
+    for (const child of Object.values(next.value)) stack.push({ value: child, top: false });
+  }
+  return false;
+}

@@ -5,7 +5,14 @@
 import { chmodSync, statSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { SpotflowError } from '../../src/errors.js';
-import type { Database, DatabaseOpener, SqlStatement, SqlValue, WriteOptions, WriteResult } from '../../src/ports.js';
+import type {
+  Database,
+  DatabaseOpener,
+  SqlStatement,
+  SqlValue,
+  WriteOptions,
+  WriteResult,
+} from '../../src/ports.js';
 import { createPrivateFile, translateSqliteError } from './sqlite-file.js';
 
 /** How many prepared statements each database keeps (the core uses a few dozen distinct SQL texts). */

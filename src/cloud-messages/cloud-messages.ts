@@ -14,7 +14,11 @@ export interface CloudMessage {
   text(): string;
 }
 
-/** Called for each cloud-to-device message; the hub gets the acknowledgement once it returns (or its promise settles). */
+/**
+ * Called for each cloud-to-device message; the hub gets the acknowledgement once it returns (or its promise settles).
+ * Messages that arrive before any handler is registered are acknowledged at once and kept in memory (up to 100) for
+ * the first handler.
+ */
 export type CloudMessageHandler = (message: CloudMessage) => void | Promise<void>;
 
 /** What a direct method answers: an HTTP-like status and a JSON payload. Returning nothing means 200 with `null`. */
@@ -29,11 +33,22 @@ export type MethodHandler = (
 ) => MethodResponse | undefined | Promise<MethodResponse | undefined>;
 
 const methodTopic = /^\$iothub\/methods\/POST\/([^/]+)\/\?(.*)$/;
+/** Most messages kept for a handler not registered yet (IoT Hub allows 64 KB each). */
+const maxEarlyMessages = 100;
 
 /** Cloud-to-device messages and direct methods (SPEC §3). */
 export class CloudMessages {
   readonly #cloudHandlers = new Set<CloudMessageHandler>();
   readonly #methods = new Map<string, MethodHandler>();
+  /**
+   * Messages that arrived while no handler was registered. A persistent MQTT session keeps the C2D subscription
+   * across connections, so after a restart the hub may deliver before the application calls `onCloudMessage`.
+   * They were acknowledged (holding the ack would stall every later packet on the connection), so they are kept
+   * here for the first handler rather than dropped.
+   */
+  #early: CloudMessage[] = [];
+  /** Deliveries, one at a time and in arrival order (early messages before later ones). */
+  #deliveries: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly log: Logger,
@@ -47,6 +62,12 @@ export class CloudMessages {
   onCloudMessage(handler: CloudMessageHandler): () => void {
     if (typeof handler !== 'function') throw invalidArgument('onCloudMessage needs a function');
     this.#cloudHandlers.add(handler);
+    const early = this.#early.splice(0);
+    if (early.length > 0) {
+      this.#deliveries = this.#deliveries.then(async () => {
+        for (const message of early) await this.#deliver(message);
+      });
+    }
     return () => this.#cloudHandlers.delete(handler);
   }
 
@@ -78,12 +99,38 @@ export class CloudMessages {
       messageId: properties['$.mid'],
       text: () => new TextDecoder().decode(payload),
     };
-    for (const handler of [...this.#cloudHandlers]) {
+    if (this.#cloudHandlers.size === 0) {
+      this.#keepEarly(cloudMessage);
+      return;
+    }
+    const delivery = this.#deliveries.then(() => this.#deliver(cloudMessage));
+    this.#deliveries = delivery;
+    await delivery;
+  }
+
+  /** Calls every handler; one that throws is reported, and the message still counts as handled. */
+  async #deliver(message: CloudMessage): Promise<void> {
+    const handlers = [...this.#cloudHandlers];
+    if (handlers.length === 0) {
+      this.#keepEarly(message); // every handler was removed meanwhile
+      return;
+    }
+    for (const handler of handlers) {
       try {
-        await handler(cloudMessage);
+        await handler(message);
       } catch (error) {
         this.reportError(new SpotflowError('INTERNAL', 'A cloud message handler threw', { cause: error }));
       }
+    }
+  }
+
+  #keepEarly(message: CloudMessage): void {
+    this.#early.push(message);
+    if (this.#early.length > maxEarlyMessages) {
+      this.#early.shift();
+      this.log.warn('A cloud-to-device message was dropped: no handler is registered (onCloudMessage)', {
+        kept: maxEarlyMessages,
+      });
     }
   }
 
@@ -92,10 +139,12 @@ export class CloudMessages {
     if (!match || !connection) return;
     const name = decodeURIComponent(match[1]!);
     const rid = new URLSearchParams(match[2]).get('$rid') ?? '';
-    const respond = (status: number, payload: unknown) =>
+    const send = (status: number, body: Uint8Array) =>
       connection
-        .publish(`$iothub/methods/res/${status}/?$rid=${encodeURIComponent(rid)}`, encodeJson(payload), 0)
+        .publish(`$iothub/methods/res/${status}/?$rid=${encodeURIComponent(rid)}`, body, 0)
         .catch(() => this.log.warn('Could not send a method response', { method: name }));
+    const respond = (status: number, payload: { message: string } | null) =>
+      send(status, encodeJson(payload)!);
     const handler = this.#methods.get(name);
     if (!handler) {
       await respond(404, { message: `Method ${name} is not registered on this device` });
@@ -117,7 +166,16 @@ export class CloudMessages {
           message: 'The method handler returned something other than { status, payload }',
         });
       } else {
-        await respond(result.status, result.payload ?? null);
+        const body = encodeJson(result.payload);
+        if (body === undefined) {
+          // Not the handler's status: the caller would read success from it with no result.
+          this.reportError(
+            invalidArgument(`The handler of method ${name} returned a payload that is not JSON`),
+          );
+          await respond(500, { message: 'The method result is not JSON-serialisable' });
+        } else {
+          await send(result.status, body);
+        }
       }
     } catch (error) {
       // The error itself stays on the device: it may hold details the cloud should not see.
@@ -140,10 +198,13 @@ function isMethodResponse(value: unknown): value is MethodResponse {
   );
 }
 
-function encodeJson(payload: unknown): Uint8Array {
+/** The JSON bytes of a method payload (`undefined` is `null`); undefined when it has no JSON form. */
+function encodeJson(payload: unknown): Uint8Array | undefined {
   try {
-    return new TextEncoder().encode(JSON.stringify(payload ?? null));
+    const json = JSON.stringify(payload ?? null);
+    // A function or symbol (or a toJSON returning one) serialises to nothing.
+    return json === undefined ? undefined : new TextEncoder().encode(json);
   } catch {
-    return new TextEncoder().encode('{"message":"The method result is not JSON-serialisable"}');
+    return undefined; // a bigint, a circular structure, or a toJSON that threw
   }
 }

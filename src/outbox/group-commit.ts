@@ -1,10 +1,22 @@
-import type { Database, SqlStatement, WriteResult } from '../ports.js';
+import type { Database, SqlStatement, WriteOptions, WriteResult } from '../ports.js';
 
 interface Waiting {
   statements: readonly SqlStatement[];
+  durability: NonNullable<WriteOptions['durability']>;
   resolve: (results: WriteResult[]) => void;
   reject: (error: unknown) => void;
 }
+
+/**
+ * Runs `callback` in a later task, once pending I/O and timers had their turn. Were rounds chained by microtasks
+ * only, a caller awaiting enqueues in a loop would never yield to the event loop: nothing sent, no PUBACK read, no
+ * keep-alive, for as long as the loop runs. `setImmediate` where the runtime has one (Node: no 1 ms timer floor),
+ * `setTimeout` elsewhere.
+ */
+const nextTask: (callback: () => void) => void =
+  typeof globalThis.setImmediate === 'function'
+    ? (callback) => globalThis.setImmediate(callback)
+    : (callback) => setTimeout(callback, 0);
 
 /**
  * Group commit: writes requested while another write is in progress wait, then go together in one transaction
@@ -17,23 +29,40 @@ export class GroupCommit {
 
   constructor(private readonly db: Database) {}
 
-  write(statements: readonly SqlStatement[]): Promise<WriteResult[]> {
+  /** Queues `statements` for the next round; a round is relaxed only when every write in it asked for that. */
+  write(statements: readonly SqlStatement[], options: WriteOptions = {}): Promise<WriteResult[]> {
+    const durability = options.durability ?? 'full';
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ statements, resolve, reject });
+      this.#waiting.push({ statements, durability, resolve, reject });
       if (!this.#writing) void this.#drain();
     });
+  }
+
+  /**
+   * Resolves once every write requested before this call has finished (committed or failed). Reads that must see
+   * what callers already asked for (an enqueue called but not yet awaited) wait for this first.
+   */
+  settled(): Promise<void> {
+    if (!this.#writing && this.#waiting.length === 0) return Promise.resolve();
+    // Rounds run in request order, so an empty request settles with or after every earlier one.
+    return this.write([]).then(
+      () => {},
+      () => {},
+    );
   }
 
   async #drain(): Promise<void> {
     this.#writing = true;
     try {
       while (this.#waiting.length > 0) {
-        // Let callers that arrive in the same tick join this round.
-        await Promise.resolve();
+        // Let callers that arrive meanwhile join this round, and let the rest of the application run.
+        await new Promise<void>((resolve) => nextTask(resolve));
         const group = this.#waiting;
         this.#waiting = [];
         try {
-          const results = await this.db.write(group.flatMap((w) => w.statements));
+          const statements = group.flatMap((w) => w.statements);
+          const durability = group.every((w) => w.durability === 'relaxed') ? 'relaxed' : 'full';
+          const results = statements.length === 0 ? [] : await this.db.write(statements, { durability });
           let offset = 0;
           for (const waiting of group) {
             waiting.resolve(results.slice(offset, offset + waiting.statements.length));

@@ -52,6 +52,12 @@ export function readMessageOptions(
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidArgument('Message options must be an object');
   }
+  // Only own keys are checked, so a Map (no own keys; its entries are not properties) or another class instance
+  // would pass as "no options" and its content would be silently ignored.
+  const prototype: unknown = Object.getPrototypeOf(options);
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw invalidArgument('Message options must be a plain object');
+  }
   const given = options as Record<string, unknown>;
   for (const key of Object.keys(given)) {
     if (!allowed.includes(key))
@@ -67,7 +73,8 @@ export function readMessageOptions(
     validatePropertyValue(name, value);
     properties[name] = value;
   }
-  const compression = given.compression ?? 'none';
+  // Only `undefined` means the default: `null` is refused like a null property value is.
+  const compression = given.compression === undefined ? 'none' : given.compression;
   if (compression !== 'none' && compression !== 'fastest' && compression !== 'smallest') {
     throw invalidArgument("compression must be 'none', 'fastest' or 'smallest'");
   }

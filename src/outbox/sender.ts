@@ -28,7 +28,7 @@ const pageSize = 256;
  */
 export class OutboxSender {
   readonly #acked = new Set<number>();
-  #pendingDelete: number[] = [];
+  #pendingDelete: { id: number; size: number }[] = [];
   #deleteTimer: ReturnType<typeof setTimeout> | undefined;
   #deleting: Promise<void> = Promise.resolve();
   /** Bumped by every event the send loop may be waiting for, so a wake-up between check and wait is not lost. */
@@ -61,49 +61,53 @@ export class OutboxSender {
       stop.abort();
       this.notify();
     });
+    // Rows are read a page at a time into `queue` (memory stays bounded by the page size, whatever the backlog),
+    // then published as in-flight slots free up.
+    let queue: OutboxEntry[] = [];
     let cursor = 0;
     let inFlight = 0;
     let failures = 0;
     while (!stop.signal.aborted) {
       const seen = this.#generation;
+      if (queue.length === 0) {
+        const entries = await this.store.page(cursor, pageSize);
+        if (entries.length === 0) {
+          await this.#waitForChange(seen);
+          continue;
+        }
+        cursor = entries[entries.length - 1]!.id;
+        queue = entries.filter((entry) => !this.#acked.has(entry.id));
+        continue;
+      }
       if (inFlight >= this.maxInFlight) {
         await this.#waitForChange(seen);
         continue;
       }
-      const entries = await this.store.page(cursor, Math.min(pageSize, this.maxInFlight - inFlight));
-      const fresh = entries.filter((entry) => !this.#acked.has(entry.id));
-      if (entries.length === 0) {
-        await this.#waitForChange(seen);
+      const entry = queue[0]!;
+      let message: { topic: string; payload: Uint8Array };
+      try {
+        message = await this.#prepare(entry, credentials);
+        failures = 0;
+      } catch (error) {
+        this.#report(error);
+        // FIFO: nothing after this entry goes before it; wait, then try it again.
+        await sleep(backoffDelay(failures++, { initialMs: 1000, maxMs: 60_000 }), stop.signal).catch(
+          () => {},
+        );
         continue;
       }
-      for (const entry of fresh) {
-        if (stop.signal.aborted) break;
-        let message: { topic: string; payload: Uint8Array };
-        try {
-          message = await this.#prepare(entry, credentials);
-          failures = 0;
-        } catch (error) {
-          this.#report(error);
-          // FIFO: nothing after this entry goes before it; wait, then try it again.
-          await sleep(backoffDelay(failures++, { initialMs: 1000, maxMs: 60_000 }), stop.signal).catch(
-            () => {},
-          );
-          break;
-        }
-        inFlight++;
-        connection
-          .publish(message.topic, message.payload, 1)
-          .then(() => this.#acknowledge(entry))
-          .catch(() => {
-            // The connection dropped before the PUBACK: the row stays and goes again on the next connection.
-          })
-          .finally(() => {
-            inFlight--;
-            this.notify();
-          });
-        cursor = entry.id;
-      }
-      if (fresh.length === 0) cursor = entries[entries.length - 1]!.id;
+      queue.shift();
+      inFlight++;
+      connection
+        .publish(message.topic, message.payload, 1)
+        .then(() => this.#acknowledge(entry))
+        .catch(() => {
+          // The connection dropped before the PUBACK: the row stays and goes again on the next connection.
+        })
+        .finally(() => {
+          inFlight--;
+          this.notify();
+        });
     }
   }
 
@@ -113,17 +117,17 @@ export class OutboxSender {
       clearTimeout(this.#deleteTimer);
       this.#deleteTimer = undefined;
     }
-    const ids = this.#pendingDelete;
+    const sent = this.#pendingDelete;
     this.#pendingDelete = [];
     this.#deleting = this.#deleting.then(async () => {
-      if (ids.length === 0) return;
+      if (sent.length === 0) return;
       try {
-        await this.store.remove(ids);
-        for (const id of ids) this.#acked.delete(id);
+        await this.store.remove(sent);
+        for (const { id } of sent) this.#acked.delete(id);
         this.events.removed();
       } catch (error) {
         // Kept in #acked, so they are not resent in this process; retried with the next batch.
-        this.#pendingDelete.push(...ids);
+        this.#pendingDelete.push(...sent);
         this.#report(error);
       }
     });
@@ -132,7 +136,7 @@ export class OutboxSender {
 
   #acknowledge(entry: OutboxEntry): void {
     this.#acked.add(entry.id);
-    this.#pendingDelete.push(entry.id);
+    this.#pendingDelete.push({ id: entry.id, size: entry.size });
     this.events.sent({ id: entry.id, mid: entry.mid });
     if (this.#pendingDelete.length >= deleteBatchMax) void this.flushDeletes();
     else this.#deleteTimer ??= setTimeout(() => void this.flushDeletes(), deleteBatchDelayMs);

@@ -109,14 +109,16 @@ export class TokenHandler implements CredentialSource {
     this.#renewNow = true;
     this.#wake?.();
     await new Promise<void>((resolve, reject) => {
-      const off = this.onChange(() => {
-        off();
-        resolve();
-      });
-      signal.addEventListener('abort', () => {
+      const onAbort = () => {
         off();
         reject(abortedError(signal));
+      };
+      const off = this.onChange(() => {
+        off();
+        signal.removeEventListener('abort', onAbort);
+        resolve();
       });
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -135,6 +137,9 @@ export class TokenHandler implements CredentialSource {
 
   async #run(): Promise<void> {
     const signal = this.#stop.signal;
+    // Begin on a later task, not synchronously inside start(): `DeviceClient.start` resolves first, so a listener
+    // its caller adds at once still hears the `provisioningRequired` of a registration that expired offline.
+    await sleep(0, signal).catch(() => {});
     let attempt = 0;
     while (!signal.aborted) {
       try {
@@ -235,7 +240,11 @@ export class TokenHandler implements CredentialSource {
     await this.state.set(stateKey, next);
     const changed = this.#registration === undefined || this.#registration.hub.sasToken !== next.hub.sasToken;
     this.#registration = next;
-    if (changed) for (const listener of [...this.#listeners]) listener();
+    if (!changed) return;
+    // Any new SAS answers a refusal of the old one, also one obtained by provisioning again: renewing once more
+    // would cost a needless register and reconnect, after the hammering guard held the loop for up to 10 s.
+    this.#renewNow = false;
+    for (const listener of [...this.#listeners]) listener();
   }
 
   /** A hub that keeps refusing fresh credentials must not make us re-register in a tight loop. */
@@ -253,8 +262,10 @@ export class TokenHandler implements CredentialSource {
     const delay = Math.max(0, Math.min(due - this.clock.now(), 60_000));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, delay);
+      // The listener goes with the wait: the signal lives as long as the client and this runs at every renewal.
       function done() {
         clearTimeout(timer);
+        signal.removeEventListener('abort', done);
         resolve();
       }
       this.#wake = done;

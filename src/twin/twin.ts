@@ -4,7 +4,14 @@ import type { DesiredProperties } from '../options.js';
 import type { Database, MqttConnection, MqttMessage } from '../ports.js';
 import { StateStore } from '../store/state.js';
 import { encodePayload } from '../util/json.js';
-import { applyMergePatch, cloneJson, isJsonObject, type JsonObject, mergePatches } from './merge-patch.js';
+import {
+  applyMergePatch,
+  cloneJson,
+  isJsonObject,
+  type JsonObject,
+  type JsonValue,
+  mergePatches,
+} from './merge-patch.js';
 
 export interface ReportedProperties {
   /** The version the hub gave the last acknowledged patch (0 before the first). */
@@ -43,10 +50,16 @@ export class TwinManager {
   #sendingId: number | undefined;
   #flushing: Promise<void> | undefined;
   #updates: Promise<unknown> = Promise.resolve();
+  /** Desired-state changes, applied one after the other (see {@link TwinManager.#inOrder}). */
+  #desiredChanges: Promise<void> = Promise.resolve();
   #nextRid = 1;
+  /** Requests waiting for the hub's answer, by `$rid`: `fail` ends one early when its connection is lost. */
   readonly #responses = new Map<
     string,
-    (response: { status: number; version?: number; body: Uint8Array }) => void
+    {
+      settle: (response: { status: number; version?: number; body: Uint8Array }) => void;
+      fail: (error: SpotflowError) => void;
+    }
   >();
   readonly #sentWaiters = new Set<() => void>();
 
@@ -104,13 +117,17 @@ export class TwinManager {
     try {
       await this.#fetchFullTwin(connection);
     } catch (error) {
-      this.#report(error);
+      if (this.#connection === connection) this.#report(error);
     }
     this.#flush();
   }
 
   disconnected(): void {
     this.#connection = undefined;
+    // Answers to requests made on the lost connection will never come. Failing them now frees the sending of
+    // pending patches to start again on the next connection, rather than after the response timeout.
+    const lost = new SpotflowError('NETWORK', 'The connection closed before the hub answered a twin request');
+    for (const pending of [...this.#responses.values()]) pending.fail(lost);
   }
 
   /** Every message on the twin topics. */
@@ -121,7 +138,7 @@ export class TwinManager {
       const query = new URLSearchParams(match[2]);
       const rid = query.get('$rid') ?? '';
       const version = query.get('$version');
-      this.#responses.get(rid)?.({
+      this.#responses.get(rid)?.settle({
         status: Number(match[1]),
         version: version === null ? undefined : Number(version),
         body: message.payload,
@@ -135,15 +152,23 @@ export class TwinManager {
       this.log.warn('Ignoring a malformed desired-properties patch');
       return;
     }
-    if (version <= this.#desired.version) return;
-    if (version !== this.#desired.version + 1) {
-      // A gap: some patch was missed; only the full twin tells the truth.
-      if (this.#connection) await this.#fetchFullTwin(this.#connection).catch((error) => this.#report(error));
-      return;
-    }
-    await this.#setDesired({
-      version,
-      values: applyMergePatch(this.#desired.values, withoutMetadata(patch)),
+    await this.#inOrder(async () => {
+      if (version <= this.#desired.version) return;
+      if (version !== this.#desired.version + 1) {
+        // A gap: some patch was missed; only the full twin tells the truth. Not awaited: its answer is applied
+        // through this same queue, and a handler that waits for a response could hold up the delivery of it.
+        const connection = this.#connection;
+        if (connection) {
+          void this.#fetchFullTwin(connection).catch((error) => {
+            if (this.#connection === connection) this.#report(error);
+          });
+        }
+        return;
+      }
+      await this.#setDesired({
+        version,
+        values: applyMergePatch(this.#desired.values, withoutMetadata(patch)),
+      });
     });
   }
 
@@ -197,6 +222,8 @@ export class TwinManager {
   }
 
   async #sendPending(): Promise<void> {
+    // The event tells of patches the hub took; a connect with nothing pending sends nothing and tells nothing.
+    let sent = false;
     while (this.#pending.length > 0) {
       const connection = this.#connection;
       if (!connection) return;
@@ -210,6 +237,7 @@ export class TwinManager {
         );
         if (response.status === 204 || response.status === 200) {
           await this.#acknowledged(next, response.version);
+          sent = true;
         } else if (response.status >= 400 && response.status < 500 && response.status !== 429) {
           // The hub will never take this patch: drop it rather than block every later one.
           await this.db.write([{ sql: 'DELETE FROM reported_patches WHERE id = ?', params: [next.id] }]);
@@ -233,7 +261,7 @@ export class TwinManager {
         this.#sendingId = undefined;
       }
     }
-    this.events.reportedPropertiesSent({ version: this.#reported.version });
+    if (sent) this.events.reportedPropertiesSent({ version: this.#reported.version });
     for (const waiter of [...this.#sentWaiters]) waiter();
   }
 
@@ -266,9 +294,23 @@ export class TwinManager {
       await this.state.set(reportedKey, next);
       this.#reported = next;
     }
-    if (desiredVersion > this.#desired.version) {
-      await this.#setDesired({ version: desiredVersion, values: withoutMetadata(desired) });
-    }
+    await this.#inOrder(async () => {
+      if (desiredVersion > this.#desired.version) {
+        await this.#setDesired({ version: desiredVersion, values: withoutMetadata(desired) });
+      }
+    });
+  }
+
+  /**
+   * Runs desired-state changes one at a time, each once the previous one is stored. Patches and full-twin answers
+   * are handled concurrently (QoS 0 deliveries are not awaited one by one), and `#desired` changes only after the
+   * write; without this queue two of them could both see the old version, and store and notify the same version
+   * twice, or an older one after a newer.
+   */
+  #inOrder(change: () => Promise<void>): Promise<void> {
+    const run = this.#desiredChanges.then(change);
+    this.#desiredChanges = run.catch(() => {});
+    return run;
   }
 
   async #setDesired(desired: DesiredProperties): Promise<void> {
@@ -284,10 +326,17 @@ export class TwinManager {
         this.#responses.delete(rid);
         reject(new SpotflowError('TIMEOUT', 'The hub did not answer a twin request in time'));
       }, responseTimeoutMs);
-      this.#responses.set(rid, (response) => {
-        clearTimeout(timer);
-        this.#responses.delete(rid);
-        resolve(response);
+      this.#responses.set(rid, {
+        settle: (response) => {
+          clearTimeout(timer);
+          this.#responses.delete(rid);
+          resolve(response);
+        },
+        fail: (error) => {
+          clearTimeout(timer);
+          this.#responses.delete(rid);
+          reject(error);
+        },
       });
       connection.publish(`$iothub/twin/${path}?$rid=${rid}`, body, 0).catch((error: unknown) => {
         clearTimeout(timer);
@@ -335,10 +384,32 @@ function checkPatch(patch: unknown): JsonObject {
     throw invalidArgument(`A reported-properties patch may be at most ${maxPatchBytes} bytes`);
   }
   const parsed = JSON.parse(new TextDecoder().decode(bytes)) as JsonObject;
-  for (const key of Object.keys(parsed)) {
-    if (key.startsWith('$')) throw invalidArgument('Reported property names may not start with $');
-  }
+  // At every level: IoT Hub refuses such a patch wherever the key is, and a refused patch would be dropped later.
+  const bad = findInvalidKey(parsed);
+  if (bad !== undefined) throw invalidArgument(`Reported property name ${bad}`);
   return parsed;
+}
+
+/** IoT Hub's rule for twin property names: up to 1 KB, no `.`, `$`, space or control characters (C0, C1). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this refuses
+const invalidKeyCharacter = /[.$ \u0000-\u001f\u007f-\u009f]/;
+
+/** Why some key, at any depth, is not a valid twin property name; undefined when all are. */
+function findInvalidKey(value: JsonValue): string | undefined {
+  const stack: JsonValue[] = [value];
+  while (stack.length > 0) {
+    const next = stack.pop()!;
+    if (typeof next !== 'object' || next === null) continue;
+    if (!Array.isArray(next)) {
+      for (const key of Object.keys(next)) {
+        if (key.length === 0) return 'may not be empty';
+        if (new TextEncoder().encode(key).length > 1024) return 'may be at most 1 KB';
+        if (invalidKeyCharacter.test(key)) return `may not contain '.', '$', spaces or control characters`;
+      }
+    }
+    stack.push(...Object.values(next));
+  }
+  return undefined;
 }
 
 /** True when objects nest deeper than `limit` (iterative, so hostile depth cannot overflow the stack). */

@@ -19,7 +19,8 @@ const utf8 = new TextEncoder();
  *
  * @throws SpotflowError `INVALID_ARGUMENT` for `undefined`, functions, symbols and bigints (at the top or
  * nested, except nested `undefined`), non-finite numbers, `Map`/`Set` (which would become `{}`), circular
- * structures, and any error thrown by a `toJSON` method (as `cause`).
+ * structures, nesting deeper than the engine's stack allows, and any error thrown by a `toJSON` method (as
+ * `cause`).
  */
 export function encodePayload(payload: unknown): Uint8Array {
   if (payload instanceof Uint8Array) return payload;
@@ -34,6 +35,10 @@ export function encodePayload(payload: unknown): Uint8Array {
     json = JSON.stringify(payload, rejectLossyValues);
   } catch (error) {
     if (isSpotflowError(error)) throw error;
+    // The engine's stack limit: JSON.stringify recurses once per level of nesting.
+    if (error instanceof RangeError) {
+      throw invalidArgument('The payload nests too deeply to be serialised as JSON', { cause: error });
+    }
     // TypeError for circular structures, or whatever a toJSON method threw.
     throw invalidArgument('The payload cannot be serialised as JSON (circular structure?)', { cause: error });
   }

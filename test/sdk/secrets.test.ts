@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryLogger, startClient, tempDir } from '../helpers/client.js';
 import { waitFor } from '../helpers/device-mqtt.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { memoryLogger, startClient, tempDir } from '../helpers/client.js';
 
 let emulator: TestEmulator;
 const dirs = tempDir();
@@ -27,7 +27,9 @@ describe('secrets stay secret', () => {
     try {
       const db = new Database(database, { readonly: true });
       const snapshot = () => {
-        const row = db.prepare("SELECT value FROM state WHERE key = 'registration'").get() as { value: string };
+        const row = db.prepare("SELECT value FROM state WHERE key = 'registration'").get() as {
+          value: string;
+        };
         const registration = JSON.parse(row.value);
         seen.add(registration.registrationToken);
         seen.add(registration.hub.sasToken);

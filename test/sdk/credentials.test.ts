@@ -1,0 +1,378 @@
+/**
+ * The token handler against a real emulator (SPEC §2 steps 4-5, §3 CONNACK 4/5): SAS renewal before expiry,
+ * a hub that refuses the credentials, a revoked registration token (background provisioning while messages keep
+ * being queued), and the background refresh of the registration token. Lifetimes are seconds, so the renewal
+ * times are half of them (SPEC §2 step 4 for lifetimes under 25 minutes).
+ *
+ * Each test runs its own emulator, so the slow ones (they wait for real lifetimes to pass) run concurrently.
+ */
+import { describe, it } from 'vitest';
+import type { DeviceClient } from '../../src/client.js';
+import { startClient, tempDir } from '../helpers/client.js';
+import { waitFor } from '../helpers/device-mqtt.js';
+import { call, startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import {
+  approving,
+  connected,
+  decodedPayload,
+  display,
+  recordingLogger,
+  refusedRegister,
+  sleepMs,
+  storedRegistration,
+} from '../helpers/provisioning.js';
+
+type Emulator = TestEmulator & { log: ReturnType<typeof recordingLogger> };
+
+async function emulatorWith(options: Parameters<typeof startTestEmulator>[0]): Promise<Emulator> {
+  const log = recordingLogger();
+  const emulator = await startTestEmulator({ ...options, logger: log });
+  return Object.assign(emulator, { log });
+}
+
+/** Every stored message of the device, with `after` paging. */
+async function allMessages(emulator: TestEmulator, deviceId: string) {
+  const items: { mid: string; duplicate: boolean; payloadBase64: string }[] = [];
+  let after = 0;
+  for (;;) {
+    const page = await emulator.api.messages(deviceId, `?limit=1000&after=${after}`);
+    items.push(...page.items);
+    if (page.next === null) return items;
+    after = page.next;
+  }
+}
+
+/** The first delivery of each message, in order: at-least-once may add duplicates, never lose or reorder. */
+function firstDeliveries(items: { mid: string; duplicate: boolean }[]): string[] {
+  return items.filter((item) => !item.duplicate).map((item) => item.mid);
+}
+
+const registered = (emulator: Emulator, since = 0) =>
+  emulator.log.count('device registered', undefined, since);
+const connects = (emulator: Emulator, since = 0) => emulator.log.count('device connected', undefined, since);
+const refusedConnects = (emulator: Emulator, since = 0) =>
+  emulator.log.count('MQTT connection refused', undefined, since);
+const refusedRegisters = (emulator: Emulator, since = 0) =>
+  emulator.log.count('request refused', refusedRegister, since);
+
+describe.concurrent('credentials', () => {
+  it('renews the SAS before it expires and reconnects with it, across several renewals, losing no message', async ({
+    expect,
+  }) => {
+    const dirs = tempDir();
+    const emulator = await emulatorWith({ settings: { autoApprove: true, sasTokenLifetimeSeconds: 6 } });
+    let client: DeviceClient | undefined;
+    try {
+      client = await startClient(emulator, { database: dirs.file('renew.db'), deviceId: 'renewer' });
+      let clientConnects = 0;
+      client.on('connected', () => clientConnects++);
+      const errors: string[] = [];
+      client.on('error', (error) => errors.push(`${error.code}: ${error.message}`));
+      await connected(client);
+      clientConnects = 1;
+
+      // Keep sending for long enough to see at least two renewals (every ~3 s for a 6 s lifetime).
+      const ids: string[] = [];
+      const until = Date.now() + 7500;
+      while (Date.now() < until) {
+        ids.push((await client.enqueueMessage({ n: ids.length })).id);
+        await sleepMs(50);
+      }
+      await client.waitEnqueuedMessagesSent({ signal: AbortSignal.timeout(10_000) });
+
+      const registrations = emulator.log.entries.filter((entry) => entry.message === 'device registered');
+      expect(registrations.length).toBeGreaterThanOrEqual(3);
+      // Each SAS lives at least 5 s (`se` is whole seconds): every renewal came well before the previous expired,
+      // and none came early enough to look like hammering.
+      for (let i = 1; i < registrations.length; i++) {
+        const gap = registrations[i]!.at - registrations[i - 1]!.at;
+        expect(gap).toBeGreaterThan(1500);
+        expect(gap).toBeLessThan(4500);
+      }
+      // A renewed SAS is used at once: one connection per registration, and the hub never refused one.
+      expect(refusedConnects(emulator)).toBe(0);
+      expect(connects(emulator)).toBe(registrations.length);
+      expect(clientConnects).toBe(registrations.length);
+      expect(errors.filter((error) => !error.startsWith('NETWORK'))).toEqual([]);
+
+      const items = await allMessages(emulator, 'renewer');
+      expect(firstDeliveries(items)).toEqual(ids);
+      expect(items.filter((item) => !item.duplicate).map(decodedPayload)).toEqual(ids.map((_, n) => ({ n })));
+    } finally {
+      await client?.close();
+      await emulator.close();
+      dirs.cleanup();
+    }
+  });
+
+  it('many renewals and refreshes in a row: all succeed, and the token handler does not pile up listeners', async ({
+    expect,
+  }) => {
+    // A 2 s SAS and a 2 s registration token make the client renew and refresh about every second, as a device
+    // does over weeks of normal lifetimes. Node warns (MaxListenersExceededWarning) when an AbortSignal collects
+    // more than 10 abort listeners: one left behind per wait would grow for the life of the client.
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(String(warning.stack));
+    process.on('warning', onWarning);
+    const dirs = tempDir();
+    const emulator = await emulatorWith({
+      settings: { autoApprove: true, sasTokenLifetimeSeconds: 2, registrationTokenLifetimeSeconds: 2 },
+    });
+    let client: DeviceClient | undefined;
+    try {
+      client = await startClient(emulator, { database: dirs.file('many.db'), deviceId: 'many-renewals' });
+      const required: string[] = [];
+      client.on('provisioningRequired', ({ reason }) => required.push(reason));
+      await connected(client);
+      const ids: string[] = [];
+      const until = Date.now() + 7000;
+      while (Date.now() < until) {
+        ids.push((await client.enqueueMessage({ n: ids.length })).id);
+        await sleepMs(100);
+      }
+      await client.waitEnqueuedMessagesSent({ signal: AbortSignal.timeout(10_000) });
+      expect(registered(emulator)).toBeGreaterThanOrEqual(6);
+      expect(refusedConnects(emulator)).toBe(0);
+      expect(refusedRegisters(emulator)).toBe(0);
+      expect(required).toEqual([]);
+      expect(firstDeliveries(await allMessages(emulator, 'many-renewals'))).toEqual(ids);
+      expect(warnings.filter((warning) => warning.startsWith('MaxListenersExceededWarning'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await client?.close();
+      await emulator.close();
+      dirs.cleanup();
+    }
+  });
+
+  it('a SAS that expired during an outage is refused by the hub (CONNACK 4): registers again, reconnects, no hammering', async ({
+    expect,
+  }) => {
+    const dirs = tempDir();
+    const data = tempDir('spotflow-emulator-');
+    const settings = { autoApprove: true, sasTokenLifetimeSeconds: 3 };
+    let emulator: Emulator | undefined = await emulatorWith({ memory: false, dataDir: data.dir, settings });
+    const { port } = emulator;
+    let client: DeviceClient | undefined;
+    try {
+      client = await startClient(emulator, { database: dirs.file('outage.db'), deviceId: 'outage' });
+      await connected(client);
+      const { id: before } = await client.sendMessage({ phase: 'before' });
+      const first = emulator;
+      emulator = undefined;
+      await first.close();
+      const stoppedAt = Date.now();
+      const queued: string[] = [];
+      for (let n = 0; n < 3; n++) queued.push((await client.enqueueMessage({ phase: 'outage', n })).id);
+      // Every SAS the emulator issued before it stopped has expired by now.
+      await sleepMs(stoppedAt + 3200 - Date.now());
+
+      emulator = await emulatorWith({ memory: false, dataDir: data.dir, settings, port });
+      const restartedAt = Date.now();
+      await connected(client, 15_000);
+      await client.waitEnqueuedMessagesSent({ signal: AbortSignal.timeout(10_000) });
+      const items = await allMessages(emulator, 'outage');
+      expect(firstDeliveries(items)).toEqual([before, ...queued]);
+
+      // Whether the session's CONNECT with the expired SAS (refused with CONNACK 4) or the token handler's retry
+      // came first, the client got a new SAS with very few calls.
+      const expiredRefusals = emulator.log.count('MQTT connection refused', (f) =>
+        String(f.reason).includes('expired'),
+      );
+      expect(refusedConnects(emulator)).toBe(expiredRefusals);
+      expect(expiredRefusals).toBeLessThanOrEqual(2);
+      expect(registered(emulator, restartedAt)).toBeGreaterThanOrEqual(1);
+      expect(registered(emulator, restartedAt)).toBeLessThanOrEqual(2);
+      expect(refusedRegisters(emulator)).toBe(0);
+    } finally {
+      await client?.close();
+      await emulator?.close();
+      dirs.cleanup();
+      data.cleanup();
+    }
+  });
+
+  it('the hub refuses a SAS it considers expired (clock skew): exactly one refusal, one new registration, reconnected', async ({
+    expect,
+  }) => {
+    // The emulator's clock is moved forward so that the hub sees the device's SAS as expired while the device's
+    // own clock says it is far from due: the only way to make the hub refuse a SAS the client would not renew by
+    // itself. (A test hook of the emulator, standing in for a skewed hub clock.)
+    let skewMs = 0;
+    const dirs = tempDir();
+    const emulator = await emulatorWith({ settings: { autoApprove: true }, now: () => Date.now() + skewMs });
+    let client: DeviceClient | undefined;
+    try {
+      client = await startClient(emulator, { database: dirs.file('skew.db'), deviceId: 'skewed' });
+      await connected(client);
+      expect(registered(emulator)).toBe(1);
+      skewMs = 2 * 3600_000;
+      const since = Date.now();
+      const reconnected = new Promise<void>((resolve) => client!.once('connected', () => resolve()));
+      expect((await emulator.api.request('DELETE', '/devices/skewed/connection')).status).toBe(204);
+      await reconnected;
+      const { id } = await client.sendMessage('after the refusal');
+      expect(firstDeliveries(await allMessages(emulator, 'skewed'))).toEqual([id]);
+      await sleepMs(1000); // nothing more happens: no loop of refusals and registrations
+      expect(refusedConnects(emulator, since)).toBe(1);
+      expect(emulator.log.count('MQTT connection refused', (f) => f.reason === 'SAS token expired')).toBe(1);
+      expect(registered(emulator, since)).toBe(1);
+      expect(connects(emulator, since)).toBe(1);
+    } finally {
+      await client?.close();
+      await emulator.close();
+      dirs.cleanup();
+    }
+  });
+
+  it('a hub that keeps refusing (workspace disabled) is not hammered', async ({ expect }) => {
+    const dirs = tempDir();
+    const emulator = await emulatorWith({ settings: { autoApprove: true } });
+    let client: DeviceClient | undefined;
+    try {
+      client = await startClient(emulator, { database: dirs.file('refusing.db'), deviceId: 'refused' });
+      await connected(client);
+      const errors: string[] = [];
+      client.on('error', (error) => errors.push(error.code));
+      await emulator.api.settings({ disabled: true });
+      const since = Date.now();
+      expect((await emulator.api.request('DELETE', '/devices/refused/connection')).status).toBe(204);
+      await sleepMs(3000);
+      // CONNACK 5, then a register call answered 423: the session waits for new credentials instead of
+      // reconnecting, and the token handler backs off.
+      expect(refusedConnects(emulator, since)).toBeGreaterThanOrEqual(1);
+      expect(refusedConnects(emulator, since)).toBeLessThanOrEqual(2);
+      expect(refusedRegisters(emulator, since)).toBeGreaterThanOrEqual(1);
+      expect(refusedRegisters(emulator, since)).toBeLessThanOrEqual(2);
+      expect(errors).toContain('WORKSPACE_DISABLED');
+      expect(client.connected).toBe(false);
+    } finally {
+      await client?.close();
+      await emulator.close();
+      dirs.cleanup();
+    }
+  });
+
+  it('a revoked registration token: provisioning again in the background while messages are queued, then delivered', async ({
+    expect,
+  }) => {
+    const dirs = tempDir();
+    const emulator = await emulatorWith({ settings: { sasTokenLifetimeSeconds: 4 } });
+    let client: DeviceClient | undefined;
+    try {
+      const shown = display();
+      const starting = startClient(emulator, {
+        database: dirs.file('revoked.db'),
+        deviceId: 'revoked',
+        onProvisioningOperation: shown.onProvisioningOperation,
+      });
+      await emulator.api.approve((await shown.nth(0)).id);
+      client = await starting;
+      const required: string[] = [];
+      client.on('provisioningRequired', ({ reason }) => required.push(reason));
+      await connected(client);
+      const sasIssuedAt = emulator.log.entries.find((entry) => entry.message === 'device registered')!.at;
+
+      const revoked = await emulator.api.request('DELETE', '/devices/revoked/registration-token');
+      expect(revoked.status).toBe(200);
+      expect(revoked.body.revoked).toBeGreaterThanOrEqual(1);
+
+      // At half the SAS lifetime the client registers, is refused (401), and provisions again in the background.
+      const second = await shown.nth(1, 6000);
+      expect(required).toHaveLength(1);
+      expect(refusedRegisters(emulator)).toBe(1);
+      const failedRenewalAt = emulator.log.entries.find(
+        (entry) => entry.message === 'request refused' && refusedRegister(entry.fields),
+      )!.at;
+      const pending = await emulator.api.request('GET', '/provisioning-operations?status=pending');
+      expect(
+        pending.body.map((op: { provisioningOperationId: string }) => op.provisioningOperationId),
+      ).toEqual([second.id]);
+
+      // Once the old SAS has expired, a dropped connection cannot come back until the new approval.
+      await sleepMs(sasIssuedAt + 4100 - Date.now());
+      expect((await emulator.api.request('DELETE', '/devices/revoked/connection')).status).toBe(204);
+      await waitFor(() => refusedConnects(emulator) >= 1);
+      const queued: string[] = [];
+      for (let n = 0; n < 5; n++) queued.push((await client.enqueueMessage({ n })).id);
+      expect(await client.pendingMessagesCount()).toBe(5);
+      await sleepMs(300);
+      expect(await client.pendingMessagesCount()).toBe(5);
+      expect(client.connected).toBe(false);
+
+      // The next SAS lives an hour, so any registration after the approval below is one the client did not need.
+      await emulator.api.settings({ sasTokenLifetimeSeconds: 3600 });
+      const approvedAt = Date.now();
+      expect((await emulator.api.approve(second.id)).status).toBe(200);
+      await connected(client);
+      await client.waitEnqueuedMessagesSent({ signal: AbortSignal.timeout(10_000) });
+      expect(firstDeliveries(await allMessages(emulator, 'revoked'))).toEqual(queued);
+      expect(required).toHaveLength(1);
+      expect(shown.seen).toHaveLength(2);
+
+      // The new registration is used as it is: no second registration and no second reconnect afterwards, even
+      // once the hammering guard (10 s after the failed renewal) has passed.
+      await sleepMs(failedRenewalAt + 10_500 - Date.now());
+      expect(registered(emulator, approvedAt)).toBe(1);
+      expect(connects(emulator, approvedAt)).toBe(1);
+    } finally {
+      await client?.close();
+      await emulator.close();
+      dirs.cleanup();
+    }
+  });
+
+  it('refreshes the registration token before it expires: the old one is refused afterwards, no re-provisioning', async ({
+    expect,
+  }) => {
+    const dirs = tempDir();
+    const emulator = await emulatorWith({
+      settings: { autoApprove: true, registrationTokenLifetimeSeconds: 4, sasTokenLifetimeSeconds: 6 },
+    });
+    const database = dirs.file('refresh.db');
+    let client: DeviceClient | undefined;
+    try {
+      const shown = approving(emulator);
+      client = await startClient(emulator, {
+        database,
+        deviceId: 'refresher',
+        onProvisioningOperation: shown.onProvisioningOperation,
+      });
+      const required: string[] = [];
+      client.on('provisioningRequired', ({ reason }) => required.push(reason));
+      const errors: string[] = [];
+      client.on('error', (error) => errors.push(error.code));
+      await connected(client);
+      const original = storedRegistration(database)!.registrationToken;
+
+      // Over 9 s the original token (4 s) would have expired twice over; SAS renewals (every ~3 s) need a valid one.
+      const tokens = new Set([original]);
+      const until = Date.now() + 9000;
+      while (Date.now() < until) {
+        await sleepMs(250);
+        tokens.add(storedRegistration(database)!.registrationToken);
+      }
+      expect(tokens.size).toBeGreaterThanOrEqual(3);
+      expect(required).toEqual([]);
+      expect(shown.seen).toHaveLength(1);
+      expect(errors.filter((code) => code !== 'NETWORK')).toEqual([]);
+      expect(registered(emulator)).toBeGreaterThanOrEqual(3);
+      expect(refusedRegisters(emulator)).toBe(0);
+      const { id } = await client.sendMessage('still registered');
+      expect(firstDeliveries(await allMessages(emulator, 'refresher'))).toContain(id);
+
+      // The platform revoked each token it replaced: the original no longer registers, the current one does.
+      const register = (token: string) =>
+        call(emulator.instance, 'PUT', '/devices/register', {
+          token,
+          json: { connectionStringType: 'SharedAccessSignature' },
+        });
+      expect((await register(original)).status).toBe(401);
+      expect((await register(storedRegistration(database)!.registrationToken)).status).toBe(200);
+    } finally {
+      await client?.close();
+      await emulator.close();
+      dirs.cleanup();
+    }
+  });
+});
