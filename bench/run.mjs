@@ -73,7 +73,10 @@ try {
   results.push({ name: 'raw better-sqlite3, 1 insert per fsync', value: one });
   results.push({ name: 'raw better-sqlite3, 64 inserts per fsync', value: sixtyFour });
 
+  // Durable enqueue alone: the broker is frozen (SIGSTOP), so the client's sender sits on a full window.
   const offline = await startDevice('bench-enqueue');
+  await waitConnected(offline);
+  emulator.kill('SIGSTOP');
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -82,6 +85,7 @@ try {
     }),
   );
   record('SDK enqueueMessage, 64 concurrent callers (durable)', N, performance.now() - started, one);
+  emulator.kill('SIGCONT');
   await offline.close();
 
   // --- delivery --------------------------------------------------------------------------------------
@@ -110,6 +114,7 @@ try {
   );
   await raw.endAsync();
 
+  // The same enqueues while the client sends: what a busy device sees.
   const client = await startDevice('bench-sdk');
   await waitConnected(client);
   const sdkStarted = performance.now();
@@ -123,6 +128,7 @@ try {
   record('SDK enqueue → PUBACK end to end, 64 in flight', N, performance.now() - sdkStarted, rawRate);
   await client.close();
 } finally {
+  emulator.kill('SIGCONT');
   emulator.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 }
