@@ -2,32 +2,7 @@ import { invalidArgument } from '../errors.js';
 import { type MessageProperties, validatePropertyValue } from '../iothub/property-bag.js';
 import type { Compression } from './store.js';
 
-/** Options of `enqueueMessage` and `sendMessage`. */
-export interface MessageOptions {
-  streamGroup?: string;
-  stream?: string;
-  siteId?: string;
-  batchId?: string;
-  batchSliceId?: string;
-  messageId?: string;
-  chunkId?: string;
-  /** `fastest` = Brotli quality 1, `smallest` = 11; used only when the result is smaller. Default `none`. */
-  compression?: Compression;
-}
-
-export interface BatchCompletionOptions {
-  streamGroup?: string;
-  stream?: string;
-  batchId: string;
-}
-
-export interface MessageCompletionOptions {
-  streamGroup?: string;
-  stream?: string;
-  batchId?: string;
-  messageId: string;
-}
-
+/** The message properties a caller sets (the rest — encoding, externalization, completion, `$.mid` — the SDK sets). */
 const propertyNames = [
   'streamGroup',
   'stream',
@@ -36,8 +11,22 @@ const propertyNames = [
   'batchSliceId',
   'messageId',
   'chunkId',
-] as const;
+] as const satisfies readonly (keyof MessageProperties)[];
 type PropertyName = (typeof propertyNames)[number];
+
+/** Options of `enqueueMessage` and `sendMessage`: where the message lands and how it is grouped (SPEC §3). */
+export interface MessageOptions extends Pick<MessageProperties, PropertyName> {
+  /** `fastest` = Brotli quality 1, `smallest` = 11; used only when the result is smaller. Default `none`. */
+  compression?: Compression;
+}
+
+/** Options of `enqueueBatchCompletion`: the batch to close. */
+export type BatchCompletionOptions = Pick<MessageProperties, 'streamGroup' | 'stream'> & { batchId: string };
+
+/** Options of `enqueueMessageCompletion`: the chunked message to close. */
+export type MessageCompletionOptions = Pick<MessageProperties, 'streamGroup' | 'stream' | 'batchId'> & {
+  messageId: string;
+};
 
 /**
  * Checks options at the call, before anything is stored: only known keys, property values that are safe in a

@@ -12,6 +12,7 @@ import {
   type JsonValue,
   mergePatches,
 } from './merge-patch.js';
+import { invalidPropertyName, maxTwinDepth, nestsDeeperThan } from './twin-rules.js';
 
 export interface ReportedProperties {
   /** The version the hub gave the last acknowledged patch (0 before the first). */
@@ -30,7 +31,6 @@ const desiredKey = 'twin.desired';
 const reportedKey = 'twin.reported';
 const responseTimeoutMs = 30_000;
 const maxPatchBytes = 32 * 1024;
-const maxDepth = 10;
 
 interface PendingPatch {
   id: number;
@@ -377,49 +377,15 @@ function checkPatch(patch: unknown): JsonObject {
   if (!isJsonObject(patch) || (prototype !== Object.prototype && prototype !== null)) {
     throw invalidArgument('A reported-properties patch must be a plain JSON object');
   }
-  if (nestsDeeperThan(patch, maxDepth))
-    throw invalidArgument(`Reported properties may nest at most ${maxDepth} levels`);
+  if (nestsDeeperThan(patch, maxTwinDepth))
+    throw invalidArgument(`Reported properties may nest at most ${maxTwinDepth} levels`);
   const bytes = encodePayload(patch);
   if (bytes.length > maxPatchBytes) {
     throw invalidArgument(`A reported-properties patch may be at most ${maxPatchBytes} bytes`);
   }
   const parsed = JSON.parse(new TextDecoder().decode(bytes)) as JsonObject;
   // At every level: IoT Hub refuses such a patch wherever the key is, and a refused patch would be dropped later.
-  const bad = findInvalidKey(parsed);
+  const bad = invalidPropertyName(parsed);
   if (bad !== undefined) throw invalidArgument(`Reported property name ${bad}`);
   return parsed;
-}
-
-/** IoT Hub's rule for twin property names: up to 1 KB, no `.`, `$`, space or control characters (C0, C1). */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this refuses
-const invalidKeyCharacter = /[.$ \u0000-\u001f\u007f-\u009f]/;
-
-/** Why some key, at any depth, is not a valid twin property name; undefined when all are. */
-function findInvalidKey(value: JsonValue): string | undefined {
-  const stack: JsonValue[] = [value];
-  while (stack.length > 0) {
-    const next = stack.pop()!;
-    if (typeof next !== 'object' || next === null) continue;
-    if (!Array.isArray(next)) {
-      for (const key of Object.keys(next)) {
-        if (key.length === 0) return 'may not be empty';
-        if (new TextEncoder().encode(key).length > 1024) return 'may be at most 1 KB';
-        if (invalidKeyCharacter.test(key)) return `may not contain '.', '$', spaces or control characters`;
-      }
-    }
-    stack.push(...Object.values(next));
-  }
-  return undefined;
-}
-
-/** True when objects nest deeper than `limit` (iterative, so hostile depth cannot overflow the stack). */
-function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  while (stack.length > 0) {
-    const next = stack.pop()!;
-    if (typeof next.value !== 'object' || next.value === null) continue;
-    if (next.depth >= limit) return true;
-    for (const child of Object.values(next.value)) stack.push({ value: child, depth: next.depth + 1 });
-  }
-  return false;
 }

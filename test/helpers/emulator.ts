@@ -60,6 +60,18 @@ export class ManagementClient {
     return result.body as { items: any[]; next: number | null };
   }
 
+  /** Every message the emulator stored for the device, in arrival (sequence) order, across all pages. */
+  async allMessages(deviceId: string): Promise<any[]> {
+    const all: any[] = [];
+    let after = 0;
+    for (;;) {
+      const page = await this.messages(deviceId, `?limit=1000&after=${after}`);
+      all.push(...page.items);
+      if (page.next === null) return all;
+      after = page.next;
+    }
+  }
+
   async twin(deviceId: string) {
     return (await this.request('GET', `/devices/${encodeURIComponent(deviceId)}/twin`)).body;
   }

@@ -91,14 +91,7 @@ afterAll(async () => {
 });
 
 async function stored(deviceId: string): Promise<Stored[]> {
-  const all: Stored[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await emulator.api.messages(deviceId, `?limit=1000&after=${after}`);
-    all.push(...(page.items as Stored[]));
-    if (page.next === null) return all;
-    after = page.next;
-  }
+  return (await emulator.api.allMessages(deviceId)) as Stored[];
 }
 
 async function started(deviceId: string, database: string): Promise<DeviceClient> {

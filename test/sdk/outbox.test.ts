@@ -78,16 +78,8 @@ async function offline(deviceId: string, options: Partial<StartOptions> = {}): P
   return client;
 }
 
-/** Every message the emulator stored for the device, in arrival (sequence) order. */
 async function stored(deviceId: string): Promise<Stored[]> {
-  const all: Stored[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await emulator.api.messages(deviceId, `?limit=1000&after=${after}`);
-    all.push(...(page.items as Stored[]));
-    if (page.next === null) return all;
-    after = page.next;
-  }
+  return (await emulator.api.allMessages(deviceId)) as Stored[];
 }
 
 /** Waits until the emulator holds a first delivery of each of `ids`; returns everything it stored. */
