@@ -112,7 +112,7 @@ export class DeviceClient {
     this.#events = parts.events;
     this.#log = parts.options.logger;
     const reportError = (error: SpotflowError) => this.#events.emit('error', error);
-    this.#cloud = new CloudMessages(this.#log, reportError);
+    this.#cloud = new CloudMessages(this.#db, this.#log, reportError);
     this.#sender = new OutboxSender(
       this.#outbox,
       this.#platform.compressor,
@@ -420,6 +420,10 @@ export class DeviceClient {
       await this.#senderRun;
       await this.#sender.flushDeletes();
       await this.#twin.idle();
+      // A C2D handler still running gets a moment to finish; its message stays stored if it does not.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this.#cloud.stop(), new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
+      clearTimeout(timer);
       await this.#db.close();
       await this.#lock.release();
     })();

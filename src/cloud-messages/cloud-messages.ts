@@ -1,7 +1,8 @@
 import { invalidArgument, SpotflowError } from '../errors.js';
 import { parsePropertyBag } from '../iothub/property-bag.js';
 import type { Logger } from '../logger.js';
-import type { MqttConnection, MqttMessage } from '../ports.js';
+import type { Database, MqttConnection, MqttMessage } from '../ports.js';
+import { CloudInbox } from './inbox.js';
 
 /** A cloud-to-device message. */
 export interface CloudMessage {
@@ -15,9 +16,9 @@ export interface CloudMessage {
 }
 
 /**
- * Called for each cloud-to-device message; the hub gets the acknowledgement once it returns (or its promise settles).
- * Messages that arrive before any handler is registered are acknowledged at once and kept in memory (up to 100) for
- * the first handler.
+ * Called for each cloud-to-device message, one at a time, in order. Messages are stored in the local database before
+ * the hub gets its acknowledgement, and removed once the handler returns (or its promise settles): a message that
+ * arrives before a handler is registered, or while the process crashes, is handed over later, not lost.
  */
 export type CloudMessageHandler = (message: CloudMessage) => void | Promise<void>;
 
@@ -33,27 +34,20 @@ export type MethodHandler = (
 ) => MethodResponse | undefined | Promise<MethodResponse | undefined>;
 
 const methodTopic = /^\$iothub\/methods\/POST\/([^/]+)\/\?(.*)$/;
-/** Most messages kept for a handler not registered yet (IoT Hub allows 64 KB each). */
-const maxEarlyMessages = 100;
 
-/** Cloud-to-device messages and direct methods (SPEC §3). */
+/** Cloud-to-device messages (through a durable inbox) and direct methods (SPEC §3). */
 export class CloudMessages {
   readonly #cloudHandlers = new Set<CloudMessageHandler>();
   readonly #methods = new Map<string, MethodHandler>();
-  /**
-   * Messages that arrived while no handler was registered. A persistent MQTT session keeps the C2D subscription
-   * across connections, so after a restart the hub may deliver before the application calls `onCloudMessage`.
-   * They were acknowledged (holding the ack would stall every later packet on the connection), so they are kept
-   * here for the first handler rather than dropped.
-   */
-  #early: CloudMessage[] = [];
-  /** Deliveries, one at a time and in arrival order (early messages before later ones). */
-  #deliveries: Promise<void> = Promise.resolve();
+  readonly #inbox: CloudInbox;
 
   constructor(
+    db: Database,
     private readonly log: Logger,
     private readonly reportError: (error: SpotflowError) => void,
-  ) {}
+  ) {
+    this.#inbox = new CloudInbox(db, (stored) => this.#deliver(stored), reportError);
+  }
 
   get hasCloudHandler(): boolean {
     return this.#cloudHandlers.size > 0;
@@ -62,13 +56,34 @@ export class CloudMessages {
   onCloudMessage(handler: CloudMessageHandler): () => void {
     if (typeof handler !== 'function') throw invalidArgument('onCloudMessage needs a function');
     this.#cloudHandlers.add(handler);
-    const early = this.#early.splice(0);
-    if (early.length > 0) {
-      this.#deliveries = this.#deliveries.then(async () => {
-        for (const message of early) await this.#deliver(message);
-      });
-    }
+    this.#inbox.drain();
     return () => this.#cloudHandlers.delete(handler);
+  }
+
+  /** Stores the message (durably) and returns, so the hub is acknowledged; handlers run from the inbox. */
+  async handleCloudMessage(message: MqttMessage): Promise<void> {
+    await this.#inbox.add(message);
+    if (this.#cloudHandlers.size > 0) this.#inbox.drain();
+  }
+
+  /** Stops handing out stored messages; resolves when the handler running now (if any) has returned. */
+  stop(): Promise<void> {
+    return this.#inbox.stop();
+  }
+
+  /** Hands one stored message to every handler; false (keep it) while there is none. */
+  async #deliver(stored: MqttMessage): Promise<boolean> {
+    const handlers = [...this.#cloudHandlers];
+    if (handlers.length === 0) return false;
+    const message = toCloudMessage(stored);
+    for (const handler of handlers) {
+      try {
+        await handler(message);
+      } catch (error) {
+        this.reportError(new SpotflowError('INTERNAL', 'A cloud message handler threw', { cause: error }));
+      }
+    }
+    return true;
   }
 
   onMethod(name: string, handler: MethodHandler): () => void {
@@ -80,58 +95,6 @@ export class CloudMessages {
     return () => {
       if (this.#methods.get(name) === handler) this.#methods.delete(name);
     };
-  }
-
-  async handleCloudMessage(message: MqttMessage): Promise<void> {
-    const bag = message.topic.slice(
-      message.topic.indexOf('/messages/devicebound/') + '/messages/devicebound/'.length,
-    );
-    let properties: Record<string, string>;
-    try {
-      properties = parsePropertyBag(bag);
-    } catch {
-      properties = {};
-    }
-    const payload = message.payload;
-    const cloudMessage: CloudMessage = {
-      payload,
-      properties,
-      messageId: properties['$.mid'],
-      text: () => new TextDecoder().decode(payload),
-    };
-    if (this.#cloudHandlers.size === 0) {
-      this.#keepEarly(cloudMessage);
-      return;
-    }
-    const delivery = this.#deliveries.then(() => this.#deliver(cloudMessage));
-    this.#deliveries = delivery;
-    await delivery;
-  }
-
-  /** Calls every handler; one that throws is reported, and the message still counts as handled. */
-  async #deliver(message: CloudMessage): Promise<void> {
-    const handlers = [...this.#cloudHandlers];
-    if (handlers.length === 0) {
-      this.#keepEarly(message); // every handler was removed meanwhile
-      return;
-    }
-    for (const handler of handlers) {
-      try {
-        await handler(message);
-      } catch (error) {
-        this.reportError(new SpotflowError('INTERNAL', 'A cloud message handler threw', { cause: error }));
-      }
-    }
-  }
-
-  #keepEarly(message: CloudMessage): void {
-    this.#early.push(message);
-    if (this.#early.length > maxEarlyMessages) {
-      this.#early.shift();
-      this.log.warn('A cloud-to-device message was dropped: no handler is registered (onCloudMessage)', {
-        kept: maxEarlyMessages,
-      });
-    }
   }
 
   async handleMethod(message: MqttMessage, connection: MqttConnection | undefined): Promise<void> {
@@ -207,4 +170,22 @@ function encodeJson(payload: unknown): Uint8Array | undefined {
   } catch {
     return undefined; // a bigint, a circular structure, or a toJSON that threw
   }
+}
+
+function toCloudMessage(message: MqttMessage): CloudMessage {
+  const marker = '/messages/devicebound/';
+  const bag = message.topic.slice(message.topic.indexOf(marker) + marker.length);
+  let properties: Record<string, string>;
+  try {
+    properties = parsePropertyBag(bag);
+  } catch {
+    properties = {};
+  }
+  const payload = message.payload;
+  return {
+    payload,
+    properties,
+    messageId: properties['$.mid'],
+    text: () => new TextDecoder().decode(payload),
+  };
 }

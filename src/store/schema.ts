@@ -24,6 +24,10 @@ export const migrations: readonly (readonly string[])[] = [
     // Reported-property patches not yet acknowledged by the hub, applied in id order.
     'CREATE TABLE reported_patches (id INTEGER PRIMARY KEY AUTOINCREMENT, patch TEXT NOT NULL)',
   ],
+  [
+    // Cloud-to-device messages taken from the hub (acknowledged) but not yet handled by the application.
+    'CREATE TABLE inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL)',
+  ],
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer SDK. */

@@ -186,6 +186,65 @@ describe('cloud-to-device messages', () => {
     }
   });
 
+  it('a slow handler holds back neither telemetry nor methods (messages wait in the durable inbox)', async () => {
+    const database = dirs.file('c-slow.db');
+    const deviceId = 'c2d-slow';
+    const client = await startClient(emulator, { database, deviceId });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const handled: string[] = [];
+    try {
+      client.onCloudMessage(async (message) => {
+        await released;
+        handled.push(message.text());
+      });
+      client.onMethod('ping', () => ({ status: 200, payload: 'pong' }));
+      await waitFor(() => client.connected);
+      await sendCloudMessage(deviceId, 'first');
+      await sendCloudMessage(deviceId, 'second');
+      // The handler is stuck on the first message, yet the connection keeps flowing both ways.
+      await client.sendMessage('telemetry while a handler runs');
+      expect(await invoke(deviceId, 'ping')).toEqual({ status: 200, payload: 'pong' });
+      release();
+      await waitFor(() => handled.length === 2);
+      expect(handled).toEqual(['first', 'second']);
+    } finally {
+      release();
+      await client.close();
+    }
+  });
+
+  it('a message taken from the hub but not handled before close is handed over on the next start', async () => {
+    const database = dirs.file('c-inbox.db');
+    const deviceId = 'c2d-inbox';
+    const first = await startClient(emulator, { database, deviceId });
+    let entered = false;
+    try {
+      first.onCloudMessage(async () => {
+        entered = true;
+        await new Promise(() => {}); // never finishes: the message stays in the inbox
+      });
+      await waitFor(() => first.connected);
+      await sendCloudMessage(deviceId, 'kept across restarts');
+      await waitFor(() => entered);
+    } finally {
+      await first.close(); // gives the stuck handler a moment, then closes anyway
+    }
+    const second = await startClient(emulator, { database, deviceId });
+    const received: string[] = [];
+    try {
+      second.onCloudMessage((message) => {
+        received.push(message.text());
+      });
+      await waitFor(() => received.length === 1);
+      expect(received).toEqual(['kept across restarts']);
+    } finally {
+      await second.close();
+    }
+  }, 20_000);
+
   it('onCloudMessage refuses a non-function', async () => {
     const client = await startClient(emulator, { database: dirs.file('c5.db'), deviceId: 'c2d-args' });
     try {
