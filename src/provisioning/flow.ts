@@ -62,11 +62,15 @@ export async function runProvisioning(
   }
 }
 
-/** Runs `call`, retrying transient failures with jittered backoff until it succeeds, fails for good, or aborts. */
+/**
+ * Runs `call`, retrying transient failures with jittered backoff until it succeeds, fails for good, or aborts.
+ * `hurry`, when given, cuts the current wait short (the hub just refused our credentials: the network is back).
+ */
 export async function retrying<T>(
   call: () => Promise<T>,
   log: Logger,
   signal: AbortSignal | undefined,
+  hurry?: Hurry,
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -76,7 +80,30 @@ export async function retrying<T>(
       if (!isTransient(error)) throw error;
       const delay = backoffDelay(attempt, { initialMs: 1000, maxMs: 60_000 });
       log.warn('Platform not reachable; retrying', { error, retryInMs: Math.round(delay) });
-      await sleep(delay, signal);
+      await (hurry ? hurry.wait(delay, signal) : sleep(delay, signal));
+    }
+  }
+}
+
+/** A wait that `now()` ends early: lets news from elsewhere (a refused CONNECT) cut a retry backoff short. */
+export class Hurry {
+  #wake: (() => void) | undefined;
+
+  now(): void {
+    this.#wake?.();
+  }
+
+  async wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    const early = new AbortController();
+    this.#wake = () => early.abort();
+    const onAbort = () => early.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await sleep(ms, early.signal).catch(() => {});
+      if (signal?.aborted) throw abortedError(signal);
+    } finally {
+      this.#wake = undefined;
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 }

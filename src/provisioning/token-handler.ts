@@ -8,7 +8,7 @@ import { backoffDelay, sleep } from '../util/backoff.js';
 import { sha256Hex } from '../util/uuid.js';
 import type { IssuedRegistrationToken, ProvisioningApi } from './api.js';
 import { effectiveExpiryUntil } from './expiry.js';
-import { type ProvisioningFlowOptions, retrying, runProvisioning } from './flow.js';
+import { Hurry, type ProvisioningFlowOptions, retrying, runProvisioning } from './flow.js';
 
 /** What the database keeps about this device's registration (tokens included: the file is owner-only). */
 export interface StoredRegistration {
@@ -48,6 +48,8 @@ export class TokenHandler implements CredentialSource {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #lastRenewal = 0;
+  /** Cuts a renewal's retry backoff short when the hub refuses the SAS (proof the network is back). */
+  readonly #hurry = new Hurry();
 
   constructor(
     private readonly api: ProvisioningApi,
@@ -108,6 +110,7 @@ export class TokenHandler implements CredentialSource {
     if (credentials.sasToken !== this.#registration.hub.sasToken) return;
     this.#renewNow = true;
     this.#wake?.();
+    this.#hurry.now();
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         off();
@@ -182,6 +185,7 @@ export class TokenHandler implements CredentialSource {
       () => this.api.register(this.#registration.registrationToken, signal),
       this.log,
       signal,
+      this.#hurry,
     );
     const now = this.clock.now();
     const next: StoredRegistration = {
