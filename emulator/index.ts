@@ -26,6 +26,7 @@ import { DeviceLinks } from './mqtt/device-links.js';
 import { IotHubBroker } from './mqtt/hub.js';
 import { loadOrCreateTlsMaterial } from './net/certificates.js';
 import { listenOnePort } from './net/listener.js';
+import { guardMqttPacketSize } from './net/packet-guard.js';
 import { BlobStore } from './state/blobs.js';
 import { CloudMessageQueue } from './state/cloud-to-device.js';
 import { openEmulatorDatabase } from './state/database.js';
@@ -78,6 +79,9 @@ export interface RunningEmulator {
   close(): Promise<void>;
 }
 
+/** Largest MQTT packet accepted: IoT Hub's 256 KB message plus room for the topic and header. */
+const maxMqttPacketBytes = 300 * 1024;
+
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const log = options.logger ?? silentLogger;
   const now = options.now ?? Date.now;
@@ -124,7 +128,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     port: options.port ?? 5080,
     tls,
     http: createRequestListener(router, log),
-    mqtt: (stream, request) => hub.handle(stream, request),
+    mqtt: (stream, request) => {
+      guardMqttPacketSize(stream, maxMqttPacketBytes, (reason) => {
+        log.warn('MQTT connection dropped', { reason });
+        stream.destroy();
+      });
+      hub.handle(stream, request);
+    },
     log,
   });
   hubHostName = `localhost:${listener.port}`;

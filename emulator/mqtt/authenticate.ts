@@ -1,6 +1,6 @@
 import type { AuthenticateError, Client } from 'aedes';
 import { deviceIdFromHubId, type EmulatorContext } from '../context.js';
-import { verifySasToken } from './sas.js';
+import { parseSasToken, verifySasToken } from './sas.js';
 
 const badCredentials = 4;
 const notAuthorized = 5;
@@ -20,7 +20,7 @@ export function authenticateDevice(
   client: Client,
   username: string | undefined,
   password: Buffer | undefined,
-): { deviceId: string } | { error: AuthenticateError } {
+): { deviceId: string; expiresAt: number } | { error: AuthenticateError } {
   const deviceId = deviceIdFromHubId(context, client.id);
   if (!deviceId) return { error: refuse(identifierRejected, 'client id is not a device of this workspace') };
   const parts = (username ?? '').split('/');
@@ -37,7 +37,7 @@ export function authenticateDevice(
     Math.floor(context.now() / 1000),
   );
   if (verdict !== 'valid') return { error: refuse(badCredentials, `SAS token ${verdict}`) };
-  return { deviceId };
+  return { deviceId, expiresAt: parseSasToken(password!.toString('utf8'))!.se * 1000 };
 }
 
 /** The subscriptions a device may make: its own C2D topic and the `$iothub/` twin and method topics. */

@@ -12,6 +12,8 @@ import { formatPropertyBag } from './property-bag.js';
 export class IotHubBroker {
   readonly methods: MethodCalls;
   #broker!: Aedes;
+  /** When each connection's SAS token expires: IoT Hub closes the connection then. */
+  readonly #sasExpiry = new WeakMap<Client, number>();
   /** Devices whose queued C2D messages are being written, so one flush runs at a time per device. */
   readonly #flushing = new Set<string>();
 
@@ -29,6 +31,7 @@ export class IotHubBroker {
           context.log.warn('MQTT connection refused', { clientId: client.id, reason: outcome.error.message });
           done(outcome.error, false);
         } else {
+          hub.#sasExpiry.set(client, outcome.expiresAt);
           done(null, true);
         }
       },
@@ -125,6 +128,7 @@ export class IotHubBroker {
       context.links.attach(deviceId, client);
       context.devices.touch(deviceId);
       context.log.info('device connected', { deviceId });
+      this.#closeAtSasExpiry(deviceId, client);
     });
     this.#broker.on('clientDisconnect', (client) => {
       const deviceId = deviceIdFromHubId(context, client.id);
@@ -145,6 +149,24 @@ export class IotHubBroker {
     this.#broker.on('connectionError', (_client, error) => {
       context.log.debug('connection error', { error: error.message });
     });
+  }
+
+  /** Like IoT Hub, drops a connection when the SAS token it authenticated with expires. */
+  #closeAtSasExpiry(deviceId: string, client: Client): void {
+    const expiresAt = this.#sasExpiry.get(client);
+    if (expiresAt === undefined) return;
+    const check = () => {
+      if (client.closed) return;
+      const left = expiresAt - this.context.now();
+      if (left > 0) {
+        // Timers cap at about 24.8 days; long-lived tokens are checked again then.
+        setTimeout(check, Math.min(left, 2 ** 31 - 1)).unref();
+        return;
+      }
+      this.context.log.info('SAS token expired; closing the connection', { deviceId });
+      client.close();
+    };
+    check();
   }
 
   /** Writes queued C2D messages in order, each removed from the queue only on the device's PUBACK. */

@@ -64,6 +64,19 @@ describe('CONNECT', () => {
     }
   });
 
+  it('closes a connection when the SAS token it authenticated with expires, as IoT Hub does', async () => {
+    await emulator.api.settings({ sasTokenLifetimeSeconds: 2 });
+    try {
+      const shortLived = await provisionDevice(emulator, 'expiring');
+      const client = await connect(shortLived);
+      const started = Date.now();
+      await closed(client, 5000);
+      expect(Date.now() - started).toBeGreaterThan(500);
+    } finally {
+      await emulator.api.settings({ sasTokenLifetimeSeconds: 3600 });
+    }
+  });
+
   it('refuses devices of a disabled workspace (CONNACK 5)', async () => {
     await emulator.api.settings({ disabled: true });
     try {
