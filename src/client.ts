@@ -37,7 +37,6 @@ import { encodePayload } from './util/json.js';
 
 /** Events of a {@link DeviceClient}, with their payloads. */
 export interface DeviceClientEvents {
-  [event: string]: unknown;
   connected: { workspaceId: string; deviceId: string };
   disconnected: { error: Error | undefined };
   /** A background failure; the SDK retries by itself. Never an unhandled rejection. */
@@ -93,7 +92,9 @@ export class DeviceClient {
   readonly #cloud: CloudMessages;
   readonly #session: HubSession;
   readonly #sender: OutboxSender;
-  readonly #sentWaiters = new Map<string, () => void>();
+  readonly #sentWaiters = new Map<string, { resolve: () => void; reject: (error: SpotflowError) => void }>();
+  /** Aborted by `close()`: everything still waiting rejects with CLIENT_CLOSED. */
+  readonly #closed = new AbortController();
   readonly #removedWaiters = new Set<() => void>();
   #closeConnection: (() => void) | undefined;
   #senderRun: Promise<void> = Promise.resolve();
@@ -123,7 +124,7 @@ export class DeviceClient {
           this.#events.emit('messageSent', { id: mid });
           const waiter = this.#sentWaiters.get(mid);
           this.#sentWaiters.delete(mid);
-          waiter?.();
+          waiter?.resolve();
         },
         removed: () => {
           for (const waiter of [...this.#removedWaiters]) waiter();
@@ -142,6 +143,7 @@ export class DeviceClient {
         ca: this.#options.ca,
         reconnectInitialDelayMs: this.#options.reconnectInitialDelayMs,
         reconnectMaxDelayMs: this.#options.reconnectMaxDelayMs,
+        allowInsecure: this.#options.allowInsecure,
       },
       this.#tokens,
       {
@@ -217,11 +219,10 @@ export class DeviceClient {
         {
           desiredProperties: (desired) => {
             events.emit('desiredProperties', desired);
-            try {
-              resolved.onDesiredProperties?.(desired);
-            } catch (error) {
-              resolved.logger.error('onDesiredProperties threw', { error });
-            }
+            callSafely(
+              () => resolved.onDesiredProperties?.(desired),
+              (error) => resolved.logger.error('onDesiredProperties failed', { error }),
+            );
           },
           reportedPropertiesSent: (reported) => events.emit('reportedPropertiesSent', reported),
           error: (error) => events.emit('error', error),
@@ -323,12 +324,12 @@ export class DeviceClient {
       throw invalidArgument('signal must be an AbortSignal');
     if (signal?.aborted) throw abortedError(signal);
     const bytes = payloadBytes(payload);
-    let resolveSent!: () => void;
-    const sent = new Promise<void>((resolve) => {
-      resolveSent = resolve;
+    let waiter!: { resolve: () => void; reject: (error: SpotflowError) => void };
+    const sent = new Promise<void>((resolve, reject) => {
+      waiter = { resolve, reject };
     });
     const { id } = await this.#enqueue(bytes, properties, compression, (mid) =>
-      this.#sentWaiters.set(mid, resolveSent),
+      this.#sentWaiters.set(mid, waiter),
     );
     await this.#untilAborted(sent, signal, () => this.#sentWaiters.delete(id));
     return { id };
@@ -393,15 +394,15 @@ export class DeviceClient {
   /** Resolves once every reported-properties patch stored so far has been acknowledged by the hub. */
   async waitReportedPropertiesSent(options?: { signal?: AbortSignal }): Promise<void> {
     this.#assertOpen();
-    await this.#twin.waitSent(readWaitOptions(options));
+    const signal = readWaitOptions(options);
+    await this.#untilAborted(this.#twin.waitSent(signal), signal, () => {});
   }
 
   /** Receives cloud-to-device messages; returns a function that removes the handler. */
   onCloudMessage(handler: CloudMessageHandler): () => void {
     this.#assertOpen();
     const off = this.#cloud.onCloudMessage(handler);
-    const hubDeviceId = this.#tokens.registration.hub.hubDeviceId;
-    void this.#session.subscribe(`devices/${hubDeviceId}/messages/devicebound/#`);
+    void this.#session.subscribe(cloudMessageTopic);
     return off;
   }
 
@@ -414,6 +415,7 @@ export class DeviceClient {
   /** Stops background work, lets in-flight writes finish, and releases the database. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#closed.abort(new SpotflowError('CLIENT_CLOSED', 'The client was closed while this call waited'));
       await this.#tokens.stop();
       await this.#session.stop();
       this.#closeConnection?.();
@@ -426,6 +428,7 @@ export class DeviceClient {
       clearTimeout(timer);
       await this.#db.close();
       await this.#lock.release();
+      await this.#platform.close?.();
     })();
     return this.#closing;
   }
@@ -437,7 +440,10 @@ export class DeviceClient {
     beforeNotify?: (mid: string) => void,
   ): Promise<{ id: string }> {
     const { mid, dropped } = await this.#outbox.add({ properties, compression, payload });
-    if (dropped) this.#events.emit('outboxFull', dropped);
+    if (dropped) {
+      this.#events.emit('outboxFull', dropped);
+      void this.#failDroppedSends();
+    }
     beforeNotify?.(mid);
     this.#sender.notify();
     return { id: mid };
@@ -471,33 +477,63 @@ export class DeviceClient {
     this.#events.emit('disconnected', { error });
   }
 
+  /** `sendMessage` calls whose message a `dropOldest` limit removed will never be sent: they fail. */
+  async #failDroppedSends(): Promise<void> {
+    for (const [mid, waiter] of [...this.#sentWaiters]) {
+      if (await this.#outbox.contains(mid).catch(() => true)) continue;
+      if (this.#sentWaiters.get(mid) !== waiter) continue; // sent meanwhile
+      this.#sentWaiters.delete(mid);
+      waiter.reject(
+        new SpotflowError('OUTBOX_FULL', 'The outbox limit dropped this message before it was sent'),
+      );
+    }
+  }
+
+  /** Waits for `work`, or rejects when the caller's `signal` aborts (ABORTED) or the client closes (CLIENT_CLOSED). */
   async #untilAborted(
     work: Promise<void>,
     signal: AbortSignal | undefined,
     cleanup: () => void,
   ): Promise<void> {
-    if (!signal) return work;
-    if (signal.aborted) {
+    const signals = signal ? [signal, this.#closed.signal] : [this.#closed.signal];
+    const fired = signals.find((s) => s.aborted);
+    if (fired) {
       cleanup();
-      throw abortedError(signal);
+      throw abortedError(fired);
     }
-    let onAbort!: () => void;
+    let onAbort!: (event: Event) => void;
     const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => {
+      onAbort = (event) => {
         cleanup();
-        reject(abortedError(signal));
+        reject(abortedError(event.target as AbortSignal));
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
     });
     try {
       await Promise.race([work, aborted]);
     } finally {
-      signal.removeEventListener('abort', onAbort);
+      for (const s of signals) s.removeEventListener('abort', onAbort);
     }
   }
 
   #assertOpen(): void {
     if (this.#closing) throw new SpotflowError('CLIENT_CLOSED', 'The client is closed');
+  }
+}
+
+/** The C2D topic of whatever identity the connection has (it changes if the device is provisioned again). */
+const cloudMessageTopic = (credentials: HubCredentials) =>
+  `devices/${credentials.hubDeviceId}/messages/devicebound/#`;
+
+/** Calls a user callback; a throw or a rejected promise goes to `onError`, never up the stack. */
+export function callSafely(callback: () => unknown, onError: (error: unknown) => void): void {
+  try {
+    const result = callback();
+    if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
+      (result as PromiseLike<unknown>).then(undefined, onError);
+    }
+  } catch (error) {
+    onError(error);
   }
 }
 

@@ -129,4 +129,6 @@ export interface Platform {
   /** The MQTT transport used unless the caller picks one: TCP in Node, WebSockets in browsers. */
   readonly defaultTransport: 'tcp' | 'websocket';
   readonly clock: Clock;
+  /** Releases what the platform holds for the client (connection pools); called by `DeviceClient.close`. */
+  close?(): Promise<void>;
 }

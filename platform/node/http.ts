@@ -15,7 +15,9 @@ export interface NodeFetchOptions {
  * @example
  * const api = ky.create({ prefixUrl: 'https://localhost:5080', fetch: createNodeFetch({ ca }) });
  */
-export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch {
+export function createNodeFetch(
+  options: NodeFetchOptions = {},
+): typeof fetch & { close?: () => Promise<void> } {
   if (options.ca === undefined) return globalThis.fetch;
   const dispatcher = new Agent({
     connect: { ca: trustedCertificates(options.ca), rejectUnauthorized: true },
@@ -31,7 +33,8 @@ export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch {
     });
     return response as unknown as Response;
   };
-  return caFetch as typeof fetch;
+  // The agent's pooled connections are released when the client that owns this fetch closes.
+  return Object.assign(caFetch as typeof fetch, { close: () => dispatcher.close() });
 }
 
 /** The given CA plus the roots Node trusts by default (a `ca` option replaces them otherwise). */

@@ -21,15 +21,19 @@ export interface NodePlatformOptions {
  * const platform = createNodePlatform({ ca: readFileSync('emulator-ca.pem', 'utf8') });
  */
 export function createNodePlatform(options: NodePlatformOptions = {}): Platform {
+  const fetch = createNodeFetch(options.ca === undefined ? {} : { ca: options.ca });
   return {
     name: 'node',
     database: createNodeDatabaseOpener(),
     lock: createNodeLock(),
     mqtt: createNodeMqttConnector(),
     compressor: createNodeCompressor(),
-    fetch: createNodeFetch(options.ca === undefined ? {} : { ca: options.ca }),
+    fetch,
     defaultTransport: 'tcp',
     clock: { now: () => Date.now() },
+    close: async () => {
+      await fetch.close?.();
+    },
   };
 }
 

@@ -1,11 +1,14 @@
 import { isSpotflowError, SpotflowError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { isLoopbackHost } from '../options.js';
 import type { MqttConnection, MqttMessage, Platform } from '../ports.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
 import { type HubCredentials, hubEndpoints } from './connection-string.js';
 
 export interface SessionOptions {
   instance: string;
+  /** Allow a hub without TLS on a host other than loopback. */
+  allowInsecure: boolean;
   transport: 'tcp' | 'websocket';
   keepAliveSeconds: number;
   ca: string | undefined;
@@ -31,6 +34,23 @@ export interface SessionEvents {
 
 type MessageHandler = (message: MqttMessage) => Promise<void> | void;
 
+/** A topic, or how to work it out from the connection's credentials. */
+export type Topic = string | ((credentials: HubCredentials) => string);
+
+function topicFor(topic: Topic, credentials: HubCredentials): string {
+  return typeof topic === 'string' ? topic : topic(credentials);
+}
+
+/** `host` of `host:port` (IPv6 in brackets kept). */
+function hostOnly(hostName: string): string {
+  return hostName.startsWith('[') ? hostName.slice(0, hostName.indexOf(']') + 1) : hostName.split(':')[0]!;
+}
+
+/** A connection that ends sooner than this counts as a failed attempt for the backoff. */
+const shortLivedMs = 5000;
+/** How long `stop` waits for in-flight acknowledgements before it forces the connection closed. */
+const stopGraceMs = 2000;
+
 /**
  * The MQTT session with the hub: connects with the current credentials, subscribes, dispatches incoming messages
  * by topic prefix, and reconnects with jittered exponential backoff for as long as it runs. A refused CONNECT asks
@@ -38,9 +58,9 @@ type MessageHandler = (message: MqttMessage) => Promise<void> | void;
  */
 export class HubSession {
   readonly #stop = new AbortController();
-  readonly #subscriptions = new Set<string>();
+  readonly #subscriptions = new Set<Topic>();
   readonly #handlers: { prefix: string; handler: MessageHandler }[] = [];
-  #connection: MqttConnection | undefined;
+  #connected: { connection: MqttConnection; credentials: HubCredentials } | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(
@@ -52,7 +72,7 @@ export class HubSession {
   ) {}
 
   get connection(): MqttConnection | undefined {
-    return this.#connection;
+    return this.#connected?.connection;
   }
 
   /** Routes messages whose topic starts with `prefix` to `handler` (first match wins). */
@@ -60,24 +80,42 @@ export class HubSession {
     this.#handlers.push({ prefix, handler });
   }
 
-  /** Subscribes now if connected, and on every later connection. */
-  async subscribe(topic: string): Promise<void> {
+  /**
+   * Subscribes now if connected, and on every later connection. A topic given as a function is worked out from
+   * each connection's credentials (a device provisioned again may have a new id).
+   */
+  async subscribe(topic: Topic): Promise<void> {
     if (this.#subscriptions.has(topic)) return;
     this.#subscriptions.add(topic);
-    await this.#connection?.subscribe([topic]).catch((error: unknown) => this.#report(error));
+    const current = this.#connected;
+    if (!current) return;
+    await current.connection
+      .subscribe([topicFor(topic, current.credentials)])
+      .catch((error: unknown) => this.#report(error));
   }
 
   start(): void {
     this.#loop ??= this.#run();
     this.credentials.onChange(() => {
       // A renewed SAS: reconnect with it now rather than wait for the hub to drop the old one at expiry.
-      void this.#connection?.end();
+      void this.#connected?.connection.end();
     });
   }
 
+  /** Ends the connection (waiting briefly for in-flight acknowledgements) and the reconnect loop. */
   async stop(): Promise<void> {
     this.#stop.abort();
-    await this.#connection?.end().catch(() => {});
+    const connection = this.#connected?.connection;
+    if (connection) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, stopGraceMs);
+      });
+      // On a dead link a graceful end waits for PUBACKs that never come: force it after the grace period.
+      await Promise.race([connection.end().catch(() => {}), deadline]);
+      clearTimeout(timer);
+      await connection.end(true).catch(() => {});
+    }
     await this.#loop;
   }
 
@@ -92,6 +130,21 @@ export class HubSession {
         return; // stopped
       }
       const endpoints = hubEndpoints(credentials.hostName, this.options.instance);
+      if (
+        !endpoints.secure &&
+        !this.options.allowInsecure &&
+        !isLoopbackHost(hostOnly(credentials.hostName))
+      ) {
+        // The SAS token would cross the network in clear text: refuse, and wait for other credentials.
+        this.#report(
+          new SpotflowError(
+            'INVALID_ARGUMENT',
+            'The hub is not on a loopback host and TLS is off; set allowInsecure',
+          ),
+        );
+        await this.#pause(attempt++, signal);
+        continue;
+      }
       const url = this.options.transport === 'websocket' ? endpoints.webSocketUrl : endpoints.mqttUrl;
       let connection: MqttConnection;
       try {
@@ -122,11 +175,13 @@ export class HubSession {
         await this.#pause(attempt++, signal);
         continue;
       }
-      attempt = 0;
+      const connectedAt = Date.now();
       await this.#serve(connection, credentials);
       if (signal.aborted) return;
-      // A short jittered pause so that a broker that drops every connection is not hammered.
-      await this.#pause(0, signal);
+      // A connection that lived long resets the backoff; one dropped at once (a refused subscription, a broker
+      // that closes every connection) makes the next pause longer, so such a broker is not hammered.
+      attempt = Date.now() - connectedAt > shortLivedMs ? 0 : attempt + 1;
+      await this.#pause(attempt, signal);
     }
   }
 
@@ -134,9 +189,11 @@ export class HubSession {
   async #serve(connection: MqttConnection, credentials: HubCredentials): Promise<void> {
     const closed = new Promise<Error | undefined>((resolve) => connection.onClose(resolve));
     connection.setMessageHandler((message) => this.#dispatch(message));
-    this.#connection = connection;
+    this.#connected = { connection, credentials };
     try {
-      if (this.#subscriptions.size > 0) await connection.subscribe([...this.#subscriptions]);
+      if (this.#subscriptions.size > 0) {
+        await connection.subscribe([...this.#subscriptions].map((topic) => topicFor(topic, credentials)));
+      }
       this.log.info('Connected to the hub', { deviceId: credentials.deviceId });
       this.events.connected(connection, credentials);
     } catch (error) {
@@ -144,7 +201,7 @@ export class HubSession {
       await connection.end(true).catch(() => {});
     }
     const error = await closed;
-    this.#connection = undefined;
+    this.#connected = undefined;
     this.log.info('Disconnected from the hub', error ? { reason: error.message } : undefined);
     this.events.disconnected(error);
   }
@@ -159,6 +216,9 @@ export class HubSession {
       await route.handler(message);
     } catch (error) {
       this.#report(error);
+      // Not taken: a QoS 1 message must not be acknowledged (the adapter then drops the connection, and the
+      // broker delivers it again).
+      throw error;
     }
   }
 

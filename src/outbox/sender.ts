@@ -20,6 +20,9 @@ export interface SenderEvents {
 const deleteBatchDelayMs = 20;
 const deleteBatchMax = 1024;
 const pageSize = 256;
+/** IoT Hub's limit for one device-to-cloud message, and what MQTT adds around topic and payload. */
+const maxMessageBytes = 256 * 1024;
+const maxPacketOverheadBytes = 16;
 
 /**
  * Streams the outbox to the hub over one connection at a time: reads pages in id order, compresses and uploads
@@ -70,7 +73,18 @@ export class OutboxSender {
     while (!stop.signal.aborted) {
       const seen = this.#generation;
       if (queue.length === 0) {
-        const entries = await this.store.page(cursor, pageSize);
+        let entries: OutboxEntry[];
+        try {
+          entries = await this.store.page(cursor, pageSize);
+          failures = 0;
+        } catch (error) {
+          // A failed read (database busy, I/O error) must not end sending until the next reconnect.
+          this.#report(error);
+          await sleep(backoffDelay(failures++, { initialMs: 1000, maxMs: 60_000 }), stop.signal).catch(
+            () => {},
+          );
+          continue;
+        }
         if (entries.length === 0) {
           await this.#waitForChange(seen);
           continue;
@@ -84,9 +98,9 @@ export class OutboxSender {
         continue;
       }
       const entry = queue[0]!;
-      let message: { topic: string; payload: Uint8Array };
+      let message: { topic: string; payload: Uint8Array } | undefined;
       try {
-        message = await this.#prepare(entry, credentials);
+        message = await this.#prepare(entry, credentials, stop.signal);
         failures = 0;
       } catch (error) {
         this.#report(error);
@@ -97,6 +111,7 @@ export class OutboxSender {
         continue;
       }
       queue.shift();
+      if (!message) continue; // dropped by an outbox limit after the page was read
       inFlight++;
       connection
         .publish(message.topic, message.payload, 1)
@@ -145,9 +160,9 @@ export class OutboxSender {
   async #prepare(
     entry: OutboxEntry,
     credentials: HubCredentials,
-  ): Promise<{ topic: string; payload: Uint8Array }> {
+    signal: AbortSignal,
+  ): Promise<{ topic: string; payload: Uint8Array } | undefined> {
     const properties: MessageProperties = { ...entry.properties, mid: entry.mid };
-    let payload = entry.payload;
     if (entry.upload) {
       if (entry.upload.compressed) properties.contentEncoding = 'br';
       properties.externalized = true;
@@ -156,6 +171,9 @@ export class OutboxSender {
         payload: link(entry.upload.blobName),
       };
     }
+    // Pages carry no payloads (memory stays small whatever their sizes): read this one now.
+    let payload = await this.store.payload(entry.id);
+    if (payload === undefined) return undefined;
     if (entry.compression !== 'none' && payload.length > 0) {
       const compressed = await this.compressor.compress(payload, entry.compression);
       if (compressed.length < payload.length) {
@@ -163,9 +181,15 @@ export class OutboxSender {
         properties.contentEncoding = 'br';
       }
     }
-    if (payload.length > uploadThresholdBytes) {
-      const blobName = await this.uploader.upload(credentials, entry.mid, payload, (progress) =>
-        this.events.uploadProgress(progress),
+    // The hub takes at most 256 KB per message, topic (its property bag) included.
+    const topicBytes = telemetryTopic(credentials.hubDeviceId, properties).length + maxPacketOverheadBytes;
+    if (payload.length > uploadThresholdBytes || payload.length + topicBytes > maxMessageBytes) {
+      const blobName = await this.uploader.upload(
+        credentials,
+        entry.mid,
+        payload,
+        (progress) => this.events.uploadProgress(progress),
+        signal,
       );
       const upload = { blobName, compressed: properties.contentEncoding === 'br' };
       await this.store.rememberUpload(entry.id, upload);

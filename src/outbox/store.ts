@@ -7,13 +7,16 @@ import { GroupCommit } from './group-commit.js';
 
 export type Compression = 'none' | 'fastest' | 'smallest';
 
-/** A stored outgoing message; `properties` never include `$.mid`, encoding or externalization (added at send). */
+/**
+ * A stored outgoing message, without its payload (read separately, just before sending); `properties` never
+ * include `$.mid`, encoding or externalization (added at send).
+ */
 export interface OutboxEntry {
   id: number;
   mid: string;
   properties: MessageProperties;
   compression: Compression;
-  payload: Uint8Array;
+  /** Payload bytes. */
   size: number;
   enqueuedAt: number;
   /** The blob a finished upload left, so a resend after a restart does not upload again. */
@@ -25,7 +28,6 @@ interface Row {
   mid: string;
   properties: string;
   compression: Compression;
-  payload: Uint8Array;
   size: number;
   enqueued_at: number;
   upload: string | null;
@@ -83,6 +85,13 @@ export class OutboxStore {
         sql: 'DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)',
         params: [dropped.messages],
       });
+      if (dropped.reason === 'maxAgeMs') {
+        // Every message past the age limit goes, not just the oldest one.
+        statements.push({
+          sql: 'DELETE FROM outbox WHERE enqueued_at < ?',
+          params: [now - this.limits.maxAgeMs],
+        });
+      }
     }
     statements.push({
       sql: `INSERT INTO outbox (mid, properties, compression, payload, size, enqueued_at) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -100,7 +109,11 @@ export class OutboxStore {
     this.#oldest ??= now;
     try {
       const results = await this.#commit.write(statements);
-      if (dropped) await this.#recount();
+      if (dropped) {
+        await this.#recount();
+        // What was really deleted (the age sweep may take more than the estimate).
+        dropped.messages = results.slice(0, -1).reduce((sum, result) => sum + result.changes, 0);
+      }
       return { id: results[results.length - 1]!.lastInsertRowid, mid, dropped };
     } catch (error) {
       await this.#recount().catch(() => {});
@@ -110,11 +123,20 @@ export class OutboxStore {
 
   /** Up to `limit` entries after `afterId`, oldest first: the sender streams the backlog page by page. */
   async page(afterId: number, limit: number): Promise<OutboxEntry[]> {
-    const rows = await this.db.query<Row>('SELECT * FROM outbox WHERE id > ? ORDER BY id LIMIT ?', [
-      afterId,
-      limit,
-    ]);
+    const rows = await this.db.query<Row>(
+      `SELECT id, mid, properties, compression, size, enqueued_at, upload FROM outbox
+       WHERE id > ? ORDER BY id LIMIT ?`,
+      [afterId, limit],
+    );
     return rows.map(toEntry);
+  }
+
+  /** One entry's payload, read only when it is about to be sent (pages leave payloads out). */
+  async payload(id: number): Promise<Uint8Array | undefined> {
+    const rows = await this.db.query<{ payload: Uint8Array }>('SELECT payload FROM outbox WHERE id = ?', [
+      id,
+    ]);
+    return rows[0]?.payload;
   }
 
   /** Deletes sent entries; counters are adjusted from what was deleted, without scanning the table. */
@@ -161,6 +183,11 @@ export class OutboxStore {
    * The newest entry's id, counting entries whose enqueue was called but is not committed yet: a wait for "all
    * enqueued so far" must include a message its caller did not await.
    */
+  /** Whether the entry with this `$.mid` is still stored. */
+  async contains(mid: string): Promise<boolean> {
+    return (await this.db.query('SELECT 1 FROM outbox WHERE mid = ? LIMIT 1', [mid])).length > 0;
+  }
+
   /** How many entries are stored, counting every enqueue already called (even if not yet awaited). */
   async countStored(): Promise<number> {
     await this.#commit.settled();
@@ -227,7 +254,6 @@ function toEntry(row: Row): OutboxEntry {
     mid: row.mid,
     properties: JSON.parse(row.properties) as MessageProperties,
     compression: row.compression,
-    payload: row.payload,
     size: Number(row.size),
     enqueuedAt: Number(row.enqueued_at),
     upload: row.upload === null ? null : (JSON.parse(row.upload) as OutboxEntry['upload']),

@@ -2,11 +2,12 @@
  * A small typed event emitter that works the same in every runtime. A listener that throws is reported to
  * `onListenerError` instead of breaking the loop that emitted the event.
  */
-export type EventMap = { [event: string]: unknown };
+/** Event names and their payload types; any interface whose members are the events fits. */
+export type EventMap<Events> = { [K in keyof Events]: unknown };
 
 export type Listener<T> = (payload: T) => void;
 
-export class TypedEvents<Events extends EventMap> {
+export class TypedEvents<Events extends EventMap<Events>> {
   readonly #listeners = new Map<keyof Events, Set<Listener<never>>>();
 
   constructor(private readonly onListenerError: (error: unknown, event: keyof Events) => void = () => {}) {}
@@ -43,7 +44,13 @@ export class TypedEvents<Events extends EventMap> {
     if (!set) return;
     for (const listener of [...set]) {
       try {
-        (listener as Listener<Events[K]>)(payload);
+        const result: unknown = (listener as Listener<Events[K]>)(payload);
+        // An async listener's rejection would otherwise be an unhandled rejection.
+        if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
+          (result as PromiseLike<unknown>).then(undefined, (error: unknown) =>
+            this.onListenerError(error, event),
+          );
+        }
       } catch (error) {
         this.onListenerError(error, event);
       }
