@@ -1,3 +1,6 @@
+import { payloadBytes, readWaitOptions } from './call-arguments.js';
+import { checkListener, type DeviceClientEvents } from './client-events.js';
+import { openParts, type Parts } from './client-parts.js';
 import {
   type CloudMessageHandler,
   CloudMessages,
@@ -7,12 +10,7 @@ import { abortedError, invalidArgument, isSpotflowError, SpotflowError } from '.
 import type { HubCredentials } from './iothub/connection-string.js';
 import { HubSession } from './iothub/session.js';
 import type { Logger } from './logger.js';
-import {
-  type DesiredProperties,
-  type ResolvedOptions,
-  resolveOptions,
-  type StartOptions,
-} from './options.js';
+import type { DesiredProperties, ResolvedOptions, StartOptions } from './options.js';
 import {
   type BatchCompletionOptions,
   batchCompletionKeys,
@@ -24,48 +22,12 @@ import {
   sendMessageOptionKeys,
 } from './outbox/message-options.js';
 import { OutboxSender } from './outbox/sender.js';
-import { type Dropped, OutboxStore } from './outbox/store.js';
-import { FileUploader, type UploadProgress } from './outbox/upload.js';
+import type { OutboxStore } from './outbox/store.js';
+import { FileUploader } from './outbox/upload.js';
 import type { Database, LockHandle, MqttConnection, Platform } from './ports.js';
-import { ProvisioningApi } from './provisioning/api.js';
-import { TokenHandler } from './provisioning/token-handler.js';
-import { migrate } from './store/schema.js';
-import { StateStore } from './store/state.js';
+import type { TokenHandler } from './provisioning/token-handler.js';
 import { type ReportedProperties, TwinManager } from './twin/twin.js';
-import { TypedEvents } from './util/events.js';
-import { encodePayload } from './util/json.js';
-
-/** Events of a {@link DeviceClient}, with their payloads. */
-export interface DeviceClientEvents {
-  connected: { workspaceId: string; deviceId: string };
-  disconnected: { error: Error | undefined };
-  /** A background failure; the SDK retries by itself. Never an unhandled rejection. */
-  error: SpotflowError;
-  desiredProperties: DesiredProperties;
-  /** The hub acknowledged a message; `id` is what `enqueueMessage` returned. */
-  messageSent: { id: string };
-  reportedPropertiesSent: { version: number };
-  /** An outbox limit was reached and old messages were dropped (policy `dropOldest`). */
-  outboxFull: Dropped;
-  /** The registration is no longer accepted; the device provisions again in the background. */
-  provisioningRequired: { reason: string };
-  uploadProgress: UploadProgress;
-}
-
-/** Payloads larger than this are refused at the call. */
-export const maxPayloadBytes = 64 * 1024 * 1024;
-
-/** @internal What a started client is made of. */
-export interface Parts {
-  options: ResolvedOptions;
-  platform: Platform;
-  lock: LockHandle;
-  db: Database;
-  tokens: TokenHandler;
-  outbox: OutboxStore;
-  twin: TwinManager;
-  events: TypedEvents<DeviceClientEvents>;
-}
+import type { TypedEvents } from './util/events.js';
 
 /**
  * A device's connection to the Spotflow IoT Platform: provisioning, durable offline-first messaging, the device
@@ -185,57 +147,15 @@ export class DeviceClient {
     platform: Platform,
     options: StartOptions,
   ): Promise<T> {
-    const resolved = resolveOptions(options);
-    if (resolved.signal?.aborted) throw abortedError(resolved.signal);
-    const lock = await platform.lock.acquire(resolved.database);
-    let db: Database | undefined;
+    const parts = await openParts(platform, options);
     try {
-      db = await platform.database.open(resolved.database);
-      await migrate(db);
-      const events = new TypedEvents<DeviceClientEvents>((error, event) =>
-        resolved.logger.error('An event listener threw', { event: String(event), error }),
-      );
-      const tokens = new TokenHandler(
-        new ProvisioningApi(resolved.instance, platform.fetch),
-        new StateStore(db),
-        {
-          instance: resolved.instance,
-          provisioningToken: resolved.provisioningToken,
-          deviceId: resolved.deviceId,
-          pollIntervalMs: resolved.provisioningPollIntervalMs,
-          onProvisioningOperation: resolved.onProvisioningOperation,
-        },
-        platform.clock,
-        resolved.logger,
-        {
-          provisioningRequired: (reason) => events.emit('provisioningRequired', { reason }),
-          error: (error) => events.emit('error', error),
-        },
-      );
-      await tokens.establish(resolved.signal);
-      const outbox = await OutboxStore.open(db, platform.clock, resolved.outboxLimits);
-      const twin = await TwinManager.open(
-        db,
-        {
-          desiredProperties: (desired) => {
-            events.emit('desiredProperties', desired);
-            callSafely(
-              () => resolved.onDesiredProperties?.(desired),
-              (error) => resolved.logger.error('onDesiredProperties failed', { error }),
-            );
-          },
-          reportedPropertiesSent: (reported) => events.emit('reportedPropertiesSent', reported),
-          error: (error) => events.emit('error', error),
-        },
-        resolved.logger,
-      );
-      const client = new this({ options: resolved, platform, lock, db, tokens, outbox, twin, events });
-      tokens.start();
+      const client = new this(parts);
+      parts.tokens.start();
       client.#session.start();
       return client;
     } catch (error) {
-      await db?.close().catch(() => {});
-      await lock.release().catch(() => {});
+      await parts.db.close().catch(() => {});
+      await parts.lock.release().catch(() => {});
       throw error;
     }
   }
@@ -524,56 +444,3 @@ export class DeviceClient {
 /** The C2D topic of whatever identity the connection has (it changes if the device is provisioned again). */
 const cloudMessageTopic = (credentials: HubCredentials) =>
   `devices/${credentials.hubDeviceId}/messages/devicebound/#`;
-
-/** Calls a user callback; a throw or a rejected promise goes to `onError`, never up the stack. */
-export function callSafely(callback: () => unknown, onError: (error: unknown) => void): void {
-  try {
-    const result = callback();
-    if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
-      (result as PromiseLike<unknown>).then(undefined, onError);
-    }
-  } catch (error) {
-    onError(error);
-  }
-}
-
-const eventNames: readonly string[] = [
-  'connected',
-  'disconnected',
-  'error',
-  'desiredProperties',
-  'messageSent',
-  'reportedPropertiesSent',
-  'outboxFull',
-  'provisioningRequired',
-  'uploadProgress',
-];
-
-/** A misspelt event would never fire, and a non-function would only fail when it does: both fail here. */
-function checkListener(event: unknown, listener: unknown): void {
-  if (typeof event !== 'string' || !eventNames.includes(event)) {
-    throw invalidArgument(`Unknown event; the client emits ${eventNames.join(', ')}`);
-  }
-  if (typeof listener !== 'function') throw invalidArgument('An event listener must be a function');
-}
-
-/** The signal of `{ signal? }` options of the wait methods, checked. */
-function readWaitOptions(options: unknown): AbortSignal | undefined {
-  if (options === undefined) return undefined;
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw invalidArgument('The options must be an object like { signal }');
-  }
-  const signal = (options as { signal?: unknown }).signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal))
-    throw invalidArgument('signal must be an AbortSignal');
-  return signal;
-}
-
-/** The bytes to store: a private copy, so a caller reusing its buffer cannot change a queued message. */
-function payloadBytes(payload: unknown): Uint8Array {
-  const bytes = encodePayload(payload);
-  if (bytes.length > maxPayloadBytes) {
-    throw invalidArgument(`A payload may be at most ${maxPayloadBytes} bytes`);
-  }
-  return payload instanceof Uint8Array || ArrayBuffer.isView(payload) ? bytes.slice() : bytes;
-}

@@ -2,7 +2,9 @@
  * spotflow-device: the portable core's public API. Runtime entries (`spotflow-device` resolves to the Node or the
  * browser one) re-export this with a `DeviceClient` whose `start` knows its platform.
  */
-export { DeviceClient, type DeviceClientEvents, maxPayloadBytes } from './client.js';
+export { maxPayloadBytes } from './call-arguments.js';
+export { DeviceClient } from './client.js';
+export type { DeviceClientEvents } from './client-events.js';
 export type {
   CloudMessage,
   CloudMessageHandler,

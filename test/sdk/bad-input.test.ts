@@ -21,7 +21,8 @@ import {
   createNodePlatform,
   DeviceClient as NodeDeviceClient,
 } from '../../platform/node/index.js';
-import { DeviceClient, maxPayloadBytes } from '../../src/client.js';
+import { maxPayloadBytes } from '../../src/call-arguments.js';
+import { DeviceClient } from '../../src/client.js';
 import { isSpotflowError, SpotflowError, type SpotflowErrorCode } from '../../src/errors.js';
 import type { StartOptions } from '../../src/options.js';
 import { memoryLogger, startClient, tempDir } from '../helpers/client.js';

@@ -1,0 +1,41 @@
+import { invalidArgument, type SpotflowError } from './errors.js';
+import type { DesiredProperties } from './options.js';
+import type { Dropped } from './outbox/store.js';
+import type { UploadProgress } from './outbox/upload.js';
+
+/** Events of a {@link DeviceClient}, with their payloads. */
+export interface DeviceClientEvents {
+  connected: { workspaceId: string; deviceId: string };
+  disconnected: { error: Error | undefined };
+  /** A background failure; the SDK retries by itself. Never an unhandled rejection. */
+  error: SpotflowError;
+  desiredProperties: DesiredProperties;
+  /** The hub acknowledged a message; `id` is what `enqueueMessage` returned. */
+  messageSent: { id: string };
+  reportedPropertiesSent: { version: number };
+  /** An outbox limit was reached and old messages were dropped (policy `dropOldest`). */
+  outboxFull: Dropped;
+  /** The registration is no longer accepted; the device provisions again in the background. */
+  provisioningRequired: { reason: string };
+  uploadProgress: UploadProgress;
+}
+
+export const eventNames: readonly string[] = [
+  'connected',
+  'disconnected',
+  'error',
+  'desiredProperties',
+  'messageSent',
+  'reportedPropertiesSent',
+  'outboxFull',
+  'provisioningRequired',
+  'uploadProgress',
+];
+
+/** A misspelt event would never fire, and a non-function would only fail when it does: both fail here. */
+export function checkListener(event: unknown, listener: unknown): void {
+  if (typeof event !== 'string' || !eventNames.includes(event)) {
+    throw invalidArgument(`Unknown event; the client emits ${eventNames.join(', ')}`);
+  }
+  if (typeof listener !== 'function') throw invalidArgument('An event listener must be a function');
+}
