@@ -375,7 +375,7 @@ export class DeviceClient {
       this.#closeConnection = resolve;
     });
     this.#events.emit('connected', { workspaceId: credentials.workspaceId, deviceId: credentials.deviceId });
-    void this.#twin.connected(connection);
+    void this.#twin.connected(connection, credentials.hubDeviceId);
     const previous = this.#senderRun;
     this.#senderRun = previous
       .then(() => this.#sender.run(connection, credentials, closed))

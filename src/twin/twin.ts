@@ -3,15 +3,9 @@ import type { Logger } from '../logger.js';
 import type { DesiredProperties } from '../options.js';
 import type { Database, MqttConnection, MqttMessage } from '../ports.js';
 import { StateStore } from '../store/state.js';
+import { backoffDelay, sleep } from '../util/backoff.js';
 import { encodePayload } from '../util/json.js';
-import {
-  applyMergePatch,
-  cloneJson,
-  isJsonObject,
-  type JsonObject,
-  type JsonValue,
-  mergePatches,
-} from './merge-patch.js';
+import { applyMergePatch, cloneJson, isJsonObject, type JsonObject, mergePatches } from './merge-patch.js';
 import { invalidPropertyName, maxTwinDepth, nestsDeeperThan } from './twin-rules.js';
 
 export interface ReportedProperties {
@@ -29,8 +23,18 @@ export interface TwinEvents {
 
 const desiredKey = 'twin.desired';
 const reportedKey = 'twin.reported';
+/** The hub identity (hub device id) the stored desired and reported state belong to. */
+const identityKey = 'twin.identity';
 const responseTimeoutMs = 30_000;
 const maxPatchBytes = 32 * 1024;
+/** Pacing of reported-patch retries after 429, 5xx or no answer: 0.5–1 s, 1–2 s, … up to 30–60 s. */
+const retryBackoff = { initialMs: 1000, maxMs: 60_000 };
+
+interface TwinResponse {
+  status: number;
+  version?: number;
+  body: Uint8Array;
+}
 
 interface PendingPatch {
   id: number;
@@ -46,20 +50,26 @@ export class TwinManager {
   #desired: DesiredProperties = { version: 0, values: {} };
   #reported: { version: number; values: JsonObject } = { version: 0, values: {} };
   #pending: PendingPatch[] = [];
+  /** See `identityKey`; undefined until the first connect records it (or in a database from before it was kept). */
+  #identity: string | undefined;
   #connection: MqttConnection | undefined;
+  /** The pending row being sent: {@link TwinManager.#store} appends after it rather than merge into it. */
   #sendingId: number | undefined;
+  /** A merge into the last pending row while its UPDATE runs; settles (never rejects) once `patch` is replaced. */
+  #merging: Promise<void> | undefined;
   #flushing: Promise<void> | undefined;
+  /** Failed attempts in a row to send a reported patch (429, 5xx, no answer): paces retries; 0 after a success. */
+  #failures = 0;
+  /** Ends the wait before the next retry early: a new connection may try at once, a lost one stops waiting. */
+  #wakeRetry: (() => void) | undefined;
   #updates: Promise<unknown> = Promise.resolve();
-  /** Desired-state changes, applied one after the other (see {@link TwinManager.#inOrder}). */
-  #desiredChanges: Promise<void> = Promise.resolve();
+  /** Twin-state changes, applied one after the other (see {@link TwinManager.#inOrder}). */
+  #changes: Promise<void> = Promise.resolve();
   #nextRid = 1;
   /** Requests waiting for the hub's answer, by `$rid`: `fail` ends one early when its connection is lost. */
   readonly #responses = new Map<
     string,
-    {
-      settle: (response: { status: number; version?: number; body: Uint8Array }) => void;
-      fail: (error: SpotflowError) => void;
-    }
+    { settle: (response: TwinResponse) => void; fail: (error: SpotflowError) => void }
   >();
   readonly #sentWaiters = new Set<() => void>();
 
@@ -74,6 +84,7 @@ export class TwinManager {
     const twin = new TwinManager(db, new StateStore(db), events, log);
     twin.#desired = (await twin.state.get<DesiredProperties>(desiredKey)) ?? twin.#desired;
     twin.#reported = (await twin.state.get<TwinManager['reported']>(reportedKey)) ?? twin.#reported;
+    twin.#identity = await twin.state.get<string>(identityKey);
     const rows = await db.query<{ id: number; patch: string }>(
       'SELECT id, patch FROM reported_patches ORDER BY id',
     );
@@ -111,19 +122,65 @@ export class TwinManager {
     await this.#updates;
   }
 
-  /** A new connection: fetch the whole twin, then send what is pending. */
-  async connected(connection: MqttConnection): Promise<void> {
+  /**
+   * The device has another identity on the hub (provisioned again under a new device id, or in another
+   * workspace). What is known of the twin belongs to the old identity, and its versions mean nothing to the new
+   * one: forget it, durably, so the new identity's twin is taken on the next connect whatever its versions.
+   * Pending reported patches stay: they are this same device's state, and go to its new identity.
+   * `identity` (the new hub device id) is recorded with the reset, so `connected` will not reset again.
+   */
+  identityChanged(identity?: string): Promise<void> {
+    return this.#inOrder(async () => {
+      const desired: DesiredProperties = { version: 0, values: {} };
+      const reported = { version: 0, values: {} };
+      await this.db.write([
+        StateStore.setStatement(desiredKey, desired),
+        StateStore.setStatement(reportedKey, reported),
+        ...(identity === undefined ? [] : [StateStore.setStatement(identityKey, identity)]),
+      ]);
+      this.#desired = desired;
+      this.#reported = reported;
+      if (identity !== undefined) this.#identity = identity;
+      this.#failures = 0;
+    });
+  }
+
+  /**
+   * A new connection: fetch the whole twin, then send what is pending (without waiting out a retry backoff).
+   * `identity` is the connection's hub device id: when it is not the one the stored state belongs to, the state
+   * is reset first ({@link TwinManager.identityChanged}). Checked against the database on every connect, this
+   * also covers a re-provisioning whose process ended before it connected again.
+   */
+  async connected(connection: MqttConnection, identity?: string): Promise<void> {
     this.#connection = connection;
     try {
+      if (identity !== undefined && identity !== this.#identity) {
+        if (this.#identity === undefined) {
+          // The first connect (or a database from before the identity was kept): the state is this identity's.
+          await this.#inOrder(async () => {
+            await this.state.set(identityKey, identity);
+            this.#identity = identity;
+          });
+        } else {
+          this.log.info('The device has a new identity on the hub: its twin state starts over', {
+            deviceId: identity,
+          });
+          await this.identityChanged(identity);
+        }
+      }
       await this.#fetchFullTwin(connection);
     } catch (error) {
       if (this.#connection === connection) this.#report(error);
     }
+    if (this.#connection !== connection) return;
+    this.#wakeRetry?.();
     this.#flush();
   }
 
   disconnected(): void {
     this.#connection = undefined;
+    // A retry waiting for its time ends now: it has no connection to go out on, and no timer may outlive close.
+    this.#wakeRetry?.();
     // Answers to requests made on the lost connection will never come. Failing them now frees the sending of
     // pending patches to start again on the next connection, rather than after the response timeout.
     const lost = new SpotflowError('NETWORK', 'The connection closed before the hub answered a twin request');
@@ -172,10 +229,12 @@ export class TwinManager {
     });
   }
 
-  /** Resolves when every patch stored so far has been acknowledged by the hub. */
-  waitSent(signal?: AbortSignal): Promise<void> {
-    if (this.#pending.length === 0) return Promise.resolve();
-    if (signal?.aborted) return Promise.reject(abortedError(signal));
+  /** Resolves when every patch updated so far (stored, or still being stored) has been acknowledged by the hub. */
+  async waitSent(signal?: AbortSignal): Promise<void> {
+    // An update called but not awaited is not pending yet: wait until it is, or it would not be waited for.
+    await this.#updates;
+    if (this.#pending.length === 0) return;
+    if (signal?.aborted) throw abortedError(signal);
     return new Promise((resolve, reject) => {
       const done = () => {
         if (this.#pending.length > 0) return;
@@ -196,13 +255,25 @@ export class TwinManager {
     const last = this.#pending[this.#pending.length - 1];
     const merged = last && last.id !== this.#sendingId ? mergePatches(last.patch, patch) : undefined;
     if (last && merged) {
-      await this.db.write([
-        {
-          sql: 'UPDATE reported_patches SET patch = ? WHERE id = ?',
-          params: [JSON.stringify(merged), last.id],
-        },
-      ]);
-      last.patch = merged;
+      // Database writes may be slow (IndexedDB, a worker): sending can start on this row before the UPDATE is
+      // done. It then waits for `#merging`, so it sends the merged patch, not the old one whose acknowledgement
+      // would delete the row with the new data in it.
+      const merging = (async () => {
+        await this.db.write([
+          {
+            sql: 'UPDATE reported_patches SET patch = ? WHERE id = ?',
+            params: [JSON.stringify(merged), last.id],
+          },
+        ]);
+        last.patch = merged;
+      })();
+      const settled = merging.catch(() => {});
+      this.#merging = settled;
+      try {
+        await merging;
+      } finally {
+        if (this.#merging === settled) this.#merging = undefined;
+      }
     } else {
       const [result] = await this.db.write([
         { sql: 'INSERT INTO reported_patches (patch) VALUES (?)', params: [JSON.stringify(patch)] },
@@ -226,60 +297,106 @@ export class TwinManager {
     let sent = false;
     while (this.#pending.length > 0) {
       const connection = this.#connection;
-      if (!connection) return;
-      const next = this.#pending[0]!;
-      this.#sendingId = next.id;
-      try {
-        const response = await this.#request(
-          connection,
-          'PATCH/properties/reported/',
-          new TextEncoder().encode(JSON.stringify(next.patch)),
-        );
-        if (response.status === 204 || response.status === 200) {
-          await this.#acknowledged(next, response.version);
-          sent = true;
-        } else if (response.status >= 400 && response.status < 500 && response.status !== 429) {
-          // The hub will never take this patch: drop it rather than block every later one.
-          await this.db.write([{ sql: 'DELETE FROM reported_patches WHERE id = ?', params: [next.id] }]);
-          this.#pending.shift();
-          this.#report(
-            new SpotflowError(
-              'PROTOCOL',
-              `The hub rejected a reported-properties patch (${response.status})`,
-            ),
-          );
-        } else {
-          this.#report(
-            new SpotflowError('NETWORK', `The hub answered a reported patch with ${response.status}`),
-          );
-          return;
-        }
-      } catch (error) {
-        if (this.#connection === connection) this.#report(error);
-        return;
-      } finally {
-        this.#sendingId = undefined;
-      }
+      if (!connection) break;
+      const outcome = await this.#sendFirst(connection);
+      if (outcome === 'lost') break;
+      if (outcome === 'sent') sent = true;
+      if (outcome === 'failed') await this.#retryPause();
     }
     if (sent) this.events.reportedPropertiesSent({ version: this.#reported.version });
     for (const waiter of [...this.#sentWaiters]) waiter();
   }
 
-  async #acknowledged(sent: PendingPatch, version: number | undefined): Promise<void> {
+  /** Sends the oldest pending patch once. `failed`: worth retrying later; `lost`: the connection went away. */
+  async #sendFirst(connection: MqttConnection): Promise<'sent' | 'dropped' | 'failed' | 'lost'> {
+    const next = this.#pending[0]!;
+    // Claim the row before anything else, so that no merge into it starts from now on; then wait for one that
+    // had already started, and send what the row holds once it is done.
+    this.#sendingId = next.id;
+    try {
+      await this.#merging;
+      const patch = next.patch;
+      const response = await this.#request(
+        connection,
+        'PATCH/properties/reported/',
+        new TextEncoder().encode(JSON.stringify(patch)),
+        (response) =>
+          response.status === 204 || response.status === 200
+            ? this.#inOrder(() => this.#acknowledged(next, patch, response.version)).then(() => response)
+            : Promise.resolve(response),
+      );
+      if (response.status === 204 || response.status === 200) {
+        this.#failures = 0;
+        return 'sent';
+      }
+      if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+        // The hub will never take this patch: drop it rather than block every later one.
+        await this.db.write([{ sql: 'DELETE FROM reported_patches WHERE id = ?', params: [next.id] }]);
+        this.#removePending(next);
+        this.#report(
+          new SpotflowError('PROTOCOL', `The hub rejected a reported-properties patch (${response.status})`),
+        );
+        return 'dropped';
+      }
+      // 429 (throttled) or 5xx: the hub may take it later.
+      this.#failed(new SpotflowError('NETWORK', `The hub answered a reported patch with ${response.status}`));
+      return 'failed';
+    } catch (error) {
+      if (this.#connection !== connection) return 'lost';
+      this.#failed(error);
+      return 'failed';
+    } finally {
+      this.#sendingId = undefined;
+    }
+  }
+
+  /** One more failed attempt; only the first of a streak is reported, so a throttling hub causes one error. */
+  #failed(error: unknown): void {
+    if (this.#failures === 0) this.#report(error);
+    this.#failures++;
+  }
+
+  /**
+   * Waits before retrying after `#failures` failed attempts (jittered, growing), so that a hub answering 429 or
+   * 5xx is not hammered. The claim on the row is released meanwhile: new patches merge into it.
+   */
+  async #retryPause(): Promise<void> {
+    const wake = new AbortController();
+    this.#wakeRetry = () => wake.abort();
+    await sleep(backoffDelay(this.#failures - 1, retryBackoff), wake.signal).catch(() => {});
+    this.#wakeRetry = undefined;
+  }
+
+  /** Applies the hub's acknowledgement of `patch` (the snapshot that was sent) from the row `sent`. */
+  async #acknowledged(sent: PendingPatch, patch: JsonObject, version: number | undefined): Promise<void> {
     const reported = {
       version: version !== undefined && Number.isSafeInteger(version) ? version : this.#reported.version + 1,
-      values: applyMergePatch(this.#reported.values, sent.patch),
+      values: applyMergePatch(this.#reported.values, patch),
     };
     await this.db.write([
       { sql: 'DELETE FROM reported_patches WHERE id = ?', params: [sent.id] },
       StateStore.setStatement(reportedKey, reported),
     ]);
     this.#reported = reported;
-    this.#pending.shift();
+    this.#removePending(sent);
+  }
+
+  #removePending(row: PendingPatch): void {
+    const index = this.#pending.indexOf(row);
+    if (index >= 0) this.#pending.splice(index, 1);
   }
 
   async #fetchFullTwin(connection: MqttConnection): Promise<void> {
-    const response = await this.#request(connection, 'GET/', new Uint8Array());
+    await this.#request(connection, 'GET/', new Uint8Array(), (response) => this.#applyFullTwin(response));
+  }
+
+  /**
+   * The full twin is the hub's truth: a section whose `$version` differs from the stored one is taken, lower
+   * versions included (the twin was recreated on the hub, or this is another identity's twin). That is safe
+   * because it is applied in the order the hub answered (see {@link TwinManager.#request}): a version older
+   * than one already applied cannot come after it. Incremental patches still only move forward (`handle`).
+   */
+  async #applyFullTwin(response: TwinResponse): Promise<void> {
     if (response.status !== 200)
       throw new SpotflowError('PROTOCOL', `The hub answered the twin request with ${response.status}`);
     const twin = parseJsonObject(response.body);
@@ -289,27 +406,28 @@ export class TwinManager {
     if (!desired || !Number.isSafeInteger(desiredVersion))
       throw new SpotflowError('PROTOCOL', 'The twin document is malformed');
     const reportedVersion = Number(reported?.$version);
-    if (reported && Number.isSafeInteger(reportedVersion) && reportedVersion > this.#reported.version) {
-      const next = { version: reportedVersion, values: withoutMetadata(reported) };
-      await this.state.set(reportedKey, next);
-      this.#reported = next;
-    }
     await this.#inOrder(async () => {
-      if (desiredVersion > this.#desired.version) {
+      if (reported && Number.isSafeInteger(reportedVersion) && reportedVersion !== this.#reported.version) {
+        const next = { version: reportedVersion, values: withoutMetadata(reported) };
+        await this.state.set(reportedKey, next);
+        this.#reported = next;
+      }
+      if (desiredVersion !== this.#desired.version) {
         await this.#setDesired({ version: desiredVersion, values: withoutMetadata(desired) });
       }
     });
   }
 
   /**
-   * Runs desired-state changes one at a time, each once the previous one is stored. Patches and full-twin answers
+   * Runs twin-state changes one at a time, each once the previous one is stored. Patches and full-twin answers
    * are handled concurrently (QoS 0 deliveries are not awaited one by one), and `#desired` changes only after the
    * write; without this queue two of them could both see the old version, and store and notify the same version
-   * twice, or an older one after a newer.
+   * twice, or an older one after a newer. Acknowledgements of reported patches go through it too, so that every
+   * change the hub tells of is applied in the order it told it.
    */
   #inOrder(change: () => Promise<void>): Promise<void> {
-    const run = this.#desiredChanges.then(change);
-    this.#desiredChanges = run.catch(() => {});
+    const run = this.#changes.then(change);
+    this.#changes = run.catch(() => {});
     return run;
   }
 
@@ -319,9 +437,19 @@ export class TwinManager {
     this.events.desiredProperties(this.desired());
   }
 
-  #request(connection: MqttConnection, path: string, body: Uint8Array) {
+  /**
+   * Publishes a twin request; resolves with what `apply` makes of the hub's answer. `apply` runs as soon as the
+   * answer is handled, before any later message is: whatever it queues with {@link TwinManager.#inOrder} is
+   * queued in the order the hub sent its messages.
+   */
+  #request<T>(
+    connection: MqttConnection,
+    path: string,
+    body: Uint8Array,
+    apply: (response: TwinResponse) => Promise<T>,
+  ): Promise<T> {
     const rid = String(this.#nextRid++);
-    return new Promise<{ status: number; version?: number; body: Uint8Array }>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#responses.delete(rid);
         reject(new SpotflowError('TIMEOUT', 'The hub did not answer a twin request in time'));
@@ -330,7 +458,7 @@ export class TwinManager {
         settle: (response) => {
           clearTimeout(timer);
           this.#responses.delete(rid);
-          resolve(response);
+          resolve(apply(response));
         },
         fail: (error) => {
           clearTimeout(timer);

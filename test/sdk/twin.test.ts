@@ -1,12 +1,21 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyMergePatch, type JsonObject } from '../../emulator/state/merge-patch.js';
-import type { DeviceClient } from '../../src/client.js';
+import { createNodePlatform } from '../../platform/node/index.js';
+import { DeviceClient } from '../../src/client.js';
 import { isSpotflowError, type SpotflowError } from '../../src/errors.js';
-import type { DesiredProperties } from '../../src/options.js';
-import { eventOnce, startClient, tempDir } from '../helpers/client.js';
+import type { DesiredProperties, StartOptions } from '../../src/options.js';
+import type { Database, MqttConnection, MqttMessage, Platform } from '../../src/ports.js';
+import { migrate } from '../../src/store/schema.js';
+import { TwinManager } from '../../src/twin/twin.js';
+import { eventOnce, memoryLogger, startClient, tempDir } from '../helpers/client.js';
 import { waitFor } from '../helpers/device-mqtt.js';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import {
+  type ProvisionedDevice,
+  provisionDevice,
+  startTestEmulator,
+  type TestEmulator,
+} from '../helpers/emulator.js';
 
 let emulator: TestEmulator;
 const dirs = tempDir('spotflow-twin-');
@@ -565,6 +574,400 @@ describe('with the emulator down', () => {
       });
     } finally {
       await second.close();
+    }
+  });
+});
+
+const reportedPatchTopic = '$iothub/twin/PATCH/properties/reported/';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Faults a {@link faultyPlatform} adds to the real Node platform, and what it saw. */
+interface Faults {
+  /** Answer reported patches with this status instead of passing them on to the emulator (unset: pass them). */
+  patchStatus?: number;
+  /** Connecting waits for this. */
+  connectGate?: Promise<void>;
+  /** Runs before each database write; may hold it back. */
+  beforeWrite?: (sql: string) => Promise<void>;
+  /** Sees every message the client receives. */
+  onMessage?: (message: MqttMessage) => void;
+  /** The reported patches the client published, answered by the emulator or by the wrapper. */
+  readonly reportedPatches: string[];
+}
+
+/** The Node platform, trusting the emulator CA, with `faults` wrapped around its MQTT connections and database. */
+function faultyPlatform(on: TestEmulator, faults: Faults): Platform {
+  const node = createNodePlatform({ ca: on.ca });
+  const wrapConnection = (connection: MqttConnection): MqttConnection => {
+    let handler: ((message: MqttMessage) => Promise<void> | void) | undefined;
+    return {
+      publish: async (topic, payload, qos) => {
+        if (topic.startsWith(reportedPatchTopic)) {
+          faults.reportedPatches.push(new TextDecoder().decode(payload));
+          const status = faults.patchStatus;
+          if (status !== undefined) {
+            const rid = new URLSearchParams(topic.split('?')[1]).get('$rid');
+            const answer = { topic: `$iothub/twin/res/${status}/?$rid=${rid}`, payload: new Uint8Array() };
+            setTimeout(() => void handler?.(answer), 2);
+            return;
+          }
+        }
+        return connection.publish(topic, payload, qos);
+      },
+      subscribe: (topics) => connection.subscribe(topics),
+      setMessageHandler: (next) => {
+        handler = next;
+        connection.setMessageHandler((message) => {
+          faults.onMessage?.(message);
+          return next(message);
+        });
+      },
+      onClose: (listener) => connection.onClose(listener),
+      end: (force) => connection.end(force),
+    };
+  };
+  const wrapDatabase = (db: Database): Database => ({
+    write: async (statements, options) => {
+      await faults.beforeWrite?.(statements[0]?.sql ?? '');
+      return db.write(statements, options);
+    },
+    query: <Row>(sql: string, params?: Parameters<Database['query']>[1]) => db.query<Row>(sql, params),
+    close: () => db.close(),
+  });
+  return {
+    ...node,
+    mqtt: {
+      connect: async (options, signal) => {
+        await faults.connectGate;
+        return wrapConnection(await node.mqtt.connect(options, signal));
+      },
+    },
+    database: { open: async (name) => wrapDatabase(await node.database.open(name)) },
+  };
+}
+
+function startFaultyClient(
+  on: TestEmulator,
+  faults: Faults,
+  options: Partial<StartOptions> & { database: string },
+): Promise<DeviceClient> {
+  return DeviceClient.startOn(faultyPlatform(on, faults), {
+    provisioningToken: on.provisioningToken,
+    instance: on.instance,
+    ca: on.ca,
+    logger: memoryLogger(),
+    provisioningPollIntervalMs: 50,
+    reconnectInitialDelayMs: 50,
+    reconnectMaxDelayMs: 500,
+    onProvisioningOperation: () => {},
+    ...options,
+  });
+}
+
+/** Connects to the emulator as `device`, as the SDK's session does, and hands the connection to `twin`. */
+async function connectTwin(twin: TwinManager, device: ProvisionedDevice, identity?: string) {
+  const connection = await createNodePlatform({ ca: emulator.ca }).mqtt.connect({
+    url: `mqtts://localhost:${emulator.port}`,
+    clientId: device.hubDeviceId,
+    username: `${device.iotHubHostName}/${device.hubDeviceId}/?api-version=2021-04-12`,
+    password: device.sasToken,
+    keepAliveSeconds: 60,
+    connectTimeoutMs: 5000,
+    ca: emulator.ca,
+  });
+  connection.setMessageHandler((message) => twin.handle(message));
+  connection.onClose(() => twin.disconnected());
+  await connection.subscribe(TwinManager.topics);
+  await twin.connected(connection, identity);
+  return connection;
+}
+
+/** A TwinManager on its own database, with what it told. */
+async function openTwin(path: string) {
+  const db = await createNodePlatform().database.open(path);
+  await migrate(db);
+  const seen: DesiredProperties[] = [];
+  const errors: SpotflowError[] = [];
+  const events = {
+    desiredProperties: (desired: DesiredProperties) => seen.push(desired),
+    reportedPropertiesSent: () => {},
+    error: (error: SpotflowError) => errors.push(error),
+  };
+  const open = () => TwinManager.open(db, events, memoryLogger());
+  return { db, seen, errors, open, twin: await open() };
+}
+
+/**
+ * Two devices of the emulator whose desired properties have the same version, 2, and different values: versions
+ * alone cannot tell that the new identity's twin is another one.
+ */
+async function twoIdentities(prefix: string) {
+  const oldDevice = await provisionDevice(emulator, `${prefix}-old`);
+  const newDevice = await provisionDevice(emulator, `${prefix}-new`);
+  expect(await patchDesired(emulator, oldDevice.deviceId, { old: 'config' })).toBe(2);
+  expect(await patchDesired(emulator, newDevice.deviceId, { fresh: true })).toBe(2);
+  return { oldDevice, newDevice };
+}
+
+describe('hub faults, slow storage, identity changes', () => {
+  it('429 and 5xx answers to a reported patch: retried with backoff, one error per streak, then sent', async () => {
+    // The emulator never throttles nor fails a twin request: the connection wrapper answers reported patches
+    // itself while `patchStatus` is set (a fault the emulator cannot produce).
+    const faults: Faults = { reportedPatches: [] };
+    const deviceId = 'faults-throttled';
+    const client = await startFaultyClient(emulator, faults, { database: dirs.file('f1.db'), deviceId });
+    const errors: SpotflowError[] = [];
+    client.on('error', (error) => errors.push(error));
+    try {
+      await client.updateReportedProperties({ before: 1 });
+      await client.waitReportedPropertiesSent();
+      const first = faults.reportedPatches.length;
+
+      faults.patchStatus = 429;
+      await client.updateReportedProperties({ temp: 1 });
+      await sleep(700);
+      faults.patchStatus = 503;
+      // Waits with the patch being retried (merged into it or queued behind it).
+      await client.updateReportedProperties({ temp: 2 });
+      await sleep(700);
+      // In 1.4 s: the first attempt and one or two retries (waits of 0.5–1 s, then 1–2 s), not hundreds.
+      const attempts = faults.reportedPatches.length - first;
+      expect(attempts).toBeGreaterThanOrEqual(2);
+      expect(attempts).toBeLessThanOrEqual(3);
+      // One error for the whole streak of failures.
+      expect(errors.map((error) => error.code)).toEqual(['NETWORK']);
+      expect(errors[0]!.message).toContain('429');
+
+      // The hub takes patches again. A new connection does not wait out the backoff (the next retry is due
+      // 1.5–3 s after the first attempt; so a client that waits for it mostly, not always, fails the bound).
+      faults.patchStatus = undefined;
+      const reconnected = eventOnce(client, 'connected');
+      await emulator.api.request('DELETE', `/devices/${deviceId}/connection`);
+      await reconnected;
+      const reconnectedAt = Date.now();
+      await client.waitReportedPropertiesSent({ signal: AbortSignal.timeout(4000) });
+      expect(Date.now() - reconnectedAt).toBeLessThan(500);
+      const hub = await hubTwin(emulator, deviceId);
+      expect(hub.reported.values).toEqual({ before: 1, temp: 2 });
+      expect(client.reportedProperties()).toEqual({
+        version: hub.reported.version,
+        values: hub.reported.values,
+      });
+      expect(errors).toHaveLength(1);
+
+      // A later failure is a new streak: reported again, once.
+      faults.patchStatus = 500;
+      await client.updateReportedProperties({ temp: 3 });
+      await waitFor(() => errors.length === 2);
+      await sleep(300);
+      expect(errors).toHaveLength(2);
+      expect(errors[1]!.message).toContain('500');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a patch merged into the stored one while its sending starts is not lost', async () => {
+    // The race needs a database write slower than a twin round trip. SQLite on a local disk is faster, so the
+    // wrapper holds the merging UPDATE back until just after the full twin came (when sending starts). The
+    // Database port is async for IndexedDB and worker stores, where writes can be that slow: a fake only for
+    // that timing.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let twinFetched!: () => void;
+    const fetched = new Promise<void>((resolve) => {
+      twinFetched = resolve;
+    });
+    const faults: Faults = {
+      reportedPatches: [],
+      connectGate: gate,
+      onMessage: (message) => {
+        if (message.topic.startsWith('$iothub/twin/res/200/')) twinFetched();
+      },
+      beforeWrite: async (sql) => {
+        if (!sql.startsWith('UPDATE reported_patches')) return;
+        await fetched;
+        await sleep(150);
+      },
+    };
+    const database = dirs.file('f2.db');
+    const deviceId = 'faults-slow-merge';
+    const client = await startFaultyClient(emulator, faults, { database, deviceId });
+    try {
+      await client.updateReportedProperties({ a: 1 }); // offline (connecting waits): stored
+      const merged = client.updateReportedProperties({ b: 2 }); // merged into that row, slowly
+      release();
+      await merged;
+      await client.waitReportedPropertiesSent({ signal: AbortSignal.timeout(5000) });
+      expect(storedPatches(database)).toEqual([]);
+      const hub = await hubTwin(emulator, deviceId);
+      expect(hub.reported.values).toEqual({ a: 1, b: 2 });
+      expect(client.reportedProperties()).toEqual({ version: hub.reported.version, values: { a: 1, b: 2 } });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('waitReportedPropertiesSent also waits for updates called but not awaited yet', async () => {
+    const database = dirs.file('f3.db');
+    const deviceId = 'faults-not-awaited';
+    const client = await startClient(emulator, { database, deviceId });
+    try {
+      await client.updateReportedProperties({ first: 1 });
+      await client.waitReportedPropertiesSent();
+      const before = client.reportedProperties().version;
+      const stored = client.updateReportedProperties({ second: 2 });
+      await client.waitReportedPropertiesSent();
+      // Acknowledged by now, not merely stored.
+      expect(client.reportedProperties().version).toBeGreaterThan(before);
+      expect(storedPatches(database)).toEqual([]);
+      expect((await hubTwin(emulator, deviceId)).reported.values).toEqual({ first: 1, second: 2 });
+      await stored;
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('identityChanged: the new identity’s twin replaces the old one; pending reported patches go to it', async () => {
+    // The TwinManager alone, over real connections to the emulator as two devices (DeviceClient tells it of
+    // the identity when it connects; this is the explicit call).
+    const { oldDevice, newDevice } = await twoIdentities('identity');
+    const harness = await openTwin(dirs.file('i1.db'));
+    let { twin } = harness;
+    try {
+      const first = await connectTwin(twin, oldDevice);
+      expect(twin.desired()).toEqual({ version: 2, values: { old: 'config' } });
+      await twin.update({ old: 'acknowledged' });
+      await twin.waitSent();
+      await first.end();
+      twin.disconnected();
+
+      await twin.update({ pending: 1 }); // offline: this device's state, for whichever identity comes next
+      await twin.identityChanged();
+      const reset = { desired: { version: 0, values: {} }, reported: { version: 0, values: { pending: 1 } } };
+      expect({ desired: twin.desired(), reported: twin.reported }).toEqual(reset);
+      expect(harness.seen).toHaveLength(1); // a reset is not a desired change
+      // Durable.
+      twin = await harness.open();
+      expect({ desired: twin.desired(), reported: twin.reported }).toEqual(reset);
+
+      const second = await connectTwin(twin, newDevice);
+      try {
+        // The same version as the old identity's: taken all the same.
+        expect(twin.desired()).toEqual({ version: 2, values: { fresh: true } });
+        expect(harness.seen.at(-1)).toEqual({ version: 2, values: { fresh: true } });
+        await twin.waitSent();
+        const hubNew = await hubTwin(emulator, newDevice.deviceId);
+        expect(hubNew.reported.values).toEqual({ pending: 1 });
+        expect(twin.reported).toEqual({ version: hubNew.reported.version, values: { pending: 1 } });
+        expect((await hubTwin(emulator, oldDevice.deviceId)).reported.values).toEqual({
+          old: 'acknowledged',
+        });
+      } finally {
+        await second.end();
+      }
+      expect(harness.errors).toEqual([]);
+    } finally {
+      await harness.db.close();
+    }
+  });
+
+  it('connected(connection, hubDeviceId) resets state of another identity, also across a restart', async () => {
+    const { oldDevice, newDevice } = await twoIdentities('connect-identity');
+    const harness = await openTwin(dirs.file('i3.db'));
+    let { twin } = harness;
+    try {
+      // The first connect records whose state this is; reconnecting as the same identity keeps it.
+      for (let round = 0; round < 2; round++) {
+        const connection = await connectTwin(twin, oldDevice, oldDevice.hubDeviceId);
+        expect(twin.desired()).toEqual({ version: 2, values: { old: 'config' } });
+        await twin.update({ round });
+        await twin.waitSent();
+        await connection.end();
+        twin.disconnected();
+      }
+      const oldReported = (await hubTwin(emulator, oldDevice.deviceId)).reported;
+      expect(twin.reported).toEqual(oldReported);
+
+      // The process ends after being provisioned again (nothing told the twin), a patch waits meanwhile.
+      await twin.update({ pending: 1 });
+      twin = await harness.open();
+      const second = await connectTwin(twin, newDevice, newDevice.hubDeviceId);
+      try {
+        expect(twin.desired()).toEqual({ version: 2, values: { fresh: true } });
+        expect(harness.seen).toEqual([
+          { version: 2, values: { old: 'config' } },
+          { version: 2, values: { fresh: true } },
+        ]);
+        await twin.waitSent();
+        const hubNew = await hubTwin(emulator, newDevice.deviceId);
+        // Only the pending patch went to the new identity, not what the old one had acknowledged.
+        expect(hubNew.reported.values).toEqual({ pending: 1 });
+        expect(twin.reported).toEqual({ version: hubNew.reported.version, values: { pending: 1 } });
+      } finally {
+        await second.end();
+      }
+      expect((await hubTwin(emulator, oldDevice.deviceId)).reported).toEqual(oldReported);
+      expect(harness.errors).toEqual([]);
+    } finally {
+      await harness.db.close();
+    }
+  });
+
+  it('a twin recreated on the hub with lower versions (the platform lost it) is taken as the truth', async () => {
+    const database = dirs.file('i2.db');
+    const deviceId = 'identity-recreated';
+    const lost = await startTestEmulator({ settings: { autoApprove: true } });
+    const { port, workspaceId, provisioningToken, apiToken } = lost;
+    try {
+      const client = await startClient(lost, { database, deviceId });
+      try {
+        for (let i = 0; i < 4; i++) await patchDesired(lost, deviceId, { old: i });
+        await waitFor(() => client.desiredProperties().version === 5);
+        await client.updateReportedProperties({ old: true });
+        await client.waitReportedPropertiesSent();
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await lost.close();
+    }
+
+    // A fresh emulator on the same address and workspace: the stored SAS and registration token are unknown
+    // to it, so the client provisions again, and finds the device's twin back at version 1.
+    const fresh = await startTestEmulator({
+      port,
+      workspaceId,
+      provisioningToken,
+      apiToken,
+      settings: { autoApprove: true },
+    });
+    const recorder = desiredRecorder();
+    try {
+      const client = await startClient(fresh, {
+        database,
+        deviceId,
+        onDesiredProperties: recorder.onDesiredProperties,
+      });
+      try {
+        await waitFor(() => client.desiredProperties().version === 1, 10_000);
+        const version = await patchDesired(fresh, deviceId, { fresh: true });
+        expect(version).toBe(2);
+        await waitFor(() => client.desiredProperties().version === 2);
+        expect(recorder.option).toEqual([
+          { version: 1, values: {} },
+          { version: 2, values: { fresh: true } },
+        ]);
+        const hub = await hubTwin(fresh, deviceId);
+        expect(client.reportedProperties()).toEqual(hub.reported);
+        expect(hub.reported.values).toEqual({});
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await fresh.close();
     }
   });
 });
