@@ -49,10 +49,6 @@ export class CloudMessages {
     this.#inbox = new CloudInbox(db, (stored) => this.#deliver(stored), reportError);
   }
 
-  get hasCloudHandler(): boolean {
-    return this.#cloudHandlers.size > 0;
-  }
-
   onCloudMessage(handler: CloudMessageHandler): () => void {
     if (typeof handler !== 'function') throw invalidArgument('onCloudMessage needs a function');
     this.#cloudHandlers.add(handler);
@@ -86,6 +82,7 @@ export class CloudMessages {
     return true;
   }
 
+  /** Registers the handler of method `name`, replacing an earlier one; returns a function that removes it. */
   onMethod(name: string, handler: MethodHandler): () => void {
     if (typeof name !== 'string' || !/^[A-Za-z0-9_.\-:]{1,128}$/.test(name)) {
       throw invalidArgument('A method name is 1-128 letters, digits or _ . - :');

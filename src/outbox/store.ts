@@ -69,10 +69,6 @@ export class OutboxStore {
     return store;
   }
 
-  get count(): number {
-    return this.#count;
-  }
-
   /** Stores the entry; resolves once it is durable. Applies the outbox limits first. */
   async add(entry: NewEntry): Promise<{ id: number; mid: string; dropped: Dropped | undefined }> {
     const mid = randomUuid();

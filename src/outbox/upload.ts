@@ -112,8 +112,21 @@ export class FileUploader {
   ): Promise<void> {
     const path = session.blobName.split('/').map(encodeURIComponent).join('/');
     const blobUrl = `${secure ? 'https' : 'http'}://${session.hostName}/${encodeURIComponent(session.containerName)}/${path}`;
-    const ids: string[] = [];
     onProgress({ mid, sentBytes: 0, totalBytes: bytes.length });
+    if (bytes.length <= blockBytes) {
+      // One request: IoT Hub's documented upload (Put Blob with x-ms-blob-type: BlockBlob).
+      await this.#call(() =>
+        this.#http.put(`${blobUrl}${session.sasToken}`, {
+          body: bytes,
+          headers: { 'x-ms-blob-type': 'BlockBlob' },
+          signal,
+        }),
+      );
+      onProgress({ mid, sentBytes: bytes.length, totalBytes: bytes.length });
+      return;
+    }
+    // Larger payloads go in blocks (Put Block, then Put Block List), so progress can be reported as they go.
+    const ids: string[] = [];
     for (let offset = 0; offset < bytes.length; offset += blockBytes) {
       // Block ids must all have the same length: a zero-padded counter, base64-encoded.
       const id = btoa(String(ids.length).padStart(6, '0'));

@@ -68,12 +68,13 @@ async function problemOf(response: Response): Promise<{ type?: string; title?: s
 export class ProvisioningApi {
   readonly #http: KyInstance;
 
-  constructor(instance: string, fetchImpl: typeof fetch) {
+  /** @param options.timeoutMs how long one request may take (default 30 s); tests shorten it. */
+  constructor(instance: string, fetchImpl: typeof fetch, options: { timeoutMs?: number } = {}) {
     this.#http = ky.create({
       prefixUrl: instance,
       fetch: fetchImpl,
       retry: 0,
-      timeout: requestTimeoutMs,
+      timeout: options.timeoutMs ?? requestTimeoutMs,
       throwHttpErrors: false,
     });
   }
@@ -214,8 +215,22 @@ export class ProvisioningApi {
       if (options.signal?.aborted) throw abortedError(options.signal);
       if (isSpotflowError(error)) throw error;
       if (error instanceof HTTPError) throw protocol(`Unexpected HTTP ${error.response.status}`);
-      const name = error instanceof Error ? error.name : 'Error';
-      throw new SpotflowError('NETWORK', `The platform could not be reached (${name})`, { cause: error });
+      // No `cause`: ky's errors hold the Request, whose headers carry the bearer token, and util.inspect or an
+      // error reporter would print it. The name and system error code say what went wrong.
+      throw new SpotflowError('NETWORK', `The platform could not be reached (${describeFailure(error)})`);
     }
   }
+}
+
+/** `TimeoutError`, `TypeError: ECONNREFUSED`…: a network failure named without anything it carries. */
+function describeFailure(error: unknown): string {
+  const name = error instanceof Error ? error.name.slice(0, 40) : 'Error';
+  // fetch (undici) reports the system error on its cause; a code is a short identifier, never a secret.
+  const code = codeOf(error) ?? codeOf((error as { cause?: unknown } | undefined)?.cause);
+  return code === undefined ? name : `${name}: ${code}`;
+}
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,39}$/.test(code) ? code : undefined;
 }

@@ -1,8 +1,9 @@
-import { abortedError, isSpotflowError, SpotflowError } from '../errors.js';
+import { abortedError, SpotflowError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ProvisioningOperation } from '../options.js';
 import type { Clock } from '../ports.js';
-import { backoffDelay, sleep } from '../util/backoff.js';
+import { sleep } from '../util/backoff.js';
+import { retrying } from '../util/retry.js';
 import type { IssuedRegistrationToken, ProvisioningApi } from './api.js';
 
 export interface ProvisioningFlowOptions {
@@ -10,11 +11,6 @@ export interface ProvisioningFlowOptions {
   deviceId: string | undefined;
   pollIntervalMs: number;
   onProvisioningOperation: (operation: ProvisioningOperation) => void | Promise<void>;
-}
-
-/** Errors worth retrying: the network or the platform having a bad moment. */
-export function isTransient(error: unknown): boolean {
-  return isSpotflowError(error, 'NETWORK');
 }
 
 /**
@@ -59,51 +55,5 @@ export async function runProvisioning(
       );
     }
     await sleep(options.pollIntervalMs, signal);
-  }
-}
-
-/**
- * Runs `call`, retrying transient failures with jittered backoff until it succeeds, fails for good, or aborts.
- * `hurry`, when given, cuts the current wait short (the hub just refused our credentials: the network is back).
- */
-export async function retrying<T>(
-  call: () => Promise<T>,
-  log: Logger,
-  signal: AbortSignal | undefined,
-  hurry?: Hurry,
-): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (signal?.aborted) throw abortedError(signal);
-      if (!isTransient(error)) throw error;
-      const delay = backoffDelay(attempt, { initialMs: 1000, maxMs: 60_000 });
-      log.warn('Platform not reachable; retrying', { error, retryInMs: Math.round(delay) });
-      await (hurry ? hurry.wait(delay, signal) : sleep(delay, signal));
-    }
-  }
-}
-
-/** A wait that `now()` ends early: lets news from elsewhere (a refused CONNECT) cut a retry backoff short. */
-export class Hurry {
-  #wake: (() => void) | undefined;
-
-  now(): void {
-    this.#wake?.();
-  }
-
-  async wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    const early = new AbortController();
-    this.#wake = () => early.abort();
-    const onAbort = () => early.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      await sleep(ms, early.signal).catch(() => {});
-      if (signal?.aborted) throw abortedError(signal);
-    } finally {
-      this.#wake = undefined;
-      signal?.removeEventListener('abort', onAbort);
-    }
   }
 }

@@ -5,10 +5,11 @@ import type { Logger } from '../logger.js';
 import type { Clock } from '../ports.js';
 import type { StateStore } from '../store/state.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
+import { Hurry, retrying } from '../util/retry.js';
 import { sha256Hex } from '../util/uuid.js';
 import type { IssuedRegistrationToken, ProvisioningApi } from './api.js';
 import { effectiveExpiryUntil } from './expiry.js';
-import { Hurry, type ProvisioningFlowOptions, retrying, runProvisioning } from './flow.js';
+import { type ProvisioningFlowOptions, runProvisioning } from './flow.js';
 
 /** What the database keeps about this device's registration (tokens included: the file is owner-only). */
 export interface StoredRegistration {
@@ -24,6 +25,37 @@ export interface StoredRegistration {
 }
 
 const stateKey = 'registration';
+
+/**
+ * SAS renewals never come closer together than this (SPEC §3: never hammer the hub), except when a SAS that looked
+ * healthy on arrival is due sooner by its own lifetime (SPEC §2 step 4: a 2 s SAS is renewed after 1 s).
+ */
+const MIN_RENEWAL_INTERVAL_MS = 10_000;
+/** Longest wait between renewals after refusals in a row: the device is offline meanwhile. */
+const MAX_REFUSED_INTERVAL_MS = 5 * 60_000;
+/**
+ * Longest wait between renewals of SAS tokens that keep arriving already expired by the device's clock: the hub
+ * (whose clock is right) accepts them, and a typical 1 h SAS would be renewed after 30 min anyway.
+ */
+const MAX_SKEWED_INTERVAL_MS = 30 * 60_000;
+/** A SAS with less than this left by the device's clock when it arrives counts as already expired. */
+const MIN_SAS_REMAINING_MS = 1000;
+
+/**
+ * Milliseconds on a clock that never jumps (`performance.now()`, in Node and browsers alike): intervals between
+ * renewals are measured on it, because NTP may step the wall clock by hours in either direction.
+ */
+const monotonicNow = (): number => performance.now();
+
+/** What this process knows about the current SAS, to pace its renewal. */
+interface SasPacing {
+  /** {@link monotonicNow} when it arrived (when the client started, for one read from the database). */
+  arrivedAt: number;
+  /** How long after its arrival it is due for renewal by the monotonic clock (Infinity: the wall clock decides). */
+  renewAfterMs: number;
+  /** It arrived already expired, or the hub refused it: renewing it is a retry, paced by {@link backoffInterval}. */
+  struck: boolean;
+}
 
 export interface TokenHandlerEvents {
   provisioningRequired(reason: string): void;
@@ -47,7 +79,13 @@ export class TokenHandler implements CredentialSource {
   #renewNow = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
-  #lastRenewal = 0;
+  /** {@link monotonicNow} when the last SAS renewal began. */
+  #lastRenewalAt: number | undefined;
+  #sas: SasPacing = { arrivedAt: monotonicNow(), renewAfterMs: Number.POSITIVE_INFINITY, struck: false };
+  /** Renewals in a row that brought no usable SAS (it arrived already expired, or the hub refused it). */
+  #strikes = 0;
+  /** Whether the current run of already-expired SAS tokens has been logged (once, not at every renewal). */
+  #skewReported = false;
   /** Cuts a renewal's retry backoff short when the hub refuses the SAS (proof the network is back). */
   readonly #hurry = new Hurry();
 
@@ -108,6 +146,10 @@ export class TokenHandler implements CredentialSource {
 
   async refused(credentials: HubCredentials, signal: AbortSignal): Promise<void> {
     if (credentials.sasToken !== this.#registration.hub.sasToken) return;
+    if (!this.#sas.struck) {
+      this.#sas.struck = true;
+      this.#strikes++;
+    }
     this.#renewNow = true;
     this.#wake?.();
     this.#hurry.now();
@@ -151,8 +193,8 @@ export class TokenHandler implements CredentialSource {
           const issued = await runProvisioning(this.api, this.options, this.clock, this.log, signal);
           await this.#register(issued, this.#registration.provisioningTokenHash, signal);
           this.#needsProvisioning = false;
-        } else if (this.#renewNow || this.clock.now() >= this.#registration.hub.sasRenewAt) {
-          await this.#avoidHammering(signal);
+        } else if (this.#renewNow || this.#sasDueIn() <= 0) {
+          await this.#paceRenewal(signal);
           await this.#renewSas(signal);
         } else if (
           this.#registration.registrationTokenRenewAt !== null &&
@@ -180,7 +222,7 @@ export class TokenHandler implements CredentialSource {
   }
 
   async #renewSas(signal: AbortSignal): Promise<void> {
-    this.#lastRenewal = this.clock.now();
+    this.#lastRenewalAt = monotonicNow();
     const registration = await retrying(
       () => this.api.register(this.#registration.registrationToken, signal),
       this.log,
@@ -188,17 +230,16 @@ export class TokenHandler implements CredentialSource {
       this.#hurry,
     );
     const now = this.clock.now();
-    const next: StoredRegistration = {
-      ...this.#registration,
-      hub: hubOf(registration.credentials, now),
-    };
+    const { hub, pacing } = this.#arrived(registration.credentials, now);
+    const next: StoredRegistration = { ...this.#registration, hub };
     if (registration.registrationTokenLifetimeMs !== undefined && next.registrationTokenExpiresAt === null) {
       next.registrationTokenExpiresAt = now + registration.registrationTokenLifetimeMs;
       next.registrationTokenRenewAt = effectiveExpiryUntil(now, next.registrationTokenExpiresAt);
     }
     this.#renewNow = false;
-    await this.#store(next);
-    this.log.info('Hub credentials renewed', { sasExpiresAt: new Date(next.hub.sasExpiresAt).toISOString() });
+    await this.#store(next, pacing);
+    // Not `sasExpiresAt`: the logger redacts fields whose name mentions a SAS.
+    this.log.info('Hub credentials renewed', { expiresAt: new Date(next.hub.sasExpiresAt).toISOString() });
   }
 
   async #refreshRegistrationToken(signal: AbortSignal): Promise<void> {
@@ -227,43 +268,113 @@ export class TokenHandler implements CredentialSource {
       token.registrationTokenExpiresAt = now + registration.registrationTokenLifetimeMs;
       token.registrationTokenRenewAt = effectiveExpiryUntil(now, token.registrationTokenExpiresAt);
     }
-    await this.#store({
-      instance: this.options.instance,
-      provisioningTokenHash: hash,
-      requestedDeviceId: this.options.deviceId ?? null,
-      ...token,
-      hub: hubOf(registration.credentials, now),
-    });
+    const { hub, pacing } = this.#arrived(registration.credentials, now);
+    await this.#store(
+      {
+        instance: this.options.instance,
+        provisioningTokenHash: hash,
+        requestedDeviceId: this.options.deviceId ?? null,
+        ...token,
+        hub,
+      },
+      pacing,
+    );
     this.log.info('Device registered', {
       workspaceId: registration.credentials.workspaceId,
       deviceId: registration.credentials.deviceId,
     });
   }
 
-  async #store(next: StoredRegistration): Promise<void> {
+  /** Stores `next`; `pacing` describes its SAS when one just arrived (not when only the registration token changed). */
+  async #store(next: StoredRegistration, pacing?: SasPacing): Promise<void> {
     await this.state.set(stateKey, next);
     const changed = this.#registration === undefined || this.#registration.hub.sasToken !== next.hub.sasToken;
     this.#registration = next;
+    if (pacing) this.#adopt(pacing, next.hub.sasExpiresAt);
     if (!changed) return;
     // Any new SAS answers a refusal of the old one, also one obtained by provisioning again: renewing once more
-    // would cost a needless register and reconnect, after the hammering guard held the loop for up to 10 s.
+    // would cost a needless register and reconnect, after the hammering guard held the loop for 10 s or more.
     this.#renewNow = false;
     for (const listener of [...this.#listeners]) listener();
   }
 
-  /** A hub that keeps refusing fresh credentials must not make us re-register in a tight loop. */
-  async #avoidHammering(signal: AbortSignal): Promise<void> {
-    const sinceLast = this.clock.now() - this.#lastRenewal;
-    if (this.#renewNow && sinceLast < 10_000) await sleep(10_000 - sinceLast, signal);
+  /**
+   * The hub part of the registration for a SAS that just arrived, and how to pace its renewal. A SAS whose expiry
+   * is already past (or less than a second away) by the device's clock means the clock is ahead of the platform's
+   * by more than the SAS lifetime, or the platform sent a past expiry. Its real lifetime is unknown (`se` minus the
+   * platform's idea of now), so it is kept (the hub decides whether it accepts it) and renewed after the backoff
+   * interval, not at once: renewing at once would loop, each new SAS looking expired too, each one a reconnect.
+   */
+  #arrived(credentials: HubCredentials, now: number): { hub: StoredRegistration['hub']; pacing: SasPacing } {
+    const sasExpiresAt = credentials.sasExpiresAt.getTime();
+    const arrivedAt = monotonicNow();
+    if (sasExpiresAt - now >= MIN_SAS_REMAINING_MS) {
+      const sasRenewAt = effectiveExpiryUntil(now, sasExpiresAt);
+      return {
+        hub: { ...credentials, sasExpiresAt, sasRenewAt },
+        pacing: { arrivedAt, renewAfterMs: sasRenewAt - now, struck: false },
+      };
+    }
+    const renewAfterMs = backoffInterval(this.#strikes + 1, MAX_SKEWED_INTERVAL_MS);
+    return {
+      hub: { ...credentials, sasExpiresAt, sasRenewAt: now + renewAfterMs },
+      pacing: { arrivedAt, renewAfterMs, struck: true },
+    };
+  }
+
+  #adopt(pacing: SasPacing, sasExpiresAt: number): void {
+    this.#sas = pacing;
+    if (!pacing.struck) {
+      this.#skewReported = false;
+      return;
+    }
+    this.#strikes++;
+    if (this.#skewReported) return;
+    this.#skewReported = true;
+    this.log.warn(
+      "The hub credentials arrived already expired by this device's clock: the clock is probably ahead of the " +
+        "platform's. Using them anyway and renewing them with backoff; set the device's clock (NTP) to fix this",
+      {
+        expiresAt: new Date(sasExpiresAt).toISOString(),
+        deviceClock: new Date(this.clock.now()).toISOString(),
+        renewInMs: pacing.renewAfterMs,
+      },
+    );
+  }
+
+  /** How long until the SAS is due for renewal: by the wall clock or by the monotonic one, whichever says sooner. */
+  #sasDueIn(): number {
+    return Math.min(
+      this.#registration.hub.sasRenewAt - this.clock.now(),
+      this.#sas.arrivedAt + this.#sas.renewAfterMs - monotonicNow(),
+    );
+  }
+
+  /**
+   * Never hammer the hub (SPEC §3): every renewal, scheduled or after a refusal, starts no sooner than a minimum
+   * interval after the previous one, measured on the monotonic clock (with the wall clock, NTP stepping it back
+   * made the wait as long as the step) and never longer than that interval. The interval is 10 s, doubling with
+   * each renewal in a row that brought no usable SAS; a healthy SAS with a shorter lifetime keeps its own schedule.
+   */
+  async #paceRenewal(signal: AbortSignal): Promise<void> {
+    // A SAS that lived to its renewal time without being refused ends any run of failed renewals.
+    if (!this.#renewNow && !this.#sas.struck) this.#strikes = 0;
+    if (this.#lastRenewalAt === undefined) return;
+    const interval =
+      this.#renewNow || this.#sas.struck
+        ? backoffInterval(this.#strikes, this.#renewNow ? MAX_REFUSED_INTERVAL_MS : MAX_SKEWED_INTERVAL_MS)
+        : Math.min(MIN_RENEWAL_INTERVAL_MS, this.#sas.renewAfterMs);
+    const wait = Math.min(Math.max(interval - (monotonicNow() - this.#lastRenewalAt), 0), interval);
+    if (wait > 0) await sleep(wait, signal);
   }
 
   async #sleepUntilDue(signal: AbortSignal): Promise<void> {
     const due = Math.min(
-      this.#registration.hub.sasRenewAt,
-      this.#registration.registrationTokenRenewAt ?? Number.POSITIVE_INFINITY,
+      this.#sasDueIn(),
+      (this.#registration.registrationTokenRenewAt ?? Number.POSITIVE_INFINITY) - this.clock.now(),
     );
     // Wake at least every minute: the wall clock may jump (NTP after boot) and timers do not follow it.
-    const delay = Math.max(0, Math.min(due - this.clock.now(), 60_000));
+    const delay = Math.max(0, Math.min(due, 60_000));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, delay);
       // The listener goes with the wait: the signal lives as long as the client and this runs at every renewal.
@@ -288,9 +399,9 @@ function tokenFields(issued: IssuedRegistrationToken, now: number) {
   };
 }
 
-function hubOf(credentials: HubCredentials, now: number): StoredRegistration['hub'] {
-  const sasExpiresAt = credentials.sasExpiresAt.getTime();
-  return { ...credentials, sasExpiresAt, sasRenewAt: effectiveExpiryUntil(now, sasExpiresAt) };
+/** 10 s for the first renewal in a row that brought no usable SAS, doubling with each more, up to `maxMs`. */
+function backoffInterval(strikes: number, maxMs: number): number {
+  return Math.min(maxMs, MIN_RENEWAL_INTERVAL_MS * 2 ** Math.max(0, strikes - 1));
 }
 
 function toCredentials(registration: StoredRegistration): HubCredentials {

@@ -105,10 +105,6 @@ export class TwinManager {
     return { version: this.#reported.version, values: cloneJson(values) };
   }
 
-  get pendingPatches(): number {
-    return this.#pending.length;
-  }
-
   /** Checks and stores a reported-property patch; resolves once it is durable. */
   update(patch: unknown): Promise<void> {
     const checked = checkPatch(patch);

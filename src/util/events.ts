@@ -35,10 +35,6 @@ export class TypedEvents<Events extends EventMap<Events>> {
     return off;
   }
 
-  listenerCount(event: keyof Events): number {
-    return this.#listeners.get(event)?.size ?? 0;
-  }
-
   emit<K extends keyof Events>(event: K, payload: Events[K]): void {
     const set = this.#listeners.get(event);
     if (!set) return;

@@ -6,9 +6,13 @@
  *
  * Each test runs its own emulator, so the slow ones (they wait for real lifetimes to pass) run concurrently.
  */
+import { createServer, type Socket } from 'node:net';
+import { inspect } from 'node:util';
 import { describe, it } from 'vitest';
 import type { DeviceClient } from '../../src/client.js';
-import { startClient, tempDir } from '../helpers/client.js';
+import { isSpotflowError } from '../../src/errors.js';
+import { ProvisioningApi } from '../../src/provisioning/api.js';
+import { memoryLogger, startClient, tempDir } from '../helpers/client.js';
 import { waitFor } from '../helpers/device-mqtt.js';
 import { call, startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import {
@@ -222,6 +226,84 @@ describe.concurrent('credentials', () => {
       await client?.close();
       await emulator.close();
       dirs.cleanup();
+    }
+  });
+
+  it('a device clock 3 h ahead of the platform (each SAS looks expired on arrival): uses it, warns once, renews after 10 s, no register loop', async ({
+    expect,
+  }) => {
+    // The emulator's clock runs 3 h behind the device's, which is what a device whose clock is 3 h ahead sees (an
+    // RTC not yet corrected by NTP): each 1 h SAS has an `se` 2 h in the past by the device's clock, while the hub,
+    // whose clock is right, accepts it. Before the fix the client re-registered (and reconnected) in a tight loop.
+    const dirs = tempDir();
+    const emulator = await emulatorWith({
+      settings: { autoApprove: true, sasTokenLifetimeSeconds: 3600 },
+      now: () => Date.now() - 3 * 3600_000,
+    });
+    const logger = memoryLogger();
+    let client: DeviceClient | undefined;
+    try {
+      client = await startClient(emulator, { database: dirs.file('ahead.db'), deviceId: 'ahead', logger });
+      const registeredAt = emulator.log.entries.find((entry) => entry.message === 'device registered')!.at;
+      await connected(client);
+      const { id } = await client.sendMessage('with a SAS that looks expired to the device');
+      expect(firstDeliveries(await allMessages(emulator, 'ahead'))).toEqual([id]);
+
+      await sleepMs(registeredAt + 9000 - Date.now());
+      expect(registered(emulator)).toBe(1);
+      expect(connects(emulator)).toBe(1);
+      expect(client.connected).toBe(true);
+
+      // No sooner than 10 s after the first one, one renewal (and its reconnect); the next is 20 s after that.
+      await sleepMs(registeredAt + 11_500 - Date.now());
+      expect(registered(emulator)).toBe(2);
+      const renewals = emulator.log.entries.filter((entry) => entry.message === 'device registered');
+      expect(renewals[1]!.at - renewals[0]!.at).toBeGreaterThanOrEqual(10_000);
+      await waitFor(() => connects(emulator) === 2);
+      expect(refusedConnects(emulator)).toBe(0);
+      const warnings = logger.lines.filter((line) => line.startsWith('warn') && line.includes('clock'));
+      expect(warnings).toHaveLength(1);
+      const { id: later } = await client.sendMessage('after the renewal');
+      expect(firstDeliveries(await allMessages(emulator, 'ahead'))).toEqual([id, later]);
+    } finally {
+      await client?.close();
+      await emulator.close();
+      dirs.cleanup();
+    }
+  });
+
+  it('a platform that does not answer: the NETWORK error does not carry the registration token (not even deep inside)', async ({
+    expect,
+  }) => {
+    // A server that accepts connections and never answers, so the request times out (ky's TimeoutError holds the
+    // Request, headers included): the emulator cannot be made to hang, so a bare socket server stands in for it.
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const api = new ProvisioningApi(`http://127.0.0.1:${port}`, fetch, { timeoutMs: 200 });
+      const secret = 'SECRET-REGISTRATION-TOKEN-2f6c1e';
+      const error = await api.register(secret).then(
+        () => expect.unreachable('register resolved'),
+        (e: unknown) => e,
+      );
+      expect(isSpotflowError(error, 'NETWORK')).toBe(true);
+      expect((error as Error).message).toContain('TimeoutError');
+      const shown = [
+        inspect(error),
+        inspect(error, { depth: Number.POSITIVE_INFINITY, showHidden: true }),
+        JSON.stringify(error),
+        String((error as Error).stack),
+      ];
+      expect(shown.filter((text) => text.includes(secret))).toHaveLength(0);
+      expect((error as Error).cause).toBeUndefined();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 

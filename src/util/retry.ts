@@ -1,0 +1,58 @@
+/**
+ * Retrying calls to the platform: transient failures (the network, or the platform having a bad moment) are
+ * retried with jittered backoff, and news from elsewhere can cut a wait short.
+ */
+import { abortedError, isSpotflowError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { backoffDelay, sleep } from './backoff.js';
+
+/** Errors worth retrying: the network or the platform having a bad moment. */
+export function isTransient(error: unknown): boolean {
+  return isSpotflowError(error, 'NETWORK');
+}
+
+/**
+ * Runs `call`, retrying transient failures with jittered backoff until it succeeds, fails for good, or aborts.
+ * `hurry`, when given, cuts the current wait short (the hub just refused our credentials: the network is back).
+ */
+export async function retrying<T>(
+  call: () => Promise<T>,
+  log: Logger,
+  signal: AbortSignal | undefined,
+  hurry?: Hurry,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (signal?.aborted) throw abortedError(signal);
+      if (!isTransient(error)) throw error;
+      const delay = backoffDelay(attempt, { initialMs: 1000, maxMs: 60_000 });
+      log.warn('Platform not reachable; retrying', { error, retryInMs: Math.round(delay) });
+      await (hurry ? hurry.wait(delay, signal) : sleep(delay, signal));
+    }
+  }
+}
+
+/** A wait that `now()` ends early: lets news from elsewhere (a refused CONNECT) cut a retry backoff short. */
+export class Hurry {
+  #wake: (() => void) | undefined;
+
+  now(): void {
+    this.#wake?.();
+  }
+
+  async wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    const early = new AbortController();
+    this.#wake = () => early.abort();
+    const onAbort = () => early.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await sleep(ms, early.signal).catch(() => {});
+      if (signal?.aborted) throw abortedError(signal);
+    } finally {
+      this.#wake = undefined;
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
