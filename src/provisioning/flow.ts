@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { ProvisioningOperation } from '../options.js';
 import type { Clock } from '../ports.js';
 import { sleep } from '../util/backoff.js';
+import { callSafely } from '../util/callbacks.js';
 import { retrying } from '../util/retry.js';
 import type { IssuedRegistrationToken, ProvisioningApi } from './api.js';
 
@@ -31,15 +32,17 @@ export async function runProvisioning(
     signal,
   );
   log.info('Provisioning operation started; waiting for approval', { operationId: operation.id });
-  try {
-    await options.onProvisioningOperation({
-      id: operation.id,
-      verificationCode: operation.verificationCode,
-      expirationTime: new Date(operation.expiresAt),
-    });
-  } catch (error) {
-    log.error('onProvisioningOperation threw; provisioning goes on', { error });
-  }
+  // Polling starts while the callback shows the code: a callback that waits (a dialog) must not hold up the
+  // approval, and its failure must not stop provisioning.
+  callSafely(
+    () =>
+      options.onProvisioningOperation({
+        id: operation.id,
+        verificationCode: operation.verificationCode,
+        expirationTime: new Date(operation.expiresAt),
+      }),
+    (error) => log.error('onProvisioningOperation failed; provisioning goes on', { error }),
+  );
   for (;;) {
     if (signal?.aborted) throw abortedError(signal);
     const result = await retrying(
