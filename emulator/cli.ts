@@ -3,73 +3,114 @@
  * `spotflow-emulator` / `npm run emulator`: runs the local Spotflow platform until SIGINT or SIGTERM.
  * Every flag also reads from an environment variable (SPOTFLOW_EMULATOR_<FLAG>, e.g. SPOTFLOW_EMULATOR_PORT).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type EmulatorOptions, startEmulator } from './index.js';
+import { type EmulatorOptions, isValidPublicHost, startEmulator } from './index.js';
 import { createLogger, type LogLevel } from './log.js';
+import { settingProblem, workspaceIdPattern } from './state/workspace.js';
 
 const usage = `Usage: spotflow-emulator [options]
 
   --port <n>                       port for HTTP, MQTT and WebSocket, plain and TLS (default 5080; 0 = any free)
-  --host <addr>                    interface to listen on (default 127.0.0.1)
+  --host <addr>                    interface to listen on (default 127.0.0.1; 0.0.0.0 = all)
+  --public-host <name>             host name devices use to reach the emulator, put in the instance URL,
+                                   iotHubHostName and the TLS certificate (default localhost)
   --data-dir <dir>                 where state is kept (default ./.spotflow-emulator)
   --memory                         keep state in memory only
   --tls                            advertise an https:// instance URL
   --auto-approve                   approve every provisioning operation at once
   --json                           print one JSON line with the credentials once ready (logs go to stderr)
-  --workspace-id <id>              fixed workspace id (default: generated on first start)
+  --workspace-id <id>              fixed workspace id: letters, digits, - and _ (default: generated on first
+                                   start; a data directory keeps its workspace id)
   --provisioning-token <token>     fixed provisioning token
   --api-token <token>              fixed management API token
-  --sas-lifetime <seconds>         lifetime of SAS tokens issued by register
-  --registration-token-lifetime <seconds>
+  --sas-lifetime <seconds>         lifetime of SAS tokens issued by register (at least 1)
+  --registration-token-lifetime <seconds>   (0 = registration tokens do not expire)
   --log-level <debug|info|warn|error|silent>   (default info)
+  --version
   --help
 
-Each option can also be set as SPOTFLOW_EMULATOR_<NAME> (e.g. SPOTFLOW_EMULATOR_AUTO_APPROVE=1).`;
+Each option can also be set as SPOTFLOW_EMULATOR_<NAME> (e.g. SPOTFLOW_EMULATOR_AUTO_APPROVE=1); a flag wins over
+its variable. On/off options take --no-<name> (e.g. --no-auto-approve) and variables 1/0, true/false, yes/no or
+on/off. Settings given here (--auto-approve, --sas-lifetime, --registration-token-lifetime) apply to this run only:
+they override the workspace settings kept in the data directory without replacing them.`;
+
+const onOff = ['memory', 'tls', 'auto-approve', 'json'] as const;
 
 const flags = {
   port: { type: 'string' },
   host: { type: 'string' },
+  'public-host': { type: 'string' },
   'data-dir': { type: 'string' },
   memory: { type: 'boolean' },
+  'no-memory': { type: 'boolean' },
   tls: { type: 'boolean' },
+  'no-tls': { type: 'boolean' },
   'auto-approve': { type: 'boolean' },
+  'no-auto-approve': { type: 'boolean' },
   json: { type: 'boolean' },
+  'no-json': { type: 'boolean' },
   'workspace-id': { type: 'string' },
   'provisioning-token': { type: 'string' },
   'api-token': { type: 'string' },
   'sas-lifetime': { type: 'string' },
   'registration-token-lifetime': { type: 'string' },
   'log-level': { type: 'string' },
+  version: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 
-type Flag = keyof typeof flags;
+type Values = Record<string, string | boolean | undefined>;
+type StringFlag = {
+  [K in keyof typeof flags]: (typeof flags)[K]['type'] extends 'string' ? K : never;
+}[keyof typeof flags];
 
 function fail(message: string): never {
   process.stderr.write(`spotflow-emulator: ${message}\n\n${usage}\n`);
   process.exit(2);
 }
 
-/** The flag's value, else its environment variable. */
-function read(
-  values: Record<string, string | boolean | undefined>,
-  flag: Flag,
-): string | boolean | undefined {
-  if (values[flag] !== undefined) return values[flag];
-  const env = process.env[`SPOTFLOW_EMULATOR_${flag.toUpperCase().replaceAll('-', '_')}`];
-  if (env === undefined || env === '') return undefined;
-  return flags[flag].type === 'boolean' ? !['0', 'false', 'no'].includes(env.toLowerCase()) : env;
+const envName = (flag: string) => `SPOTFLOW_EMULATOR_${flag.toUpperCase().replaceAll('-', '_')}`;
+
+/** The flag's value, else its environment variable's. */
+function text(values: Values, flag: StringFlag): string | undefined {
+  const value = values[flag];
+  if (typeof value === 'string') return value;
+  const env = process.env[envName(flag)];
+  return env === undefined || env === '' ? undefined : env;
 }
 
-function seconds(value: string | boolean | undefined, name: string): number | undefined {
+const truthy = ['1', 'true', 'yes', 'on'];
+const falsy = ['0', 'false', 'no', 'off'];
+
+/** `--name` → true, `--no-name` → false, else the environment variable (strictly on/off), else undefined. */
+function onOrOff(values: Values, flag: (typeof onOff)[number]): boolean | undefined {
+  const on = values[flag] === true;
+  const off = values[`no-${flag}`] === true;
+  if (on && off) fail(`--${flag} and --no-${flag} contradict each other`);
+  if (on || off) return on;
+  const env = process.env[envName(flag)];
+  if (env === undefined || env === '') return undefined;
+  if (truthy.includes(env.toLowerCase())) return true;
+  if (falsy.includes(env.toLowerCase())) return false;
+  fail(`${envName(flag)} must be one of ${[...truthy, ...falsy].join(', ')} (got "${env}")`);
+}
+
+function seconds(value: string | undefined, flag: string, setting: string): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) fail(`--${name} must be a whole number of seconds`);
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  const refused = settingProblem(setting, n);
+  if (refused) fail(`--${flag}: ${refused.replace(setting, 'it')}`);
   return n;
 }
 
+function packageVersion(): string {
+  const manifest = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+}
+
 async function main(): Promise<void> {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Values;
   try {
     values = parseArgs({ options: flags, strict: true, allowPositionals: false }).values;
   } catch (error) {
@@ -79,32 +120,62 @@ async function main(): Promise<void> {
     process.stdout.write(`${usage}\n`);
     return;
   }
-  const level = (read(values, 'log-level') ?? 'info') as LogLevel | 'silent';
+  if (values.version) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return;
+  }
+  const level = (text(values, 'log-level') ?? 'info') as LogLevel | 'silent';
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) fail('--log-level is not a level');
-  const port = read(values, 'port');
-  const portNumber = port === undefined ? undefined : Number(port);
-  if (portNumber !== undefined && (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535)) {
+  const port = text(values, 'port');
+  const portNumber = port === undefined ? undefined : /^\d+$/.test(port) ? Number(port) : Number.NaN;
+  if (portNumber !== undefined && (!Number.isInteger(portNumber) || portNumber > 65535)) {
     fail('--port must be 0-65535');
   }
-  const json = read(values, 'json') === true;
+  const publicHost = text(values, 'public-host');
+  if (publicHost !== undefined && !isValidPublicHost(publicHost)) {
+    fail('--public-host must be a host name or an IPv4 address');
+  }
+  const workspaceId = text(values, 'workspace-id');
+  if (workspaceId !== undefined && !workspaceIdPattern.test(workspaceId)) {
+    fail('--workspace-id must be 1-64 characters: letters, digits, - and _');
+  }
+  const json = onOrOff(values, 'json') === true;
+  const memory = onOrOff(values, 'memory') === true;
+  const tls = onOrOff(values, 'tls') === true;
+  // Settings for this run only (see the usage text).
   const settings: EmulatorOptions['settings'] = {};
-  if (read(values, 'auto-approve') === true) settings.autoApprove = true;
-  const sas = seconds(read(values, 'sas-lifetime'), 'sas-lifetime');
+  const autoApprove = onOrOff(values, 'auto-approve');
+  if (autoApprove !== undefined) settings.autoApprove = autoApprove;
+  const sas = seconds(text(values, 'sas-lifetime'), 'sas-lifetime', 'sasTokenLifetimeSeconds');
   if (sas !== undefined) settings.sasTokenLifetimeSeconds = sas;
-  const rt = seconds(read(values, 'registration-token-lifetime'), 'registration-token-lifetime');
+  const rt = seconds(
+    text(values, 'registration-token-lifetime'),
+    'registration-token-lifetime',
+    'registrationTokenLifetimeSeconds',
+  );
   if (rt !== undefined) settings.registrationTokenLifetimeSeconds = rt;
+
+  const logger = createLogger(level, (line) => process.stderr.write(`${line}\n`));
+  // A rejection nobody handled belongs to one request or connection: log it and keep serving the others.
+  // (An uncaught exception still ends the process: its state may be broken.)
+  process.on('unhandledRejection', (reason) => {
+    logger.error('unhandled rejection (the emulator keeps running)', {
+      error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason),
+    });
+  });
 
   const emulator = await startEmulator({
     port: portNumber,
-    host: read(values, 'host') as string | undefined,
-    dataDir: read(values, 'data-dir') as string | undefined,
-    memory: read(values, 'memory') === true,
-    tls: read(values, 'tls') === true,
-    workspaceId: read(values, 'workspace-id') as string | undefined,
-    provisioningToken: read(values, 'provisioning-token') as string | undefined,
-    apiToken: read(values, 'api-token') as string | undefined,
+    host: text(values, 'host'),
+    publicHost,
+    dataDir: text(values, 'data-dir'),
+    memory,
+    tls,
+    workspaceId,
+    provisioningToken: text(values, 'provisioning-token'),
+    apiToken: text(values, 'api-token'),
     settings,
-    logger: createLogger(level, (line) => process.stderr.write(`${line}\n`)),
+    logger,
   });
 
   // Handlers go in before anything is printed: a script may signal as soon as it reads the first line.
@@ -121,9 +192,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
 
   if (json) {
-    const { instance, provisioningToken, workspaceId, apiToken, caFile } = emulator;
+    const { instance, provisioningToken, workspaceId: id, apiToken, caFile, portalUrl } = emulator;
     process.stdout.write(
-      `${JSON.stringify({ instance, provisioningToken, workspaceId, apiToken, caFile })}\n`,
+      `${JSON.stringify({ instance, provisioningToken, workspaceId: id, apiToken, caFile, portalUrl })}\n`,
     );
   } else {
     process.stdout.write(

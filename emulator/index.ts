@@ -25,11 +25,11 @@ import { type EmulatorLogger, silentLogger } from './log.js';
 import { DeviceLinks } from './mqtt/device-links.js';
 import { IotHubBroker } from './mqtt/hub.js';
 import { loadOrCreateTlsMaterial } from './net/certificates.js';
-import { listenOnePort } from './net/listener.js';
+import { type ConnectionTimeouts, listenOnePort, type OnePortListener } from './net/listener.js';
 import { guardMqttPacketSize } from './net/packet-guard.js';
 import { BlobStore } from './state/blobs.js';
 import { CloudMessageQueue } from './state/cloud-to-device.js';
-import { openEmulatorDatabase } from './state/database.js';
+import { type EmulatorDatabase, openEmulatorDatabase } from './state/database.js';
 import { DeviceStore } from './state/devices.js';
 import { MessageStore } from './state/messages.js';
 import { ProvisioningStore } from './state/provisioning.js';
@@ -38,6 +38,7 @@ import { Workspace, type WorkspaceSettings } from './state/workspace.js';
 
 export type { EmulatorLogger } from './log.js';
 export { createLogger } from './log.js';
+export type { ConnectionTimeouts } from './net/listener.js';
 export type { WorkspaceSettings } from './state/workspace.js';
 
 export interface EmulatorOptions {
@@ -45,6 +46,12 @@ export interface EmulatorOptions {
   port?: number;
   /** Interface to listen on. Default `127.0.0.1`. */
   host?: string;
+  /**
+   * The host name (or IPv4 address) devices reach the emulator by: it goes into the instance URL, `iotHubHostName`
+   * and the TLS certificate. Default `localhost`; set it (with `host: '0.0.0.0'`) for devices in other containers
+   * or on other machines.
+   */
+  publicHost?: string;
   /** Where state (SQLite), certificates and uploaded blobs live. Default `.spotflow-emulator` in the cwd. */
   dataDir?: string;
   /** Keep state in memory only (certificates go to a temporary directory removed on close). */
@@ -55,9 +62,16 @@ export interface EmulatorOptions {
   workspaceId?: string;
   provisioningToken?: string;
   apiToken?: string;
-  /** Initial settings; stored settings are overridden only by the fields given here. */
+  /**
+   * Settings for this run: they win over the stored ones (`PATCH /settings`) while the emulator runs, but are not
+   * stored, so a start without them gets the stored values back.
+   */
   settings?: Partial<WorkspaceSettings>;
   logger?: EmulatorLogger;
+  /** Most connections open at once (default 1000); more are closed as soon as they are accepted. */
+  maxConnections?: number;
+  /** Deadlines for connections that stop talking (defaults: 10 s, 10 s, 30 s, 120 s); for tests. */
+  connectionTimeouts?: Partial<ConnectionTimeouts>;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -82,82 +96,113 @@ export interface RunningEmulator {
 /** Largest MQTT packet accepted: IoT Hub's 256 KB message plus room for the topic and header. */
 const maxMqttPacketBytes = 300 * 1024;
 
+/** Host names: DNS labels of letters, digits and `-`, dot-separated; or an IPv4 address. */
+const publicHostPattern =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+export function isValidPublicHost(value: string): boolean {
+  return publicHostPattern.test(value);
+}
+
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const log = options.logger ?? silentLogger;
   const now = options.now ?? Date.now;
   const host = options.host ?? '127.0.0.1';
+  const publicHost = options.publicHost ?? 'localhost';
+  if (!isValidPublicHost(publicHost)) throw new Error(`public host ${publicHost} is not a host name`);
   const memory = options.memory ?? false;
   const dataDir = memory
     ? mkdtempSync(join(tmpdir(), 'spotflow-emulator-'))
     : (options.dataDir ?? '.spotflow-emulator');
-  const db = openEmulatorDatabase(memory ? null : dataDir);
-  const tls = await loadOrCreateTlsMaterial(join(dataDir, 'tls'));
 
-  const workspace = new Workspace(
-    db,
-    {
-      workspaceId: options.workspaceId,
-      provisioningToken: options.provisioningToken,
-      apiToken: options.apiToken,
-    },
-    options.settings ?? {},
-  );
-  let hubHostName = '';
-  const context: EmulatorContext = {
-    workspace,
-    provisioning: new ProvisioningStore(db, workspace, now),
-    devices: new DeviceStore(db, now),
-    twins: new TwinStore(db),
-    messages: new MessageStore(db, now),
-    cloudMessages: new CloudMessageQueue(db, now),
-    blobs: new BlobStore(db, now),
-    links: new DeviceLinks(),
-    log,
-    now,
-    hubHostName: () => hubHostName,
-  };
+  // What is open so far, closed again if a later step fails (and the temporary directory of --memory removed).
+  let db: EmulatorDatabase | undefined;
+  let hub: IotHubBroker | undefined;
+  let listener: OnePortListener | undefined;
+  try {
+    db = openEmulatorDatabase(memory ? null : dataDir);
+    const tls = await loadOrCreateTlsMaterial(join(dataDir, 'tls'), {
+      publicHost: options.publicHost,
+      log,
+    });
 
-  const hub = await IotHubBroker.start(context);
-  const router = new Router();
-  addDeviceApi(router, context);
-  addHubFileApi(router, context);
-  addManagementApi(router, context, hub);
-  addPortal(router, context);
-  const listener = await listenOnePort({
-    host,
-    port: options.port ?? 5080,
-    tls,
-    http: createRequestListener(router, log),
-    mqtt: (stream, request) => {
-      guardMqttPacketSize(stream, maxMqttPacketBytes, (reason) => {
-        log.warn('MQTT connection dropped', { reason });
-        stream.destroy();
-      });
-      hub.handle(stream, request);
-    },
-    log,
-  });
-  hubHostName = `localhost:${listener.port}`;
-  const instance = `${options.tls ? 'https' : 'http'}://localhost:${listener.port}`;
-  log.info('emulator listening', { instance, dataDir: memory ? '(memory)' : dataDir });
+    const workspace = new Workspace(
+      db,
+      {
+        workspaceId: options.workspaceId,
+        provisioningToken: options.provisioningToken,
+        apiToken: options.apiToken,
+      },
+      options.settings ?? {},
+    );
+    let hubHostName = '';
+    const context: EmulatorContext = {
+      workspace,
+      provisioning: new ProvisioningStore(db, workspace, now),
+      devices: new DeviceStore(db, now),
+      twins: new TwinStore(db),
+      messages: new MessageStore(db, now),
+      cloudMessages: new CloudMessageQueue(db, now),
+      blobs: new BlobStore(db, now),
+      links: new DeviceLinks(),
+      log,
+      now,
+      hubHostName: () => hubHostName,
+    };
 
-  let closed: Promise<void> | undefined;
-  return {
-    instance,
-    port: listener.port,
-    ...workspace.identity,
-    caFile: tls.caFile,
-    ca: tls.ca,
-    portalUrl: `${instance}/portal#apiToken=${encodeURIComponent(workspace.identity.apiToken)}`,
-    close() {
-      closed ??= (async () => {
-        await hub.close();
-        await listener.close();
-        db.close();
-        if (memory) rmSync(dataDir, { recursive: true, force: true });
-        log.info('emulator stopped');
-      })();
-      return closed;
-    },
-  };
+    const broker = await IotHubBroker.start(context);
+    hub = broker;
+    const router = new Router();
+    addDeviceApi(router, context);
+    addHubFileApi(router, context);
+    addManagementApi(router, context, broker);
+    addPortal(router, context);
+    const listening = await listenOnePort({
+      host,
+      port: options.port ?? 5080,
+      tls,
+      http: createRequestListener(router, log),
+      mqtt: (stream, request) => {
+        guardMqttPacketSize(stream, maxMqttPacketBytes, (reason) => {
+          log.warn('MQTT connection dropped', { reason });
+          stream.destroy();
+        });
+        broker.handle(stream, request);
+      },
+      log,
+      timeouts: options.connectionTimeouts,
+      maxConnections: options.maxConnections,
+    });
+    listener = listening;
+    hubHostName = `${publicHost}:${listening.port}`;
+    const instance = `${options.tls ? 'https' : 'http'}://${publicHost}:${listening.port}`;
+    log.info('emulator listening', { instance, dataDir: memory ? '(memory)' : dataDir });
+
+    const openDb = db;
+    let closed: Promise<void> | undefined;
+    return {
+      instance,
+      port: listening.port,
+      ...workspace.identity,
+      caFile: tls.caFile,
+      ca: tls.ca,
+      portalUrl: `${instance}/portal#apiToken=${encodeURIComponent(workspace.identity.apiToken)}`,
+      close() {
+        closed ??= (async () => {
+          await broker.close();
+          await listening.close();
+          openDb.close();
+          if (memory) rmSync(dataDir, { recursive: true, force: true });
+          log.info('emulator stopped');
+        })();
+        return closed;
+      },
+    };
+  } catch (error) {
+    await hub?.close().catch(() => {});
+    await listener?.close().catch(() => {});
+    db?.close();
+    if (memory) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
 }

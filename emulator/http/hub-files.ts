@@ -1,12 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { deviceIdFromHubId, type EmulatorContext } from '../context.js';
 import { verifySasToken } from '../mqtt/sas.js';
+import { maxBlobBlocks, maxBlobBytes, uploadContainer } from '../state/blobs.js';
 import { HttpProblem, problem, type Request, type Router } from './router.js';
 import { requireObject, requireString } from './validate.js';
 
-/** The blob container file uploads land in (served by the emulator at `/{uploadContainer}/{blobName}`). */
-export const uploadContainer = 'uploads';
-const maxBlobBytes = 64 * 1024 * 1024;
+/** Azure block ids are base64 of at most 64 bytes. */
+const maxBlockIdLength = 88;
 
 /** The device a hub HTTPS call is for, once its `Authorization: SharedAccessSignature …` header checks out. */
 function authenticateHubCall(context: EmulatorContext, request: Request): string {
@@ -73,22 +73,57 @@ export function addHubFileApi(router: Router, context: EmulatorContext): void {
   router.on('PUT', `/${uploadContainer}/*`, async (request) => {
     const blobName = request.params['*'] ?? '';
     const query = request.url.searchParams;
-    if (!context.blobs.uploadFor(blobName, query.get('sig') ?? '')) {
+    const upload = context.blobs.uploadFor(blobName, query.get('sig') ?? '');
+    if (upload === 'expired') return problem(403, 'Forbidden', 'the SAS token has expired');
+    if (upload === 'no-upload') {
       return problem(403, 'Forbidden', 'the SAS token does not grant writing this blob');
     }
     const comp = query.get('comp');
     if (comp === 'block') {
       const blockId = query.get('blockid');
       if (!blockId) return problem(400, 'Missing blockid');
-      context.blobs.stageBlock(uploadContainer, blobName, blockId, await request.body(maxBlobBytes));
+      if (blockId.length > maxBlockIdLength) {
+        return problem(400, 'Invalid blockid', `a block id is at most ${maxBlockIdLength} characters`);
+      }
+      // Staged blocks count against the same cap as a blob written at once.
+      const staged = context.blobs.staged(uploadContainer, blobName, blockId);
+      if (staged.blocks >= maxBlobBlocks) {
+        return problem(409, 'Block count exceeds limit', `a blob stages at most ${maxBlobBlocks} blocks`);
+      }
+      const room = maxBlobBytes - staged.bytes;
+      const tooLarge = problem(
+        413,
+        'Payload Too Large',
+        `a blob's blocks may not exceed ${maxBlobBytes} bytes`,
+      );
+      if (room <= 0) return tooLarge;
+      let content: Buffer;
+      try {
+        content = await request.body(room);
+      } catch (error) {
+        if (error instanceof HttpProblem && error.status === 413) return tooLarge;
+        throw error;
+      }
+      context.blobs.stageBlock(uploadContainer, blobName, blockId, content);
       return { status: 201 };
     }
     if (comp === 'blocklist') {
-      const xml = (await request.body(1024 * 1024)).toString('utf8');
+      // Room for a list of maxBlobBlocks ids of the longest kind.
+      const xml = (await request.body(8 * 1024 * 1024)).toString('utf8');
       const ids = [...xml.matchAll(/<(?:Latest|Committed|Uncommitted)>([^<]*)<\//g)].map((m) => m[1]!);
       if (ids.length === 0) return problem(400, 'Invalid block list');
-      if (!context.blobs.commitBlocks(uploadContainer, blobName, ids))
-        return problem(400, 'Unknown block id');
+      if (ids.length > maxBlobBlocks) {
+        return problem(
+          409,
+          'Block count exceeds limit',
+          `a block list names at most ${maxBlobBlocks} blocks`,
+        );
+      }
+      const outcome = context.blobs.commitBlocks(uploadContainer, blobName, ids);
+      if (outcome === 'unknown-block') return problem(400, 'Unknown block id');
+      if (outcome === 'too-large') {
+        return problem(413, 'Payload Too Large', `a blob may not exceed ${maxBlobBytes} bytes`);
+      }
       return { status: 201 };
     }
     if (comp !== null)

@@ -1,10 +1,16 @@
 import type { EmulatorContext } from '../context.js';
 import { type IotHubBroker, sectionDocument } from '../mqtt/hub.js';
-import { DeviceNotListening, MethodTimeout } from '../mqtt/methods.js';
-import { hasInvalidTwinKey, isJsonObject, maxTwinDepth, nestsDeeperThan } from '../state/merge-patch.js';
+import {
+  DeviceNotListening,
+  InvalidMethodResponse,
+  MethodTimeout,
+  maxMethodPayloadDepth,
+} from '../mqtt/methods.js';
+import { maxQueuedCloudMessages } from '../state/cloud-to-device.js';
+import { type JsonObject, nestsDeeperThan, twinPatchProblem } from '../state/merge-patch.js';
 import type { StoredMessage } from '../state/messages.js';
 import type { OperationStatus } from '../state/provisioning.js';
-import type { WorkspaceSettings } from '../state/workspace.js';
+import { defaultSettings, settingProblem, type WorkspaceSettings } from '../state/workspace.js';
 import { HttpProblem, problem, type Request, type Router } from './router.js';
 import { requireObject, requireString, sameSecret } from './validate.js';
 
@@ -128,18 +134,10 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
     `${base}/devices/:deviceId/twin/desired`,
     managed(async (request) => {
       const deviceId = knownDevice(request);
-      const patch = await request.json();
-      if (!isJsonObject(patch)) return problem(400, 'Invalid patch', 'a JSON merge patch object is required');
-      if (nestsDeeperThan(patch, maxTwinDepth)) {
-        return problem(400, 'Patch too deep', `twin properties nest at most ${maxTwinDepth} levels`);
-      }
-      if (hasInvalidTwinKey(patch)) {
-        return problem(
-          400,
-          'Invalid property name',
-          "property names may not contain '.', '$', spaces or control characters",
-        );
-      }
+      const body = await request.json();
+      const refused = twinPatchProblem(body);
+      if (refused) return problem(400, refused.title, refused.detail);
+      const patch = body as JsonObject;
       const section = context.twins.patch(deviceId, 'desired', patch);
       hub.pushDesired(deviceId, patch, section);
       return { status: 200, body: sectionDocument(section) };
@@ -154,6 +152,13 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
       const payload = await request.body(maxC2dBytes);
       const properties = Object.fromEntries(request.url.searchParams);
       const mid = hub.sendCloudMessage(deviceId, properties, payload);
+      if (mid === undefined) {
+        return problem(
+          403,
+          'Device queue full',
+          `the device already has ${maxQueuedCloudMessages} cloud-to-device messages waiting (IoT Hub's limit)`,
+        );
+      }
       return { status: 202, body: { mid, queued: true } };
     }),
   );
@@ -167,14 +172,24 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
       if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 300) {
         return problem(400, 'Invalid timeoutSeconds', 'timeoutSeconds must be in (0, 300]');
       }
-      const length = Number(request.raw.headers['content-length'] ?? 0);
-      const payload = length > 0 ? await request.json(128 * 1024) : null;
+      // The body decides, not content-length: a chunked body has none. No body at all means a null payload.
+      const limit = 128 * 1024;
+      const payload = (await request.body(limit)).length === 0 ? null : await request.json(limit);
+      if (nestsDeeperThan(payload, maxMethodPayloadDepth)) {
+        return problem(
+          400,
+          'Payload too deep',
+          `a method payload nests at most ${maxMethodPayloadDepth} levels`,
+        );
+      }
       try {
         const result = await hub.methods.invoke(deviceId, request.params.name ?? '', payload, timeout * 1000);
         return { status: 200, body: result };
       } catch (error) {
         if (error instanceof DeviceNotListening) return problem(404, 'Device not connected', error.message);
         if (error instanceof MethodTimeout) return problem(504, 'Method timed out', error.message);
+        if (error instanceof InvalidMethodResponse)
+          return problem(502, 'Invalid method response', error.message);
         throw error;
       }
     }),
@@ -209,34 +224,21 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
     `${base}/settings`,
     managed(async (request) => {
       const body = requireObject(await request.json());
-      return { status: 200, body: context.workspace.updateSettings(validSettingsPatch(body)) };
+      const settings = context.workspace.updateSettings(validSettingsPatch(body));
+      // Like a disabled IoT Hub device: its connections end at once (and reconnecting is refused).
+      if (body.disabled === true) hub.disconnectAll('the workspace was disabled');
+      return { status: 200, body: settings };
     }),
   );
 }
 
 function validSettingsPatch(body: Record<string, unknown>): Partial<WorkspaceSettings> {
-  const patch: Partial<WorkspaceSettings> = {};
   for (const [key, value] of Object.entries(body)) {
-    switch (key) {
-      case 'disabled':
-      case 'autoApprove':
-        if (typeof value !== 'boolean')
-          throw new HttpProblem(400, `Invalid ${key}`, `${key} must be a boolean`);
-        patch[key] = value;
-        break;
-      case 'sasTokenLifetimeSeconds':
-      case 'registrationTokenLifetimeSeconds':
-      case 'provisioningOperationLifetimeSeconds':
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 10 * 365 * 86400) {
-          throw new HttpProblem(400, `Invalid ${key}`, `${key} must be a whole number of seconds`);
-        }
-        patch[key] = value;
-        break;
-      default:
-        throw new HttpProblem(400, 'Unknown setting', `${key} is not a workspace setting`);
-    }
+    const refused = settingProblem(key, value);
+    if (!Object.hasOwn(defaultSettings, key)) throw new HttpProblem(400, 'Unknown setting', refused);
+    if (refused) throw new HttpProblem(400, `Invalid ${key}`, refused);
   }
-  return patch;
+  return body as Partial<WorkspaceSettings>;
 }
 
 function messageView(message: StoredMessage) {

@@ -13,7 +13,11 @@ const corsHeaders = {
 /** Turns a router into a `node:http` request listener: CORS on every route, problem details on every failure. */
 export function createRequestListener(router: Router, log: EmulatorLogger) {
   return (raw: IncomingMessage, res: ServerResponse): void => {
-    void respond(router, log, raw, res);
+    respond(router, log, raw, res).catch((error: unknown) => {
+      // respond() handles its own failures; this is the last line, so nothing can become an unhandled rejection.
+      log.error('request failed', { path: raw.url?.split('?')[0], error: String(error) });
+      if (!res.destroyed) res.destroy();
+    });
   };
 }
 
@@ -43,9 +47,16 @@ async function respond(router: Router, log: EmulatorLogger, raw: IncomingMessage
   if (reply.status >= 400) {
     log.info('request refused', { method, path: raw.url?.split('?')[0], status: reply.status });
   }
-  send(res, reply);
+  try {
+    send(res, reply);
+  } catch (error) {
+    // A reply that cannot be written (say a body JSON.stringify cannot serialise) becomes a 500, never a crash.
+    log.error('response could not be sent', { method, path: raw.url?.split('?')[0], error: String(error) });
+    send(res, problem(500, 'Internal Server Error', 'the response could not be serialised'));
+  }
 }
 
+/** Writes the reply; throws (before writing anything) when its body cannot be serialised. */
 function send(res: ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = { ...corsHeaders, ...reply.headers };

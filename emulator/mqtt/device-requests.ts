@@ -1,5 +1,5 @@
 import { type EmulatorContext, hubDeviceId } from '../context.js';
-import { hasInvalidTwinKey, isJsonObject, maxTwinDepth, nestsDeeperThan } from '../state/merge-patch.js';
+import { type JsonObject, twinPatchProblem } from '../state/merge-patch.js';
 import { sectionDocument } from '../state/twins.js';
 import type { MethodCalls } from './methods.js';
 import { ingestTelemetry, TelemetryRejected } from './telemetry.js';
@@ -17,21 +17,22 @@ function json(value: unknown): Buffer {
 }
 
 /**
- * Handles one PUBLISH from a device, before it is acknowledged. Throws `TelemetryRejected` for anything IoT Hub
- * would refuse, which closes the device's connection.
+ * Handles one PUBLISH from a device, before it is acknowledged. Rejects with `TelemetryRejected` for anything IoT
+ * Hub would refuse, which closes the device's connection. `retained` = the PUBLISH carried the retain flag.
  */
-export function handleDevicePublish(
+export async function handleDevicePublish(
   context: EmulatorContext,
   methods: MethodCalls,
   deviceId: string,
   topic: string,
   payload: Buffer,
-): void {
+  retained = false,
+): Promise<void> {
   const hubId = hubDeviceId(context, deviceId);
   const eventsPrefix = `devices/${hubId}/messages/events`;
   if (topic === eventsPrefix || topic.startsWith(`${eventsPrefix}/`)) {
     const bag = topic.slice(eventsPrefix.length + 1);
-    const stored = ingestTelemetry(context, deviceId, bag, Buffer.byteLength(topic), payload);
+    const stored = await ingestTelemetry(context, deviceId, bag, Buffer.byteLength(topic), payload, retained);
     context.log.debug('telemetry', { deviceId, sequence: stored.sequence, duplicate: stored.duplicate });
     return;
   }
@@ -50,12 +51,16 @@ export function handleDevicePublish(
     } catch {
       patch = undefined;
     }
-    if (!isJsonObject(patch) || nestsDeeperThan(patch, maxTwinDepth) || hasInvalidTwinKey(patch)) {
-      const message = `patch must be a JSON object nesting at most ${maxTwinDepth} levels, with valid property names`;
+    const refused =
+      patch === undefined
+        ? { title: 'Malformed JSON', detail: 'the patch is not valid JSON' }
+        : twinPatchProblem(patch);
+    if (refused) {
+      const message = `${refused.title}: ${refused.detail}`;
       context.links.send(deviceId, `$iothub/twin/res/400/?$rid=${rid}`, json({ message }));
       return;
     }
-    const section = context.twins.patch(deviceId, 'reported', patch);
+    const section = context.twins.patch(deviceId, 'reported', patch as JsonObject);
     context.links.send(
       deviceId,
       `$iothub/twin/res/204/?$rid=${rid}&$version=${section.version}`,

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Aedes, type Client } from 'aedes';
+import type mqttPacket from 'mqtt-packet';
 import { deviceIdFromHubId, type EmulatorContext, hubDeviceId } from '../context.js';
+import { maxQueuedCloudMessages } from '../state/cloud-to-device.js';
 import type { JsonObject } from '../state/merge-patch.js';
 import { sectionDocument, type TwinSection } from '../state/twins.js';
 import { allowedSubscription, authenticateDevice } from './authenticate.js';
@@ -8,12 +10,19 @@ import { handleDevicePublish, TelemetryRejected } from './device-requests.js';
 import { MethodCalls } from './methods.js';
 import { formatPropertyBag } from './property-bag.js';
 
+/** IoT Hub's longest keep-alive: a device asking for more gets this much (the connection is not refused). */
+export const maxKeepAliveSeconds = 1177;
+
 /** The IoT Hub side of the emulator: an aedes broker that speaks IoT Hub's device MQTT dialect. */
 export class IotHubBroker {
   readonly methods: MethodCalls;
   #broker!: Aedes;
   /** When each connection's SAS token expires: IoT Hub closes the connection then. */
   readonly #sasExpiry = new WeakMap<Client, number>();
+  /** The timer that closes each live connection when its SAS token expires; cleared when the connection ends. */
+  readonly #sasTimers = new Map<Client, NodeJS.Timeout>();
+  /** Each connection's PUBLISHes are handled one after another (decoding is asynchronous), in arrival order. */
+  readonly #publishChains = new WeakMap<Client, Promise<void>>();
   /** Devices whose queued C2D messages are being written, so one flush runs at a time per device. */
   readonly #flushing = new Set<string>();
 
@@ -25,6 +34,12 @@ export class IotHubBroker {
     const hub = new IotHubBroker(context);
     hub.#broker = await Aedes.createBroker({
       connectTimeout: 10_000,
+      preConnect: (client, packet, done) => {
+        // Like IoT Hub, a longer keep-alive is served as 1177 s rather than refused.
+        if ((packet.keepalive ?? 0) > maxKeepAliveSeconds) packet.keepalive = maxKeepAliveSeconds;
+        grantAtMostQos1(client);
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => {
         const outcome = authenticateDevice(context, client, username, password);
         if ('error' in outcome) {
@@ -42,7 +57,18 @@ export class IotHubBroker {
           done(new Error('QoS 2 is not supported'));
           return;
         }
-        hub.#onPublish(client, packet.topic, Buffer.from(packet.payload), done);
+        // IoT Hub keeps no retained messages: it passes the message on with `mqtt-retain=true` instead.
+        const retained = packet.retain;
+        packet.retain = false;
+        if (!client) {
+          done(new Error('publish from an unknown client'));
+          return;
+        }
+        const previous = hub.#publishChains.get(client) ?? Promise.resolve();
+        const next = previous
+          .then(() => hub.#onPublish(client, packet.topic, Buffer.from(packet.payload), retained, done))
+          .catch((error: unknown) => context.log.error('publish handling failed', { error: String(error) }));
+        hub.#publishChains.set(client, next);
       },
       authorizeSubscribe: (client, subscription, done) => {
         if (!client || !allowedSubscription(client.id, subscription.topic)) {
@@ -72,6 +98,14 @@ export class IotHubBroker {
     return client !== undefined;
   }
 
+  /** Closes every device connection (the workspace was disabled, say). */
+  disconnectAll(reason: string): void {
+    const ids = this.context.links.connectedDeviceIds();
+    if (ids.length > 0)
+      this.context.log.info('closing every device connection', { reason, devices: ids.length });
+    this.context.links.closeAll();
+  }
+
   pushDesired(deviceId: string, patch: JsonObject, section: TwinSection): void {
     if (!this.context.links.isSubscribed(deviceId, '$iothub/twin/PATCH/properties/desired/#')) return;
     const body = Buffer.from(JSON.stringify({ ...patch, $version: section.version }));
@@ -82,8 +116,16 @@ export class IotHubBroker {
     );
   }
 
-  /** Queues a cloud-to-device message and delivers it now if the device listens. */
-  sendCloudMessage(deviceId: string, properties: Record<string, string>, payload: Buffer): string {
+  /**
+   * Queues a cloud-to-device message and delivers it now if the device listens. Returns its `$.mid`, or undefined
+   * when the device's queue already holds `maxQueuedCloudMessages` (IoT Hub refuses more).
+   */
+  sendCloudMessage(
+    deviceId: string,
+    properties: Record<string, string>,
+    payload: Buffer,
+  ): string | undefined {
+    if (this.context.cloudMessages.count(deviceId) >= maxQueuedCloudMessages) return undefined;
     const mid = properties['$.mid'] ?? randomUUID();
     this.context.cloudMessages.add(deviceId, mid, properties, payload);
     void this.#flushCloudMessages(deviceId);
@@ -92,23 +134,33 @@ export class IotHubBroker {
 
   async close(): Promise<void> {
     this.context.links.closeAll();
+    for (const timer of this.#sasTimers.values()) clearTimeout(timer);
+    this.#sasTimers.clear();
     await new Promise<void>((resolve) => this.#broker.close(() => resolve()));
   }
 
-  #onPublish(
-    client: Client | null,
+  /** Handles one PUBLISH and answers aedes (which then acknowledges, or closes the connection on an error). */
+  async #onPublish(
+    client: Client,
     topic: string,
     payload: Buffer,
+    retained: boolean,
     done: (error?: Error | null) => void,
-  ): void {
-    const deviceId = client && deviceIdFromHubId(this.context, client.id);
+  ): Promise<void> {
+    const deviceId = deviceIdFromHubId(this.context, client.id);
     if (!deviceId) {
       done(new Error('publish from an unknown client'));
       return;
     }
+    if (this.context.workspace.settings.disabled) {
+      this.context.log.warn('publish refused: the workspace is disabled; closing the connection', {
+        deviceId,
+      });
+      done(new Error('the workspace is disabled'));
+      return;
+    }
     try {
-      handleDevicePublish(this.context, this.methods, deviceId, topic, payload);
-      done(null);
+      await handleDevicePublish(this.context, this.methods, deviceId, topic, payload, retained);
     } catch (error) {
       const reason = error instanceof TelemetryRejected ? error.message : `internal error: ${String(error)}`;
       this.context.log.warn('publish refused; closing the connection', {
@@ -117,7 +169,9 @@ export class IotHubBroker {
         reason,
       });
       done(error instanceof Error ? error : new Error(reason));
+      return;
     }
+    done(null);
   }
 
   #wireEvents(): void {
@@ -130,7 +184,15 @@ export class IotHubBroker {
       context.log.info('device connected', { deviceId });
       this.#closeAtSasExpiry(deviceId, client);
     });
+    this.#broker.on('clientReady', (client) => {
+      // A persistent session (clean: false) gets its subscriptions back without a SUBSCRIBE: deliver what waits.
+      const deviceId = deviceIdFromHubId(context, client.id);
+      if (deviceId) void this.#flushCloudMessages(deviceId);
+    });
     this.#broker.on('clientDisconnect', (client) => {
+      const timer = this.#sasTimers.get(client);
+      if (timer) clearTimeout(timer);
+      this.#sasTimers.delete(client);
       const deviceId = deviceIdFromHubId(context, client.id);
       if (!deviceId) return;
       context.links.detach(deviceId, client);
@@ -156,11 +218,14 @@ export class IotHubBroker {
     const expiresAt = this.#sasExpiry.get(client);
     if (expiresAt === undefined) return;
     const check = () => {
+      this.#sasTimers.delete(client);
       if (client.closed) return;
       const left = expiresAt - this.context.now();
       if (left > 0) {
         // Timers cap at about 24.8 days; long-lived tokens are checked again then.
-        setTimeout(check, Math.min(left, 2 ** 31 - 1)).unref();
+        const timer = setTimeout(check, Math.min(left, 2 ** 31 - 1));
+        timer.unref();
+        this.#sasTimers.set(client, timer);
         return;
       }
       this.context.log.info('SAS token expired; closing the connection', { deviceId });
@@ -177,7 +242,7 @@ export class IotHubBroker {
     try {
       for (;;) {
         if (!this.context.links.isSubscribed(deviceId, topic)) return;
-        const next = this.context.cloudMessages.pending(deviceId)[0];
+        const next = this.context.cloudMessages.next(deviceId);
         if (!next) return;
         const bag = formatPropertyBag({ ...next.properties, '$.mid': next.mid });
         const base = `devices/${hubDeviceId(this.context, deviceId)}/messages/devicebound/`;
@@ -190,6 +255,20 @@ export class IotHubBroker {
       this.#flushing.delete(deviceId);
     }
   }
+}
+
+/**
+ * IoT Hub grants at most QoS 1 (a QoS 2 request gets 1 in the SUBACK). aedes fills the SUBACK from the requested
+ * QoS before any hook can lower it, so requests are lowered as they are parsed, before aedes sees them.
+ */
+function grantAtMostQos1(client: Client): void {
+  const parser = (client as unknown as { _parser: NodeJS.EventEmitter })._parser;
+  parser.prependListener('packet', (packet: mqttPacket.Packet) => {
+    if (packet.cmd !== 'subscribe') return;
+    for (const subscription of packet.subscriptions) {
+      if (subscription.qos > 1) subscription.qos = 1;
+    }
+  });
 }
 
 export { sectionDocument };

@@ -1,16 +1,25 @@
 import type { EmulatorContext } from '../context.js';
+import { nestsDeeperThan } from '../state/merge-patch.js';
 
 export interface MethodResult {
   status: number;
   payload: unknown;
 }
 
+/**
+ * How deep a method payload (request or response) may nest. JSON.parse takes any depth, but writing such a value
+ * out again (JSON.stringify, for the management API's answer) overflows the stack.
+ */
+export const maxMethodPayloadDepth = 128;
+
 export class MethodTimeout extends Error {}
 export class DeviceNotListening extends Error {}
+/** The device answered with a payload the emulator cannot pass on. */
+export class InvalidMethodResponse extends Error {}
 
 /** Direct method calls in flight, keyed by device and `$rid`. */
 export class MethodCalls {
-  readonly #pending = new Map<string, (result: MethodResult) => void>();
+  readonly #pending = new Map<string, (result: MethodResult | Error) => void>();
   #nextRid = 1;
 
   constructor(private readonly context: EmulatorContext) {}
@@ -30,7 +39,8 @@ export class MethodCalls {
       }, timeoutMs);
       this.#pending.set(key, (result) => {
         clearTimeout(timer);
-        resolve(result);
+        if (result instanceof Error) reject(result);
+        else resolve(result);
       });
       const body = Buffer.from(JSON.stringify(payload ?? null));
       this.context.links.send(
@@ -54,6 +64,15 @@ export class MethodCalls {
       } catch {
         body = payload.toString('utf8');
       }
+    }
+    if (nestsDeeperThan(body, maxMethodPayloadDepth)) {
+      this.context.log.warn('method response refused: payload nests too deep', { deviceId });
+      resolve(
+        new InvalidMethodResponse(
+          `device ${deviceId} answered with a payload nesting deeper than ${maxMethodPayloadDepth} levels`,
+        ),
+      );
+      return;
     }
     resolve({ status, payload: body });
   }

@@ -1,32 +1,41 @@
-import { brotliDecompressSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { brotliDecompress } from 'node:zlib';
 import { type EmulatorContext, hubDeviceId, maxTelemetryBytes } from '../context.js';
-import { uploadContainer } from '../http/hub-files.js';
+import { uploadContainer } from '../state/blobs.js';
 import type { StoredMessage } from '../state/messages.js';
 import { parsePropertyBag } from './property-bag.js';
 
-/** Decompressed payloads larger than this are refused (a Brotli bomb must not take the emulator down). */
-const maxDecodedBytes = 64 * 1024 * 1024;
+const decompress = promisify(brotliDecompress);
+
+/**
+ * Largest payload Brotli is undone into. Beyond it the raw bytes are stored with a decode error: a few hundred bytes
+ * of Brotli can claim gigabytes, and the emulator must neither store nor serve that.
+ */
+export const maxDecodedBytes = 8 * 1024 * 1024;
 
 /** Why a publish was refused; IoT Hub answers these by closing the connection. */
 export class TelemetryRejected extends Error {}
 
 /**
  * Stores one device-to-cloud message published to `devices/{hubId}/messages/events/{propertyBag}`.
- * Runs before the PUBACK is sent, so an acknowledged message is always stored.
+ * Runs before the PUBACK is sent, so an acknowledged message is always stored. `retained` = the PUBLISH had the
+ * retain flag: IoT Hub keeps nothing and marks the message with `mqtt-retain=true` instead.
  */
-export function ingestTelemetry(
+export async function ingestTelemetry(
   context: EmulatorContext,
   deviceId: string,
   bag: string,
   topicBytes: number,
   payload: Buffer,
-): StoredMessage {
+  retained = false,
+): Promise<StoredMessage> {
   if (topicBytes + payload.length > maxTelemetryBytes) {
     throw new TelemetryRejected(`message of ${topicBytes + payload.length} bytes exceeds 256 KB`);
   }
   const properties = parsePropertyBag(bag);
   if (!properties) throw new TelemetryRejected('malformed property bag');
-  const decoded = decodePayload(context, deviceId, properties, payload);
+  if (retained) properties['mqtt-retain'] = 'true';
+  const decoded = await decodePayload(context, deviceId, properties, payload);
   // IoT Hub itself never decodes; the emulator does, and keeps what it could not decode visible instead of
   // refusing it (a refused message would come back from the device forever).
   if (typeof decoded === 'string') properties['x-emulator-decode-error'] = decoded;
@@ -50,15 +59,15 @@ export function ingestTelemetry(
 }
 
 /**
- * Undoes what the device did to the payload: externalization through file upload, then Brotli.
+ * Undoes what the device did to the payload: externalization through file upload, then Brotli (off the event loop).
  * Returns the decoded bytes, or why they could not be decoded.
  */
-function decodePayload(
+async function decodePayload(
   context: EmulatorContext,
   deviceId: string,
   properties: Record<string, string>,
   payload: Buffer,
-): Buffer | string {
+): Promise<Buffer | string> {
   if (properties['ignore-payload'] === 'true') return Buffer.alloc(0);
   let bytes: Buffer | string = payload;
   if (properties['has-externalized-payload'] === 'true') {
@@ -67,8 +76,11 @@ function decodePayload(
   }
   if (properties['content-encoding'] === 'br') {
     try {
-      bytes = brotliDecompressSync(bytes, { maxOutputLength: maxDecodedBytes });
-    } catch {
+      bytes = await decompress(bytes, { maxOutputLength: maxDecodedBytes });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+        return `content-encoding=br but the payload decodes to more than ${maxDecodedBytes} bytes (the emulator's limit)`;
+      }
       return 'content-encoding=br but the payload is not valid Brotli';
     }
   }

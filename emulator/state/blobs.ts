@@ -1,4 +1,12 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { EmulatorDatabase } from './database.js';
+
+/** The blob container file uploads land in (served by the emulator at `/{uploadContainer}/{blobName}`). */
+export const uploadContainer = 'uploads';
+/** Largest blob, whether written in one PUT or staged as blocks (the SDK's largest payload is 64 MiB too). */
+export const maxBlobBytes = 64 * 1024 * 1024;
+/** Most blocks one blob may stage (Azure allows 50,000 committed blocks per blob). */
+export const maxBlobBlocks = 50_000;
 
 export interface FileUpload {
   correlationId: string;
@@ -6,6 +14,9 @@ export interface FileUpload {
   blobName: string;
   sasToken: string;
 }
+
+/** Why `uploadFor` found no upload that may write the blob. */
+export type UploadRefusal = 'no-upload' | 'expired';
 
 /** The blob store behind file upload, and the upload sessions the hub hands out. */
 export class BlobStore {
@@ -30,6 +41,19 @@ export class BlobStore {
     return row?.content;
   }
 
+  /**
+   * What the blob's staged blocks hold, leaving out `exceptBlockId` (a block staged again replaces itself):
+   * their number and total size.
+   */
+  staged(container: string, name: string, exceptBlockId: string): { blocks: number; bytes: number } {
+    return this.db
+      .prepare(
+        `SELECT COUNT(*) AS blocks, COALESCE(SUM(length(content)), 0) AS bytes FROM blob_blocks
+         WHERE container = ? AND name = ? AND block_id <> ?`,
+      )
+      .get(container, name, exceptBlockId) as { blocks: number; bytes: number };
+  }
+
   /** Stages one block of a block blob (Azure's Put Block). */
   stageBlock(container: string, name: string, blockId: string, content: Buffer): void {
     this.db
@@ -40,21 +64,34 @@ export class BlobStore {
       .run(container, name, blockId, content);
   }
 
-  /** Commits staged blocks in the given order as the blob's content (Put Block List); false if one is missing. */
-  commitBlocks(container: string, name: string, blockIds: string[]): boolean {
+  /**
+   * Commits staged blocks in the given order as the blob's content (Put Block List). Refuses a list naming a block
+   * that was never staged, or one whose blocks (a block may be listed more than once) add up to more than
+   * `maxBlobBytes`.
+   */
+  commitBlocks(
+    container: string,
+    name: string,
+    blockIds: string[],
+  ): 'committed' | 'unknown-block' | 'too-large' {
     return this.db.transaction(() => {
+      const size = this.db.prepare(
+        'SELECT length(content) AS bytes FROM blob_blocks WHERE container = ? AND name = ? AND block_id = ?',
+      );
+      let total = 0;
+      for (const id of blockIds) {
+        const row = size.get(container, name, id) as { bytes: number } | undefined;
+        if (!row) return 'unknown-block' as const;
+        total += row.bytes;
+        if (total > maxBlobBytes) return 'too-large' as const;
+      }
       const read = this.db.prepare(
         'SELECT content FROM blob_blocks WHERE container = ? AND name = ? AND block_id = ?',
       );
-      const parts: Buffer[] = [];
-      for (const id of blockIds) {
-        const row = read.get(container, name, id) as { content: Buffer } | undefined;
-        if (!row) return false;
-        parts.push(row.content);
-      }
+      const parts = blockIds.map((id) => (read.get(container, name, id) as { content: Buffer }).content);
       this.put(container, name, Buffer.concat(parts));
       this.db.prepare('DELETE FROM blob_blocks WHERE container = ? AND name = ?').run(container, name);
-      return true;
+      return 'committed' as const;
     })();
   }
 
@@ -66,20 +103,28 @@ export class BlobStore {
       .run(upload.correlationId, upload.deviceId, upload.blobName, upload.sasToken, this.now());
   }
 
-  /** The open upload of this blob whose SAS token carries `signature`, if any. */
-  uploadFor(blobName: string, signature: string): FileUpload | undefined {
+  /**
+   * The open upload of this blob whose SAS token carries `signature` (compared in constant time) and has not
+   * expired (`se`); otherwise why not.
+   */
+  uploadFor(blobName: string, signature: string): FileUpload | UploadRefusal {
     const rows = this.db
       .prepare('SELECT * FROM file_uploads WHERE blob_name = ? AND completed = 0')
       .all(blobName) as { correlation_id: string; device_id: string; blob_name: string; sas_token: string }[];
-    const row = rows.find((r) => new URLSearchParams(r.sas_token).get('sig') === signature);
-    return (
-      row && {
-        correlationId: row.correlation_id,
-        deviceId: row.device_id,
-        blobName: row.blob_name,
-        sasToken: row.sas_token,
-      }
-    );
+    const given = Buffer.from(signature);
+    const row = rows.find((r) => {
+      const expected = Buffer.from(new URLSearchParams(r.sas_token).get('sig') ?? '');
+      return expected.length > 0 && expected.length === given.length && timingSafeEqual(expected, given);
+    });
+    if (!row) return 'no-upload';
+    const expiry = Date.parse(new URLSearchParams(row.sas_token).get('se') ?? '');
+    if (!Number.isFinite(expiry) || expiry <= this.now()) return 'expired';
+    return {
+      correlationId: row.correlation_id,
+      deviceId: row.device_id,
+      blobName: row.blob_name,
+      sasToken: row.sas_token,
+    };
   }
 
   /** Records the device's notification; false when the correlation id is unknown to this device or already closed. */

@@ -7,6 +7,9 @@ export interface QueuedCloudMessage {
   payload: Buffer;
 }
 
+/** Most messages one device's queue holds, as on IoT Hub (more are refused until the device takes some). */
+export const maxQueuedCloudMessages = 50;
+
 /** Cloud-to-device messages waiting for the device to acknowledge them (kept across restarts). */
 export class CloudMessageQueue {
   constructor(
@@ -28,13 +31,23 @@ export class CloudMessageQueue {
     return { sequence: Number(lastInsertRowid), mid, properties, payload };
   }
 
-  pending(deviceId: string): QueuedCloudMessage[] {
-    const rows = this.db
+  /** The oldest message waiting for the device, if any. */
+  next(deviceId: string): QueuedCloudMessage | undefined {
+    const row = this.db
       .prepare(
-        'SELECT sequence, mid, properties, payload FROM c2d_messages WHERE device_id = ? ORDER BY sequence',
+        'SELECT sequence, mid, properties, payload FROM c2d_messages WHERE device_id = ? ORDER BY sequence LIMIT 1',
       )
-      .all(deviceId) as { sequence: number; mid: string; properties: string; payload: Buffer }[];
-    return rows.map((row) => ({ ...row, properties: JSON.parse(row.properties) }));
+      .get(deviceId) as { sequence: number; mid: string; properties: string; payload: Buffer } | undefined;
+    return row && { ...row, properties: JSON.parse(row.properties) };
+  }
+
+  /** How many messages wait for the device. */
+  count(deviceId: string): number {
+    return (
+      this.db.prepare('SELECT COUNT(*) AS n FROM c2d_messages WHERE device_id = ?').get(deviceId) as {
+        n: number;
+      }
+    ).n;
   }
 
   acknowledge(sequence: number): void {

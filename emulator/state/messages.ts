@@ -35,6 +35,9 @@ interface MessageRow {
   duplicate: number;
 }
 
+/** A page of messages stops growing once its payloads add up to this much (base64 and JSON make it ~1.4x). */
+export const maxPagePayloadBytes = 16 * 1024 * 1024;
+
 export interface MessageQuery {
   stream?: string;
   after?: number;
@@ -114,22 +117,32 @@ export class MessageStore {
     };
   }
 
+  /**
+   * One page of the device's messages in sequence order: at most `query.limit` of them, and no more than
+   * `maxPagePayloadBytes` of payload (but always at least one message). `next` is the `after` that continues.
+   */
   list(deviceId: string, query: MessageQuery): { items: StoredMessage[]; next: number | null } {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM messages WHERE device_id = ? AND sequence > ? AND (? IS NULL OR stream = ?)
-         ORDER BY sequence LIMIT ?`,
-      )
-      .all(
-        deviceId,
-        query.after ?? 0,
-        query.stream ?? null,
-        query.stream ?? null,
-        query.limit + 1,
-      ) as MessageRow[];
-    const items = rows.slice(0, query.limit).map(toMessage);
-    const next = rows.length > query.limit ? items[items.length - 1]!.sequence : null;
-    return { items, next };
+    const filter = 'device_id = ? AND sequence > ? AND (? IS NULL OR stream = ?)';
+    const args = [deviceId, query.after ?? 0, query.stream ?? null, query.stream ?? null];
+    // Sizes first (read from the row headers, not the payloads), so a page of huge payloads is never loaded whole.
+    const sizes = this.#sql(
+      `SELECT sequence, length(payload) AS bytes FROM messages WHERE ${filter} ORDER BY sequence LIMIT ?`,
+    ).all(...args, query.limit + 1) as { sequence: number; bytes: number }[];
+    let taken = 0;
+    let bytes = 0;
+    while (taken < Math.min(sizes.length, query.limit)) {
+      const size = sizes[taken]!.bytes;
+      if (taken > 0 && bytes + size > maxPagePayloadBytes) break;
+      bytes += size;
+      taken++;
+    }
+    if (taken === 0) return { items: [], next: null };
+    const last = sizes[taken - 1]!.sequence;
+    const rows = this.#sql(`SELECT * FROM messages WHERE ${filter} AND sequence <= ? ORDER BY sequence`).all(
+      ...args,
+      last,
+    ) as MessageRow[];
+    return { items: rows.map(toMessage), next: taken < sizes.length ? last : null };
   }
 
   count(deviceId: string): { total: number; duplicates: number } {

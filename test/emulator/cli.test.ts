@@ -1,14 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../helpers/emulator.js';
 
 const cli = 'dist/emulator/cli.js';
 let child: ChildProcess | undefined;
 
+const dataDirs: string[] = [];
 beforeAll(() => {
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
+});
+afterAll(() => {
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 });
 afterEach(() => {
   child?.kill('SIGKILL');
@@ -41,6 +47,7 @@ describe('spotflow-emulator command', () => {
       workspaceId: expect.any(String),
       apiToken: expect.any(String),
       caFile: expect.stringMatching(/ca\.crt$/),
+      portalUrl: expect.stringMatching(/^http:\/\/localhost:\d+\/portal#apiToken=/),
     });
     const init = await call(ready.instance, 'POST', '/provisioning-operations/init', {
       token: ready.provisioningToken,
@@ -82,12 +89,117 @@ describe('spotflow-emulator command', () => {
   });
 
   it('rejects unknown flags with usage and exit code 2', async () => {
-    child = spawn(process.execPath, [cli, '--no-such-flag'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    expect(await exited(child)).toBe(2);
+    const { code, stderr } = await run(['--no-such-flag']);
+    expect(code).toBe(2);
     expect(stderr).toContain('Usage: spotflow-emulator');
   });
+
+  it('prints its version', async () => {
+    const { code, stdout } = await run(['--version']);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+  });
+
+  it.each([
+    [['--memory', '--sas-lifetime', '0'], {}, /--sas-lifetime/],
+    [['--memory', '--sas-lifetime', '1.5'], {}, /--sas-lifetime/],
+    [['--memory', '--workspace-id', 'has space'], {}, /--workspace-id/],
+    [['--memory', '--public-host', 'bad/host'], {}, /--public-host/],
+    [['--memory', '--auto-approve', '--no-auto-approve'], {}, /contradict/],
+    [['--memory'], { SPOTFLOW_EMULATOR_AUTO_APPROVE: 'maybe' }, /SPOTFLOW_EMULATOR_AUTO_APPROVE/],
+    [[], { SPOTFLOW_EMULATOR_MEMORY: '2' }, /SPOTFLOW_EMULATOR_MEMORY/],
+  ])('refuses %j %j with usage and exit code 2', async (args, env, message) => {
+    // Should a case start after all, its state goes to a directory that is removed afterwards.
+    const dataDir = mkdtempSync(join(tmpdir(), 'emulator-cli-refused-'));
+    dataDirs.push(dataDir);
+    const { code, stderr } = await run(['--port', '0', '--data-dir', dataDir, ...args], env);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(stderr).toContain('Usage: spotflow-emulator');
+  });
+
+  it('reads off values from the environment: SPOTFLOW_EMULATOR_JSON=off prints for people', async () => {
+    const first = await start(['--port', '0', '--log-level', 'silent'], {
+      SPOTFLOW_EMULATOR_JSON: 'off',
+      SPOTFLOW_EMULATOR_MEMORY: 'on',
+    });
+    expect(first).toBe('Spotflow platform emulator is running.');
+  });
+
+  it('applies --auto-approve to its run only; --no-auto-approve and =0 turn it off', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'emulator-cli-settings-'));
+    dataDirs.push(dataDir);
+    const base = ['--data-dir', dataDir, '--port', '0', '--json', '--log-level', 'silent'];
+    /** The status `complete` answers right after `init`: 200 when auto-approved, 202 when pending. */
+    const completeStatus = async (ready: { instance: string; provisioningToken: string }) => {
+      const token = ready.provisioningToken;
+      const init = await call(ready.instance, 'POST', '/provisioning-operations/init', { token, json: {} });
+      const complete = await call(ready.instance, 'PUT', '/provisioning-operations/complete', {
+        token,
+        json: { provisioningOperationId: init.body.provisioningOperationId },
+      });
+      return complete.status;
+    };
+    const runWith = async (args: string[], env: Record<string, string> = {}) => {
+      const ready = JSON.parse(await start([...base, ...args], env));
+      const status = await completeStatus(ready);
+      const running = child!;
+      running.kill('SIGTERM');
+      await exited(running);
+      return status;
+    };
+    expect(await runWith(['--auto-approve'])).toBe(200);
+    expect(await runWith([])).toBe(202);
+    expect(await runWith([], { SPOTFLOW_EMULATOR_AUTO_APPROVE: 'yes' })).toBe(200);
+    expect(await runWith([], { SPOTFLOW_EMULATOR_AUTO_APPROVE: '0' })).toBe(202);
+    expect(await runWith(['--no-auto-approve'], { SPOTFLOW_EMULATOR_AUTO_APPROVE: 'true' })).toBe(202);
+  });
+
+  it('refuses another --workspace-id for an existing data directory, saying why', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'emulator-cli-workspace-'));
+    dataDirs.push(dataDir);
+    const base = ['--data-dir', dataDir, '--port', '0', '--json', '--log-level', 'silent'];
+    const ready = JSON.parse(await start([...base, '--workspace-id', 'first-ws']));
+    expect(ready.workspaceId).toBe('first-ws');
+    const running = child!;
+    running.kill('SIGTERM');
+    await exited(running);
+    const { code, stderr } = await run([...base, '--workspace-id', 'second-ws']);
+    expect(code).toBe(1);
+    expect(stderr).toContain('belongs to workspace first-ws');
+  });
+
+  it('advertises --public-host in the instance URL', async () => {
+    const ready = JSON.parse(
+      await start([
+        '--memory',
+        '--port',
+        '0',
+        '--json',
+        '--log-level',
+        'silent',
+        '--public-host',
+        'devbox.local',
+      ]),
+    );
+    expect(ready.instance).toMatch(/^http:\/\/devbox\.local:\d+$/);
+  });
 });
+
+/** Runs the command to its end: exit code and output. */
+async function run(args: string[], env: Record<string, string> = {}) {
+  child = spawn(process.execPath, [cli, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const code = await exited(child);
+  return { code, stdout, stderr };
+}
