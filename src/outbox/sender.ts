@@ -79,10 +79,7 @@ export class OutboxSender {
           failures = 0;
         } catch (error) {
           // A failed read (database busy, I/O error) must not end sending until the next reconnect.
-          this.#report(error);
-          await sleep(backoffDelay(failures++, { initialMs: 1000, maxMs: 60_000 }), stop.signal).catch(
-            () => {},
-          );
+          await this.#reportAndWait(error, failures++, stop.signal);
           continue;
         }
         if (entries.length === 0) {
@@ -103,11 +100,8 @@ export class OutboxSender {
         message = await this.#prepare(entry, credentials, stop.signal);
         failures = 0;
       } catch (error) {
-        this.#report(error);
         // FIFO: nothing after this entry goes before it; wait, then try it again.
-        await sleep(backoffDelay(failures++, { initialMs: 1000, maxMs: 60_000 }), stop.signal).catch(
-          () => {},
-        );
+        await this.#reportAndWait(error, failures++, stop.signal);
         continue;
       }
       queue.shift();
@@ -209,6 +203,12 @@ export class OutboxSender {
       };
       this.#wakers.add(wake);
     });
+  }
+
+  /** Reports a failure, then waits a jittered, growing delay (cut short when the connection ends). */
+  async #reportAndWait(error: unknown, failures: number, signal: AbortSignal): Promise<void> {
+    this.#report(error);
+    await sleep(backoffDelay(failures, { initialMs: 1000, maxMs: 60_000 }), signal).catch(() => {});
   }
 
   #report(error: unknown): void {
