@@ -43,11 +43,17 @@ export class ManagementClient {
   constructor(readonly emulator: RunningEmulator) {}
 
   request<T = any>(method: string, path: string, json?: unknown, extra: { body?: RequestInit['body'] } = {}) {
-    return call<T>(this.emulator.instance, method, `/workspaces/${this.emulator.workspaceId}${path}`, {
-      token: this.emulator.apiToken,
-      json,
-      ...extra,
-    });
+    // Plain HTTP on the emulator's one port, whatever the instance's scheme (the port speaks both).
+    return call<T>(
+      `http://localhost:${this.emulator.port}`,
+      method,
+      `/workspaces/${this.emulator.workspaceId}${path}`,
+      {
+        token: this.emulator.apiToken,
+        json,
+        ...extra,
+      },
+    );
   }
 
   async approve(provisioningOperationId: string) {
