@@ -144,7 +144,7 @@ describe('mergePatches', () => {
     expect(mergePatches({ a: 5 }, { a: { b: 1 } })).toBeUndefined();
     expect(mergePatches({ a: [1] }, { a: {} })).toBeUndefined();
     expect(mergePatches({ a: { b: 'x' } }, { a: { b: { c: 1 } } })).toBeUndefined();
-    // Why: on a document whose `a` has other members, the two patches in turn give exactly the later object,
+    // Why: on a JSON doc whose `a` has other members, the two patches in turn give exactly the later object,
     // while the naive combination only adds to what is there.
     const doc = { a: { c: 2 } };
     expect(applyMergePatch(applyMergePatch(doc, { a: 5 }), { a: { b: 1 } })).toStrictEqual({ a: { b: 1 } });
@@ -173,7 +173,7 @@ describe('mergePatches', () => {
       const combined = mergePatches(earlier, later);
       if (combined === undefined) {
         refusedCount++;
-        // Refusal is justified: the naive "later wins member-wise" patch gets some document wrong.
+        // Refusal is justified: the naive "later wins member-wise" patch gets some JSON doc wrong.
         expect(naiveCombinationFailsSomewhere(earlier, later)).toBe(true);
         continue;
       }
@@ -208,7 +208,7 @@ describe('mergePatches', () => {
 
 /**
  * Whether combining by "deep-merge the patches, later wins, nulls kept" differs from applying both in turn on some
- * document: tried on documents that give every member touched by `later` an extra unknown member.
+ * JSON doc: tried on documents that give every member touched by `later` an extra unknown member.
  */
 function naiveCombinationFailsSomewhere(earlier: JsonObject, later: JsonObject): boolean {
   const naive = naiveMerge(earlier, later) as JsonObject;

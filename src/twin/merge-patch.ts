@@ -41,13 +41,13 @@ export function applyMergePatch(target: JsonValue | undefined, patch: JsonValue)
 }
 
 /**
- * Combines two patches, `earlier` then `later`, into one patch with the same effect on every document:
+ * Combines two patches, `earlier` then `later`, into one patch with the same effect on every JSON doc:
  * `applyMergePatch(doc, combined)` equals `applyMergePatch(applyMergePatch(doc, earlier), later)` for all `doc`.
  *
  * Returns `undefined` when no single merge patch can do that, and the two must stay separate (sent in order).
  * This happens exactly when `later` puts an object where `earlier` put a non-object (null, scalar or array):
- * after both, that member is precisely `later`'s object, whatever the document held before; but a merge patch
- * can only add to an object that is already there, it cannot also remove the unknown keys the document might
+ * after both, that member is precisely `later`'s object, whatever the JSON doc held before; but a merge patch
+ * can only add to an object that is already there, it cannot also remove the unknown keys the JSON doc might
  * have had. (`{a: 5}` then `{a: {b: 1}}`: applied to `{a: {c: 2}}` the two give `{a: {b: 1}}`, while
  * `{a: {b: 1}}` alone would give `{a: {b: 1, c: 2}}`.)
  *
@@ -65,7 +65,7 @@ const NOT_REPRESENTABLE = Symbol('not representable as one merge patch');
 function composePatches(earlier: JsonValue, later: JsonValue): JsonValue | typeof NOT_REPRESENTABLE {
   // A non-object `later` (null, scalar, array) sets the member outright: what came before does not matter.
   if (!isJsonObject(later)) return cloneJson(later);
-  // An object over a non-object: the result is exactly `later` (nulls dropped), whatever the document held.
+  // An object over a non-object: the result is exactly `later` (nulls dropped), whatever the JSON doc held.
   if (!isJsonObject(earlier)) return NOT_REPRESENTABLE;
   const combined = cloneJson(earlier) as JsonObject;
   for (const [key, value] of Object.entries(later)) {

@@ -400,7 +400,7 @@ export class TwinManager {
     const reported = twin && isJsonObject(twin.reported) ? twin.reported : undefined;
     const desiredVersion = Number(desired?.$version);
     if (!desired || !Number.isSafeInteger(desiredVersion))
-      throw new SpotflowError('PROTOCOL', 'The twin document is malformed');
+      throw new SpotflowError('PROTOCOL', 'The twin the hub sent is malformed');
     const reportedVersion = Number(reported?.$version);
     await this.#inOrder(async () => {
       if (reported && Number.isSafeInteger(reportedVersion) && reportedVersion !== this.#reported.version) {
@@ -489,9 +489,9 @@ function parseJsonObject(bytes: Uint8Array): JsonObject | undefined {
 }
 
 /** Twin documents carry `$version` and `$metadata`; they are not properties. */
-function withoutMetadata(document: JsonObject): JsonObject {
+function withoutMetadata(twinSection: JsonObject): JsonObject {
   const values: JsonObject = {};
-  for (const [key, value] of Object.entries(document)) if (!key.startsWith('$')) values[key] = value;
+  for (const [key, value] of Object.entries(twinSection)) if (!key.startsWith('$')) values[key] = value;
   return values;
 }
 
