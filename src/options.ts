@@ -1,4 +1,5 @@
 import { invalidArgument } from './errors.js';
+import { isValidDeviceId } from './iothub/device-id.js';
 import { consoleLogger, type Logger, safeLogger } from './logger.js';
 import type { JsonObject } from './twin/merge-patch.js';
 
@@ -218,7 +219,7 @@ export function resolveOptions(options: StartOptions): ResolvedOptions {
   const database = optionalString(options.database, 'database', 4096);
   if (database === undefined) throw invalidArgument('database is required');
   const deviceId = optionalString(options.deviceId, 'deviceId', 128);
-  if (deviceId !== undefined && !/^[A-Za-z0-9\-._*?!(),:=@$']+$/.test(deviceId)) {
+  if (deviceId !== undefined && !isValidDeviceId(deviceId)) {
     throw invalidArgument("deviceId may contain only letters, digits and -._*?!(),:=@$'");
   }
   const allowInsecure = options.allowInsecure === true;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type EmulatorContext, hubDeviceId } from '../context.js';
 import { createSasToken } from '../mqtt/sas.js';
 import { problem, type Request, type Router } from './router.js';
-import { isValidDeviceId, requireObject, requireString, sameSecret } from './validate.js';
+import { deviceIdRule, isValidDeviceId, requireObject, requireString, sameSecret } from './validate.js';
 
 const cancelledType = '/problems/deviceProvisioning/provisioningOperationCancelled';
 const expiredType = '/problems/deviceProvisioning/provisioningOperationExpired';
@@ -26,11 +26,7 @@ export function addDeviceApi(router: Router, context: EmulatorContext): void {
     const body = requireObject(await request.json());
     const requested = body.deviceId;
     if (requested !== undefined && requested !== null && !isValidDeviceId(requested)) {
-      return problem(
-        400,
-        'Invalid device ID',
-        "device IDs are 1-128 characters: letters, digits and -._*?!(),:=@$'",
-      );
+      return problem(400, 'Invalid device ID', `device IDs are ${deviceIdRule}`);
     }
     const deviceId = typeof requested === 'string' ? requested : `device-${randomBytes(4).toString('hex')}`;
     const operation = provisioning.start(deviceId);

@@ -2,12 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { isJsonObject, type JsonObject } from '../state/merge-patch.js';
 import { HttpProblem } from './router.js';
 
-/** Device ids: IoT Hub's characters, without `%`, `/`, `#` or `+` (they would break MQTT topics and URLs). */
-const deviceIdPattern = /^[A-Za-z0-9\-._*?!(),:=@$']{1,128}$/;
-
-export function isValidDeviceId(value: unknown): value is string {
-  return typeof value === 'string' && deviceIdPattern.test(value);
-}
+export { deviceIdRule, isValidDeviceId } from '../../src/iothub/device-id.js';
 
 export function requireObject(body: unknown): JsonObject {
   if (!isJsonObject(body))

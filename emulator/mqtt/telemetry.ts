@@ -1,9 +1,9 @@
 import { promisify } from 'node:util';
 import { brotliDecompress } from 'node:zlib';
+import { parsePropertyBag } from '../../src/iothub/property-bag.js';
 import { type EmulatorContext, hubDeviceId, maxTelemetryBytes } from '../context.js';
 import { uploadContainer } from '../state/blobs.js';
 import type { StoredMessage } from '../state/messages.js';
-import { parsePropertyBag } from './property-bag.js';
 
 const decompress = promisify(brotliDecompress);
 
@@ -32,8 +32,12 @@ export async function ingestTelemetry(
   if (topicBytes + payload.length > maxTelemetryBytes) {
     throw new TelemetryRejected(`message of ${topicBytes + payload.length} bytes exceeds 256 KB`);
   }
-  const properties = parsePropertyBag(bag);
-  if (!properties) throw new TelemetryRejected('malformed property bag');
+  let properties: Record<string, string>;
+  try {
+    properties = parsePropertyBag(bag);
+  } catch {
+    throw new TelemetryRejected('malformed property bag');
+  }
   if (retained) properties['mqtt-retain'] = 'true';
   const decoded = await decodePayload(context, deviceId, properties, payload);
   // IoT Hub itself never decodes; the emulator does, and keeps what it could not decode visible instead of

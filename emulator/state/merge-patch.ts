@@ -1,25 +1,8 @@
+import { isJsonObject } from '../../src/twin/merge-patch.js';
 import { invalidPropertyName, maxTwinDepth, nestsDeeperThan } from '../../src/twin/twin-rules.js';
 
-/** JSON merge patch (RFC 7396) as the device twin uses it: `null` deletes a key, objects merge, the rest replaces. */
-export type JsonObject = { [key: string]: unknown };
-
-export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export function applyMergePatch(target: JsonObject, patch: JsonObject): JsonObject {
-  const result: JsonObject = { ...target };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) {
-      delete result[key];
-    } else if (isJsonObject(value)) {
-      result[key] = applyMergePatch(isJsonObject(result[key]) ? result[key] : {}, value);
-    } else {
-      result[key] = value;
-    }
-  }
-  return result;
-}
+// The core's RFC 7396 implementation: one merge patch for device and hub, `__proto__` kept as a plain member.
+export { applyMergePatch, isJsonObject, type JsonObject } from '../../src/twin/merge-patch.js';
 
 export { maxTwinDepth, nestsDeeperThan };
 

@@ -8,6 +8,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { brokerUrl, closed, connectDevice, waitFor } from '../helpers/device-mqtt.js';
 import {
+  call,
   type ProvisionedDevice,
   provisionDevice,
   startTestEmulator,
@@ -152,6 +153,24 @@ describe('management API', () => {
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toEqual({ status: 200, payload: { ok: true } });
     expect(got).toEqual([{ speed: 5 }]);
+  });
+
+  it('keeps a desired property named __proto__ as a plain property (no prototype games)', async () => {
+    await provisionDevice(emulator, 'proto-twin');
+    const patched = await call(
+      `http://localhost:${emulator.port}`,
+      'PATCH',
+      `/workspaces/${emulator.workspaceId}/devices/proto-twin/twin/desired`,
+      {
+        token: emulator.apiToken,
+        body: '{"__proto__": {"polluted": true}, "plain": 1}',
+        headers: { 'content-type': 'application/json' },
+      },
+    );
+    expect(patched.status).toBe(200);
+    const twin = await emulator.api.twin('proto-twin');
+    expect(Object.keys(twin.desired).sort()).toEqual(['$version', '__proto__', 'plain']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('sends a null payload when the method call has no body', async () => {
