@@ -19,7 +19,7 @@ function authenticateHubCall(context: EmulatorContext, request: Request): string
         hubId,
         device.sasKey,
         Math.floor(context.now() / 1000),
-      )
+      ).verdict
     : 'unknown device';
   if (verdict !== 'valid' || deviceId === undefined) {
     throw new HttpProblem(401, 'Unauthorized', `the SAS token is not valid for this device (${verdict})`);

@@ -1,6 +1,6 @@
 import type { AuthenticateError, Client } from 'aedes';
 import { deviceIdFromHubId, type EmulatorContext } from '../context.js';
-import { parseSasToken, verifySasToken } from './sas.js';
+import { verifySasToken } from './sas.js';
 
 const badCredentials = 4;
 const notAuthorized = 5;
@@ -30,14 +30,14 @@ export function authenticateDevice(
   if (context.workspace.settings.disabled) return { error: refuse(notAuthorized, 'workspace is disabled') };
   const device = context.devices.get(deviceId);
   if (!device) return { error: refuse(notAuthorized, 'device is not registered') };
-  const verdict = verifySasToken(
+  const check = verifySasToken(
     password?.toString('utf8') ?? '',
     client.id,
     device.sasKey,
     Math.floor(context.now() / 1000),
   );
-  if (verdict !== 'valid') return { error: refuse(badCredentials, `SAS token ${verdict}`) };
-  return { deviceId, expiresAt: parseSasToken(password!.toString('utf8'))!.se * 1000 };
+  if (check.verdict !== 'valid') return { error: refuse(badCredentials, `SAS token ${check.verdict}`) };
+  return { deviceId, expiresAt: check.expiresAt * 1000 };
 }
 
 /** The subscriptions a device may make: its own C2D topic and the `$iothub/` twin and method topics. */

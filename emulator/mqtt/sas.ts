@@ -49,6 +49,9 @@ export function parseSasToken(token: string): ParsedSasToken | undefined {
 
 export type SasVerdict = 'valid' | 'malformed' | 'wrong-resource' | 'bad-signature' | 'expired';
 
+/** The verdict, and for a valid token when it expires (seconds since the epoch). */
+export type SasCheck = { verdict: 'valid'; expiresAt: number } | { verdict: Exclude<SasVerdict, 'valid'> };
+
 /**
  * Checks a device SAS token the way IoT Hub does: it must name `…/devices/{hubDeviceId}`, carry an HMAC-SHA256
  * of `sr + "\n" + se` made with the device key, and not be expired. The host part of `sr` is not compared, so a
@@ -59,19 +62,21 @@ export function verifySasToken(
   hubDeviceId: string,
   base64Key: string,
   nowSeconds: number,
-): SasVerdict {
+): SasCheck {
   const parsed = parseSasToken(token);
-  if (!parsed) return 'malformed';
+  if (!parsed) return { verdict: 'malformed' };
   let resource: string;
   try {
     resource = decodeURIComponent(parsed.sr);
   } catch {
-    return 'malformed';
+    return { verdict: 'malformed' };
   }
-  if (!resource.toLowerCase().endsWith(`/devices/${hubDeviceId}`.toLowerCase())) return 'wrong-resource';
+  if (!resource.toLowerCase().endsWith(`/devices/${hubDeviceId}`.toLowerCase()))
+    return { verdict: 'wrong-resource' };
   const expected = Buffer.from(sign(base64Key, parsed.sr, parsed.se));
   const given = Buffer.from(parsed.sig);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return 'bad-signature';
-  if (parsed.se <= nowSeconds) return 'expired';
-  return 'valid';
+  if (expected.length !== given.length || !timingSafeEqual(expected, given))
+    return { verdict: 'bad-signature' };
+  if (parsed.se <= nowSeconds) return { verdict: 'expired' };
+  return { verdict: 'valid', expiresAt: parsed.se };
 }

@@ -26,6 +26,17 @@ async function sendCloudMessage(deviceId: string, body: Uint8Array | string, que
   return result.body.mid as string;
 }
 
+/** Provisions the device, lets it subscribe to C2D once, and closes it: the hub now queues messages for it. */
+async function provisionListeningDevice(database: string, deviceId: string): Promise<void> {
+  const first = await startClient(emulator, { database, deviceId });
+  try {
+    first.onCloudMessage(() => {});
+    await waitFor(() => first.connected);
+  } finally {
+    await first.close();
+  }
+}
+
 /** Invokes a direct method through the management API; returns the emulator's `{ status, payload }`. */
 async function invoke(deviceId: string, name: string, payload?: unknown) {
   const result = await emulator.api.request(
@@ -72,13 +83,7 @@ describe('cloud-to-device messages', () => {
   it('messages queued while the client was closed arrive, in order, once it starts and registers a handler', async () => {
     const database = dirs.file('c2.db');
     const deviceId = 'c2d-queued';
-    const first = await startClient(emulator, { database, deviceId });
-    try {
-      first.onCloudMessage(() => {});
-      await waitFor(() => first.connected);
-    } finally {
-      await first.close();
-    }
+    await provisionListeningDevice(database, deviceId);
     const mids = [
       await sendCloudMessage(deviceId, 'one', '?n=1'),
       await sendCloudMessage(deviceId, 'two', '?n=2'),
@@ -103,13 +108,7 @@ describe('cloud-to-device messages', () => {
   it('messages sent after a restart but before the handler is registered are not lost, and come first', async () => {
     const database = dirs.file('c3.db');
     const deviceId = 'c2d-early';
-    const first = await startClient(emulator, { database, deviceId });
-    try {
-      first.onCloudMessage(() => {});
-      await waitFor(() => first.connected);
-    } finally {
-      await first.close();
-    }
+    await provisionListeningDevice(database, deviceId);
 
     const second = await startClient(emulator, { database, deviceId });
     const received: string[] = [];
