@@ -151,20 +151,14 @@ export class OutboxSender {
     else this.#deleteTimer ??= setTimeout(() => void this.flushDeletes(), deleteBatchDelayMs);
   }
 
+  /** The MQTT message for an entry: compressed when that is smaller, uploaded when too large to go inline. */
   async #prepare(
     entry: OutboxEntry,
     credentials: HubCredentials,
     signal: AbortSignal,
   ): Promise<{ topic: string; payload: Uint8Array } | undefined> {
     const properties: MessageProperties = { ...entry.properties, mid: entry.mid };
-    if (entry.upload) {
-      if (entry.upload.compressed) properties.contentEncoding = 'br';
-      properties.externalized = true;
-      return {
-        topic: telemetryTopic(credentials.hubDeviceId, properties),
-        payload: link(entry.upload.blobName),
-      };
-    }
+    if (entry.upload) return linkMessage(credentials, properties, entry.upload);
     // Pages carry no payloads (memory stays small whatever their sizes): read this one now.
     let payload = await this.store.payload(entry.id);
     if (payload === undefined) return undefined;
@@ -175,22 +169,20 @@ export class OutboxSender {
         properties.contentEncoding = 'br';
       }
     }
+    const topic = telemetryTopic(credentials.hubDeviceId, properties);
     // The hub takes at most 256 KB per message, topic (its property bag) included.
-    const topicBytes = telemetryTopic(credentials.hubDeviceId, properties).length + maxPacketOverheadBytes;
-    if (payload.length > uploadThresholdBytes || payload.length + topicBytes > maxMessageBytes) {
-      const blobName = await this.uploader.upload(
-        credentials,
-        entry.mid,
-        payload,
-        (progress) => this.events.uploadProgress(progress),
-        signal,
-      );
-      const upload = { blobName, compressed: properties.contentEncoding === 'br' };
-      await this.store.rememberUpload(entry.id, upload);
-      properties.externalized = true;
-      payload = link(blobName);
-    }
-    return { topic: telemetryTopic(credentials.hubDeviceId, properties), payload };
+    const fits = payload.length + topic.length + maxPacketOverheadBytes <= maxMessageBytes;
+    if (fits && payload.length <= uploadThresholdBytes) return { topic, payload };
+    const blobName = await this.uploader.upload(
+      credentials,
+      entry.mid,
+      payload,
+      (progress) => this.events.uploadProgress(progress),
+      signal,
+    );
+    const upload = { blobName, compressed: properties.contentEncoding === 'br' };
+    await this.store.rememberUpload(entry.id, upload);
+    return linkMessage(credentials, properties, upload);
   }
 
   /** Waits until something happened after generation `seen` (returns at once if it already has). */
@@ -220,6 +212,16 @@ export class OutboxSender {
   }
 }
 
-function link(blobName: string): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify({ link: blobName }));
+/** The message that points the platform at an uploaded payload (SPEC §3: `{"link": …}`, externalized). */
+function linkMessage(
+  credentials: HubCredentials,
+  properties: MessageProperties,
+  upload: NonNullable<OutboxEntry['upload']>,
+): { topic: string; payload: Uint8Array } {
+  const linked: MessageProperties = { ...properties, externalized: true };
+  if (upload.compressed) linked.contentEncoding = 'br';
+  return {
+    topic: telemetryTopic(credentials.hubDeviceId, linked),
+    payload: new TextEncoder().encode(JSON.stringify({ link: upload.blobName })),
+  };
 }
