@@ -51,12 +51,16 @@ export function nextMessage(
 /** Resolves when the broker closes the connection. */
 export function closed(client: MqttClient, timeoutMs = 5000): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (!client.connected) return resolve();
-    const timer = setTimeout(() => reject(new Error('connection stayed open')), timeoutMs);
-    client.once('close', () => {
+    if (client.disconnected || !client.connected) return resolve();
+    const onClose = () => {
       clearTimeout(timer);
       resolve();
-    });
+    };
+    const timer = setTimeout(() => {
+      client.off('close', onClose);
+      reject(new Error('connection stayed open'));
+    }, timeoutMs);
+    client.once('close', onClose);
   });
 }
 

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { MqttClient } from 'mqtt';
+import { closed } from './device-mqtt.js';
 
 /** A plain TCP connection for sending bytes no well-behaved client would send. */
 export class RawConnection {
@@ -68,19 +69,8 @@ export class RawConnection {
 
 /** True when the broker closes the client's connection within the time, false when it stays open. */
 export function closedWithin(client: MqttClient, timeoutMs = 2000): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (client.disconnected || !client.connected) {
-      resolve(true);
-      return;
-    }
-    const timer = setTimeout(() => {
-      client.off('close', onClose);
-      resolve(false);
-    }, timeoutMs);
-    const onClose = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    client.once('close', onClose);
-  });
+  return closed(client, timeoutMs).then(
+    () => true,
+    () => false,
+  );
 }
