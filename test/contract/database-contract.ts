@@ -278,7 +278,9 @@ export const databaseContract: ContractCase<DatabaseContractContext>[] = [
       const db = await fresh(ctx);
       const huge = 2n ** 62n + 1n; // beyond Number.MAX_SAFE_INTEGER
       await db.write([
-        { sql: 'CREATE TABLE n (id INTEGER PRIMARY KEY, v)' },
+        // An INTEGER column, as the core declares every integer column: sql.js can bind only 32-bit integers
+        // exactly (wider ones go as doubles or text), and INTEGER affinity turns those back into exact integers.
+        { sql: 'CREATE TABLE n (id INTEGER PRIMARY KEY, v INTEGER)' },
         { sql: 'INSERT INTO n (v) VALUES (?)', params: [null] },
         { sql: 'INSERT INTO n (v) VALUES (?)', params: [-1] },
         { sql: 'INSERT INTO n (v) VALUES (?)', params: [-2.5] },

@@ -1,0 +1,84 @@
+/**
+ * The database worker: sql.js and its IndexedDB journal run here, so neither a statement, a snapshot fold nor
+ * loading a large database ever blocks the page's main thread. One worker serves one database.
+ */
+import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import bundledWasmUrl from 'sql.js/dist/sql-wasm-browser.wasm?url';
+import { isSpotflowError, SpotflowError } from '../../src/errors.js';
+import type { DatabaseRequest, DatabaseResponse, WireError } from './database-protocol.js';
+import { JournaledDatabase } from './journaled-database.js';
+
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<DatabaseRequest>) => void) | null;
+  postMessage(message: DatabaseResponse, transfer?: Transferable[]): void;
+  close(): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+let database: JournaledDatabase | undefined;
+
+scope.onmessage = ({ data: request }) => {
+  handle(request).then(
+    ({ value, transfer }) => scope.postMessage({ id: request.id, ok: true, value }, transfer),
+    (error: unknown) => scope.postMessage({ id: request.id, ok: false, error: toWire(error) }),
+  );
+};
+
+async function handle(request: DatabaseRequest): Promise<{ value: unknown; transfer?: Transferable[] }> {
+  switch (request.op) {
+    case 'open':
+      database = await JournaledDatabase.open(await loadSqlJs(request.wasmUrl), request.name);
+      return { value: undefined };
+    case 'write':
+      return { value: await opened().write(request.statements, request.durability) };
+    case 'query': {
+      const rows = await opened().query<Record<string, unknown>>(request.sql, request.params);
+      return { value: rows, transfer: blobBuffers(rows) };
+    }
+    case 'close':
+      await database?.close();
+      database = undefined;
+      return { value: undefined };
+  }
+}
+
+function opened(): JournaledDatabase {
+  if (database === undefined) throw new SpotflowError('CLIENT_CLOSED', 'The database is not open');
+  return database;
+}
+
+async function loadSqlJs(wasmUrl: string | undefined): Promise<SqlJsStatic> {
+  const url = wasmUrl ?? bundledWasmUrl;
+  try {
+    return await initSqlJs({ locateFile: () => url });
+  } catch (error) {
+    throw new SpotflowError(
+      'DATABASE_UNAVAILABLE',
+      `Cannot load sql.js's WebAssembly from ${url} (set the sqlWasmUrl option to where it is served)`,
+      { cause: error },
+    );
+  }
+}
+
+/** BLOB values are fresh copies made for this reply: hand their memory over instead of copying it again. */
+function blobBuffers(rows: Record<string, unknown>[]): Transferable[] {
+  const buffers: Transferable[] = [];
+  for (const row of rows) {
+    for (const value of Object.values(row)) if (value instanceof Uint8Array) buffers.push(value.buffer);
+  }
+  return buffers;
+}
+
+function toWire(error: unknown): WireError {
+  const spotflow = isSpotflowError(error)
+    ? error
+    : new SpotflowError('INTERNAL', 'The database worker failed', { cause: error });
+  const cause = spotflow.cause;
+  return {
+    code: spotflow.code,
+    message: spotflow.message,
+    ...(cause instanceof Error || cause instanceof DOMException
+      ? { cause: { name: cause.name, message: cause.message } }
+      : {}),
+  };
+}
