@@ -1,0 +1,155 @@
+/**
+ * Chromium for the browser tests: Debian's `/usr/bin/chromium` driven by playwright-core (no browser download).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { inject } from 'vitest';
+
+export const CHROMIUM = '/usr/bin/chromium';
+/** Without the networking flags Chromium floods a closed network with refused connections. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+/** Generous: the machine has 2 cores and runs other test files at the same time. */
+export const BROWSER_TIMEOUT_MS = 30_000;
+
+/** The served URL of a built page, e.g. `pageUrl('lock.html')`. */
+export function pageUrl(path: string): string {
+  return new URL(path, inject('pagesUrl')).href;
+}
+
+/**
+ * Launches headless Chromium. Note that `browser.newPage()` makes a new context each time (own IndexedDB, own
+ * Web Locks); pages that must share storage use one context: `newContext(browser)` then `openPage(context, …)`.
+ */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
+    headless: true,
+    timeout: BROWSER_TIMEOUT_MS,
+  });
+}
+
+export async function newContext(browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  context.setDefaultTimeout(BROWSER_TIMEOUT_MS);
+  return context;
+}
+
+/** Forwards the page's console errors, uncaught errors and failed requests to the test output. */
+export function logPageProblems(page: Page, label = page.url() || 'page'): void {
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') {
+      console.log(`[${label} console.${message.type()}] ${message.text()}`);
+    }
+  });
+  page.on('pageerror', (error) => console.log(`[${label} pageerror] ${error.stack ?? error.message}`));
+  page.on('requestfailed', (request) => {
+    // Chromium's own favicon probe is not ours.
+    if (!request.url().endsWith('/favicon.ico')) {
+      console.log(`[${label} requestfailed] ${request.url()}: ${request.failure()?.errorText}`);
+    }
+  });
+  page.on('crash', () => console.log(`[${label}] page crashed`));
+}
+
+/**
+ * Opens a built page (`'lock.html'`) in `context` and waits until its script has run: every page's script ends
+ * with `markReady()` (pages/ready.ts), which sets `window.__ready`.
+ */
+export async function openPage(context: BrowserContext, path: string, label = path): Promise<Page> {
+  const page = await context.newPage();
+  page.setDefaultTimeout(BROWSER_TIMEOUT_MS);
+  logPageProblems(page, label);
+  await gotoPage(page, path);
+  return page;
+}
+
+/** Navigates `page` to a built page and waits for its `markReady()`. */
+export async function gotoPage(page: Page, path: string): Promise<void> {
+  await page.goto(pageUrl(path), { waitUntil: 'load', timeout: BROWSER_TIMEOUT_MS });
+  await page.waitForFunction(() => (globalThis as { __ready?: boolean }).__ready === true, null, {
+    timeout: BROWSER_TIMEOUT_MS,
+  });
+}
+
+export interface KillableBrowser {
+  browser: Browser;
+  /** The default context: persistent, on the user data dir. */
+  context: BrowserContext;
+  /** SIGKILLs the whole browser (every process of its group, as a power cut would) and waits for it to exit. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts Chromium on `userDataDir` as our own child, so a test can kill it outright (`kill()`) and start it again
+ * on the same directory to see what survived. Connects over CDP.
+ */
+export async function startKillableBrowser(userDataDir: string): Promise<KillableBrowser> {
+  const portFile = join(userDataDir, 'DevToolsActivePort');
+  // A killed browser leaves the file behind; a stale one would point at a dead port.
+  rmSync(portFile, { force: true });
+  const child: ChildProcess = spawn(
+    CHROMIUM,
+    [
+      '--headless=new',
+      `--user-data-dir=${userDataDir}`,
+      '--remote-debugging-port=0',
+      ...CHROMIUM_ARGS,
+      'about:blank',
+    ],
+    { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await exited;
+  };
+  try {
+    const port = await waitForPortFile(portFile, child, () => stderr);
+    const browser = await chromium.connectOverCDP(`http://127.0.0.1:${port}`, {
+      timeout: BROWSER_TIMEOUT_MS,
+    });
+    const context = browser.contexts()[0];
+    if (context === undefined) throw new Error('Chromium started without a default context');
+    context.setDefaultTimeout(BROWSER_TIMEOUT_MS);
+    return { browser, context, kill };
+  } catch (error) {
+    await kill();
+    throw error;
+  }
+}
+
+async function waitForPortFile(file: string, child: ChildProcess, stderr: () => string): Promise<number> {
+  const deadline = Date.now() + BROWSER_TIMEOUT_MS;
+  for (;;) {
+    if (existsSync(file)) {
+      const port = Number.parseInt(readFileSync(file, 'utf8').split('\n')[0] ?? '', 10);
+      if (port > 0) return port;
+    }
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`Chromium exited before it was ready: ${stderr()}`);
+    }
+    if (Date.now() > deadline) throw new Error(`Chromium wrote no DevToolsActivePort in time: ${stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
