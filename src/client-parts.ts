@@ -60,6 +60,7 @@ export async function openParts(platform: Platform, options: StartOptions): Prom
     const outbox = await OutboxStore.open(db, platform.clock, resolved.outboxLimits);
     const twin = await TwinManager.open(
       db,
+      platform.clock,
       {
         desiredProperties: (desired) => {
           events.emit('desiredProperties', desired);

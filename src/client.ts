@@ -24,10 +24,13 @@ import {
 import { OutboxSender } from './outbox/sender.js';
 import type { OutboxStore } from './outbox/store.js';
 import { FileUploader } from './outbox/upload.js';
-import type { Database, LockHandle, MqttConnection, Platform } from './ports.js';
+import type { Database, LockHandle, MqttConnection, Platform, TimerHandle } from './ports.js';
 import type { TokenHandler } from './provisioning/token-handler.js';
 import { type ReportedProperties, TwinManager } from './twin/twin.js';
 import type { TypedEvents } from './util/events.js';
+
+/** How long `close()` lets a running cloud-to-device handler finish before it releases the database. */
+const cloudStopGraceMs = 5000;
 
 /**
  * A device's connection to the Spotflow IoT Platform: provisioning, durable offline-first messaging, the device
@@ -81,6 +84,7 @@ export class DeviceClient {
       this.#platform.compressor,
       new FileUploader(this.#options.instance, this.#platform.fetch),
       this.#options.maxInFlight,
+      this.#platform.clock,
       {
         sent: ({ mid }) => {
           this.#events.emit('messageSent', { id: mid });
@@ -102,7 +106,6 @@ export class DeviceClient {
         instance: this.#options.instance,
         transport: this.#options.transport ?? this.#platform.defaultTransport,
         keepAliveSeconds: this.#options.keepAliveSeconds,
-        ca: this.#options.ca,
         reconnectInitialDelayMs: this.#options.reconnectInitialDelayMs,
         reconnectMaxDelayMs: this.#options.reconnectMaxDelayMs,
         allowInsecure: this.#options.allowInsecure,
@@ -343,9 +346,15 @@ export class DeviceClient {
       await this.#sender.flushDeletes();
       await this.#twin.idle();
       // A C2D handler still running gets a moment to finish; its message stays stored if it does not.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([this.#cloud.stop(), new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
-      clearTimeout(timer);
+      const { clock } = this.#platform;
+      let timer: TimerHandle;
+      await Promise.race([
+        this.#cloud.stop(),
+        new Promise<void>((resolve) => {
+          timer = clock.setTimeout(resolve, cloudStopGraceMs);
+        }),
+      ]);
+      clock.clearTimeout(timer);
       await this.#db.close();
       await this.#lock.release();
       await this.#platform.close?.();

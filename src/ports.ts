@@ -54,8 +54,9 @@ export interface DatabaseOpener {
 
 /** Exclusive ownership of a database by one client (a file lock in Node, Web Locks across browser tabs). */
 export interface Lock {
-  /** Takes the lock for `name` at once, or rejects with `DATABASE_LOCKED` when another owner holds it. */
-  acquire(name: string): Promise<LockHandle>;
+  /** Takes the lock for `name`; rejects with DATABASE_LOCKED when another owner holds it, unless the platform was
+   * configured to wait (browser `waitForLock`), in which case it waits until the owner releases it; `signal` aborts the wait (ABORTED). */
+  acquire(name: string, signal?: AbortSignal): Promise<LockHandle>;
 }
 
 export interface LockHandle {
@@ -71,8 +72,6 @@ export interface MqttConnectOptions {
   password: string;
   keepAliveSeconds: number;
   connectTimeoutMs: number;
-  /** Extra trusted CA (PEM) for TLS; verification stays on either way. Ignored where the platform cannot use it. */
-  ca?: string;
 }
 
 export interface MqttMessage {
@@ -112,9 +111,20 @@ export interface Compressor {
   compress(data: Uint8Array, level: CompressionLevel): Promise<Uint8Array>;
 }
 
+/** Opaque: what {@link Clock.setTimeout} returns, only given back to {@link Clock.clearTimeout}. */
+export type TimerHandle = unknown; // opaque, only given back to clearTimeout
+
+/**
+ * Time, as the core sees it: it never calls `Date.now()`, `performance.now()` or `setTimeout` itself, so every
+ * timing rule can be driven by a fake clock in a test.
+ */
 export interface Clock {
-  /** Milliseconds since the Unix epoch. */
+  /** Milliseconds since the Unix epoch (wall time; may jump). */
   now(): number;
+  /** Milliseconds on a clock that never jumps (performance.now()); for measuring intervals. */
+  monotonicNow(): number;
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
 }
 
 /** A runtime's implementation of every port. */
@@ -124,7 +134,7 @@ export interface Platform {
   readonly lock: Lock;
   readonly mqtt: MqttConnector;
   readonly compressor: Compressor;
-  /** `fetch` as the platform configures it (Node: trusting the `ca` option as well as the system CAs). */
+  /** `fetch` as the platform configures it (Node: trusting the platform's `ca` as well as the system CAs). */
   readonly fetch: typeof fetch;
   /** The MQTT transport used unless the caller picks one: TCP in Node, WebSockets in browsers. */
   readonly defaultTransport: 'tcp' | 'websocket';

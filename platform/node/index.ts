@@ -5,6 +5,7 @@
 import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
 import type { StartOptions } from '../../src/options.js';
 import type { Platform } from '../../src/ports.js';
+import { createNodeClock } from './clock.js';
 import { createNodeCompressor } from './compression.js';
 import { createNodeDatabaseOpener } from './database.js';
 import { createNodeFetch } from './http.js';
@@ -26,11 +27,11 @@ export function createNodePlatform(options: NodePlatformOptions = {}): Platform 
     name: 'node',
     database: createNodeDatabaseOpener(),
     lock: createNodeLock(),
-    mqtt: createNodeMqttConnector(),
+    mqtt: createNodeMqttConnector(options.ca === undefined ? {} : { ca: options.ca }),
     compressor: createNodeCompressor(),
     fetch,
     defaultTransport: 'tcp',
-    clock: { now: () => Date.now() },
+    clock: createNodeClock(),
     close: async () => {
       await fetch.close?.();
     },
@@ -38,6 +39,7 @@ export function createNodePlatform(options: NodePlatformOptions = {}): Platform 
 }
 
 export {
+  createNodeClock,
   createNodeCompressor,
   createNodeDatabaseOpener,
   createNodeFetch,

@@ -9,22 +9,31 @@ import { trustedCertificates } from './http.js';
 
 const SCHEMES = new Set(['mqtt:', 'mqtts:', 'ws:', 'wss:']);
 
-/**
- * @example
- * const connection = await createNodeMqttConnector().connect({ url: 'mqtts://hub:8883', clientId, username,
- *   password: sasToken, keepAliveSeconds: 230, connectTimeoutMs: 30_000 });
- */
-export function createNodeMqttConnector(): MqttConnector {
-  return { connect };
+export interface NodeMqttOptions {
+  /** Extra trusted CA certificate(s), PEM, for `mqtts:` and `wss:`, added to the default roots. */
+  ca?: string;
 }
 
-async function connect(options: MqttConnectOptions, signal?: AbortSignal): Promise<MqttConnection> {
+/**
+ * @example
+ * const connection = await createNodeMqttConnector({ ca }).connect({ url: 'mqtts://hub:8883', clientId, username,
+ *   password: sasToken, keepAliveSeconds: 230, connectTimeoutMs: 30_000 });
+ */
+export function createNodeMqttConnector(nodeOptions: NodeMqttOptions = {}): MqttConnector {
+  return { connect: (options, signal) => connect(options, nodeOptions.ca, signal) };
+}
+
+async function connect(
+  options: MqttConnectOptions,
+  ca: string | undefined,
+  signal?: AbortSignal,
+): Promise<MqttConnection> {
   if (signal?.aborted) throw abortedError(signal);
   const url = URL.canParse(options.url) ? new URL(options.url) : undefined;
   if (url === undefined || !SCHEMES.has(url.protocol)) {
     throw new SpotflowError('INVALID_ARGUMENT', 'The MQTT URL must be an mqtt:, mqtts:, ws: or wss: URL');
   }
-  const client = createClient(options, url.protocol === 'mqtts:' || url.protocol === 'wss:');
+  const client = createClient(options, url.protocol === 'mqtts:' || url.protocol === 'wss:' ? ca : undefined);
   const connection = new NodeMqttConnection(client);
   return await new Promise<MqttConnection>((resolve, reject) => {
     const fail = (error: SpotflowError) => {
@@ -48,7 +57,7 @@ async function connect(options: MqttConnectOptions, signal?: AbortSignal): Promi
   });
 }
 
-function createClient(options: MqttConnectOptions, secure: boolean): MqttClient {
+function createClient(options: MqttConnectOptions, ca: string | undefined): MqttClient {
   try {
     return mqtt.connect(options.url, {
       protocolVersion: 4,
@@ -64,7 +73,7 @@ function createClient(options: MqttConnectOptions, secure: boolean): MqttClient 
       rejectUnauthorized: true,
       // MQTT.js's own debug log (DEBUG=mqttjs*) prints whole packets, CONNECT and its password included: off.
       log: () => {},
-      ...(secure && options.ca !== undefined ? { ca: trustedCertificates(options.ca) } : {}),
+      ...(ca !== undefined ? { ca: trustedCertificates(ca) } : {}),
     });
   } catch (error) {
     throw new SpotflowError('INVALID_ARGUMENT', 'MQTT.js refused the connect options', { cause: error });

@@ -1,7 +1,7 @@
 import { isSpotflowError, SpotflowError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isLoopbackHost } from '../options.js';
-import type { MqttConnection, MqttMessage, Platform } from '../ports.js';
+import type { MqttConnection, MqttMessage, Platform, TimerHandle } from '../ports.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
 import { type HubCredentials, hubEndpoints } from './connection-string.js';
 
@@ -11,7 +11,6 @@ export interface SessionOptions {
   allowInsecure: boolean;
   transport: 'tcp' | 'websocket';
   keepAliveSeconds: number;
-  ca: string | undefined;
   reconnectInitialDelayMs: number;
   reconnectMaxDelayMs: number;
 }
@@ -107,13 +106,14 @@ export class HubSession {
     this.#stop.abort();
     const connection = this.#connected?.connection;
     if (connection) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      const { clock } = this.platform;
+      let timer: TimerHandle;
       const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, stopGraceMs);
+        timer = clock.setTimeout(resolve, stopGraceMs);
       });
       // On a dead link a graceful end waits for PUBACKs that never come: force it after the grace period.
       await Promise.race([connection.end().catch(() => {}), deadline]);
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       await connection.end(true).catch(() => {});
     }
     await this.#loop;
@@ -156,7 +156,6 @@ export class HubSession {
             password: credentials.sasToken,
             keepAliveSeconds: this.options.keepAliveSeconds,
             connectTimeoutMs: 15_000,
-            ca: this.options.ca,
           },
           signal,
         );
@@ -175,12 +174,13 @@ export class HubSession {
         await this.#pause(attempt++, signal);
         continue;
       }
-      const connectedAt = Date.now();
+      // Monotonic: a wall clock stepped by NTP meanwhile must not make a connection look long- or short-lived.
+      const connectedAt = this.platform.clock.monotonicNow();
       await this.#serve(connection, credentials);
       if (signal.aborted) return;
       // A connection that lived long resets the backoff; one dropped at once (a refused subscription, a broker
       // that closes every connection) makes the next pause longer, so such a broker is not hammered.
-      attempt = Date.now() - connectedAt > shortLivedMs ? 0 : attempt + 1;
+      attempt = this.platform.clock.monotonicNow() - connectedAt > shortLivedMs ? 0 : attempt + 1;
       await this.#pause(attempt, signal);
     }
   }
@@ -227,7 +227,7 @@ export class HubSession {
       initialMs: this.options.reconnectInitialDelayMs,
       maxMs: this.options.reconnectMaxDelayMs,
     });
-    return sleep(delay, signal).catch(() => {});
+    return sleep(this.platform.clock, delay, signal).catch(() => {});
   }
 
   #report(error: unknown): void {

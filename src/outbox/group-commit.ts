@@ -1,4 +1,4 @@
-import type { Database, SqlStatement, WriteOptions, WriteResult } from '../ports.js';
+import type { Clock, Database, SqlStatement, WriteOptions, WriteResult } from '../ports.js';
 
 interface Waiting {
   statements: readonly SqlStatement[];
@@ -6,17 +6,6 @@ interface Waiting {
   resolve: (results: WriteResult[]) => void;
   reject: (error: unknown) => void;
 }
-
-/**
- * Runs `callback` in a later task, once pending I/O and timers had their turn. Were rounds chained by microtasks
- * only, a caller awaiting enqueues in a loop would never yield to the event loop: nothing sent, no PUBACK read, no
- * keep-alive, for as long as the loop runs. `setImmediate` where the runtime has one (Node: no 1 ms timer floor),
- * `setTimeout` elsewhere.
- */
-const nextTask: (callback: () => void) => void =
-  typeof globalThis.setImmediate === 'function'
-    ? (callback) => globalThis.setImmediate(callback)
-    : (callback) => setTimeout(callback, 0);
 
 /**
  * Group commit: writes requested while another write is in progress wait, then go together in one transaction
@@ -27,7 +16,10 @@ export class GroupCommit {
   #waiting: Waiting[] = [];
   #writing = false;
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+  ) {}
 
   /** Queues `statements` for the next round; a round is relaxed only when every write in it asked for that. */
   write(statements: readonly SqlStatement[], options: WriteOptions = {}): Promise<WriteResult[]> {
@@ -55,8 +47,12 @@ export class GroupCommit {
     this.#writing = true;
     try {
       while (this.#waiting.length > 0) {
-        // Let callers that arrive meanwhile join this round, and let the rest of the application run.
-        await new Promise<void>((resolve) => nextTask(resolve));
+        // Let callers that arrive meanwhile join this round, and let the rest of the application run: a later task,
+        // once pending I/O and timers had their turn. Were rounds chained by microtasks only, a caller awaiting
+        // enqueues in a loop would never yield to the event loop: nothing sent, no PUBACK read, no keep-alive, for
+        // as long as the loop runs. (A zero delay: the Node clock runs it with `setImmediate`, without the 1 ms
+        // timer floor that would cost throughput.)
+        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 0));
         const group = this.#waiting;
         this.#waiting = [];
         try {

@@ -2,7 +2,7 @@ import { isSpotflowError, SpotflowError } from '../errors.js';
 import type { HubCredentials } from '../iothub/connection-string.js';
 import { type MessageProperties, telemetryTopic } from '../iothub/property-bag.js';
 import type { Logger } from '../logger.js';
-import type { Compressor, MqttConnection } from '../ports.js';
+import type { Clock, Compressor, MqttConnection, TimerHandle } from '../ports.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
 import type { OutboxEntry, OutboxStore } from './store.js';
 import { type FileUploader, type UploadProgress, uploadThresholdBytes } from './upload.js';
@@ -32,7 +32,7 @@ const maxPacketOverheadBytes = 16;
 export class OutboxSender {
   readonly #acked = new Set<number>();
   #pendingDelete: { id: number; size: number }[] = [];
-  #deleteTimer: ReturnType<typeof setTimeout> | undefined;
+  #deleteTimer: TimerHandle | undefined;
   #deleting: Promise<void> = Promise.resolve();
   /** Bumped by every event the send loop may be waiting for, so a wake-up between check and wait is not lost. */
   #generation = 0;
@@ -43,6 +43,7 @@ export class OutboxSender {
     private readonly compressor: Compressor,
     private readonly uploader: FileUploader,
     private readonly maxInFlight: number,
+    private readonly clock: Clock,
     private readonly events: SenderEvents,
     private readonly log: Logger,
   ) {}
@@ -122,8 +123,8 @@ export class OutboxSender {
 
   /** Deletes acknowledged rows now (used by close and by waits). */
   async flushDeletes(): Promise<void> {
-    if (this.#deleteTimer) {
-      clearTimeout(this.#deleteTimer);
+    if (this.#deleteTimer !== undefined) {
+      this.clock.clearTimeout(this.#deleteTimer);
       this.#deleteTimer = undefined;
     }
     const sent = this.#pendingDelete;
@@ -148,7 +149,7 @@ export class OutboxSender {
     this.#pendingDelete.push({ id: entry.id, size: entry.size });
     this.events.sent({ id: entry.id, mid: entry.mid });
     if (this.#pendingDelete.length >= deleteBatchMax) void this.flushDeletes();
-    else this.#deleteTimer ??= setTimeout(() => void this.flushDeletes(), deleteBatchDelayMs);
+    else this.#deleteTimer ??= this.clock.setTimeout(() => void this.flushDeletes(), deleteBatchDelayMs);
   }
 
   /** The MQTT message for an entry: compressed when that is smaller, uploaded when too large to go inline. */
@@ -200,7 +201,9 @@ export class OutboxSender {
   /** Reports a failure, then waits a jittered, growing delay (cut short when the connection ends). */
   async #reportAndWait(error: unknown, failures: number, signal: AbortSignal): Promise<void> {
     this.#report(error);
-    await sleep(backoffDelay(failures, { initialMs: 1000, maxMs: 60_000 }), signal).catch(() => {});
+    await sleep(this.clock, backoffDelay(failures, { initialMs: 1000, maxMs: 60_000 }), signal).catch(
+      () => {},
+    );
   }
 
   #report(error: unknown): void {

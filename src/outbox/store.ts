@@ -60,7 +60,7 @@ export class OutboxStore {
     private readonly clock: Clock,
     private readonly limits: Required<Omit<OutboxLimits, 'policy'>> & { policy: OutboxPolicy },
   ) {
-    this.#commit = new GroupCommit(db);
+    this.#commit = new GroupCommit(db, clock);
   }
 
   static async open(db: Database, clock: Clock, limits: OutboxStore['limits']): Promise<OutboxStore> {

@@ -28,6 +28,7 @@ export async function runProvisioning(
 ): Promise<IssuedRegistrationToken> {
   const operation = await retrying(
     () => api.init(options.provisioningToken, options.deviceId, signal),
+    clock,
     log,
     signal,
   );
@@ -47,6 +48,7 @@ export async function runProvisioning(
     if (signal?.aborted) throw abortedError(signal);
     const result = await retrying(
       () => api.complete(options.provisioningToken, operation.id, signal),
+      clock,
       log,
       signal,
     );
@@ -57,6 +59,6 @@ export async function runProvisioning(
         'The provisioning operation expired before it was approved',
       );
     }
-    await sleep(options.pollIntervalMs, signal);
+    await sleep(clock, options.pollIntervalMs, signal);
   }
 }

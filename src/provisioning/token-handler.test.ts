@@ -9,6 +9,7 @@
  * platform's (correct) clock after a 50 ms round trip, as the real API does. Everything else is the real handler.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { realClock } from '../../test/helpers/clock.js';
 import { parseConnectionString } from '../iothub/connection-string.js';
 import type { Logger } from '../logger.js';
 import type { StateStore } from '../store/state.js';
@@ -101,7 +102,7 @@ async function device(options: { deviceAheadMs: number; sasLifetimeMs: number })
       pollIntervalMs: 10,
       onProvisioningOperation: () => {},
     },
-    { now: () => Date.now() + aheadMs },
+    { ...realClock(), now: () => Date.now() + aheadMs },
     log,
     { provisioningRequired() {}, error() {} },
   );

@@ -41,15 +41,9 @@ const MAX_SKEWED_INTERVAL_MS = 30 * 60_000;
 /** A SAS with less than this left by the device's clock when it arrives counts as already expired. */
 const MIN_SAS_REMAINING_MS = 1000;
 
-/**
- * Milliseconds on a clock that never jumps (`performance.now()`, in Node and browsers alike): intervals between
- * renewals are measured on it, because NTP may step the wall clock by hours in either direction.
- */
-const monotonicNow = (): number => performance.now();
-
 /** What this process knows about the current SAS, to pace its renewal. */
 interface SasPacing {
-  /** {@link monotonicNow} when it arrived (when the client started, for one read from the database). */
+  /** `clock.monotonicNow()` when it arrived (when the client started, for one read from the database). */
   arrivedAt: number;
   /** How long after its arrival it is due for renewal by the monotonic clock (Infinity: the wall clock decides). */
   renewAfterMs: number;
@@ -79,15 +73,18 @@ export class TokenHandler implements CredentialSource {
   #renewNow = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
-  /** {@link monotonicNow} when the last SAS renewal began. */
+  /**
+   * `clock.monotonicNow()` when the last SAS renewal began. Intervals between renewals are measured on the
+   * monotonic clock, because NTP may step the wall clock by hours in either direction.
+   */
   #lastRenewalAt: number | undefined;
-  #sas: SasPacing = { arrivedAt: monotonicNow(), renewAfterMs: Number.POSITIVE_INFINITY, struck: false };
+  #sas: SasPacing;
   /** Renewals in a row that brought no usable SAS (it arrived already expired, or the hub refused it). */
   #strikes = 0;
   /** Whether the current run of already-expired SAS tokens has been logged (once, not at every renewal). */
   #skewReported = false;
   /** Cuts a renewal's retry backoff short when the hub refuses the SAS (proof the network is back). */
-  readonly #hurry = new Hurry();
+  readonly #hurry: Hurry;
 
   constructor(
     private readonly api: ProvisioningApi,
@@ -96,7 +93,10 @@ export class TokenHandler implements CredentialSource {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly events: TokenHandlerEvents,
-  ) {}
+  ) {
+    this.#sas = { arrivedAt: clock.monotonicNow(), renewAfterMs: Number.POSITIVE_INFINITY, struck: false };
+    this.#hurry = new Hurry(clock);
+  }
 
   get registration(): StoredRegistration {
     return this.#registration;
@@ -184,7 +184,7 @@ export class TokenHandler implements CredentialSource {
     const signal = this.#stop.signal;
     // Begin on a later task, not synchronously inside start(): `DeviceClient.start` resolves first, so a listener
     // its caller adds at once still hears the `provisioningRequired` of a registration that expired offline.
-    await sleep(0, signal).catch(() => {});
+    await sleep(this.clock, 0, signal).catch(() => {});
     let attempt = 0;
     while (!signal.aborted) {
       try {
@@ -216,15 +216,18 @@ export class TokenHandler implements CredentialSource {
             ? error
             : new SpotflowError('INTERNAL', 'Token handler failed', { cause: error }),
         );
-        await sleep(backoffDelay(attempt++, { initialMs: 2000, maxMs: 300_000 }), signal).catch(() => {});
+        await sleep(this.clock, backoffDelay(attempt++, { initialMs: 2000, maxMs: 300_000 }), signal).catch(
+          () => {},
+        );
       }
     }
   }
 
   async #renewSas(signal: AbortSignal): Promise<void> {
-    this.#lastRenewalAt = monotonicNow();
+    this.#lastRenewalAt = this.clock.monotonicNow();
     const registration = await retrying(
       () => this.api.register(this.#registration.registrationToken, signal),
+      this.clock,
       this.log,
       signal,
       this.#hurry,
@@ -245,6 +248,7 @@ export class TokenHandler implements CredentialSource {
   async #refreshRegistrationToken(signal: AbortSignal): Promise<void> {
     const issued = await retrying(
       () => this.api.refresh(this.options.provisioningToken, this.#registration.registrationToken, signal),
+      this.clock,
       this.log,
       signal,
     );
@@ -259,6 +263,7 @@ export class TokenHandler implements CredentialSource {
   ): Promise<void> {
     const registration = await retrying(
       () => this.api.register(issued.registrationToken, signal),
+      this.clock,
       this.log,
       signal,
     );
@@ -307,7 +312,7 @@ export class TokenHandler implements CredentialSource {
    */
   #arrived(credentials: HubCredentials, now: number): { hub: StoredRegistration['hub']; pacing: SasPacing } {
     const sasExpiresAt = credentials.sasExpiresAt.getTime();
-    const arrivedAt = monotonicNow();
+    const arrivedAt = this.clock.monotonicNow();
     if (sasExpiresAt - now >= MIN_SAS_REMAINING_MS) {
       const sasRenewAt = effectiveExpiryUntil(now, sasExpiresAt);
       return {
@@ -346,7 +351,7 @@ export class TokenHandler implements CredentialSource {
   #sasDueIn(): number {
     return Math.min(
       this.#registration.hub.sasRenewAt - this.clock.now(),
-      this.#sas.arrivedAt + this.#sas.renewAfterMs - monotonicNow(),
+      this.#sas.arrivedAt + this.#sas.renewAfterMs - this.clock.monotonicNow(),
     );
   }
 
@@ -364,8 +369,11 @@ export class TokenHandler implements CredentialSource {
       this.#renewNow || this.#sas.struck
         ? backoffInterval(this.#strikes, this.#renewNow ? MAX_REFUSED_INTERVAL_MS : MAX_SKEWED_INTERVAL_MS)
         : Math.min(MIN_RENEWAL_INTERVAL_MS, this.#sas.renewAfterMs);
-    const wait = Math.min(Math.max(interval - (monotonicNow() - this.#lastRenewalAt), 0), interval);
-    if (wait > 0) await sleep(wait, signal);
+    const wait = Math.min(
+      Math.max(interval - (this.clock.monotonicNow() - this.#lastRenewalAt), 0),
+      interval,
+    );
+    if (wait > 0) await sleep(this.clock, wait, signal);
   }
 
   async #sleepUntilDue(signal: AbortSignal): Promise<void> {
@@ -375,11 +383,12 @@ export class TokenHandler implements CredentialSource {
     );
     // Wake at least every minute: the wall clock may jump (NTP after boot) and timers do not follow it.
     const delay = Math.max(0, Math.min(due, 60_000));
+    const clock = this.clock;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, delay);
+      const timer = clock.setTimeout(done, delay);
       // The listener goes with the wait: the signal lives as long as the client and this runs at every renewal.
       function done() {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         signal.removeEventListener('abort', done);
         resolve();
       }

@@ -1,7 +1,7 @@
 import { abortedError, invalidArgument, isSpotflowError, SpotflowError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DesiredProperties } from '../options.js';
-import type { Database, MqttConnection, MqttMessage } from '../ports.js';
+import type { Clock, Database, MqttConnection, MqttMessage } from '../ports.js';
 import { StateStore } from '../store/state.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
 import { encodePayload } from '../util/json.js';
@@ -75,13 +75,14 @@ export class TwinManager {
 
   private constructor(
     private readonly db: Database,
+    private readonly clock: Clock,
     private readonly state: StateStore,
     private readonly events: TwinEvents,
     private readonly log: Logger,
   ) {}
 
-  static async open(db: Database, events: TwinEvents, log: Logger): Promise<TwinManager> {
-    const twin = new TwinManager(db, new StateStore(db), events, log);
+  static async open(db: Database, clock: Clock, events: TwinEvents, log: Logger): Promise<TwinManager> {
+    const twin = new TwinManager(db, clock, new StateStore(db), events, log);
     twin.#desired = (await twin.state.get<DesiredProperties>(desiredKey)) ?? twin.#desired;
     twin.#reported = (await twin.state.get<TwinManager['reported']>(reportedKey)) ?? twin.#reported;
     twin.#identity = await twin.state.get<string>(identityKey);
@@ -359,7 +360,7 @@ export class TwinManager {
   async #retryPause(): Promise<void> {
     const wake = new AbortController();
     this.#wakeRetry = () => wake.abort();
-    await sleep(backoffDelay(this.#failures - 1, retryBackoff), wake.signal).catch(() => {});
+    await sleep(this.clock, backoffDelay(this.#failures - 1, retryBackoff), wake.signal).catch(() => {});
     this.#wakeRetry = undefined;
   }
 
@@ -445,25 +446,26 @@ export class TwinManager {
     apply: (response: TwinResponse) => Promise<T>,
   ): Promise<T> {
     const rid = String(this.#nextRid++);
+    const clock = this.clock;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = clock.setTimeout(() => {
         this.#responses.delete(rid);
         reject(new SpotflowError('TIMEOUT', 'The hub did not answer a twin request in time'));
       }, responseTimeoutMs);
       this.#responses.set(rid, {
         settle: (response) => {
-          clearTimeout(timer);
+          clock.clearTimeout(timer);
           this.#responses.delete(rid);
           resolve(apply(response));
         },
         fail: (error) => {
-          clearTimeout(timer);
+          clock.clearTimeout(timer);
           this.#responses.delete(rid);
           reject(error);
         },
       });
       connection.publish(`$iothub/twin/${path}?$rid=${rid}`, body, 0).catch((error: unknown) => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         this.#responses.delete(rid);
         reject(error);
       });

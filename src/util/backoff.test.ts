@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeClock, realClock } from '../../test/helpers/clock.js';
 import { isSpotflowError, SpotflowError } from '../errors.js';
 import { backoffDelay, sleep } from './backoff.js';
 
@@ -64,91 +65,88 @@ describe('backoffDelay', () => {
 });
 
 describe('sleep', () => {
-  afterEach(() => {
-    vi.useRealTimers();
+  // A fake clock: time moves only by `advance`, so no case sleeps for real (except the one that checks it does).
+  let clock: FakeClock;
+  beforeEach(() => {
+    clock = new FakeClock();
   });
 
   it('resolves after the delay', async () => {
-    vi.useFakeTimers();
     let done = false;
-    const sleeping = sleep(1000).then(() => {
+    const sleeping = sleep(clock, 1000).then(() => {
       done = true;
     });
-    await vi.advanceTimersByTimeAsync(999);
+    await clock.advance(999);
     expect(done).toBe(false);
-    await vi.advanceTimersByTimeAsync(1);
+    await clock.advance(1);
     await sleeping;
     expect(done).toBe(true);
-    expect(vi.getTimerCount()).toBe(0);
+    expect(clock.pending).toBe(0);
   });
 
-  it('really waits with real timers', async () => {
+  it('really waits with the Node clock', async () => {
     const started = Date.now();
-    await sleep(15);
+    await sleep(realClock(), 15);
     expect(Date.now() - started).toBeGreaterThanOrEqual(10);
   });
 
   it('rejects with ABORTED and clears its timer when the signal aborts', async () => {
-    vi.useFakeTimers();
     const controller = new AbortController();
-    const sleeping = sleep(60_000, controller.signal);
-    expect(vi.getTimerCount()).toBe(1);
+    const sleeping = sleep(clock, 60_000, controller.signal);
+    expect(clock.pending).toBe(1);
     controller.abort();
     await expect(sleeping).rejects.toSatisfy((error) => isSpotflowError(error, 'ABORTED'));
-    expect(vi.getTimerCount()).toBe(0);
+    expect(clock.pending).toBe(0);
   });
 
   it('rejects at once, without a timer, when the signal has already aborted', async () => {
-    vi.useFakeTimers();
     const controller = new AbortController();
     controller.abort(new SpotflowError('CLIENT_CLOSED', 'closed'));
-    const sleeping = sleep(1000, controller.signal);
-    expect(vi.getTimerCount()).toBe(0);
+    const sleeping = sleep(clock, 1000, controller.signal);
+    expect(clock.pending).toBe(0);
     await expect(sleeping).rejects.toSatisfy((error) => isSpotflowError(error, 'CLIENT_CLOSED'));
   });
 
   it('removes its abort listener when it resolves', async () => {
-    vi.useFakeTimers();
     const controller = new AbortController();
     const removed = vi.spyOn(controller.signal, 'removeEventListener');
-    const sleeping = sleep(10, controller.signal);
-    await vi.advanceTimersByTimeAsync(10);
+    const sleeping = sleep(clock, 10, controller.signal);
+    await clock.advance(10);
     await sleeping;
     expect(removed).toHaveBeenCalledWith('abort', expect.any(Function));
     controller.abort(); // must not throw or reject anything
   });
 
   it('treats negative and NaN delays as 0', async () => {
-    vi.useFakeTimers();
-    const both = Promise.all([sleep(-5), sleep(Number.NaN)]);
-    await vi.advanceTimersByTimeAsync(0);
+    const both = Promise.all([sleep(clock, -5), sleep(clock, Number.NaN)]);
+    expect(clock.delays).toEqual([0, 0]);
+    await clock.advance(0);
     await expect(both).resolves.toEqual([undefined, undefined]);
   });
 
   it('chains timers for sleeps beyond the 2^31−1 ms timer limit', async () => {
-    vi.useFakeTimers();
     const limit = 2 ** 31 - 1;
     let done = false;
-    const sleeping = sleep(limit * 2 + 5).then(() => {
+    const sleeping = sleep(clock, limit * 2 + 5).then(() => {
       done = true;
     });
-    await vi.advanceTimersByTimeAsync(limit);
+    await clock.advance(limit);
     expect(done).toBe(false);
-    await vi.advanceTimersByTimeAsync(limit);
+    await clock.advance(limit);
     expect(done).toBe(false);
-    await vi.advanceTimersByTimeAsync(5);
+    await clock.advance(5);
     await sleeping;
     expect(done).toBe(true);
+    expect(clock.delays).toEqual([limit, limit, 5]);
   });
 
   it('can be aborted during a later chained timer', async () => {
-    vi.useFakeTimers();
     const controller = new AbortController();
-    const sleeping = sleep(Number.POSITIVE_INFINITY, controller.signal);
-    await vi.advanceTimersByTimeAsync(2 ** 31 * 3);
-    expect(vi.getTimerCount()).toBe(1);
+    const sleeping = sleep(clock, Number.POSITIVE_INFINITY, controller.signal);
+    await clock.advance(2 ** 31 * 3);
+    expect(clock.pending).toBe(1);
     controller.abort();
     await expect(sleeping).rejects.toSatisfy((error) => isSpotflowError(error, 'ABORTED'));
-    expect(vi.getTimerCount()).toBe(0);
+    expect(clock.pending).toBe(0);
   });
 });

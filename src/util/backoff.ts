@@ -3,6 +3,7 @@
  * failed together — after a hub outage, a fleet must not reconnect in lockstep.
  */
 import { abortedError, invalidArgument } from '../errors.js';
+import type { Clock, TimerHandle } from '../ports.js';
 
 export interface BackoffOptions {
   /** Delay before the first retry (attempt 0), in ms. Default 1000. */
@@ -38,31 +39,32 @@ export function backoffDelay(attempt: number, options: BackoffOptions = {}): num
   return capped * (1 - jitter * fraction);
 }
 
-/** setTimeout's limit (2^31 − 1 ms, about 24.8 days); longer timers fire at once in Node, so sleep chains them. */
+/** setTimeout's limit (2^31 − 1 ms, about 24.8 days); longer timers fire at once in Node and browsers, so sleep
+ * chains them. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * Resolves after `ms` milliseconds, or rejects with the error of {@link abortedError} as soon as `signal` aborts
+ * Resolves after `ms` milliseconds on `clock`, or rejects with the error of {@link abortedError} as soon as `signal` aborts
  * (at once if it already has), clearing its timer and listener either way. Sleeps longer than the platform's
  * timer limit (about 24.8 days, e.g. until a long-lived token's refresh time) are split into several timers.
  * Negative or NaN durations sleep 0 ms; `Infinity` sleeps until the signal aborts.
  */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) {
       reject(abortedError(signal));
       return;
     }
     let remaining = Number.isNaN(ms) ? 0 : Math.max(ms, 0);
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: TimerHandle;
     const onAbort = () => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       reject(abortedError(signal));
     };
     const schedule = () => {
       const step = Math.min(remaining, MAX_TIMER_MS);
       remaining -= step;
-      timer = setTimeout(() => {
+      timer = clock.setTimeout(() => {
         if (remaining > 0) {
           schedule();
           return;

@@ -4,6 +4,7 @@
  */
 import { abortedError, isSpotflowError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { Clock } from '../ports.js';
 import { backoffDelay, sleep } from './backoff.js';
 
 /** Errors worth retrying: the network or the platform having a bad moment. */
@@ -17,6 +18,7 @@ export function isTransient(error: unknown): boolean {
  */
 export async function retrying<T>(
   call: () => Promise<T>,
+  clock: Clock,
   log: Logger,
   signal: AbortSignal | undefined,
   hurry?: Hurry,
@@ -29,7 +31,7 @@ export async function retrying<T>(
       if (!isTransient(error)) throw error;
       const delay = backoffDelay(attempt, { initialMs: 1000, maxMs: 60_000 });
       log.warn('Platform not reachable; retrying', { error, retryInMs: Math.round(delay) });
-      await (hurry ? hurry.wait(delay, signal) : sleep(delay, signal));
+      await (hurry ? hurry.wait(delay, signal) : sleep(clock, delay, signal));
     }
   }
 }
@@ -37,6 +39,8 @@ export async function retrying<T>(
 /** A wait that `now()` ends early: lets news from elsewhere (a refused CONNECT) cut a retry backoff short. */
 export class Hurry {
   #wake: (() => void) | undefined;
+
+  constructor(private readonly clock: Clock) {}
 
   now(): void {
     this.#wake?.();
@@ -48,7 +52,7 @@ export class Hurry {
     const onAbort = () => early.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await sleep(ms, early.signal).catch(() => {});
+      await sleep(this.clock, ms, early.signal).catch(() => {});
       if (signal?.aborted) throw abortedError(signal);
     } finally {
       this.#wake = undefined;

@@ -16,10 +16,10 @@ export interface ContractDevice {
 }
 
 export interface MqttContractContext {
+  /** The adapter under test, configured to trust the emulator's CA where the platform can (Node's `ca`). */
   connector: MqttConnector;
   /** The emulator's broker URL for the transport under test. */
   url: string;
-  ca?: string;
   /** Provisions a new device (a fresh name each call). */
   provision(): Promise<ContractDevice>;
   /** Telemetry the emulator stored for the device, oldest first. */
@@ -45,7 +45,6 @@ export function connectOptions(ctx: MqttContractContext, device: ContractDevice)
     password: device.password,
     keepAliveSeconds: 60,
     connectTimeoutMs: 5_000,
-    ...(ctx.ca === undefined ? {} : { ca: ctx.ca }),
   };
 }
 

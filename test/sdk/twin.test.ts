@@ -1,7 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyMergePatch, type JsonObject } from '../../emulator/state/merge-patch.js';
-import { createNodePlatform } from '../../platform/node/index.js';
+import { createNodeClock, createNodePlatform } from '../../platform/node/index.js';
 import { DeviceClient } from '../../src/client.js';
 import { isSpotflowError, type SpotflowError } from '../../src/errors.js';
 import type { DesiredProperties, StartOptions } from '../../src/options.js';
@@ -673,7 +673,6 @@ async function connectTwin(twin: TwinManager, device: ProvisionedDevice, identit
     password: device.sasToken,
     keepAliveSeconds: 60,
     connectTimeoutMs: 5000,
-    ca: emulator.ca,
   });
   connection.setMessageHandler((message) => twin.handle(message));
   connection.onClose(() => twin.disconnected());
@@ -693,7 +692,7 @@ async function openTwin(path: string) {
     reportedPropertiesSent: () => {},
     error: (error: SpotflowError) => errors.push(error),
   };
-  const open = () => TwinManager.open(db, events, memoryLogger());
+  const open = () => TwinManager.open(db, createNodeClock(), events, memoryLogger());
   return { db, seen, errors, open, twin: await open() };
 }
 
