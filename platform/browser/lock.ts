@@ -6,6 +6,15 @@
 import { abortedError, SpotflowError } from '../../src/errors.js';
 import type { Lock, LockHandle } from '../../src/ports.js';
 
+/** The part of the Web Locks API used here, typed locally so the file also compiles without DOM types. */
+interface WebLocks {
+  request(
+    name: string,
+    options: { ifAvailable?: boolean; signal?: AbortSignal },
+    callback: (lock: object | null) => Promise<void> | undefined,
+  ): Promise<unknown>;
+}
+
 /** Lock names are shared with everything else on the origin: ours are prefixed. */
 const PREFIX = 'spotflow-device:';
 
@@ -26,7 +35,7 @@ export function createBrowserLock(options: BrowserLockOptions = {}): Lock {
   const wait = options.wait === true;
   return {
     acquire(name: string, signal?: AbortSignal): Promise<LockHandle> {
-      const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+      const locks = (globalThis as { navigator?: { locks?: WebLocks } }).navigator?.locks;
       if (locks === undefined) {
         return Promise.reject(
           new SpotflowError(
@@ -42,11 +51,7 @@ export function createBrowserLock(options: BrowserLockOptions = {}): Lock {
           release = done;
         });
         // Web Locks refuse `signal` together with `ifAvailable`: a non-waiting request has nothing to abort.
-        const requestOptions: LockOptions = wait
-          ? signal === undefined
-            ? {}
-            : { signal }
-          : { ifAvailable: true };
+        const requestOptions = wait ? (signal === undefined ? {} : { signal }) : { ifAvailable: true };
         const settled = locks
           .request(PREFIX + name, requestOptions, (lock) => {
             if (lock === null) {

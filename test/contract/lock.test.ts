@@ -4,36 +4,34 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNodeLock } from '../../platform/node/lock.js';
 import { runFixture } from './fixtures.js';
+import { type LockContractContext, lockCases } from './lock-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spotflow-lock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const lock = createNodeLock();
+let counter = 0;
+
+// Node never waits for the owner: only the refusing cases apply.
+const ctx: LockContractContext = {
+  createLock: () => createNodeLock(),
+  supportsWaiting: false,
+  freshName: () => join(dir, `contract-${++counter}.db`),
+};
+
+describe('Lock contract (SQLite file lock)', () => {
+  it.each(lockCases(ctx.supportsWaiting))('$name', ({ run }) => run(ctx));
+});
 
 describe('Node lock', () => {
-  it('refuses a second owner in the same process with DATABASE_LOCKED', async () => {
+  it('names the database in its DATABASE_LOCKED error', async () => {
     const name = join(dir, 'same-process.db');
     const first = await lock.acquire(name);
-    const refused = lock.acquire(name);
-    await expect(refused).rejects.toMatchObject({ name: 'SpotflowError', code: 'DATABASE_LOCKED' });
-    await expect(refused).rejects.toThrow(`Another client owns the database ${name}`);
-    // A second Lock object is no different.
-    await expect(createNodeLock().acquire(name)).rejects.toMatchObject({ code: 'DATABASE_LOCKED' });
+    await expect(lock.acquire(name)).rejects.toMatchObject({
+      name: 'SpotflowError',
+      code: 'DATABASE_LOCKED',
+      message: `Another client owns the database ${name}`,
+    });
     await first.release();
-  });
-
-  it('can be taken again after release, and release is idempotent', async () => {
-    const name = join(dir, 'released.db');
-    const first = await lock.acquire(name);
-    await first.release();
-    await first.release();
-    const second = await lock.acquire(name);
-    await second.release();
-  });
-
-  it('keeps locks of different databases apart', async () => {
-    const a = await lock.acquire(join(dir, 'a.db'));
-    const b = await lock.acquire(join(dir, 'b.db'));
-    await Promise.all([a.release(), b.release()]);
   });
 
   it('creates its lock file with mode 0600', async () => {

@@ -77,9 +77,16 @@ export async function openPage(context: BrowserContext, path: string, label = pa
 /** Navigates `page` to a built page and waits for its `markReady()`. */
 export async function gotoPage(page: Page, path: string): Promise<void> {
   await page.goto(pageUrl(path), { waitUntil: 'load', timeout: BROWSER_TIMEOUT_MS });
-  await page.waitForFunction(() => (globalThis as { __ready?: boolean }).__ready === true, null, {
-    timeout: BROWSER_TIMEOUT_MS,
-  });
+  const state = await page.waitForFunction(
+    () => {
+      const scope = globalThis as { __ready?: boolean; __buildError?: string };
+      return scope.__buildError ?? scope.__ready === true;
+    },
+    null,
+    { timeout: BROWSER_TIMEOUT_MS },
+  );
+  const buildError = await state.jsonValue();
+  if (typeof buildError === 'string') throw new Error(buildError);
 }
 
 export interface KillableBrowser {
