@@ -1,0 +1,108 @@
+/**
+ * The browser platform (kiosk and HMI web panels, Electron renderers): sql.js in a worker made durable by an
+ * IndexedDB journal, Web Locks for one owner per database, MQTT.js over WebSockets, Brotli from WebAssembly loaded
+ * only when a message asks for compression, and the page's own `fetch`. The only place that picks browser packages.
+ */
+import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
+import { invalidArgument } from '../../src/errors.js';
+import type { StartOptions } from '../../src/options.js';
+import type { Platform } from '../../src/ports.js';
+import { createBrowserClock } from './clock.js';
+import { createBrowserCompressor } from './compression.js';
+import { createBrowserDatabaseOpener } from './database.js';
+import { createBrowserLock } from './lock.js';
+import { createBrowserMqttConnector } from './mqtt.js';
+
+export interface BrowserPlatformOptions {
+  /** Where sql.js's `sql-wasm-browser.wasm` is served, when the bundler cannot find it. */
+  sqlWasmUrl?: string;
+  /** Wait for another tab that owns the database to close it, instead of failing with `DATABASE_LOCKED`. */
+  waitForLock?: boolean;
+}
+
+/** {@link StartOptions} plus what only browsers have. */
+export interface BrowserStartOptions extends StartOptions, BrowserPlatformOptions {}
+
+/**
+ * @example
+ * const platform = createBrowserPlatform({ waitForLock: true });
+ */
+export function createBrowserPlatform(options: BrowserPlatformOptions = {}): Platform {
+  return {
+    name: 'browser',
+    database: createBrowserDatabaseOpener(
+      options.sqlWasmUrl === undefined ? {} : { sqlWasmUrl: options.sqlWasmUrl },
+    ),
+    lock: createBrowserLock({ wait: options.waitForLock === true }),
+    mqtt: createBrowserMqttConnector(),
+    compressor: createBrowserCompressor(),
+    // Called through a wrapper: the window's fetch refuses to run with another `this`.
+    fetch: (input, init) => globalThis.fetch(input, init),
+    defaultTransport: 'websocket',
+    clock: createBrowserClock(),
+  };
+}
+
+export {
+  createBrowserClock,
+  createBrowserCompressor,
+  createBrowserDatabaseOpener,
+  createBrowserLock,
+  createBrowserMqttConnector,
+};
+
+/**
+ * The device client in browsers: {@link CoreDeviceClient} with `start` wired to {@link createBrowserPlatform}.
+ * `database` names the IndexedDB database that holds the device's state.
+ *
+ * @example
+ * ```ts
+ * import { DeviceClient } from 'spotflow-device';
+ * const client = await DeviceClient.start({ provisioningToken, database: 'kiosk', deviceId: 'panel-3' });
+ * await client.enqueueMessage({ temperature: 21.5 }, { stream: 'telemetry' });
+ * ```
+ */
+export class DeviceClient extends CoreDeviceClient {
+  static override start(options: BrowserStartOptions): Promise<DeviceClient> {
+    let platform: BrowserPlatformOptions;
+    let core: StartOptions;
+    try {
+      ({ platform, core } = splitBrowserOptions(options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return DeviceClient.startOn(createBrowserPlatform(platform), core);
+  }
+}
+
+/** Checks and takes out the browser-only options; the core checks the rest (and refuses what it does not know). */
+function splitBrowserOptions(options: BrowserStartOptions): {
+  platform: BrowserPlatformOptions;
+  core: StartOptions;
+} {
+  if (typeof options !== 'object' || options === null) return { platform: {}, core: options };
+  const { waitForLock, sqlWasmUrl, ...core } = options;
+  if (waitForLock !== undefined && typeof waitForLock !== 'boolean') {
+    throw invalidArgument('waitForLock must be a boolean');
+  }
+  if (
+    sqlWasmUrl !== undefined &&
+    (typeof sqlWasmUrl !== 'string' || sqlWasmUrl === '' || sqlWasmUrl.length > 4096)
+  ) {
+    throw invalidArgument('sqlWasmUrl must be a non-empty URL string');
+  }
+  if (core.transport === 'tcp') {
+    throw invalidArgument(
+      'browsers reach MQTT only over WebSockets: leave transport out or set it to websocket',
+    );
+  }
+  return {
+    platform: {
+      ...(waitForLock === undefined ? {} : { waitForLock }),
+      ...(sqlWasmUrl === undefined ? {} : { sqlWasmUrl }),
+    },
+    core,
+  };
+}
+
+export * from '../../src/index.js';
