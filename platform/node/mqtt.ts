@@ -1,244 +1,32 @@
 /**
- * The `MqttConnector` port over MQTT.js v5, for TCP, TLS and WebSockets (`mqtt:`, `mqtts:`, `ws:`, `wss:`).
- * One MqttClient is one connection: MQTT.js never reconnects it (`reconnectPeriod: 0`); the core's session does.
+ * The `MqttConnector` port on Node: the shared MQTT.js connection (platform/mqttjs) with MQTT.js's Node build,
+ * which reaches `mqtt:`, `mqtts:`, `ws:` and `wss:`. What is Node's own here is TLS: an extra trusted CA for
+ * `mqtts:` and `wss:`, added to the default roots; verification stays on either way.
  */
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { abortedError, isSpotflowError, SpotflowError } from '../../src/errors.js';
-import type { MqttConnection, MqttConnectOptions, MqttConnector, MqttMessage } from '../../src/ports.js';
+import mqtt from 'mqtt';
+import type { MqttConnector } from '../../src/ports.js';
+import { connectWithMqttJs, type MqttJsFlavour } from '../mqttjs/connection.js';
 import { trustedCertificates } from './http.js';
-
-const SCHEMES = new Set(['mqtt:', 'mqtts:', 'ws:', 'wss:']);
 
 export interface NodeMqttOptions {
   /** Extra trusted CA certificate(s), PEM, for `mqtts:` and `wss:`, added to the default roots. */
   ca?: string;
 }
 
+const SCHEMES: ReadonlySet<string> = new Set(['mqtt:', 'mqtts:', 'ws:', 'wss:']);
+
 /**
  * @example
  * const connection = await createNodeMqttConnector({ ca }).connect({ url: 'mqtts://hub:8883', clientId, username,
  *   password: sasToken, keepAliveSeconds: 230, connectTimeoutMs: 30_000 });
  */
-export function createNodeMqttConnector(nodeOptions: NodeMqttOptions = {}): MqttConnector {
-  return { connect: (options, signal) => connect(options, nodeOptions.ca, signal) };
-}
-
-async function connect(
-  options: MqttConnectOptions,
-  ca: string | undefined,
-  signal?: AbortSignal,
-): Promise<MqttConnection> {
-  if (signal?.aborted) throw abortedError(signal);
-  const url = URL.canParse(options.url) ? new URL(options.url) : undefined;
-  if (url === undefined || !SCHEMES.has(url.protocol)) {
-    throw new SpotflowError('INVALID_ARGUMENT', 'The MQTT URL must be an mqtt:, mqtts:, ws: or wss: URL');
-  }
-  const client = createClient(options, url.protocol === 'mqtts:' || url.protocol === 'wss:' ? ca : undefined);
-  const connection = new NodeMqttConnection(client);
-  return await new Promise<MqttConnection>((resolve, reject) => {
-    const fail = (error: SpotflowError) => {
-      cleanup();
-      client.end(true);
-      reject(error);
-    };
-    const onConnect = () => {
-      cleanup();
-      resolve(connection);
-    };
-    const onError = (error: Error) => fail(connectError(error, url.host));
-    const onClose = () => fail(connectError(connection.lastError, url.host));
-    const onAbort = () => fail(abortedError(signal));
-    const cleanup = () => {
-      client.off('connect', onConnect).off('error', onError).off('close', onClose);
-      signal?.removeEventListener('abort', onAbort);
-    };
-    client.on('connect', onConnect).on('error', onError).on('close', onClose);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function createClient(options: MqttConnectOptions, ca: string | undefined): MqttClient {
-  try {
-    return mqtt.connect(options.url, {
-      protocolVersion: 4,
-      clientId: options.clientId,
-      username: options.username,
-      password: options.password,
-      // A persistent session, as Microsoft's device SDK asks of IoT Hub: the hub keeps C2D messages meanwhile.
-      clean: false,
-      reconnectPeriod: 0,
-      resubscribe: false,
-      keepalive: options.keepAliveSeconds,
-      connectTimeout: options.connectTimeoutMs,
-      rejectUnauthorized: true,
-      // MQTT.js's own debug log (DEBUG=mqttjs*) prints whole packets, CONNECT and its password included: off.
-      log: () => {},
-      ...(ca !== undefined ? { ca: trustedCertificates(ca) } : {}),
-    });
-  } catch (error) {
-    throw new SpotflowError('INVALID_ARGUMENT', 'MQTT.js refused the connect options', { cause: error });
-  }
-}
-
-/** Messages name the host and the failure's code, never a credential; the original error is the `cause`. */
-function connectError(error: Error | undefined, host: string): SpotflowError {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (code === 4 || code === 5) {
-    const message = `The MQTT broker ${host} refused the credentials (CONNACK ${code})`;
-    return new SpotflowError('CONNECTION_REFUSED', message, { cause: error });
-  }
-  const detail = typeof code === 'string' || typeof code === 'number' ? ` (${code})` : '';
-  return new SpotflowError('NETWORK', `Cannot connect to the MQTT broker ${host}${detail}`, { cause: error });
-}
-
-type Settle = (error?: SpotflowError) => void;
-
-class NodeMqttConnection implements MqttConnection {
-  readonly #client: MqttClient;
-  /** Rejecters of publishes and subscribes awaiting their ack: MQTT.js keeps QoS 1 entries of a persistent
-   * session for a reconnect that never comes, so this connection fails them itself when the stream closes. */
-  readonly #pending = new Set<Settle>();
-  readonly #closeListeners: ((error?: Error) => void)[] = [];
-  #handler: ((message: MqttMessage) => Promise<void> | void) | undefined;
-  /** Messages that arrived before `setMessageHandler` (a persistent session may deliver right after CONNACK). */
-  #backlog: (() => void)[] = [];
-  #closed = false;
-  #closeError: Error | undefined;
-  #endRequested = false;
-  /** The last 'error' MQTT.js emitted (it emits one before most closes): the cause of the close. */
-  lastError: Error | undefined;
-
-  constructor(client: MqttClient) {
-    this.#client = client;
-    // Always listened to: an 'error' event without a listener would throw.
-    client.on('error', (error) => {
-      this.lastError = error;
-    });
-    client.on('close', () => this.#onStreamClosed());
-    client.handleMessage = (packet, callback) => this.#receive(packet, callback);
-  }
-
-  publish(topic: string, payload: Uint8Array, qos: 0 | 1): Promise<void> {
-    return this.#track((settle) => {
-      this.#client.publish(topic, toBuffer(payload), { qos }, (error) => {
-        settle(error ? this.#lostError('The MQTT publish failed', error) : undefined);
-      });
-    });
-  }
-
-  subscribe(topics: readonly string[]): Promise<void> {
-    return this.#track((settle) => {
-      this.#client.subscribe([...topics], { qos: 1 }, (error, granted) => {
-        const packet = (error as { packet?: { granted?: number[] } } | null)?.packet;
-        const codes = packet?.granted ?? granted?.map((grant) => grant.qos) ?? [];
-        if (codes.some((code) => code === 128)) {
-          settle(new SpotflowError('PROTOCOL', 'The MQTT broker refused a subscription', { cause: error }));
-        } else {
-          settle(error ? this.#lostError('The MQTT subscribe failed', error) : undefined);
-        }
-      });
-    });
-  }
-
-  setMessageHandler(handler: (message: MqttMessage) => Promise<void> | void): void {
-    this.#handler = handler;
-    for (const deliver of this.#backlog.splice(0)) deliver();
-  }
-
-  onClose(listener: (error?: Error) => void): void {
-    if (this.#closed) queueMicrotask(() => listener(this.#closeError));
-    else this.#closeListeners.push(listener);
-  }
-
-  end(force = false): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    this.#endRequested = true;
-    return new Promise((resolve) => {
-      // Also resolved by the close itself, should the connection drop while waiting for in-flight acks.
-      this.#closeListeners.push(() => resolve());
-      this.#client.end(force);
-    });
-  }
-
-  /**
-   * MQTT.js calls `handleMessage` for every incoming PUBLISH and sends a QoS 1 PUBACK only when its callback runs
-   * (mqtt/build/lib/handlers/publish.js, 5.16), so the ack waits for the core's handler. MQTT.js also reads no
-   * further packet until then, which keeps deliveries in order and PUBACKs in the order MQTT 3.1.1 requires.
-   */
-  #receive(packet: IPublishPacket, callback: (error?: Error) => void): void {
-    if (this.#closed) return; // the broker redelivers what was not acknowledged
-    const message: MqttMessage = { topic: packet.topic, payload: toBuffer(packet.payload) };
-    const handled = this.#handle(message);
-    if (packet.qos === 0) {
-      handled.catch(() => {}); // nothing to acknowledge; the core reports its own failures
-      callback();
-      return;
-    }
-    handled.then(
-      () => {
-        if (!this.#closed) callback();
-      },
-      (error: unknown) => {
-        // Not taken by the core: no PUBACK, and the connection is dropped so that the broker redelivers it.
-        const reason = isSpotflowError(error)
-          ? error
-          : new SpotflowError('INTERNAL', 'The MQTT message handler failed', { cause: error });
-        if (!this.#closed) this.#closeError = reason;
-        this.#client.end(true);
-      },
-    );
-  }
-
-  #handle(message: MqttMessage): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const deliver = () => {
-        try {
-          Promise.resolve(this.#handler!(message)).then(resolve, reject);
-        } catch (error) {
-          reject(error);
-        }
-      };
-      if (this.#handler) deliver();
-      else this.#backlog.push(deliver);
-    });
-  }
-
-  #track(start: (settle: Settle) => void): Promise<void> {
-    if (this.#closed) return Promise.reject(this.#lostError('The MQTT connection is closed'));
-    return new Promise<void>((resolve, reject) => {
-      const settle = (error?: SpotflowError) => {
-        if (!this.#pending.delete(settle)) return; // already failed by the close
-        if (error) reject(error);
-        else resolve();
-      };
-      this.#pending.add(settle);
-      start(settle);
-    });
-  }
-
-  #onStreamClosed(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (!this.#endRequested) {
-      this.#closeError ??= this.#lostError('The MQTT connection was lost', this.lastError);
-    } else {
-      this.#closeError = undefined;
-    }
-    for (const settle of [...this.#pending]) {
-      settle(this.#lostError('The MQTT connection closed before the broker acknowledged', this.#closeError));
-    }
-    this.#backlog = [];
-    for (const listener of this.#closeListeners.splice(0)) listener(this.#closeError);
-  }
-
-  #lostError(message: string, cause?: Error): SpotflowError {
-    const code = (cause as { code?: unknown } | undefined)?.code;
-    const detail = typeof code === 'string' ? ` (${code})` : '';
-    return new SpotflowError('NETWORK', `${message}${detail}`, cause === undefined ? undefined : { cause });
-  }
-}
-
-function toBuffer(bytes: Uint8Array | string): Buffer {
-  if (typeof bytes === 'string') return Buffer.from(bytes);
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+export function createNodeMqttConnector(options: NodeMqttOptions = {}): MqttConnector {
+  const ca = options.ca === undefined ? undefined : trustedCertificates(options.ca);
+  const flavour: MqttJsFlavour = {
+    connect: (url, clientOptions) => mqtt.connect(url, clientOptions),
+    schemes: SCHEMES,
+    clientOptions: (url) =>
+      ca !== undefined && (url.protocol === 'mqtts:' || url.protocol === 'wss:') ? { ca } : {},
+  };
+  return { connect: (connectOptions, signal) => connectWithMqttJs(flavour, connectOptions, signal) };
 }

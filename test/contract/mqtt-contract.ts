@@ -120,6 +120,20 @@ export const mqttContract: ContractCase<MqttContractContext>[] = [
     },
   },
   {
+    // A plain Uint8Array (not a Buffer) that is a window into a larger buffer: only its own bytes may go out.
+    name: 'publishes a Uint8Array view into a larger buffer as exactly its bytes',
+    async run(ctx) {
+      const device = await ctx.provision();
+      const connection = await connect(ctx, device);
+      const backing = new Uint8Array(64).map((_, i) => i);
+      const view = backing.subarray(10, 20);
+      await connection.publish(telemetryTopic(device, 'view'), view, 1);
+      const stored = await ctx.storedMessages(device.deviceId);
+      equal(stored.length, 1);
+      bytesEqual(stored[0]!.payload, new Uint8Array([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]));
+    },
+  },
+  {
     name: 'resolves 200 concurrent QoS 1 publishes, all stored in order',
     async run(ctx) {
       const device = await ctx.provision();
