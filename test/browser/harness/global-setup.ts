@@ -21,9 +21,15 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const outDir = mkdtempSync(join(tmpdir(), 'spotflow-browser-pages-'));
   const started = Date.now();
-  await buildPages(outDir);
+  let server: Awaited<ReturnType<typeof serveStatic>>;
+  try {
+    await buildPages(outDir);
+    server = await serveStatic(outDir);
+  } catch (error) {
+    rmSync(outDir, { recursive: true, force: true });
+    throw error;
+  }
   console.log(`browser test pages built in ${Date.now() - started} ms`);
-  const server = await serveStatic(outDir);
   project.provide('pagesUrl', server.url);
   project.provide('pagesDir', outDir);
   return async () => {

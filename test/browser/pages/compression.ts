@@ -1,0 +1,45 @@
+// The Compressor contract (test/contract/compression-contract.ts) against brotli-wasm, decoded by Node's zlib
+// through `__brotliDecompress`, which the Node side exposes (page.exposeFunction) before running a case.
+import { createBrowserCompressor } from '../../../platform/browser/compression.js';
+import { type CompressionContractContext, compressionContract } from '../../contract/compression-contract.js';
+import { exposeContract, markReady } from '../harness/in-page.js';
+
+declare global {
+  /** Node's zlib Brotli decoder, over base64. */
+  var __brotliDecompress: ((base64: string) => Promise<string>) | undefined;
+  /** This page's compressor, for the tests of lazy loading; returns the compressed size. */
+  var __compress: ((level: 'fastest' | 'smallest') => Promise<number>) | undefined;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}
+
+function fromBase64(base64: string): Uint8Array {
+  const text = atob(base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+const compressor = createBrowserCompressor();
+
+exposeContract<CompressionContractContext>(compressionContract, {
+  context: () => ({
+    compressor,
+    async decompress(compressed) {
+      const decode = globalThis.__brotliDecompress;
+      if (decode === undefined) throw new Error('the Node side exposed no __brotliDecompress');
+      return fromBase64(await decode(toBase64(compressed)));
+    },
+  }),
+});
+
+globalThis.__compress = async (level) =>
+  (await compressor.compress(new TextEncoder().encode('hello hello hello hello'), level)).byteLength;
+
+markReady();
