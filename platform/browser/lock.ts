@@ -76,7 +76,8 @@ export function createBrowserLock(options: BrowserLockOptions = {}): Lock {
             () => {},
             (error: unknown) => {
               // Before the grant only (after it, nothing rejects): an abort, or a browser refusal.
-              if (isAbortError(error)) reject(abortedError(signal));
+              // Web Locks reject with the signal's reason (an AbortError, or a TimeoutError from AbortSignal.timeout).
+              if (signal?.aborted || isAbortError(error)) reject(abortedError(signal));
               else
                 reject(
                   new SpotflowError('DATABASE_UNAVAILABLE', `Cannot lock the database ${name}`, {
