@@ -31,7 +31,7 @@ export interface Parts {
 export async function openParts(platform: Platform, options: StartOptions): Promise<Parts> {
   const resolved = resolveOptions(options);
   if (resolved.signal?.aborted) throw abortedError(resolved.signal);
-  const lock = await platform.lock.acquire(resolved.database);
+  const lock = await platform.lock.acquire(resolved.database, resolved.signal);
   let db: Database | undefined;
   try {
     db = await platform.database.open(resolved.database);

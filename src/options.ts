@@ -47,8 +47,6 @@ export interface StartOptions {
   onProvisioningOperation?: (operation: ProvisioningOperation) => void | Promise<void>;
   /** Called when the desired properties change (their version advanced). */
   onDesiredProperties?: (desired: DesiredProperties) => void;
-  /** Extra trusted CA certificate (PEM) for TLS, e.g. the emulator's. Verification always stays on. */
-  ca?: string;
   /** Allow plain `http://`/`ws://`/`mqtt://` to hosts other than loopback. Default false. */
   allowInsecure?: boolean;
   /** MQTT transport. Default: TCP in Node, WebSockets in browsers. */
@@ -75,7 +73,6 @@ export interface ResolvedOptions {
   logger: Logger;
   onProvisioningOperation: (operation: ProvisioningOperation) => void | Promise<void>;
   onDesiredProperties: ((desired: DesiredProperties) => void) | undefined;
-  ca: string | undefined;
   allowInsecure: boolean;
   transport: 'tcp' | 'websocket' | undefined;
   provisioningPollIntervalMs: number;
@@ -122,6 +119,8 @@ export function normalizeInstance(instance: string, allowInsecure: boolean): str
 /**
  * Every start option, so that a misspelt one (`deviceID`) is refused instead of silently ignored: ignoring it would
  * provision the device under an id the platform picks. `satisfies` keeps this list in step with the interface.
+ * Platform options (Node's `ca`, the browser's `waitForLock`) are not here: each runtime's entry takes its own off
+ * before calling the core, so the core refuses them if it is called directly.
  */
 const startOptionKeys = Object.keys({
   provisioningToken: true,
@@ -132,7 +131,6 @@ const startOptionKeys = Object.keys({
   logger: true,
   onProvisioningOperation: true,
   onDesiredProperties: true,
-  ca: true,
   allowInsecure: true,
   transport: true,
   provisioningPollIntervalMs: true,
@@ -163,7 +161,8 @@ function rejectUnknownKeys(given: object, known: readonly string[], what: string
  */
 const tokenCharacters = /^[\x21-\x7e]+$/;
 
-function optionalString(value: unknown, name: string, max = 1024): string | undefined {
+/** `undefined`, or a non-empty string of at most `max` characters (INVALID_ARGUMENT naming `name` otherwise). */
+export function optionalString(value: unknown, name: string, max = 1024): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.length === 0 || value.length > max) {
     throw invalidArgument(`${name} must be a non-empty string of at most ${max} characters`);
@@ -239,7 +238,6 @@ export function resolveOptions(options: StartOptions): ResolvedOptions {
   if (options.transport !== undefined && options.transport !== 'tcp' && options.transport !== 'websocket') {
     throw invalidArgument("transport must be 'tcp' or 'websocket'");
   }
-  const ca = optionalString(options.ca, 'ca', 1024 * 1024);
   const limits = options.outboxLimits ?? {};
   if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) {
     throw invalidArgument('outboxLimits must be an object');
@@ -261,7 +259,6 @@ export function resolveOptions(options: StartOptions): ResolvedOptions {
     onProvisioningOperation:
       optionalFunction(options.onProvisioningOperation, 'onProvisioningOperation') ?? defaultDisplay,
     onDesiredProperties: optionalFunction(options.onDesiredProperties, 'onDesiredProperties'),
-    ca,
     allowInsecure,
     transport: options.transport,
     provisioningPollIntervalMs: positiveNumber(

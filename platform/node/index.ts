@@ -3,7 +3,7 @@
  * zlib Brotli and `fetch` (undici when a custom CA is trusted). This is the only place that picks Node packages.
  */
 import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
-import type { StartOptions } from '../../src/options.js';
+import { optionalString, type StartOptions } from '../../src/options.js';
 import type { Platform } from '../../src/ports.js';
 import { createNodeClock } from './clock.js';
 import { createNodeCompressor } from './compression.js';
@@ -47,6 +47,18 @@ export {
   createNodeMqttConnector,
 };
 
+/** {@link StartOptions} plus what only Node has. */
+export type NodeStartOptions = StartOptions & {
+  /**
+   * Extra trusted CA certificate(s), PEM, for HTTPS and MQTT over TLS (e.g. the emulator's), added to the system's
+   * roots. Verification always stays on.
+   */
+  ca?: string;
+};
+
+/** The most a `ca` may hold: a bundle of many certificates fits, a file read by mistake does not. */
+const maxCaLength = 1024 * 1024;
+
 /**
  * The device client on Node.js: {@link CoreDeviceClient} with `start` wired to {@link createNodePlatform}.
  *
@@ -58,9 +70,19 @@ export {
  * ```
  */
 export class DeviceClient extends CoreDeviceClient {
-  static override start(options: StartOptions): Promise<DeviceClient> {
-    const ca = typeof options?.ca === 'string' ? options.ca : undefined;
-    return DeviceClient.startOn(createNodePlatform(ca === undefined ? {} : { ca }), options);
+  static override start(options: NodeStartOptions): Promise<DeviceClient> {
+    // Anything but an object goes to the core as it is, which refuses it with the same message in every runtime.
+    if (typeof options !== 'object' || options === null)
+      return DeviceClient.startOn(createNodePlatform(), options);
+    let ca: string | undefined;
+    try {
+      ca = optionalString(options.ca, 'ca', maxCaLength);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // `ca` is the platform's, not the core's: the core refuses options it does not know.
+    const { ca: _, ...core } = options;
+    return DeviceClient.startOn(createNodePlatform(ca === undefined ? {} : { ca }), core);
   }
 }
 

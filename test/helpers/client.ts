@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNodePlatform } from '../../platform/node/index.js';
+import { createNodePlatform, type NodeStartOptions } from '../../platform/node/index.js';
 import { DeviceClient } from '../../src/client.js';
 import type { Logger } from '../../src/logger.js';
-import type { StartOptions } from '../../src/options.js';
 import type { TestEmulator } from './emulator.js';
 
 /** A logger that keeps lines for assertions (and shows nothing). */
@@ -30,21 +29,21 @@ export function tempDir(prefix = 'spotflow-sdk-'): {
   };
 }
 
-/** Starts a real client (Node platform) against the emulator, trusting its CA. */
+/** Starts a real client (Node platform) against the emulator, trusting its CA (or the `ca` given). */
 export function startClient(
   emulator: TestEmulator,
-  options: Partial<StartOptions> & { database: string },
+  options: Partial<NodeStartOptions> & { database: string },
 ): Promise<DeviceClient> {
-  return DeviceClient.startOn(createNodePlatform({ ca: emulator.ca }), {
+  const { ca = emulator.ca, ...core } = options;
+  return DeviceClient.startOn(createNodePlatform({ ca }), {
     provisioningToken: emulator.provisioningToken,
     instance: emulator.instance,
-    ca: emulator.ca,
     logger: memoryLogger(),
     provisioningPollIntervalMs: 50,
     reconnectInitialDelayMs: 50,
     reconnectMaxDelayMs: 500,
     onProvisioningOperation: () => {},
-    ...options,
+    ...core,
   });
 }
 

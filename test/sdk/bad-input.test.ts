@@ -20,6 +20,7 @@ import {
   createNodeLock,
   createNodePlatform,
   DeviceClient as NodeDeviceClient,
+  type NodeStartOptions,
 } from '../../platform/node/index.js';
 import { maxPayloadBytes } from '../../src/call-arguments.js';
 import { DeviceClient } from '../../src/client.js';
@@ -284,8 +285,8 @@ const startCases: StartCase[] = [
   },
   { name: 'signal that is not an AbortSignal', options: { signal: { aborted: false } }, message: /signal/ },
   { name: "signal 'x'", options: { signal: 'x' }, message: /signal must be an AbortSignal/ },
-  { name: 'non-string ca', options: { ca: 42 }, message: /ca must be/ },
-  { name: 'empty ca', options: { ca: '' }, message: /ca must be/ },
+  // `ca` is Node's (the platform trusts it): the Node entry takes it off; the core, called directly, knows no `ca`.
+  { name: 'ca given to the core', options: { ca: 'PEM' }, message: /Unknown start option "ca"/ },
   // A typo must not silently provision a device under a platform-chosen id.
   { name: "misspelt option 'deviceID'", options: { deviceID: 'pump-7' }, message: /deviceID/ },
 ];
@@ -330,6 +331,46 @@ describe('DeviceClient.startOn rejects bad options at the call, creating nothing
   it('the public Node entry rejects missing options with INVALID_ARGUMENT (not a TypeError)', async () => {
     const error = await rejectsAtCall(() => NodeDeviceClient.start(undefined as unknown as StartOptions));
     expectSpotflowError(error, 'INVALID_ARGUMENT', /options are required/);
+  });
+
+  // The Node entry checks its own option, `ca`, then hands the rest to the core (which refuses a misspelt one).
+  it.each<{ name: string; options: Record<string, unknown>; message: RegExp }>([
+    { name: 'non-string ca', options: { ca: 42 }, message: /ca must be/ },
+    { name: 'empty ca', options: { ca: '' }, message: /ca must be/ },
+    { name: 'ca over 1 MiB', options: { ca: 'x'.repeat(1024 * 1024 + 1) }, message: /ca must be/ },
+    { name: "misspelt option 'CA'", options: { CA: 'PEM' }, message: /Unknown start option "CA"/ },
+  ])(
+    'the public Node entry: $name',
+    async ({ options, message }) => {
+      const database = freshDb();
+      const built = buildOptions(options, database);
+      const error = await rejectsAtCall(() => NodeDeviceClient.start(built as NodeStartOptions));
+      expectSpotflowError(error, 'INVALID_ARGUMENT', message);
+      expect(existsSync(database)).toBe(false);
+      expect(existsSync(`${database}.lock`)).toBe(false);
+    },
+    3000,
+  );
+
+  it("the public Node entry trusts its ca and does not pass it to the core (the caller's object is left alone)", async () => {
+    const database = freshDb();
+    const options = Object.freeze({
+      provisioningToken: emulator.provisioningToken,
+      instance: emulator.instance,
+      database,
+      deviceId: 'node-entry-ca',
+      ca: emulator.ca,
+      logger: memoryLogger(),
+      provisioningPollIntervalMs: 50,
+      onProvisioningOperation: () => {},
+    });
+    const client = await NodeDeviceClient.start(options);
+    try {
+      expect(client.deviceId).toBe('node-entry-ca');
+      expect(options.ca).toBe(emulator.ca);
+    } finally {
+      await client.close();
+    }
   });
 
   it('an already-aborted signal rejects with ABORTED (reason as cause), creates nothing and leaves the lock free', async () => {

@@ -654,7 +654,6 @@ function startFaultyClient(
   return DeviceClient.startOn(faultyPlatform(on, faults), {
     provisioningToken: on.provisioningToken,
     instance: on.instance,
-    ca: on.ca,
     logger: memoryLogger(),
     provisioningPollIntervalMs: 50,
     reconnectInitialDelayMs: 50,
