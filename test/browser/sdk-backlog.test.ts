@@ -1,0 +1,126 @@
+// A kiosk offline for a long time: enqueue latency at 0 and at 100,000 pending messages of 256 B, the longest
+// main-thread task the SDK causes meanwhile (snapshot folds included), the page's memory, and the time from a
+// reload to the first message sent with the backlog. Generous bounds; the figures are printed for the notes.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { TestEmulator } from '../helpers/emulator.js';
+import { deviceOptions, pageConnected, startInPage, startPersistentEmulator } from './device-page.js';
+import { collectLongTasks, gotoPage, launchBrowser, newContext, openPage } from './harness/index.js';
+
+const BACKLOG = 100_000;
+const dataDir = mkdtempSync(join(tmpdir(), 'spotflow-browser-backlog-'));
+const cleanups: (() => Promise<unknown>)[] = [];
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Enqueue latencies (ms) of `count` enqueues of 256 B made one after another, as p50 and p99. */
+function latencies(page: Page, count: number): Promise<{ p50: number; p99: number }> {
+  return page.evaluate(async (count) => {
+    const payload = new Uint8Array(256).fill(7);
+    const times: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      await device.client!.enqueueMessage(payload, { stream: 'latency' });
+      times.push(performance.now() - started);
+    }
+    times.sort((a, b) => a - b);
+    const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
+    return { p50: at(0.5), p99: at(0.99) };
+  }, count);
+}
+
+/** Fills the outbox to `total` with 256 B messages, 64 enqueues in flight. */
+function fill(page: Page, total: number): Promise<number> {
+  return page.evaluate(async (total) => {
+    const payload = new Uint8Array(256).fill(1);
+    let next = await device.client!.pendingMessagesCount();
+    const started = performance.now();
+    const worker = async () => {
+      while (next < total) {
+        next++;
+        await device.client!.enqueueMessage(payload, { stream: 'backlog' });
+      }
+    };
+    await Promise.all(Array.from({ length: 64 }, worker));
+    return performance.now() - started;
+  }, total);
+}
+
+/** Resident memory of the browser's renderer processes (the page and its database worker), in MB. */
+async function rendererMemoryMb(browser: Browser): Promise<number> {
+  const session = await browser.newBrowserCDPSession();
+  const { processInfo } = (await session.send('SystemInfo.getProcessInfo')) as {
+    processInfo: { type: string; id: number }[];
+  };
+  await session.detach();
+  let kb = 0;
+  for (const { id } of processInfo.filter((p) => p.type === 'renderer')) {
+    const status = readFileSync(`/proc/${id}/status`, 'utf8');
+    kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  }
+  return Math.round(kb / 1024);
+}
+
+describe('a long offline backlog in a page', () => {
+  it('keeps enqueue latency, main-thread tasks and reload time in bounds at 100,000 pending', async () => {
+    let emulator: TestEmulator = await startPersistentEmulator(dataDir);
+    cleanups.push(() => emulator.close());
+    const port = emulator.port;
+    const browser = await launchBrowser();
+    cleanups.push(() => browser.close());
+    const page = await openPage(await newContext(browser), 'device.html');
+    const longTasks = await collectLongTasks(page);
+    const options = deviceOptions(emulator, { database: 'backlog', deviceId: 'backlog-panel' });
+    await startInPage(page, options);
+    await pageConnected(page);
+    await emulator.close();
+    await page.waitForFunction(() => device.client!.connected === false);
+
+    const memoryAt0 = await rendererMemoryMb(browser);
+    // Long tasks from here on: page load and start-up are not the SDK's steady state.
+    const before = (await longTasks()).length;
+    const empty = await latencies(page, 300);
+    const fillMs = await fill(page, BACKLOG);
+    const pendingNow = await page.evaluate(() => device.client!.pendingMessagesCount());
+    expect(pendingNow).toBeGreaterThanOrEqual(BACKLOG);
+    const full = await latencies(page, 300);
+    const tasks = (await longTasks()).slice(before);
+    const longest = Math.max(0, ...tasks);
+    const memoryAtBacklog = await rendererMemoryMb(browser);
+
+    emulator = await startPersistentEmulator(dataDir, port);
+    cleanups.push(() => emulator.close());
+    const reloadStarted = Date.now();
+    await gotoPage(page, 'device.html');
+    await startInPage(page, options);
+    await page.waitForFunction(() => device.events.some((e) => e.name === 'messageSent'), null, {
+      timeout: 60_000,
+    });
+    const reloadToFirstMs = Date.now() - reloadStarted;
+
+    const figures = {
+      fillMsgPerS: Math.round(BACKLOG / (fillMs / 1000)),
+      p50At0: empty.p50.toFixed(2),
+      p99At0: empty.p99.toFixed(2),
+      p50AtBacklog: full.p50.toFixed(2),
+      p99AtBacklog: full.p99.toFixed(2),
+      longestTaskMs: Math.round(longest),
+      reloadToFirstMessageMs: reloadToFirstMs,
+      longTasks: tasks.length,
+      rendererMemoryMbAt0: memoryAt0,
+      rendererMemoryMbAtBacklog: memoryAtBacklog,
+    };
+    console.log(`browser backlog figures: ${JSON.stringify(figures)}`);
+    // Within 1.5×, with an absolute slack for timer granularity on a busy machine.
+    expect(full.p50).toBeLessThanOrEqual(Math.max(1.5 * empty.p50, empty.p50 + 2));
+    expect(full.p99).toBeLessThanOrEqual(Math.max(1.5 * empty.p99, empty.p99 + 10));
+    expect(longest).toBeLessThanOrEqual(50);
+    expect(reloadToFirstMs).toBeLessThan(15_000);
+  }, 240_000);
+});
