@@ -117,7 +117,7 @@ export class FileUploader {
       // One request: IoT Hub's documented upload (Put Blob with x-ms-blob-type: BlockBlob).
       await this.#call(() =>
         this.#http.put(`${blobUrl}${session.sasToken}`, {
-          body: bytes,
+          body: requestBody(bytes),
           headers: { 'x-ms-blob-type': 'BlockBlob' },
           signal,
         }),
@@ -134,7 +134,7 @@ export class FileUploader {
       const block = bytes.subarray(offset, Math.min(offset + blockBytes, bytes.length));
       await this.#call(() =>
         this.#http.put(`${blobUrl}${session.sasToken}&comp=block&blockid=${encodeURIComponent(id)}`, {
-          body: block,
+          body: requestBody(block),
           signal,
         }),
       );
@@ -166,4 +166,12 @@ export class FileUploader {
       );
     }
   }
+}
+
+/**
+ * A request body must be backed by an `ArrayBuffer` (fetch refuses shared memory). Payloads always are; one that is
+ * not is copied rather than cast.
+ */
+function requestBody(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
 }
