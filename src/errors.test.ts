@@ -59,6 +59,7 @@ describe('SpotflowError', () => {
       'CONNECTION_REFUSED',
       'PROTOCOL',
       'UPLOAD_FAILED',
+      'DEPENDENCY_MISSING',
       'INTERNAL',
     ] satisfies SpotflowErrorCode[]);
   });

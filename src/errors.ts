@@ -44,6 +44,11 @@ export const SPOTFLOW_ERROR_CODES = Object.freeze([
   'PROTOCOL',
   /** A large payload could not be uploaded to blob storage. */
   'UPLOAD_FAILED',
+  /**
+   * A package the platform needs is not installed (an optional peer dependency: `better-sqlite3` in Node, `sql.js`
+   * in browsers); the message names it and how to install it.
+   */
+  'DEPENDENCY_MISSING',
   /** A bug in the SDK: something that should not happen did. */
   'INTERNAL',
 ] as const);

@@ -3,7 +3,7 @@
  * better-sqlite3 is synchronous; the port is async so that a worker-backed store can replace this one later.
  */
 import { chmodSync, statSync } from 'node:fs';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { SpotflowError } from '../../src/errors.js';
 import type {
   Database,
@@ -13,6 +13,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from '../../src/ports.js';
+import { loadSqliteDriver, type SqliteDriver } from './sqlite-driver.js';
 import { createPrivateFile, translateSqliteError } from './sqlite-file.js';
 
 /** How many prepared statements each database keeps (the core uses a few dozen distinct SQL texts). */
@@ -28,10 +29,11 @@ const STATEMENT_CACHE_SIZE = 128;
 export function createNodeDatabaseOpener(): DatabaseOpener {
   return {
     async open(path: string): Promise<Database> {
+      const driver = await loadSqliteDriver();
       createPrivateFile(path);
       let db: BetterSqlite3.Database | undefined;
       try {
-        db = new BetterSqlite3(path, { timeout: 100 });
+        db = new driver(path, { timeout: 100 });
         // A cheap read first: a file that is not a database fails here (SQLITE_NOTADB), before any pragma.
         db.pragma('schema_version');
         if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') {
@@ -41,10 +43,10 @@ export function createNodeDatabaseOpener(): DatabaseOpener {
         db.pragma('foreign_keys = ON');
       } catch (error) {
         db?.close();
-        throw translateSqliteError(error, `Cannot open the database ${path}`);
+        throw translateSqliteError(driver, error, `Cannot open the database ${path}`);
       }
       restrictCompanionFiles(path);
-      return new NodeDatabase(db, path);
+      return new NodeDatabase(driver, db, path);
     },
   };
 }
@@ -61,12 +63,14 @@ function restrictCompanionFiles(path: string): void {
 }
 
 class NodeDatabase implements Database {
+  readonly #driver: SqliteDriver;
   readonly #db: BetterSqlite3.Database;
   readonly #path: string;
   readonly #statements = new Map<string, Prepared>();
   #closed = false;
 
-  constructor(db: BetterSqlite3.Database, path: string) {
+  constructor(driver: SqliteDriver, db: BetterSqlite3.Database, path: string) {
+    this.#driver = driver;
     this.#db = db;
     this.#path = path;
   }
@@ -86,7 +90,7 @@ class NodeDatabase implements Database {
         }),
       )();
     } catch (error) {
-      throw translateSqliteError(error, `A write to the database ${this.#path} failed`);
+      throw translateSqliteError(this.#driver, error, `A write to the database ${this.#path} failed`);
     } finally {
       if (relaxed) this.#db.pragma('synchronous = FULL');
     }
@@ -100,7 +104,7 @@ class NodeDatabase implements Database {
       statement.run(...bind(params));
       return [];
     } catch (error) {
-      throw translateSqliteError(error, `A query of the database ${this.#path} failed`);
+      throw translateSqliteError(this.#driver, error, `A query of the database ${this.#path} failed`);
     }
   }
 
@@ -111,7 +115,7 @@ class NodeDatabase implements Database {
     try {
       this.#db.close();
     } catch (error) {
-      throw translateSqliteError(error, `Closing the database ${this.#path} failed`);
+      throw translateSqliteError(this.#driver, error, `Closing the database ${this.#path} failed`);
     }
   }
 

@@ -7,9 +7,10 @@
  * included, so there are no stale PID files to judge. Within one process SQLite tracks locks per file too, so a
  * second `acquire` from the same process is refused as well.
  */
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { isSpotflowError, SpotflowError } from '../../src/errors.js';
 import type { Lock, LockHandle } from '../../src/ports.js';
+import { loadSqliteDriver } from './sqlite-driver.js';
 import { createPrivateFile, translateSqliteError } from './sqlite-file.js';
 
 /** Handles that are held, so that a lock never goes away because its handle was garbage-collected. */
@@ -23,17 +24,18 @@ const held = new Set<BetterSqlite3.Database>();
 export function createNodeLock(): Lock {
   return {
     async acquire(name: string): Promise<LockHandle> {
+      const driver = await loadSqliteDriver();
       const path = `${name}.lock`;
       createPrivateFile(path);
       let db: BetterSqlite3.Database | undefined;
       try {
         // timeout 0: an owned lock is refused at once rather than waited for.
-        db = new BetterSqlite3(path, { timeout: 0 });
+        db = new driver(path, { timeout: 0 });
         db.pragma('locking_mode = EXCLUSIVE');
         db.exec('BEGIN EXCLUSIVE');
       } catch (error) {
         db?.close();
-        const translated = translateSqliteError(error, `Cannot lock the database ${name}`);
+        const translated = translateSqliteError(driver, error, `Cannot lock the database ${name}`);
         if (isSpotflowError(translated, 'DATABASE_LOCKED')) {
           throw new SpotflowError('DATABASE_LOCKED', `Another client owns the database ${name}`, {
             cause: error,

@@ -1,7 +1,7 @@
 /** What the Node database and lock share: private file creation and SQLite error translation. */
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
-import BetterSqlite3 from 'better-sqlite3';
 import { isSpotflowError, SpotflowError, type SpotflowErrorCode } from '../../src/errors.js';
+import type { SqliteDriver } from './sqlite-driver.js';
 
 /**
  * Creates `path` with mode 0600 if it does not exist (before SQLite opens it, so it is never readable by others,
@@ -23,9 +23,9 @@ export function createPrivateFile(path: string): void {
  * Turns a better-sqlite3 failure into a SpotflowError by its structured SQLite code (extended codes such as
  * `SQLITE_IOERR_FSYNC` count as their primary code), never by its message text. The original is the `cause`.
  */
-export function translateSqliteError(error: unknown, context: string): SpotflowError {
+export function translateSqliteError(driver: SqliteDriver, error: unknown, context: string): SpotflowError {
   if (isSpotflowError(error)) return error;
-  if (error instanceof BetterSqlite3.SqliteError) {
+  if (error instanceof driver.SqliteError) {
     const code = codeOf(error.code);
     return new SpotflowError(code, `${context} (${error.code})`, { cause: error });
   }
