@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type EmulatorOptions, isValidPublicHost, startEmulator } from './index.js';
+import { EmulatorDependencyError, missingEmulatorPackages } from './dependencies.js';
+import type { EmulatorOptions } from './index.js';
 import { createLogger, type LogLevel } from './log.js';
 import { settingProblem, workspaceIdPattern } from './state/workspace.js';
 
@@ -124,6 +125,10 @@ async function main(): Promise<void> {
     process.stdout.write(`${packageVersion()}\n`);
     return;
   }
+  // The server stack is an optional peer dependency: name what to install (one line, no trace) before loading it.
+  const missing = await missingEmulatorPackages();
+  if (missing.length > 0) throw new EmulatorDependencyError(missing);
+  const { isValidPublicHost, startEmulator } = await import('./index.js');
   const level = (text(values, 'log-level') ?? 'info') as LogLevel | 'silent';
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) fail('--log-level is not a level');
   const port = text(values, 'port');

@@ -1,15 +1,6 @@
 /**
- * The local Spotflow platform emulator: the device HTTP API, an IoT Hub-compatible MQTT broker (TCP, TLS and
- * WebSocket), device twins, cloud-to-device messages, direct methods, file upload with a blob store, the
- * management API and the portal, all on one port.
- *
- * @example
- * ```ts
- * import { startEmulator } from 'spotflow-device/emulator';
- * const emulator = await startEmulator({ memory: true, port: 0 });
- * console.log(emulator.instance, emulator.provisioningToken);
- * await emulator.close();
- * ```
+ * The emulator itself; its public entry is index.ts, which checks that the server stack (optional peer
+ * dependencies) is installed before it loads this module.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
