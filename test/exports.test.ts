@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
@@ -5,11 +6,41 @@ import { describe, expect, it } from 'vitest';
 // to the built files in dist/, which `npm test` builds first).
 const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { exports: Record<string, unknown> };
 
+type Target = string | { [condition: string]: Target } | null;
+
+/** Every file a target names, through nested conditions. */
+function files(target: Target): string[] {
+  if (target === null) return [];
+  if (typeof target === 'string') return [target];
+  return Object.values(target).flatMap(files);
+}
+
+/**
+ * Resolves `subpath` through the exports map as Node and bundlers do: the first condition (in the map's order)
+ * that is active or `default` wins, recursively. Returns undefined when no condition matches.
+ */
+function resolveExport(subpath: string, conditions: readonly string[]): string | undefined {
+  const pick = (target: Target | undefined): string | undefined => {
+    if (target === undefined || target === null) return undefined;
+    if (typeof target === 'string') return target;
+    for (const [condition, next] of Object.entries(target)) {
+      if (condition === 'default' || conditions.includes(condition)) {
+        const resolved = pick(next);
+        if (resolved !== undefined) return resolved;
+      }
+    }
+    return undefined;
+  };
+  return pick(manifest.exports[subpath] as Target | undefined);
+}
+
+const nodeEntry = './dist/platform/node/index.js';
+const browserEntry = './dist/platform/browser/index.js';
+
 describe('package exports', () => {
   it('has a built file for every subpath', () => {
     for (const [subpath, target] of Object.entries(manifest.exports)) {
-      const files = typeof target === 'string' ? [target] : Object.values(target as Record<string, string>);
-      for (const file of files) expect(existsSync(file), `${subpath} → ${file}`).toBe(true);
+      for (const file of files(target as Target)) expect(existsSync(file), `${subpath} → ${file}`).toBe(true);
     }
   });
 
@@ -38,10 +69,62 @@ describe('package exports', () => {
   it('lists every subpath in the exports test', () => {
     expect(Object.keys(manifest.exports).sort()).toEqual([
       '.',
+      './browser',
       './core',
       './emulator',
       './node',
       './package.json',
     ]);
+  });
+
+  describe('runtime conditions', () => {
+    // What bundlers use for a browser build (Vite: browser, import, module, default), and Node's own.
+    const browser = ['browser', 'import', 'module'];
+    const node = ['node', 'import'];
+
+    it("'.' resolves to the browser entry under `browser`, to the Node entry under `node` and by default", () => {
+      expect(resolveExport('.', browser)).toBe(browserEntry);
+      expect(resolveExport('.', node)).toBe(nodeEntry);
+      expect(resolveExport('.', ['import'])).toBe(nodeEntry);
+      // Node with --conditions=browser (e.g. a test runner emulating a browser): `browser` is listed first, so wins.
+      expect(resolveExport('.', ['node', 'browser', 'import'])).toBe(browserEntry);
+    });
+
+    it('types follow the runtime: browser declarations under `browser`, Node ones otherwise', () => {
+      expect(resolveExport('.', ['types', ...browser])).toBe('./dist/platform/browser/index.d.ts');
+      expect(resolveExport('.', ['types', ...node])).toBe('./dist/platform/node/index.d.ts');
+      expect(resolveExport('.', ['types', 'import'])).toBe('./dist/platform/node/index.d.ts');
+    });
+
+    it("'./node' and './browser' name one runtime whatever the conditions", () => {
+      for (const conditions of [browser, node]) {
+        expect(resolveExport('./node', conditions)).toBe(nodeEntry);
+        expect(resolveExport('./browser', conditions)).toBe(browserEntry);
+      }
+    });
+
+    it("'./emulator' is for Node only: a browser bundle cannot resolve it", () => {
+      expect(resolveExport('./emulator', node)).toBe('./dist/emulator/index.js');
+      expect(resolveExport('./emulator', browser)).toBeUndefined();
+    });
+
+    it("Node's own resolver agrees (the package referring to itself, with and without --conditions=browser)", () => {
+      const resolve = (flags: string[]) =>
+        execFileSync(
+          process.execPath,
+          [
+            ...flags,
+            '--input-type=module',
+            '-e',
+            "console.log(import.meta.resolve('spotflow-device'), import.meta.resolve('spotflow-device/browser'))",
+          ],
+          { encoding: 'utf8' },
+        )
+          .trim()
+          .split(' ')
+          .map((url) => `./${new URL(url).pathname.split('/').slice(-4).join('/')}`);
+      expect(resolve([])).toEqual([nodeEntry, browserEntry]);
+      expect(resolve(['--conditions=browser'])).toEqual([browserEntry, browserEntry]);
+    });
   });
 });
