@@ -74,11 +74,20 @@ export class JournalStore {
     return completed(transaction);
   }
 
-  /** Replaces the snapshot and drops the journal records it includes, atomically. */
-  replaceSnapshot(snapshot: Snapshot): Promise<void> {
-    const transaction = this.#db.transaction([SNAPSHOT, JOURNAL], 'readwrite', { durability: 'strict' });
+  /**
+   * Stores a new snapshot. Its own transaction, on the snapshot store only, so that appends to the journal never
+   * wait for a large snapshot to be written; `load()` skips journal records the snapshot already holds.
+   */
+  writeSnapshot(snapshot: Snapshot): Promise<void> {
+    const transaction = this.#db.transaction(SNAPSHOT, 'readwrite', { durability: 'strict' });
     transaction.objectStore(SNAPSHOT).put(snapshot, SNAPSHOT_KEY);
-    transaction.objectStore(JOURNAL).delete(IDBKeyRange.upperBound(snapshot.seq));
+    return completed(transaction);
+  }
+
+  /** Deletes the journal records up to `seq` (those a stored snapshot holds). */
+  dropThrough(seq: number): Promise<void> {
+    const transaction = this.#db.transaction(JOURNAL, 'readwrite', { durability: 'relaxed' });
+    transaction.objectStore(JOURNAL).delete(IDBKeyRange.upperBound(seq));
     return completed(transaction);
   }
 

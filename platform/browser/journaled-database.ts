@@ -163,7 +163,8 @@ export class JournaledDatabase {
     const bytes = this.#journalBytes;
     const image = this.#engine.export();
     this.#folding = this.#store
-      .replaceSnapshot({ bytes: image, seq })
+      .writeSnapshot({ bytes: image, seq })
+      .then(() => this.#store.dropThrough(seq))
       .then(() => {
         this.#journalRecords -= records;
         this.#journalBytes -= bytes;

@@ -7,6 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { compressionContract } from '../contract/compression-contract.js';
 import { gotoPage, launchBrowser, newContext, openPage, runContractCase } from './harness/index.js';
+import './pages/globals.js';
 
 let browser: Browser;
 let context: BrowserContext;

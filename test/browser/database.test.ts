@@ -3,6 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseContract } from '../contract/database-contract.js';
 import { launchBrowser, newContext, openPage, runContractCase } from './harness/index.js';
+import './pages/globals.js';
 
 let browser: Browser;
 let page: Page;

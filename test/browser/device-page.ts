@@ -5,11 +5,7 @@
 import type { Page } from 'playwright-core';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { operations } from '../helpers/provisioning.js';
-import type { DevicePage } from './pages/device.js';
-
-declare global {
-  var device: DevicePage;
-}
+import './pages/globals.js';
 
 export interface PageDeviceOptions {
   database: string;

@@ -3,13 +3,7 @@
 import { createBrowserCompressor } from '../../../platform/browser/compression.js';
 import { type CompressionContractContext, compressionContract } from '../../contract/compression-contract.js';
 import { exposeContract, markReady } from '../harness/in-page.js';
-
-declare global {
-  /** Node's zlib Brotli decoder, over base64. */
-  var __brotliDecompress: ((base64: string) => Promise<string>) | undefined;
-  /** This page's compressor, for the tests of lazy loading; returns the compressed size. */
-  var __compress: ((level: 'fastest' | 'smallest') => Promise<number>) | undefined;
-}
+import './globals.js';
 
 function toBase64(bytes: Uint8Array): string {
   let text = '';

@@ -4,6 +4,7 @@ import { createBrowserDatabaseOpener } from '../../../platform/browser/database.
 import type { Database } from '../../../src/ports.js';
 import { type DatabaseContractContext, databaseContract } from '../../contract/database-contract.js';
 import { exposeContract, markReady } from '../harness/in-page.js';
+import './globals.js';
 
 const opener = createBrowserDatabaseOpener();
 const opened: Database[] = [];
@@ -25,10 +26,6 @@ exposeContract<DatabaseContractContext>(databaseContract, {
   },
 });
 
-declare global {
-  /** Opens a database in this page, for tests that drive it directly (reload durability). */
-  var __openDatabase: ((name: string) => Promise<Database>) | undefined;
-}
 globalThis.__openDatabase = (name) => opener.open(name);
 
 markReady();

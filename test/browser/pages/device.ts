@@ -2,25 +2,7 @@
 // globals below (see test/browser/device-page.ts for the Node side).
 import * as browserEntry from '../../../platform/browser/index.js';
 import { markReady } from '../harness/in-page.js';
-
-declare global {
-  var spotflow: typeof import('../../../platform/browser/index.js');
-  var device: DevicePage;
-}
-
-export interface DevicePage {
-  client: browserEntry.DeviceClient | undefined;
-  /** The pending `start()`, settled into `client` or `startError`. */
-  starting: Promise<void> | undefined;
-  startError: string | undefined;
-  /** What `onProvisioningOperation` was given. */
-  operations: { id: string; verificationCode: string }[];
-  /** Every event the client emitted, by name, with a JSON-able summary. */
-  events: { name: string; detail: unknown }[];
-  /** Ids of enqueues that resolved (durable), in resolution order. */
-  resolved: string[];
-  start(options: Omit<browserEntry.BrowserStartOptions, 'onProvisioningOperation' | 'logger'>): Promise<void>;
-}
+import type { DevicePage } from './globals.js';
 
 const recorded = [
   'connected',
@@ -32,7 +14,7 @@ const recorded = [
 ] as const;
 
 globalThis.spotflow = browserEntry;
-globalThis.device = {
+const device: DevicePage = {
   client: undefined,
   starting: undefined,
   startError: undefined,
@@ -64,6 +46,8 @@ globalThis.device = {
     return device.starting;
   },
 };
+
+globalThis.device = device;
 
 function summary(detail: unknown): unknown {
   if (detail instanceof Error) return { code: (detail as { code?: string }).code, message: detail.message };

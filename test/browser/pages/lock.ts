@@ -4,6 +4,7 @@ import { createBrowserLock } from '../../../platform/browser/lock.js';
 import type { LockHandle } from '../../../src/ports.js';
 import { type LockContractContext, lockCases } from '../../contract/lock-contract.js';
 import { exposeContract, markReady } from '../harness/in-page.js';
+import './globals.js';
 
 let counter = 0;
 // Web Locks are per origin: names unique across the pages of a run.
@@ -67,9 +68,6 @@ const locks = {
   },
 };
 
-declare global {
-  var __locks: typeof locks | undefined;
-}
 globalThis.__locks = locks;
 
 markReady();

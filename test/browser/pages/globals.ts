@@ -1,0 +1,68 @@
+/**
+ * The globals the test pages expose to the Node side of the tests (`page.evaluate`), declared once here, in a
+ * module without DOM types, so that both the pages (DOM types) and the tests (Node's types) see the same names.
+ */
+import type { DeviceClient } from '../../../src/client.js';
+import type { StartOptions } from '../../../src/options.js';
+import type { Database } from '../../../src/ports.js';
+
+/** The browser entry's start options (StartOptions plus waitForLock and sqlWasmUrl). */
+export type PageStartOptions = StartOptions & { waitForLock?: boolean; sqlWasmUrl?: string };
+
+export interface DevicePage {
+  client: DeviceClient | undefined;
+  /** The pending `start()`, settled into `client` or `startError`. */
+  starting: Promise<void> | undefined;
+  startError: string | undefined;
+  /** What `onProvisioningOperation` was given. */
+  operations: { id: string; verificationCode: string }[];
+  /** Every event the client emitted, by name, with a JSON-able summary. */
+  events: { name: string; detail: unknown }[];
+  /** Ids of enqueues that resolved (durable), in resolution order. */
+  resolved: string[];
+  start(options: Omit<PageStartOptions, 'onProvisioningOperation' | 'logger'>): Promise<void>;
+}
+
+/** The result of a lock operation in pages/lock.ts: `held`, `released`, or an error code. */
+export type LockState = string;
+
+export interface PageLocks {
+  tryAcquire(name: string): Promise<LockState>;
+  startWaiting(name: string): void;
+  abort(name: string): void;
+  state(name: string): LockState | undefined;
+  release(name: string): Promise<void>;
+  withoutWebLocks(name: string): Promise<LockState>;
+}
+
+export interface ContractEmulatorDevice {
+  deviceId: string;
+  hubDeviceId: string;
+  iotHubHostName: string;
+  password: string;
+}
+
+declare global {
+  /** pages/device.ts */
+  var device: DevicePage;
+  /** The browser entry (`spotflow-device` in a browser bundle). */
+  var spotflow: { DeviceClient: { start(options: PageStartOptions): Promise<DeviceClient> } };
+  /** pages/database.ts: opens a database in the page, for tests that drive it directly. */
+  var __openDatabase: ((name: string) => Promise<Database>) | undefined;
+  /** pages/lock.ts: drives locks by name. */
+  var __locks: PageLocks | undefined;
+  /** pages/compression.ts: Node's zlib Brotli decoder, over base64 (exposed by the test). */
+  var __brotliDecompress: ((base64: string) => Promise<string>) | undefined;
+  /** pages/compression.ts: this page's compressor; returns the compressed size. */
+  var __compress: ((level: 'fastest' | 'smallest') => Promise<number>) | undefined;
+  /** pages/mqtt.ts: the emulator's side, exposed by the test. */
+  var __emulatorProvision: () => Promise<ContractEmulatorDevice>;
+  var __emulatorMessages: (deviceId: string) => Promise<{ mid: string | null; payloadBase64: string }[]>;
+  var __emulatorCloudMessage: (
+    deviceId: string,
+    body: string,
+    properties: Record<string, string>,
+  ) => Promise<void>;
+  var __emulatorDrop: (deviceId: string) => Promise<void>;
+  var __emulatorIsConnected: (deviceId: string) => Promise<boolean>;
+}
