@@ -4,3 +4,4 @@ export type { Browser, BrowserContext, Page } from 'playwright-core';
 export * from './browser.js';
 export * from './contract.js';
 export * from './long-tasks.js';
+export * from './main-thread.js';
