@@ -139,6 +139,12 @@ export interface Platform {
   /** The MQTT transport used unless the caller picks one: TCP in Node, WebSockets in browsers. */
   readonly defaultTransport: 'tcp' | 'websocket';
   readonly clock: Clock;
+  /**
+   * Subscribes to hints that the network may be back (browsers: the window's `online` event); returns the
+   * unsubscribe function. Only a hint to retry sooner, never taken as truth: nothing waits for it, and no hint that
+   * the network is gone stops anything.
+   */
+  onNetworkHint?(listener: () => void): () => void;
   /** Releases what the platform holds for the client (connection pools); called by `DeviceClient.close`. */
   close?(): Promise<void>;
 }

@@ -5,7 +5,7 @@
  */
 import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
 import { invalidArgument } from '../../src/errors.js';
-import type { StartOptions } from '../../src/options.js';
+import type { OutboxLimits, StartOptions } from '../../src/options.js';
 import type { Platform } from '../../src/ports.js';
 import { createBrowserClock } from './clock.js';
 import { createBrowserCompressor } from './compression.js';
@@ -19,6 +19,15 @@ export interface BrowserPlatformOptions {
   /** Wait for another tab that owns the database to close it, instead of failing with `DATABASE_LOCKED`. */
   waitForLock?: boolean;
 }
+
+/**
+ * sql.js keeps the whole database in memory, so a browser's outbox is bounded unless the caller sets its own
+ * `outboxLimits` (each field given replaces its default; pass `Number.MAX_SAFE_INTEGER` to lift one). At 100,000
+ * pending messages of 256 B the page's renderer grew by about 190 MB in our tests; these defaults keep a kiosk far
+ * from running out of memory. New messages beyond them fail with `OUTBOX_FULL` (policy `reject`, the default).
+ */
+export const browserDefaultOutboxLimits: Readonly<Required<Pick<OutboxLimits, 'maxMessages' | 'maxBytes'>>> =
+  Object.freeze({ maxMessages: 200_000, maxBytes: 64 * 1024 * 1024 });
 
 /** {@link StartOptions} plus what only browsers have. */
 export interface BrowserStartOptions extends StartOptions, BrowserPlatformOptions {}
@@ -40,7 +49,16 @@ export function createBrowserPlatform(options: BrowserPlatformOptions = {}): Pla
     fetch: (input, init) => globalThis.fetch(input, init),
     defaultTransport: 'websocket',
     clock: createBrowserClock(),
+    onNetworkHint: listenForOnline,
   };
+}
+
+/** The window's (or worker's) `online` event: the browser thinks the network is back. */
+function listenForOnline(listener: () => void): () => void {
+  const target = globalThis as unknown as Partial<Pick<Window, 'addEventListener' | 'removeEventListener'>>;
+  if (typeof target.addEventListener !== 'function') return () => {};
+  target.addEventListener('online', listener);
+  return () => target.removeEventListener?.('online', listener);
 }
 
 export {
@@ -101,8 +119,19 @@ function splitBrowserOptions(options: BrowserStartOptions): {
       ...(waitForLock === undefined ? {} : { waitForLock }),
       ...(sqlWasmUrl === undefined ? {} : { sqlWasmUrl }),
     },
-    core,
+    core: withDefaultLimits(core),
   };
+}
+
+/** The caller's outbox limits over the browser's defaults; anything but an object is left for the core to refuse. */
+function withDefaultLimits(core: StartOptions): StartOptions {
+  const given = core.outboxLimits;
+  if (given !== undefined && (typeof given !== 'object' || given === null)) return core;
+  const limits: OutboxLimits = { ...browserDefaultOutboxLimits };
+  for (const [key, value] of Object.entries(given ?? {})) {
+    if (value !== undefined) (limits as Record<string, unknown>)[key] = value;
+  }
+  return { ...core, outboxLimits: limits };
 }
 
 export * from '../../src/index.js';

@@ -222,12 +222,26 @@ export class HubSession {
     }
   }
 
-  #pause(attempt: number, signal: AbortSignal): Promise<void> {
+  /** Waits out the backoff, or less when the platform hints that the network is back. */
+  async #pause(attempt: number, signal: AbortSignal): Promise<void> {
     const delay = backoffDelay(attempt, {
       initialMs: this.options.reconnectInitialDelayMs,
       maxMs: this.options.reconnectMaxDelayMs,
     });
-    return sleep(this.platform.clock, delay, signal).catch(() => {});
+    if (signal.aborted) return;
+    const cutShort = new AbortController();
+    const stop = () => cutShort.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    const unsubscribe = this.platform.onNetworkHint?.(() => {
+      this.log.debug('The network may be back: reconnecting now');
+      stop();
+    });
+    try {
+      await sleep(this.platform.clock, delay, cutShort.signal).catch(() => {});
+    } finally {
+      unsubscribe?.();
+      signal.removeEventListener('abort', stop);
+    }
   }
 
   #report(error: unknown): void {

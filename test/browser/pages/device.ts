@@ -22,6 +22,9 @@ const device: DevicePage = {
   events: [],
   resolved: [],
   start(options) {
+    // A new start replaces what an earlier one in this page left.
+    device.client = undefined;
+    device.startError = undefined;
     const started = browserEntry.DeviceClient.start({
       ...options,
       logger: { debug() {}, info() {}, warn: console.warn, error: console.error },
