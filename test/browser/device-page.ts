@@ -2,9 +2,11 @@
  * The Node side of pages/device.ts: start the SDK in a page against an emulator running in this process, approve
  * it, and read what the page saw. Every wait is bounded.
  */
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { operations } from '../helpers/provisioning.js';
+import { launchBrowser } from './harness/index.js';
 import './pages/globals.js';
 
 export interface PageDeviceOptions {
@@ -107,4 +109,23 @@ export async function emulatorHasAll(
 /** An emulator with its state in `dataDir`, so a test can stop it and start it again on the same port. */
 export function startPersistentEmulator(dataDir: string, port = 0): Promise<TestEmulator> {
   return startTestEmulator({ memory: false, dataDir, port, settings: { autoApprove: true } });
+}
+
+export interface TestBed {
+  readonly emulator: TestEmulator;
+  readonly browser: Browser;
+}
+
+/** Starts an in-memory emulator and a browser before the file's tests, and stops both after them. */
+export function emulatorAndBrowser(settings: { autoApprove: boolean } = { autoApprove: true }): TestBed {
+  const bed = {} as { emulator: TestEmulator; browser: Browser };
+  beforeAll(async () => {
+    bed.emulator = await startTestEmulator({ settings });
+    bed.browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await bed.browser?.close();
+    await bed.emulator?.close();
+  });
+  return bed;
 }

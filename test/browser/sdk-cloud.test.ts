@@ -2,33 +2,23 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import {
   deviceOptions,
+  emulatorAndBrowser,
   emulatorHasAll,
   pageConnected,
   startInPage,
   startPersistentEmulator,
 } from './device-page.js';
-import { launchBrowser, newContext, openPage } from './harness/index.js';
+import { newContext, openPage } from './harness/index.js';
 
-let emulator: TestEmulator;
-let browser: Browser;
-
-beforeAll(async () => {
-  emulator = await startTestEmulator({ settings: { autoApprove: true } });
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await emulator?.close();
-});
+const bed = emulatorAndBrowser();
 
 async function startedPage(database: string, deviceId: string): Promise<{ page: Page }> {
-  const page = await openPage(await newContext(browser), 'device.html');
-  await startInPage(page, deviceOptions(emulator, { database, deviceId }));
+  const page = await openPage(await newContext(bed.browser), 'device.html');
+  await startInPage(page, deviceOptions(bed.emulator, { database, deviceId }));
   await pageConnected(page);
   return { page };
 }
@@ -38,7 +28,7 @@ describe('device twin in a page', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'spotflow-browser-twin-'));
     let twinEmulator = await startPersistentEmulator(dataDir);
     const port = twinEmulator.port;
-    const context = await newContext(browser);
+    const context = await newContext(bed.browser);
     try {
       const page = await openPage(context, 'device.html');
       const options = deviceOptions(twinEmulator, { database: `twin-${Date.now()}`, deviceId: 'twin-panel' });
@@ -83,7 +73,7 @@ describe('cloud-to-device in a page', () => {
         });
       });
     });
-    const invoked = await emulator.api.request(
+    const invoked = await bed.emulator.api.request(
       'POST',
       '/devices/cloud-panel/methods/identify?timeoutSeconds=10',
       {
@@ -92,7 +82,7 @@ describe('cloud-to-device in a page', () => {
     );
     expect(invoked.body).toEqual({ status: 200, payload: { flashed: { seconds: 3 } } });
 
-    const sent = await emulator.api.request(
+    const sent = await bed.emulator.api.request(
       'POST',
       '/devices/cloud-panel/c2d-messages?colour=red',
       undefined,
@@ -115,7 +105,7 @@ describe('cloud-to-device in a page', () => {
       const { id } = await device.client!.sendMessage(bytes, { stream: 'files' });
       return { id, size: bytes.byteLength };
     });
-    const [message] = (await emulatorHasAll(emulator, 'upload-panel', [id])).filter((m) => m.mid === id);
+    const [message] = (await emulatorHasAll(bed.emulator, 'upload-panel', [id])).filter((m) => m.mid === id);
     const payload = Buffer.from((message as unknown as { payloadBase64: string }).payloadBase64, 'base64');
     expect(payload.byteLength).toBe(size);
     expect(payload.every((byte, i) => byte === (i * 7) % 256)).toBe(true);

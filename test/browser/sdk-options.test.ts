@@ -1,29 +1,23 @@
-// The browser entry's own options and defaults: what only a browser has (waitForLock, sqlWasmUrl), what it
+// The bed.browser entry's own options and defaults: what only a bed.browser has (waitForLock, sqlWasmUrl), what it
 // cannot do (MQTT over TCP), the default outbox limits, and the `online` event as a hint to reconnect sooner.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { deviceOptions, pageConnected, startInPage, startPersistentEmulator } from './device-page.js';
-import { launchBrowser, newContext, openPage } from './harness/index.js';
+import { describe, expect, it } from 'vitest';
+import {
+  deviceOptions,
+  emulatorAndBrowser,
+  pageConnected,
+  startInPage,
+  startPersistentEmulator,
+} from './device-page.js';
+import { newContext, openPage } from './harness/index.js';
 
-let emulator: TestEmulator;
-let browser: Browser;
-
-beforeAll(async () => {
-  emulator = await startTestEmulator({ settings: { autoApprove: true } });
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await emulator?.close();
-});
+const bed = emulatorAndBrowser();
 
 /** What `DeviceClient.start(options)` rejects with in a fresh page: the error's code, or `started`. */
 async function startOutcome(options: Record<string, unknown>): Promise<string> {
-  const page = await openPage(await newContext(browser), 'device.html');
+  const page = await openPage(await newContext(bed.browser), 'device.html');
   try {
     return await page.evaluate(async (options) => {
       try {
@@ -41,7 +35,10 @@ async function startOutcome(options: Record<string, unknown>): Promise<string> {
 
 describe('browser start options', () => {
   it('refuses MQTT over TCP, a non-boolean waitForLock and an empty sqlWasmUrl at the call', async () => {
-    const base = deviceOptions(emulator, { database: `options-${Date.now()}`, deviceId: 'options-panel' });
+    const base = deviceOptions(bed.emulator, {
+      database: `options-${Date.now()}`,
+      deviceId: 'options-panel',
+    });
     expect(await startOutcome({ ...base, transport: 'tcp' })).toMatch(/^INVALID_ARGUMENT: .*WebSockets/);
     expect(await startOutcome({ ...base, waitForLock: 'yes' })).toMatch(/^INVALID_ARGUMENT: waitForLock/);
     expect(await startOutcome({ ...base, sqlWasmUrl: '' })).toMatch(/^INVALID_ARGUMENT: sqlWasmUrl/);
@@ -50,7 +47,7 @@ describe('browser start options', () => {
   });
 
   it('fails with DATABASE_UNAVAILABLE, naming the option, when sql.js cannot be loaded from sqlWasmUrl', async () => {
-    const base = deviceOptions(emulator, { database: `wasm-${Date.now()}`, deviceId: 'wasm-panel' });
+    const base = deviceOptions(bed.emulator, { database: `wasm-${Date.now()}`, deviceId: 'wasm-panel' });
     const outcome = await startOutcome({ ...base, sqlWasmUrl: '/no-such-file.wasm' });
     expect(outcome).toMatch(/^DATABASE_UNAVAILABLE: .*sqlWasmUrl/);
   });
@@ -58,7 +55,7 @@ describe('browser start options', () => {
   it('bounds the outbox by default, and takes the caller’s limits over the defaults', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'spotflow-browser-limits-'));
     const offline = await startPersistentEmulator(dataDir);
-    const context = await newContext(browser);
+    const context = await newContext(bed.browser);
     try {
       const page = await openPage(context, 'device.html');
       const own = deviceOptions(offline, {
@@ -111,7 +108,7 @@ describe('browser start options', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'spotflow-browser-online-'));
     let down = await startPersistentEmulator(dataDir);
     const port = down.port;
-    const context = await newContext(browser);
+    const context = await newContext(bed.browser);
     try {
       const page = await openPage(context, 'device.html');
       // A backoff of 30–60 s: without the hint, no reconnect would come within this test's wait.

@@ -1,34 +1,24 @@
-// One owner per database across tabs: a second tab gets DATABASE_LOCKED at once, or with `waitForLock` waits and
-// takes over when the first tab closes (its Web Lock dies with it).
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { describe, expect, it } from 'vitest';
 import {
   beginStart,
   deviceOptions,
+  emulatorAndBrowser,
   emulatorHasAll,
   pageConnected,
   started,
   startInPage,
 } from './device-page.js';
-import { launchBrowser, newContext, openPage } from './harness/index.js';
+import { newContext, openPage } from './harness/index.js';
 
-let emulator: TestEmulator;
-let browser: Browser;
-
-beforeAll(async () => {
-  emulator = await startTestEmulator({ settings: { autoApprove: true } });
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await emulator?.close();
-});
+const bed = emulatorAndBrowser();
 
 describe('one owner per database across tabs', () => {
   it('refuses a second tab with DATABASE_LOCKED; a waiting tab takes over when the owner closes', async () => {
-    const context = await newContext(browser);
-    const options = deviceOptions(emulator, { database: `shared-${Date.now()}`, deviceId: 'shared-panel' });
+    const context = await newContext(bed.browser);
+    const options = deviceOptions(bed.emulator, {
+      database: `shared-${Date.now()}`,
+      deviceId: 'shared-panel',
+    });
     const owner = await openPage(context, 'device.html', 'owner');
     await startInPage(owner, options);
     await pageConnected(owner);
@@ -49,13 +39,13 @@ describe('one owner per database across tabs', () => {
     await started(waiting);
     await pageConnected(waiting);
     const { id: takeoverId } = await waiting.evaluate(() => device.client!.sendMessage({ from: 'waiting' }));
-    await emulatorHasAll(emulator, 'shared-panel', [ownerId, takeoverId]);
+    await emulatorHasAll(bed.emulator, 'shared-panel', [ownerId, takeoverId]);
     await context.close();
   });
 
   it('ends a wait for the lock with ABORTED when the start signal aborts', async () => {
-    const context = await newContext(browser);
-    const options = deviceOptions(emulator, { database: `abort-${Date.now()}`, deviceId: 'abort-panel' });
+    const context = await newContext(bed.browser);
+    const options = deviceOptions(bed.emulator, { database: `abort-${Date.now()}`, deviceId: 'abort-panel' });
     const owner = await openPage(context, 'device.html', 'owner');
     await startInPage(owner, options);
     const waiting = await openPage(context, 'device.html', 'waiting');
