@@ -27,5 +27,30 @@ exposeContract<DatabaseContractContext>(databaseContract, {
 });
 
 globalThis.__openDatabase = (name) => opener.open(name);
+globalThis.__deleteIdb = (name) =>
+  new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(name);
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
+  });
+globalThis.__idbSummary = (name) =>
+  new Promise((resolve, reject) => {
+    const request = indexedDB.open(name);
+    request.onerror = () => reject(request.error);
+    request.onsuccess = () => {
+      const idb = request.result;
+      const transaction = idb.transaction(['snapshot', 'journal'], 'readonly');
+      const snapshot = transaction.objectStore('snapshot').get('main');
+      const journal = transaction.objectStore('journal').count();
+      transaction.oncomplete = () => {
+        idb.close();
+        resolve({
+          snapshotSeq: (snapshot.result as { seq: number } | undefined)?.seq ?? 0,
+          journalRecords: journal.result,
+        });
+      };
+      transaction.onerror = () => reject(transaction.error);
+    };
+  });
 
 markReady();

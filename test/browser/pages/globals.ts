@@ -49,6 +49,10 @@ declare global {
   var spotflow: { DeviceClient: { start(options: PageStartOptions): Promise<DeviceClient> } };
   /** pages/database.ts: opens a database in the page, for tests that drive it directly. */
   var __openDatabase: ((name: string) => Promise<Database>) | undefined;
+  /** pages/database.ts: what IndexedDB holds for a database (its snapshot's sequence number, journal length). */
+  var __idbSummary: ((name: string) => Promise<{ snapshotSeq: number; journalRecords: number }>) | undefined;
+  /** pages/database.ts: deletes an IndexedDB database (as clearing the site's data does). */
+  var __deleteIdb: ((name: string) => Promise<void>) | undefined;
   /** pages/lock.ts: drives locks by name. */
   var __locks: PageLocks | undefined;
   /** pages/compression.ts: Node's zlib Brotli decoder, over base64 (exposed by the test). */
