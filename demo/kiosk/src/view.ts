@@ -1,0 +1,90 @@
+/** The panel's frame: device id, connection state, notices (bad config, locked database), provisioning, errors. */
+import { byTest, errorText, setText } from './dom.js';
+import { renderQr } from './qr.js';
+
+export type ConnectionState = 'waiting-for-approval' | 'connecting' | 'connected' | 'offline';
+
+export interface NoticeAction {
+  label: string;
+  run: () => void;
+}
+
+export class PanelView {
+  readonly #state = byTest('connection-state');
+  readonly #hint = byTest('network-hint');
+  readonly #notice = byTest('notice');
+  readonly #provisioning = byTest('provisioning');
+  readonly #dashboard = byTest('dashboard');
+  readonly #error = byTest('error');
+  #noticeAction: (() => void) | undefined;
+
+  constructor() {
+    byTest('notice-action').addEventListener('click', () => {
+      const run = this.#noticeAction;
+      this.#noticeAction = undefined;
+      byTest('notice-action').hidden = true;
+      run?.();
+    });
+    const updateHint = () => {
+      this.#hint.hidden = navigator.onLine;
+    };
+    window.addEventListener('online', updateHint);
+    window.addEventListener('offline', updateHint);
+    updateHint();
+  }
+
+  setDeviceId(deviceId: string): void {
+    setText(byTest('device-id'), deviceId);
+  }
+
+  get connection(): ConnectionState {
+    return this.#state.dataset.state as ConnectionState;
+  }
+
+  setConnection(state: ConnectionState): void {
+    setText(this.#state, state);
+    this.#state.dataset.state = state;
+    if (state === 'connected') this.#provisioning.hidden = true;
+  }
+
+  /** The verification code, large, with the QR code and link of the portal's deep link to the operation. */
+  showProvisioning(verificationCode: string, deepLink: string): void {
+    this.hideNotice();
+    setText(byTest('verification-code'), verificationCode);
+    renderQr(byTest<SVGSVGElement>('qr'), deepLink);
+    const link = byTest<HTMLAnchorElement>('portal-link');
+    link.href = deepLink;
+    setText(link, deepLink);
+    this.#provisioning.hidden = false;
+    this.setConnection('waiting-for-approval');
+  }
+
+  showDashboard(): void {
+    this.hideNotice();
+    this.#provisioning.hidden = true;
+    this.#dashboard.hidden = false;
+  }
+
+  /** A message that takes the panel's attention (bad config, locked database), with at most one button. */
+  showNotice(title: string, text: string, action?: NoticeAction): void {
+    this.#provisioning.hidden = true;
+    setText(byTest('notice-title'), title);
+    setText(byTest('notice-text'), text);
+    const button = byTest<HTMLButtonElement>('notice-action');
+    this.#noticeAction = action?.run;
+    button.hidden = action === undefined;
+    setText(button, action?.label ?? '');
+    this.#notice.hidden = false;
+  }
+
+  hideNotice(): void {
+    this.#notice.hidden = true;
+  }
+
+  /** The last error, as text; `undefined` clears it. */
+  showError(error: unknown): void {
+    const text = error === undefined ? '' : errorText(error);
+    setText(this.#error, text);
+    this.#error.dataset.at = error === undefined ? '' : new Date().toISOString();
+  }
+}
