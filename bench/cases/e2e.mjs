@@ -1,0 +1,85 @@
+// Case 2. End to end in Node: 50,000 × 1 KiB from enqueue to PUBACK against the emulator (its own process), over
+// TCP and over TLS, against raw MQTT.js QoS 1 publishing the same payloads with the same window (64 in flight) to the
+// same emulator, with no persistence at all.
+import mqtt from 'mqtt';
+import { enqueueMany, rate, startDevice, waitConnected } from '../lib/device.mjs';
+import { hubMqttOptions, provision, startEmulator } from '../lib/emulator.mjs';
+import { alternate, row } from '../lib/harness.mjs';
+
+export const name = 'e2e';
+export const description =
+  'end to end, Node, 1 KiB enqueue → PUBACK over TCP and TLS vs raw MQTT.js QoS 1 (64 in flight)';
+
+const window = 64;
+
+/** Publishes `count` messages with `window` QoS 1 publishes outstanding; resolves at the last PUBACK. */
+export async function rawPublish(client, topic, payload, count) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(window, count) }, async () => {
+      while (next < count) {
+        next++;
+        await client.publishAsync(topic, payload, { qos: 1 });
+      }
+    }),
+  );
+}
+
+/** Times `count` enqueues (64 callers) until the hub acknowledged every one. */
+export async function sdkSend(client, payload, count) {
+  const started = performance.now();
+  await enqueueMany(client, count, payload, window, { stream: 'bench' });
+  await client.waitEnqueuedMessagesSent();
+  return rate(count, performance.now() - started);
+}
+
+export async function run({ smoke, runs, warmup, dir }) {
+  const count = smoke ? 300 : 50_000;
+  const payload = Buffer.alloc(1024, 'x');
+  const emulator = await startEmulator();
+  const rows = [];
+  try {
+    for (const tls of [false, true]) {
+      const transport = tls ? 'TLS' : 'TCP';
+      const device = await provision(emulator, `raw-${transport.toLowerCase()}`);
+      const raw = await mqtt.connectAsync(
+        `${tls ? 'mqtts' : 'mqtt'}://localhost:${emulator.port}`,
+        hubMqttOptions(emulator, device),
+      );
+      const topic = `devices/${device.hubDeviceId}/messages/events/stream-name=bench`;
+      const client = await startDevice(emulator, { dir, name: `sdk-${transport.toLowerCase()}`, tls });
+      try {
+        await waitConnected(client);
+        const figures = await alternate({
+          runs,
+          warmup,
+          measure: {
+            ours: () => sdkSend(client, payload, count),
+            baseline: async () => {
+              const started = performance.now();
+              await rawPublish(raw, topic, payload, count);
+              return rate(count, performance.now() - started);
+            },
+          },
+        });
+        rows.push(
+          row({
+            caseName: name,
+            name: `end to end 1 KiB over ${transport}, 64 in flight`,
+            unit: 'msg/s',
+            ours: figures.ours,
+            baseline: figures.baseline,
+            baselineName: 'raw MQTT.js QoS 1, 64 in flight, no persistence',
+            target: { on: 'ratio', op: '>=', value: 0.85 },
+          }),
+        );
+      } finally {
+        await client.close();
+        await raw.endAsync();
+      }
+    }
+  } finally {
+    await emulator.stop();
+  }
+  return rows;
+}
