@@ -277,23 +277,30 @@ describe('kiosk demo', () => {
     await page.screenshot({ path: join(screenshots, 'kiosk.png') });
   });
 
-  it('keeps sampling while the platform is down, shows offline, and drains the outbox when it is back', async () => {
+  it('keeps sampling while the platform is down, also across a reload, and drains the outbox when it is back', async () => {
     const port = emulator.port;
+    const sentBefore = (await readings()).length;
     await emulator.close();
     await waitForText(page, 'connection-state', 'offline');
     expect(await page.locator(hook('offline-indicator')).isVisible()).toBe(true);
     const before = Number(await text(page, 'pending-count'));
-    await waitForText(page, 'pending-count', (t) => Number(t) >= 8);
+    const stored = Number(await waitForText(page, 'pending-count', (t) => Number(t) >= before + 8));
+
+    // Reloaded offline: it starts from the stored registration, and every stored reading is still there.
+    await page.reload({ waitUntil: 'load' });
+    await waitForText(page, 'connection-state', 'offline');
+    await waitForText(page, 'pending-count', (t) => Number(t) >= stored + 4);
+    expect(await page.locator(hook('verification-code')).isVisible()).toBe(false);
     const lastOffline = JSON.parse(
       (await page.locator(hook('last-reading')).getAttribute('data-reading'))!,
     ) as Reading;
-    expect(Number(await text(page, 'pending-count'))).toBeGreaterThan(before);
 
     emulator = await startEmulator(port);
     await waitForText(page, 'connection-state', 'connected');
     await until('the last reading taken offline', async () =>
       (await readings()).some((r) => r.at === lastOffline.at) ? true : undefined,
     );
+    expect((await readings()).length).toBeGreaterThanOrEqual(sentBefore + stored + 4);
     await waitForText(page, 'pending-count', (t) => Number(t) <= 2);
     expect(await page.locator(hook('offline-indicator')).isVisible()).toBe(false);
   });

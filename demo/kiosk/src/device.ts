@@ -54,7 +54,11 @@ export function runKiosk(client: DeviceClient, panel: PanelView): void {
   });
   client.on('desiredProperties', applyDesired);
   client.on('reportedPropertiesSent', () => reported.refresh());
-  client.on('error', (error) => panel.showError(error));
+  client.on('error', (error) => {
+    panel.showError(error);
+    // A failed connection attempt is reported only as an error: the first one after a start makes it offline.
+    if (!client.connected && panel.connection === 'connecting') showConnection(false);
+  });
   client.on('outboxFull', () =>
     panel.showError(new Error('The outbox is full: the oldest readings were dropped')),
   );

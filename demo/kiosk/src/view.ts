@@ -83,7 +83,7 @@ export class PanelView {
 
   /** The last error, as text; `undefined` clears it. */
   showError(error: unknown): void {
-    const text = error === undefined ? '' : errorText(error);
+    const text = error === undefined ? '' : `${new Date().toLocaleTimeString()} ${errorText(error)}`;
     setText(this.#error, text);
     this.#error.dataset.at = error === undefined ? '' : new Date().toISOString();
   }
