@@ -42,7 +42,7 @@ export function quantile(values, q) {
 
 /** (max − min) / median: 0.10 means the runs spread over 10 % of the median. */
 export function relativeSpread(values) {
-  if (values.length === 0) return null;
+  if (values.length < 2) return null;
   const m = median(values);
   if (m === 0) return 0;
   return round((Math.max(...values) - Math.min(...values)) / Math.abs(m), 3);
