@@ -1,0 +1,175 @@
+// `npm start` as a new user runs it: on a fresh data directory it comes up, answers on every URL it prints, runs
+// the Node sample device (approved once), resumes after a restart without a new approval, stops on SIGINT within
+// 5 s, and refuses a port in use with a clear message.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+
+const start = join(import.meta.dirname, '../../dist/demo/start/index.js');
+const dir = mkdtempSync(join(tmpdir(), 'spotflow-npm-start-'));
+const running: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const child of running.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves with the output once `pattern` appears in it (bounded). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function run(args: string[]): Started {
+  const child = spawn(
+    process.execPath,
+    [start, '--data-dir', join(dir, 'emulator'), '--demo-dir', join(dir, 'demo'), ...args],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  running.push(child);
+  let output = '';
+  const waiters = new Set<() => void>();
+  const append = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    for (const check of waiters) check();
+  };
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    output: () => output,
+    exited,
+    waitFor(pattern, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const match = output.match(pattern);
+          if (match) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(match);
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`${pattern} did not appear within ${timeoutMs} ms; output:\n${output}`));
+        }, timeoutMs);
+        waiters.add(check);
+        void exited.then(() => setTimeout(check, 10));
+        check();
+      });
+    },
+  };
+}
+
+interface Urls {
+  kiosk: string;
+  portal: string;
+  instance: string;
+  workspaceId: string;
+  apiToken: string;
+}
+
+async function urlsOf(started: Started): Promise<Urls> {
+  await started.waitFor(/Press Ctrl\+C to stop/);
+  const text = started.output();
+  return {
+    kiosk: text.match(/Kiosk panel:\s+(\S+)/)![1]!,
+    portal: text.match(/Portal:\s+(\S+)/)![1]!,
+    instance: text.match(/Instance:\s+(\S+)/)![1]!,
+    workspaceId: text.match(/Workspace:\s+(\S+)/)![1]!,
+    apiToken: text.match(/API token (\S+)\)/)![1]!,
+  };
+}
+
+/** A call to the emulator's management API, as a technician's tools make it. */
+function management(urls: Urls, method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${urls.instance}/workspaces/${urls.workspaceId}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${urls.apiToken}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+async function stopWithSigint(started: Started): Promise<number> {
+  const began = Date.now();
+  started.child.kill('SIGINT');
+  const { code } = await started.exited;
+  expect(code).toBe(0);
+  return Date.now() - began;
+}
+
+async function refused(url: string): Promise<boolean> {
+  return fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
+    () => false,
+    () => true,
+  );
+}
+
+describe('npm start', () => {
+  it('comes up on a fresh data directory, answers on every URL, resumes after a restart, stops on SIGINT', async () => {
+    const first = run(['--port', '0', '--kiosk-port', '0']);
+    const urls = await urlsOf(first);
+    const kiosk = await fetch(urls.kiosk);
+    expect(kiosk.status).toBe(200);
+    expect(await kiosk.text()).toMatch(/<html|<!doctype/i);
+    const config = (await (await fetch(new URL('config.json', urls.kiosk))).json()) as Record<string, string>;
+    expect(config).toMatchObject({ instance: urls.instance, portalUrl: expect.stringContaining('/portal') });
+    expect(config.portalUrl).not.toContain('apiToken');
+    expect((await fetch(urls.portal)).status).toBe(200);
+    expect((await fetch(`${urls.instance}/provisioning-operations/init`, { method: 'POST' })).status).toBe(
+      401,
+    );
+
+    // The Node sample device asks for approval once.
+    const [, code] = (await first.waitFor(/Verification code: (\S+)/)) as RegExpMatchArray;
+    const ops = (await (await management(urls, 'GET', '/provisioning-operations?status=pending')).json()) as {
+      provisioningOperationId: string;
+      verificationCode: string;
+    }[];
+    const operation = ops.find((op) => op.verificationCode === code)!;
+    expect(operation).toBeDefined();
+    const approved = await management(urls, 'PUT', '/provisioning-operations/approve', {
+      provisioningOperationId: operation.provisioningOperationId,
+    });
+    expect(approved.status).toBe(200);
+    await first.waitFor(/node-1: connected \| sent [1-9]/, 30_000);
+
+    const stoppedIn = await stopWithSigint(first);
+    expect(stoppedIn).toBeLessThan(5_000);
+    expect(await refused(urls.kiosk)).toBe(true);
+    expect(await refused(urls.instance)).toBe(true);
+
+    // Again, on the same ports and directories: the same devices, no new approval.
+    const again = run(['--port', new URL(urls.instance).port, '--kiosk-port', new URL(urls.kiosk).port]);
+    await urlsOf(again);
+    await again.waitFor(/node-1: connected \| sent [1-9]/, 30_000);
+    expect(again.output()).not.toMatch(/Verification code/);
+    expect(await stopWithSigint(again)).toBeLessThan(5_000);
+  }, 120_000);
+
+  it('refuses a port in use with one clear line, not a stack trace', async () => {
+    const busy: Server = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const started = run(['--port', String(port), '--kiosk-port', '0', '--no-node-device']);
+      const { code } = await started.exited;
+      expect(code).toBe(1);
+      expect(started.output()).toMatch(/already in use/);
+      expect(started.output()).not.toMatch(/\n\s+at /);
+    } finally {
+      busy.close();
+    }
+  });
+});
