@@ -53,7 +53,9 @@ async function start(config: KioskConfig, waitForLock: boolean): Promise<void> {
       reconnectMaxDelayMs: 5000,
       logger: { debug() {}, info() {}, warn: console.warn, error: console.error },
       onProvisioningOperation: (operation) => {
-        panel.showProvisioning(operation.verificationCode, portalDeepLink(config.portalUrl, operation.id));
+        panel.showProvisioning(operation.verificationCode, () =>
+          portalDeepLink(config.portalUrl, operation.id, [config.provisioningToken]),
+        );
       },
     });
   } catch (error) {

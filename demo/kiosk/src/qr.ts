@@ -12,13 +12,21 @@ const secretParameter = /token|key|secret|sig|password/i;
  * `portalUrl` without its fragment (the emulator's portal URL carries its API token there) and without any
  * secret-looking query parameter, then `#operation=<id>`: the portal opens on that provisioning operation.
  */
-export function portalDeepLink(portalUrl: string, operationId: string): string {
+export function portalDeepLink(
+  portalUrl: string,
+  operationId: string,
+  secrets: readonly string[] = [],
+): string {
   const url = new URL(portalUrl);
   url.hash = '';
   for (const name of [...url.searchParams.keys()]) {
     if (secretParameter.test(name)) url.searchParams.delete(name);
   }
-  return `${url.href}#operation=${encodeURIComponent(operationId)}`;
+  const link = `${url.href}#operation=${encodeURIComponent(operationId)}`;
+  if (secrets.some((secret) => secret !== '' && link.includes(secret))) {
+    throw new Error('portalUrl holds the provisioning token: the QR code is not shown (fix config.json)');
+  }
+  return link;
 }
 
 /** Draws `text` as a QR code into `svg` (replacing what it held) and records it in `data-url`. */

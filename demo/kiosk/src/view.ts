@@ -48,13 +48,24 @@ export class PanelView {
   }
 
   /** The verification code, large, with the QR code and link of the portal's deep link to the operation. */
-  showProvisioning(verificationCode: string, deepLink: string): void {
+  showProvisioning(verificationCode: string, deepLink: () => string): void {
     this.hideNotice();
     setText(byTest('verification-code'), verificationCode);
-    renderQr(byTest<SVGSVGElement>('qr'), deepLink);
+    const qr = byTest<SVGSVGElement>('qr');
     const link = byTest<HTMLAnchorElement>('portal-link');
-    link.href = deepLink;
-    setText(link, deepLink);
+    try {
+      const url = deepLink();
+      renderQr(qr, url);
+      link.href = url;
+      setText(link, url);
+      qr.removeAttribute('hidden');
+      link.hidden = false;
+    } catch (error) {
+      // The code alone still lets a technician approve in the portal.
+      qr.setAttribute('hidden', '');
+      link.hidden = true;
+      this.showError(error);
+    }
     this.#provisioning.hidden = false;
     this.setConnection('waiting-for-approval');
   }
