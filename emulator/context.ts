@@ -1,7 +1,10 @@
+import type { EventBus } from './live/event-bus.js';
+import type { OperationExpiry } from './live/operation-expiry.js';
 import type { EmulatorLogger } from './log.js';
 import type { DeviceLinks } from './mqtt/device-links.js';
 import type { BlobStore } from './state/blobs.js';
 import type { CloudMessageQueue } from './state/cloud-to-device.js';
+import type { ConnectionLog } from './state/connections.js';
 import type { DeviceStore } from './state/devices.js';
 import type { MessageStore } from './state/messages.js';
 import type { ProvisioningStore } from './state/provisioning.js';
@@ -17,7 +20,12 @@ export interface EmulatorContext {
   messages: MessageStore;
   cloudMessages: CloudMessageQueue;
   blobs: BlobStore;
+  connections: ConnectionLog;
   links: DeviceLinks;
+  /** What happens, for the management API's live stream (the portal). */
+  events: EventBus;
+  /** Announces pending provisioning operations when they expire. */
+  operationExpiry: OperationExpiry;
   log: EmulatorLogger;
   now: () => number;
   /** `host:port` devices use for IoT Hub (MQTT, WebSocket, file upload) and blob storage. */

@@ -9,9 +9,13 @@ import type { EmulatorContext } from './context.js';
 import { addDeviceApi } from './http/device-api.js';
 import { addHubFileApi } from './http/hub-files.js';
 import { addManagementApi } from './http/management-api.js';
+import { addManagementEvents } from './http/management-events.js';
+import { addManagementFiles } from './http/management-files.js';
 import { addPortal } from './http/portal.js';
 import { Router } from './http/router.js';
 import { createRequestListener } from './http/server.js';
+import { EventBus } from './live/event-bus.js';
+import { OperationExpiry } from './live/operation-expiry.js';
 import { type EmulatorLogger, silentLogger } from './log.js';
 import { DeviceLinks } from './mqtt/device-links.js';
 import { IotHubBroker } from './mqtt/hub.js';
@@ -20,6 +24,7 @@ import { type ConnectionTimeouts, listenOnePort, type OnePortListener } from './
 import { guardMqttPacketSize } from './net/packet-guard.js';
 import { BlobStore } from './state/blobs.js';
 import { CloudMessageQueue } from './state/cloud-to-device.js';
+import { ConnectionLog } from './state/connections.js';
 import { type EmulatorDatabase, openEmulatorDatabase } from './state/database.js';
 import { DeviceStore } from './state/devices.js';
 import { MessageStore } from './state/messages.js';
@@ -127,15 +132,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       options.settings ?? {},
     );
     let hubHostName = '';
+    const provisioning = new ProvisioningStore(db, workspace, now);
+    const events = new EventBus();
     const context: EmulatorContext = {
       workspace,
-      provisioning: new ProvisioningStore(db, workspace, now),
+      provisioning,
       devices: new DeviceStore(db, now),
       twins: new TwinStore(db),
       messages: new MessageStore(db, now),
       cloudMessages: new CloudMessageQueue(db, now),
       blobs: new BlobStore(db, now),
+      connections: new ConnectionLog(db, now),
       links: new DeviceLinks(),
+      events,
+      operationExpiry: new OperationExpiry(provisioning, events, now),
       log,
       now,
       hubHostName: () => hubHostName,
@@ -147,6 +157,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     addDeviceApi(router, context);
     addHubFileApi(router, context);
     addManagementApi(router, context, broker);
+    addManagementFiles(router, context);
+    const liveStreams = addManagementEvents(router, context);
     addPortal(router, context);
     const listening = await listenOnePort({
       host,
@@ -168,6 +180,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     hubHostName = `${publicHost}:${listening.port}`;
     const instance = `${options.tls ? 'https' : 'http'}://${publicHost}:${listening.port}`;
     log.info('emulator listening', { instance, dataDir: memory ? '(memory)' : dataDir });
+    context.operationExpiry.watchPending();
 
     const openDb = db;
     let closed: Promise<void> | undefined;
@@ -180,6 +193,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       portalUrl: `${instance}/portal#apiToken=${encodeURIComponent(workspace.identity.apiToken)}`,
       close() {
         closed ??= (async () => {
+          context.operationExpiry.close();
+          liveStreams.close();
           await broker.close();
           await listening.close();
           openDb.close();

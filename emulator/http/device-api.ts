@@ -36,6 +36,8 @@ export function addDeviceApi(router: Router, context: EmulatorContext): void {
       verificationCode: operation.verificationCode,
       status: operation.status,
     });
+    context.events.emit('operation.created', operation);
+    context.operationExpiry.watch(operation.provisioningOperationId);
     return {
       status: 200,
       body: {
@@ -110,6 +112,11 @@ export function addDeviceApi(router: Router, context: EmulatorContext): void {
     const expiresAt = Math.floor(context.now() / 1000) + workspace.settings.sasTokenLifetimeSeconds;
     const sas = createSasToken(`${hubHostName}/devices/${hubId}`, device.sasKey, expiresAt);
     context.log.info('device registered', { deviceId: valid.deviceId });
+    context.events.emit('device.registered', {
+      deviceId: valid.deviceId,
+      connected: context.links.client(valid.deviceId) !== undefined,
+      lastSeen: device.lastSeen === null ? null : new Date(device.lastSeen).toISOString(),
+    });
     return {
       status: 200,
       body: {

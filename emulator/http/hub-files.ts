@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { deviceIdFromHubId, type EmulatorContext } from '../context.js';
+import { deviceIdFromHubId, type EmulatorContext, hubDeviceId } from '../context.js';
 import { verifySasToken } from '../mqtt/sas.js';
-import { maxBlobBlocks, maxBlobBytes, uploadContainer } from '../state/blobs.js';
+import { maxBlobBlocks, maxBlobBytes, type StoredFile, uploadContainer } from '../state/blobs.js';
 import { HttpProblem, problem, type Request, type Router } from './router.js';
 import { requireObject, requireString } from './validate.js';
+import type { FileView } from './wire.js';
 
 /** Azure block ids are base64 of at most 64 bytes. */
 const maxBlockIdLength = 88;
@@ -25,6 +26,24 @@ function authenticateHubCall(context: EmulatorContext, request: Request): string
     throw new HttpProblem(401, 'Unauthorized', `the SAS token is not valid for this device (${verdict})`);
   }
   return deviceId;
+}
+
+/** The management API's view of a device's stored blob: its name as the device gave it. */
+export function fileView(context: EmulatorContext, deviceId: string, file: StoredFile): FileView {
+  const prefix = `${hubDeviceId(context, deviceId)}/`;
+  return {
+    name: file.name.startsWith(prefix) ? file.name.slice(prefix.length) : file.name,
+    size: file.size,
+    uploadedAt: new Date(file.uploadedAt).toISOString(),
+    notified: file.notified,
+    succeeded: file.isSuccess,
+  };
+}
+
+/** Tells the live stream that a device's blob was written or its upload notified. */
+function announceFile(context: EmulatorContext, deviceId: string, blobName: string): void {
+  const file = context.blobs.file(uploadContainer, blobName);
+  if (file) context.events.emit('file.uploaded', { deviceId, file: fileView(context, deviceId, file) });
 }
 
 /** IoT Hub's file-upload calls (SPEC §3) and the blob endpoint the upload goes to. */
@@ -64,6 +83,8 @@ export function addHubFileApi(router: Router, context: EmulatorContext): void {
     if (!context.blobs.completeUpload(deviceId, correlationId, body.isSuccess)) {
       return problem(404, 'Unknown correlationId');
     }
+    const blobName = context.blobs.uploadBlobName(deviceId, correlationId);
+    if (blobName !== undefined) announceFile(context, deviceId, blobName);
     return { status: 204 };
   };
   router.on('POST', '/devices/:hubId/files/notifications', notify);
@@ -124,6 +145,7 @@ export function addHubFileApi(router: Router, context: EmulatorContext): void {
       if (outcome === 'too-large') {
         return problem(413, 'Payload Too Large', `a blob may not exceed ${maxBlobBytes} bytes`);
       }
+      announceFile(context, upload.deviceId, blobName);
       return { status: 201 };
     }
     if (comp !== null)
@@ -132,6 +154,7 @@ export function addHubFileApi(router: Router, context: EmulatorContext): void {
       return problem(400, 'Missing x-ms-blob-type', 'x-ms-blob-type must be BlockBlob');
     }
     context.blobs.put(uploadContainer, blobName, await request.body(maxBlobBytes));
+    announceFile(context, upload.deviceId, blobName);
     return { status: 201 };
   });
 }

@@ -6,38 +6,25 @@ import {
   MethodTimeout,
   maxMethodPayloadDepth,
 } from '../mqtt/methods.js';
-import { maxQueuedCloudMessages } from '../state/cloud-to-device.js';
+import { maxQueuedCloudMessages, type QueuedCloudMessage } from '../state/cloud-to-device.js';
 import { type JsonObject, nestsDeeperThan, twinPatchProblem } from '../state/merge-patch.js';
 import type { StoredMessage } from '../state/messages.js';
 import type { OperationStatus } from '../state/provisioning.js';
 import { defaultSettings, settingProblem, type WorkspaceSettings } from '../state/workspace.js';
+import { knownDeviceOf, managedBy, managementBase } from './management-auth.js';
 import { HttpProblem, problem, type Request, type Router } from './router.js';
-import { requireObject, requireString, sameSecret } from './validate.js';
+import { requireObject, requireString } from './validate.js';
+import type { CloudMessageView, MessageView } from './wire.js';
 
 const maxC2dBytes = 64 * 1024;
 const operationStatuses: OperationStatus[] = ['pending', 'approved', 'cancelled', 'expired'];
 
 /** The management API of SPEC §6, for the portal, tests and CI scripts; bearer = the API token. */
 export function addManagementApi(router: Router, context: EmulatorContext, hub: IotHubBroker): void {
-  const base = '/workspaces/:ws';
+  const base = managementBase;
 
-  /** Checks the API token and workspace, then runs the handler. */
-  const managed =
-    (handler: (request: Request) => ReturnType<Parameters<Router['on']>[2]>) => (request: Request) => {
-      if (!sameSecret(request.bearer(), context.workspace.identity.apiToken)) {
-        return problem(401, 'Unauthorized', 'the API token is not valid');
-      }
-      if (request.params.ws !== context.workspace.identity.workspaceId)
-        return problem(404, 'Workspace not found');
-      return handler(request);
-    };
-
-  /** The device named in the path; 404 when it never registered. */
-  const knownDevice = (request: Request): string => {
-    const deviceId = request.params.deviceId ?? '';
-    if (!context.devices.get(deviceId)) throw new HttpProblem(404, 'Device not found');
-    return deviceId;
-  };
+  const managed = managedBy(context);
+  const knownDevice = (request: Request) => knownDeviceOf(context, request);
 
   router.on(
     'GET',
@@ -51,6 +38,15 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
         status: 200,
         body: context.provisioning.list((status as OperationStatus | null) ?? undefined),
       };
+    }),
+  );
+
+  router.on(
+    'GET',
+    `${base}/provisioning-operations/:id`,
+    managed((request) => {
+      const operation = context.provisioning.get(request.params.id ?? '');
+      return operation ? { status: 200, body: operation } : problem(404, 'Provisioning operation not found');
     }),
   );
 
@@ -73,6 +69,11 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
           );
         }
         context.log.info(`provisioning operation ${decision}`, { provisioningOperationId: id });
+        context.operationExpiry.forget(id);
+        context.events.emit(
+          decision === 'approved' ? 'operation.approved' : 'operation.cancelled',
+          operation,
+        );
         return { status: 200, body: operation };
       }),
     );
@@ -99,6 +100,7 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
       const query = request.url.searchParams;
       const after = query.get('after');
       const limit = query.get('limit');
+      const last = query.get('last');
       const afterValue = after === null ? 0 : Number(after);
       const limitValue = limit === null ? 100 : Number(limit);
       if (!Number.isSafeInteger(afterValue) || afterValue < 0) return problem(400, 'Invalid after');
@@ -106,6 +108,16 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
         return problem(400, 'Invalid limit', 'limit must be 1-1000');
       }
       const stream = query.get('stream') ?? undefined;
+      if (last !== null) {
+        // The newest `last` messages (after `after`), oldest first: where a live view starts.
+        const lastValue = Number(last);
+        if (!Number.isSafeInteger(lastValue) || lastValue < 1 || lastValue > 1000) {
+          return problem(400, 'Invalid last', 'last must be 1-1000');
+        }
+        const start = Math.max(afterValue, context.messages.sequenceBeforeLast(deviceId, lastValue, stream));
+        const page = context.messages.list(deviceId, { after: start, limit: lastValue, stream });
+        return { status: 200, body: { items: page.items.map(messageView), next: page.next } };
+      }
       const page = context.messages.list(deviceId, { after: afterValue, limit: limitValue, stream });
       return { status: 200, body: { items: page.items.map(messageView), next: page.next } };
     }),
@@ -140,6 +152,7 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
       const patch = body as JsonObject;
       const section = context.twins.patch(deviceId, 'desired', patch);
       hub.pushDesired(deviceId, patch, section);
+      context.events.emit('twin.changed', { deviceId, side: 'desired', document: sectionDocument(section) });
       return { status: 200, body: sectionDocument(section) };
     }),
   );
@@ -161,6 +174,21 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
       }
       return { status: 202, body: { mid, queued: true } };
     }),
+  );
+
+  router.on(
+    'GET',
+    `${base}/devices/:deviceId/c2d-messages`,
+    managed((request) => ({
+      status: 200,
+      body: context.cloudMessages.list(knownDevice(request)).map(cloudMessageView),
+    })),
+  );
+
+  router.on(
+    'GET',
+    `${base}/devices/:deviceId/connections`,
+    managed((request) => ({ status: 200, body: context.connections.list(knownDevice(request)) })),
   );
 
   router.on(
@@ -241,7 +269,16 @@ function validSettingsPatch(body: Record<string, unknown>): Partial<WorkspaceSet
   return body as Partial<WorkspaceSettings>;
 }
 
-function messageView(message: StoredMessage) {
+export function messageView(message: StoredMessage): MessageView {
   const { payload, ...rest } = message;
   return { ...rest, payloadBase64: payload.toString('base64') };
+}
+
+export function cloudMessageView(message: QueuedCloudMessage): CloudMessageView {
+  return {
+    mid: message.mid,
+    properties: message.properties,
+    payloadBase64: message.payload.toString('base64'),
+    enqueuedAt: new Date(message.enqueuedAt).toISOString(),
+  };
 }

@@ -1,10 +1,12 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** What a route handler returns; objects are sent as JSON. */
 export interface Reply {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** Takes the response over once its head is written, for a body that goes on (server-sent events). */
+  stream?: (response: ServerResponse) => void;
 }
 
 export class HttpProblem extends Error {

@@ -5,7 +5,8 @@ import { createRequest, HttpProblem, problem, type Reply, type Router } from './
 const corsHeaders = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
-  'access-control-allow-headers': 'authorization, content-type, x-ms-blob-type, x-ms-version, x-ms-date',
+  'access-control-allow-headers':
+    'authorization, content-type, last-event-id, x-ms-blob-type, x-ms-version, x-ms-date',
   'access-control-expose-headers': 'content-type, location',
   'access-control-max-age': '600',
 };
@@ -60,6 +61,12 @@ async function respond(router: Router, log: EmulatorLogger, raw: IncomingMessage
 function send(res: ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = { ...corsHeaders, ...reply.headers };
+  if (reply.stream) {
+    res.writeHead(reply.status, headers);
+    res.flushHeaders();
+    reply.stream(res);
+    return;
+  }
   let body: Buffer | undefined;
   if (reply.body instanceof Buffer) {
     body = reply.body;

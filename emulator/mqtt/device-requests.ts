@@ -61,6 +61,7 @@ export async function handleDevicePublish(
       return;
     }
     const section = context.twins.patch(deviceId, 'reported', patch as JsonObject);
+    context.events.emit('twin.changed', { deviceId, side: 'reported', document: sectionDocument(section) });
     context.links.send(
       deviceId,
       `$iothub/twin/res/204/?$rid=${rid}&$version=${section.version}`,

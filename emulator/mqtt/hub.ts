@@ -25,6 +25,8 @@ export class IotHubBroker {
   readonly #publishChains = new WeakMap<Client, Promise<void>>();
   /** Devices whose queued C2D messages are being written, so one flush runs at a time per device. */
   readonly #flushing = new Set<string>();
+  /** Why a connection ended, when the emulator (not the device) ended it or an error did; for the history. */
+  readonly #closeReasons = new WeakMap<Client, string>();
 
   private constructor(private readonly context: EmulatorContext) {
     this.methods = new MethodCalls(context);
@@ -47,6 +49,10 @@ export class IotHubBroker {
           done(outcome.error, false);
         } else {
           hub.#sasExpiry.set(client, outcome.expiresAt);
+          const previous = context.links.client(outcome.deviceId);
+          if (previous && previous !== client) {
+            hub.#noteClose(previous, 'replaced by a new connection of the same device');
+          }
           done(null, true);
         }
       },
@@ -54,6 +60,7 @@ export class IotHubBroker {
         if (packet.qos === 2) {
           // IoT Hub supports QoS 0 and 1 only and closes the connection on QoS 2.
           context.log.warn('QoS 2 publish refused; closing the connection', { clientId: client?.id });
+          if (client) hub.#noteClose(client, 'QoS 2 publish refused (IoT Hub supports QoS 0 and 1)');
           done(new Error('QoS 2 is not supported'));
           return;
         }
@@ -94,7 +101,7 @@ export class IotHubBroker {
 
   disconnect(deviceId: string): boolean {
     const client = this.context.links.client(deviceId);
-    client?.close();
+    if (client) this.#close(client, 'dropped through the management API');
     return client !== undefined;
   }
 
@@ -103,7 +110,7 @@ export class IotHubBroker {
     const ids = this.context.links.connectedDeviceIds();
     if (ids.length > 0)
       this.context.log.info('closing every device connection', { reason, devices: ids.length });
-    this.context.links.closeAll();
+    this.#closeAll(reason);
   }
 
   pushDesired(deviceId: string, patch: JsonObject, section: TwinSection): void {
@@ -127,13 +134,22 @@ export class IotHubBroker {
   ): string | undefined {
     if (this.context.cloudMessages.count(deviceId) >= maxQueuedCloudMessages) return undefined;
     const mid = properties['$.mid'] ?? randomUUID();
-    this.context.cloudMessages.add(deviceId, mid, properties, payload);
+    const queued = this.context.cloudMessages.add(deviceId, mid, properties, payload);
+    this.context.events.emit('c2d.queued', {
+      deviceId,
+      message: {
+        mid,
+        properties,
+        payloadBase64: payload.toString('base64'),
+        enqueuedAt: new Date(queued.enqueuedAt).toISOString(),
+      },
+    });
     void this.#flushCloudMessages(deviceId);
     return mid;
   }
 
   async close(): Promise<void> {
-    this.context.links.closeAll();
+    this.#closeAll('the emulator stopped');
     for (const timer of this.#sasTimers.values()) clearTimeout(timer);
     this.#sasTimers.clear();
     await new Promise<void>((resolve) => this.#broker.close(() => resolve()));
@@ -156,6 +172,7 @@ export class IotHubBroker {
       this.context.log.warn('publish refused: the workspace is disabled; closing the connection', {
         deviceId,
       });
+      this.#noteClose(client, 'publish refused: the workspace is disabled');
       done(new Error('the workspace is disabled'));
       return;
     }
@@ -168,6 +185,7 @@ export class IotHubBroker {
         topic: topic.slice(0, 200),
         reason,
       });
+      this.#noteClose(client, `publish refused: ${reason}`);
       done(error instanceof Error ? error : new Error(reason));
       return;
     }
@@ -182,6 +200,7 @@ export class IotHubBroker {
       context.links.attach(deviceId, client);
       context.devices.touch(deviceId);
       context.log.info('device connected', { deviceId });
+      this.#recordConnection(deviceId, 'connected', `MQTT over ${transportOf(client)}`);
       this.#closeAtSasExpiry(deviceId, client);
     });
     this.#broker.on('clientReady', (client) => {
@@ -198,6 +217,12 @@ export class IotHubBroker {
       context.links.detach(deviceId, client);
       context.devices.touch(deviceId);
       context.log.info('device disconnected', { deviceId });
+      const reason =
+        this.#closeReasons.get(client) ??
+        ((client as unknown as { _disconnected?: boolean })._disconnected
+          ? 'the device sent DISCONNECT'
+          : 'the connection closed without DISCONNECT');
+      this.#recordConnection(deviceId, 'disconnected', reason);
     });
     this.#broker.on('subscribe', (subscriptions, client) => {
       const deviceId = client && deviceIdFromHubId(context, client.id);
@@ -207,10 +232,50 @@ export class IotHubBroker {
     });
     this.#broker.on('clientError', (client, error) => {
       context.log.debug('client error', { clientId: client?.id, error: error.message });
+      if (client) this.#noteClose(client, `connection error: ${error.message}`);
     });
     this.#broker.on('connectionError', (_client, error) => {
       context.log.debug('connection error', { error: error.message });
     });
+  }
+
+  /** Remembers why a connection is ending (the first reason wins: later errors are consequences). */
+  #noteClose(client: Client, reason: string): void {
+    if (!this.#closeReasons.has(client)) this.#closeReasons.set(client, reason);
+  }
+
+  #close(client: Client, reason: string): void {
+    this.#noteClose(client, reason);
+    client.close();
+  }
+
+  #closeAll(reason: string): void {
+    for (const id of this.context.links.connectedDeviceIds()) {
+      const client = this.context.links.client(id);
+      if (client) this.#noteClose(client, reason);
+    }
+    this.context.links.closeAll();
+  }
+
+  /** Adds to the device's connection history and tells the live stream. */
+  #recordConnection(deviceId: string, event: 'connected' | 'disconnected', reason: string): void {
+    const { context } = this;
+    try {
+      const entry = context.connections.record(deviceId, event, reason);
+      const device = context.devices.get(deviceId);
+      const lastSeen = device?.lastSeen ?? null;
+      context.events.emit(event === 'connected' ? 'device.connected' : 'device.disconnected', {
+        device: {
+          deviceId,
+          connected: this.isConnected(deviceId),
+          lastSeen: lastSeen === null ? null : new Date(lastSeen).toISOString(),
+        },
+        entry,
+      });
+    } catch (error) {
+      // The database may already be closed while the last connections wind down at shutdown.
+      context.log.debug('connection not recorded', { deviceId, event, error: String(error) });
+    }
   }
 
   /** Like IoT Hub, drops a connection when the SAS token it authenticated with expires. */
@@ -229,7 +294,7 @@ export class IotHubBroker {
         return;
       }
       this.context.log.info('SAS token expired; closing the connection', { deviceId });
-      client.close();
+      this.#close(client, 'the SAS token expired');
     };
     check();
   }
@@ -248,6 +313,11 @@ export class IotHubBroker {
         const base = `devices/${hubDeviceId(this.context, deviceId)}/messages/devicebound/`;
         await this.context.links.sendAcknowledged(deviceId, `${base}${bag}`, next.payload);
         this.context.cloudMessages.acknowledge(next.sequence);
+        this.context.events.emit('c2d.delivered', {
+          deviceId,
+          mid: next.mid,
+          deliveredAt: new Date(this.context.now()).toISOString(),
+        });
       }
     } catch (error) {
       this.context.log.debug('C2D delivery interrupted', { deviceId, error: String(error) });
@@ -255,6 +325,16 @@ export class IotHubBroker {
       this.#flushing.delete(deviceId);
     }
   }
+}
+
+/** How a connection reached the broker, for the connection history. */
+function transportOf(client: Client): string {
+  const { req, conn } = client as unknown as {
+    req?: { socket?: { encrypted?: boolean } };
+    conn?: { encrypted?: boolean };
+  };
+  if (req) return req.socket?.encrypted ? 'WebSocket (TLS)' : 'WebSocket';
+  return conn?.encrypted ? 'TLS' : 'TCP';
 }
 
 /**

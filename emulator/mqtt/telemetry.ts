@@ -44,7 +44,7 @@ export async function ingestTelemetry(
   // refusing it (a refused message would come back from the device forever).
   if (typeof decoded === 'string') properties['x-emulator-decode-error'] = decoded;
   const text = (key: string) => properties[key] ?? null;
-  return context.messages.add(
+  const stored = context.messages.add(
     deviceId,
     {
       mid: text('$.mid'),
@@ -60,6 +60,30 @@ export async function ingestTelemetry(
     },
     { batch: properties['complete-batch'] === 'true', message: properties['complete-message'] === 'true' },
   );
+  context.events.emitLazy('message.received', () => liveMessage(context, deviceId, stored));
+  return stored;
+}
+
+/** Most payload bytes a live `message.received` event carries (the rest is fetched when wanted). */
+export const maxLivePayloadBytes = 8 * 1024;
+
+function liveMessage(context: EmulatorContext, deviceId: string, stored: StoredMessage) {
+  const { payload, ...rest } = stored;
+  const batch =
+    stored.batchId === null
+      ? null
+      : (context.messages.batch(deviceId, stored.streamGroup ?? '', stored.stream ?? '', stored.batchId) ??
+        null);
+  return {
+    deviceId,
+    message: {
+      ...rest,
+      payloadBase64: payload.subarray(0, maxLivePayloadBytes).toString('base64'),
+      payloadBytes: payload.length,
+      payloadTruncated: payload.length > maxLivePayloadBytes,
+    },
+    batch,
+  };
 }
 
 /**

@@ -15,6 +15,19 @@ export interface FileUpload {
   sasToken: string;
 }
 
+/** A stored blob and what its newest upload session heard from the device. */
+export interface StoredFile {
+  name: string;
+  size: number;
+  uploadedAt: number;
+  /** The device sent the upload notification (`isSuccess` is what it said). */
+  notified: boolean;
+  isSuccess: boolean | null;
+}
+
+/** Most files one listing returns (the newest). */
+export const maxListedFiles = 1000;
+
 /** Why `uploadFor` found no upload that may write the blob. */
 export type UploadRefusal = 'no-upload' | 'expired';
 
@@ -39,6 +52,23 @@ export class BlobStore {
       .prepare('SELECT content FROM blobs WHERE container = ? AND name = ?')
       .get(container, name) as { content: Buffer } | undefined;
     return row?.content;
+  }
+
+  /** The stored blobs whose names start with `prefix`, newest first (at most `maxListedFiles`). */
+  files(container: string, prefix: string): StoredFile[] {
+    return (
+      this.db
+        .prepare(
+          `${fileSelect} AND substr(b.name, 1, ?) = ? ORDER BY b.uploaded_at DESC, b.rowid DESC LIMIT ?`,
+        )
+        .all(container, prefix.length, prefix, maxListedFiles) as FileRow[]
+    ).map(toStoredFile);
+  }
+
+  /** One stored blob's summary (without its content), or undefined. */
+  file(container: string, name: string): StoredFile | undefined {
+    const row = this.db.prepare(`${fileSelect} AND b.name = ?`).get(container, name) as FileRow | undefined;
+    return row && toStoredFile(row);
   }
 
   /**
@@ -127,6 +157,14 @@ export class BlobStore {
     };
   }
 
+  /** The blob an upload session writes (the full name, `{hubDeviceId}/{name}`), if the session exists. */
+  uploadBlobName(deviceId: string, correlationId: string): string | undefined {
+    const row = this.db
+      .prepare('SELECT blob_name FROM file_uploads WHERE correlation_id = ? AND device_id = ?')
+      .get(correlationId, deviceId) as { blob_name: string } | undefined;
+    return row?.blob_name;
+  }
+
   /** Records the device's notification; false when the correlation id is unknown to this device or already closed. */
   completeUpload(deviceId: string, correlationId: string, isSuccess: boolean): boolean {
     return (
@@ -137,4 +175,30 @@ export class BlobStore {
         .run(isSuccess ? 1 : 0, correlationId, deviceId).changes === 1
     );
   }
+}
+
+/** A blob's size and time, and the notification of its newest upload session. */
+const fileSelect = `SELECT b.name, length(b.content) AS size, b.uploaded_at,
+    (SELECT completed FROM file_uploads f WHERE f.blob_name = b.name
+       ORDER BY f.created_at DESC, f.rowid DESC LIMIT 1) AS completed,
+    (SELECT is_success FROM file_uploads f WHERE f.blob_name = b.name
+       ORDER BY f.created_at DESC, f.rowid DESC LIMIT 1) AS is_success
+  FROM blobs b WHERE b.container = ?`;
+
+interface FileRow {
+  name: string;
+  size: number;
+  uploaded_at: number;
+  completed: number | null;
+  is_success: number | null;
+}
+
+function toStoredFile(row: FileRow): StoredFile {
+  return {
+    name: row.name,
+    size: row.size,
+    uploadedAt: row.uploaded_at,
+    notified: row.completed === 1,
+    isSuccess: row.completed === 1 && row.is_success !== null ? row.is_success === 1 : null,
+  };
 }

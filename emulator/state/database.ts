@@ -107,6 +107,16 @@ const migrations: readonly string[] = [
     PRIMARY KEY (container, name, block_id)
   );
   `,
+  `
+  CREATE TABLE device_connections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    reason TEXT NOT NULL
+  );
+  CREATE INDEX device_connections_device ON device_connections (device_id, id);
+  `,
 ];
 
 export type EmulatorDatabase = Database.Database;

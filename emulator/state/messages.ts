@@ -145,6 +145,23 @@ export class MessageStore {
     return { items: rows.map(toMessage), next: taken < sizes.length ? last : null };
   }
 
+  /** The `after` that makes a page start at the device's `last`-newest message (of `stream`, if given); 0 for all. */
+  sequenceBeforeLast(deviceId: string, last: number, stream?: string): number {
+    const row = this.#sql(
+      `SELECT sequence FROM messages WHERE device_id = ? AND (? IS NULL OR stream = ?)
+       ORDER BY sequence DESC LIMIT 1 OFFSET ?`,
+    ).get(deviceId, stream ?? null, stream ?? null, last) as { sequence: number } | undefined;
+    return row?.sequence ?? 0;
+  }
+
+  /** One batch's summary, or undefined. */
+  batch(deviceId: string, streamGroup: string, stream: string, batchId: string): BatchSummary | undefined {
+    const row = this.#sql(
+      'SELECT * FROM batches WHERE device_id = ? AND stream_group = ? AND stream = ? AND batch_id = ?',
+    ).get(deviceId, streamGroup, stream, batchId) as BatchRow | undefined;
+    return row && toBatch(row);
+  }
+
   count(deviceId: string): { total: number; duplicates: number } {
     const row = this.db
       .prepare(
@@ -157,20 +174,8 @@ export class MessageStore {
   batches(deviceId: string): BatchSummary[] {
     const rows = this.db
       .prepare('SELECT * FROM batches WHERE device_id = ? ORDER BY rowid')
-      .all(deviceId) as {
-      stream_group: string;
-      stream: string;
-      batch_id: string;
-      message_count: number;
-      completed_at: number | null;
-    }[];
-    return rows.map((row) => ({
-      streamGroup: row.stream_group,
-      stream: row.stream,
-      batchId: row.batch_id,
-      messageCount: row.message_count,
-      completedAt: row.completed_at === null ? null : new Date(row.completed_at).toISOString(),
-    }));
+      .all(deviceId) as BatchRow[];
+    return rows.map(toBatch);
   }
 
   #track(
@@ -200,6 +205,24 @@ export class MessageStore {
       )
       .run(...key, message.messageId, carriesData ? 1 : 0, closes.message ? at : null);
   }
+}
+
+interface BatchRow {
+  stream_group: string;
+  stream: string;
+  batch_id: string;
+  message_count: number;
+  completed_at: number | null;
+}
+
+function toBatch(row: BatchRow): BatchSummary {
+  return {
+    streamGroup: row.stream_group,
+    stream: row.stream,
+    batchId: row.batch_id,
+    messageCount: row.message_count,
+    completedAt: row.completed_at === null ? null : new Date(row.completed_at).toISOString(),
+  };
 }
 
 function toMessage(row: MessageRow): StoredMessage {

@@ -66,6 +66,6 @@ function stripMetadata(patch: JsonObject): JsonObject {
 }
 
 /** The wire form of a twin section: properties plus `$version`. */
-export function sectionDocument(section: TwinSection): JsonObject {
+export function sectionDocument(section: TwinSection): JsonObject & { $version: number } {
   return { ...section.values, $version: section.version };
 }
