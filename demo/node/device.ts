@@ -7,12 +7,14 @@
  * A user's own code would `import { DeviceClient } from 'spotflow-device'`; the demo imports the source.
  */
 import { DeviceClient, isSpotflowError, type Logger } from '../../platform/node/index.js';
+import { readingsStream, Sampler, SimulatedSensor } from '../shared/sensor.js';
 import {
-  createSensor,
+  changes,
   defaultSamplingIntervalMs,
-  readingsStream,
-  samplingIntervalFrom,
-} from '../shared/sensor.js';
+  readIdentifySeconds,
+  readSamplingInterval,
+  reportedPatch,
+} from '../shared/settings.js';
 import type { StatusLine } from './status-line.js';
 
 export interface NodeDeviceOptions {
@@ -60,44 +62,40 @@ export async function runNodeDevice(options: NodeDeviceOptions): Promise<void> {
     throw error;
   }
 
-  const sensor = createSensor();
-  let intervalMs = defaultSamplingIntervalMs;
+  const sensor = new SimulatedSensor();
   let sent = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-
-  const applyDesired = (values: Record<string, unknown>) => {
-    const wanted = samplingIntervalFrom(values);
-    if (wanted === undefined) return;
-    if ('error' in wanted) {
-      status.print(`Desired configuration refused: ${wanted.error}`);
-      void client.updateReportedProperties({ lastConfigError: wanted.error }).catch(() => {});
-      return;
-    }
-    if (wanted.ms !== intervalMs) status.print(`Sampling interval set to ${wanted.ms} ms`);
-    intervalMs = wanted.ms;
-    void client
-      .updateReportedProperties({ samplingIntervalMs: intervalMs, firmware, lastConfigError: null })
-      .catch(() => {});
-  };
-  const sample = () => {
-    client.enqueueMessage(sensor(), { stream: readingsStream }).catch((error: unknown) => {
-      if (!isSpotflowError(error, 'CLIENT_CLOSED'))
-        status.print(`A reading was not stored: ${describe(error)}`);
-    });
-    timer = setTimeout(sample, intervalMs);
-  };
-
   client.on('messageSent', () => {
     sent++;
   });
+
+  // What was applied before a restart is what was reported: an invalid desired value then leaves it in force.
+  const stored = readSamplingInterval({
+    samplingIntervalMs: client.reportedProperties().values.samplingIntervalMs,
+  });
+  const sampler = new Sampler(stored.ok ? stored.intervalMs : defaultSamplingIntervalMs, () => {
+    client.enqueueMessage(sensor.read(), { stream: readingsStream }).catch((error: unknown) => {
+      if (!isSpotflowError(error, 'CLIENT_CLOSED'))
+        status.print(`A reading was not stored: ${describe(error)}`);
+    });
+  });
+  const applyDesired = (values: Record<string, unknown>) => {
+    const setting = readSamplingInterval(values);
+    if (!setting.ok) status.print(`Desired configuration refused: ${setting.error}`);
+    else if (setting.intervalMs !== sampler.intervalMs)
+      status.print(`Sampling interval set to ${setting.intervalMs} ms`);
+    if (setting.ok) sampler.setInterval(setting.intervalMs);
+    const patch = reportedPatch(setting, sampler.intervalMs, firmware);
+    if (changes(client.reportedProperties().values, patch)) {
+      client.updateReportedProperties(patch).catch((error: unknown) => status.print(describe(error)));
+    }
+  };
+
   client.on('desiredProperties', ({ values }) => applyDesired(values));
   client.onMethod('identify', (payload) => {
-    const seconds =
-      typeof (payload as { seconds?: unknown })?.seconds === 'number'
-        ? (payload as { seconds: number }).seconds
-        : 3;
-    status.print(`*** identify: this is "${options.deviceId}" (${seconds} s) ***`);
-    return { status: 200, payload: { identified: true, seconds } };
+    const request = readIdentifySeconds(payload);
+    if ('error' in request) return { status: 400, payload: { error: request.error } };
+    status.print(`*** identify: this is "${options.deviceId}" (${request.seconds} s) ***`);
+    return { status: 200, payload: { identified: true, seconds: request.seconds } };
   });
   client.onCloudMessage((message) => {
     status.print(
@@ -105,13 +103,13 @@ export async function runNodeDevice(options: NodeDeviceOptions): Promise<void> {
     );
   });
   applyDesired(client.desiredProperties().values);
-  sample();
+  sampler.start();
 
   const refresh = setInterval(() => {
     void client.pendingMessagesCount().then(
       (pending) =>
         status.update(
-          `${options.deviceId}: ${client.connected ? 'connected' : 'offline'} | sent ${sent} | pending ${pending} | every ${intervalMs} ms`,
+          `${options.deviceId}: ${client.connected ? 'connected' : 'offline'} | sent ${sent} | pending ${pending} | every ${sampler.intervalMs} ms`,
         ),
       () => {},
     );
@@ -122,7 +120,7 @@ export async function runNodeDevice(options: NodeDeviceOptions): Promise<void> {
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
   clearInterval(refresh);
-  clearTimeout(timer);
+  sampler.stop();
   await client.close();
   status.update(`${options.deviceId}: stopped (sent ${sent})`);
   status.end();

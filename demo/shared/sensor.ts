@@ -1,59 +1,82 @@
 /**
- * The demos' simulated machine sensor: temperature and humidity drifting in a random walk within plausible bounds,
- * and the rule for the sampling interval a technician sets through the device twin. No platform code: the kiosk
- * (browser) and the Node sample device both use it.
+ * The demos' simulated machine sensor (temperature and humidity as a random walk) and the timer that samples it.
+ * No platform code: the kiosk (browser) and the Node sample device both use it.
  */
-
-export interface Reading {
-  temperature: number;
-  humidity: number;
-  /** ISO time of the reading. */
-  at: string;
-}
 
 /** The stream the demos send readings to. */
 export const readingsStream = 'readings';
 
-/** The sampling interval when the twin sets none, and the range a desired value must be in. */
-export const defaultSamplingIntervalMs = 1000;
-const minIntervalMs = 100;
-const maxIntervalMs = 60_000;
-
-/** A random walk: each reading moves a little from the last one. `random` is injectable for tests. */
-export function createSensor(random: () => number = Math.random): () => Reading {
-  let temperature = 21 + random() * 2;
-  let humidity = 40 + random() * 10;
-  return () => {
-    temperature = clamp(temperature + (random() - 0.5) * 0.4, 15, 30);
-    humidity = clamp(humidity + (random() - 0.5) * 1.0, 20, 80);
-    return { temperature: round(temperature), humidity: round(humidity), at: new Date().toISOString() };
-  };
+export interface Reading {
+  /** °C, two decimals. */
+  temperature: number;
+  /** % relative humidity, one decimal. */
+  humidity: number;
+  /** ISO 8601 time of the sample. */
+  at: string;
 }
 
-/**
- * The desired `samplingIntervalMs`, checked: a whole number of ms in [100, 60000]. Returns the interval to apply,
- * or an error text to report (the device keeps its current interval then). `undefined` means not set.
- */
-export function samplingIntervalFrom(
-  desired: Record<string, unknown>,
-): { ms: number } | { error: string } | undefined {
-  const value = desired.samplingIntervalMs;
-  if (value === undefined || value === null) return undefined;
-  if (
-    typeof value !== 'number' ||
-    !Number.isInteger(value) ||
-    value < minIntervalMs ||
-    value > maxIntervalMs
-  ) {
-    return { error: `samplingIntervalMs must be a whole number from ${minIntervalMs} to ${maxIntervalMs}` };
+export class SimulatedSensor {
+  #temperature = 21.5;
+  #humidity = 45;
+
+  constructor(private readonly random: () => number = Math.random) {}
+
+  /** The next reading: a small step from the last one, pulled gently back towards a comfortable room. */
+  read(now = new Date()): Reading {
+    this.#temperature = walk(this.#temperature, 0.15, 21.5, 15, 35, this.random);
+    this.#humidity = walk(this.#humidity, 0.6, 45, 20, 80, this.random);
+    return {
+      temperature: Math.round(this.#temperature * 100) / 100,
+      humidity: Math.round(this.#humidity * 10) / 10,
+      at: now.toISOString(),
+    };
   }
-  return { ms: value };
 }
 
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
+function walk(value: number, step: number, centre: number, min: number, max: number, random: () => number) {
+  const next = value + (random() * 2 - 1) * step + (centre - value) * 0.01;
+  return Math.min(max, Math.max(min, next));
 }
 
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
+/** Calls `sample` every `intervalMs`; a new interval applies at once (the next sample is one new interval away). */
+export class Sampler {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #intervalMs: number;
+  #running = false;
+
+  constructor(
+    intervalMs: number,
+    private readonly sample: () => void,
+  ) {
+    this.#intervalMs = intervalMs;
+  }
+
+  get intervalMs(): number {
+    return this.#intervalMs;
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#schedule();
+  }
+
+  stop(): void {
+    this.#running = false;
+    clearTimeout(this.#timer);
+  }
+
+  setInterval(intervalMs: number): void {
+    if (intervalMs === this.#intervalMs) return;
+    this.#intervalMs = intervalMs;
+    if (this.#running) this.#schedule();
+  }
+
+  #schedule(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      if (!this.#running) return;
+      this.#schedule();
+      this.sample();
+    }, this.#intervalMs);
+  }
 }

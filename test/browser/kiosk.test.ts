@@ -14,7 +14,7 @@ import {
   readIdentifySeconds,
   readSamplingInterval,
   reportedPatch,
-} from '../../demo/kiosk/src/settings.js';
+} from '../../demo/shared/settings.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { operations } from '../helpers/provisioning.js';
 import {
@@ -153,12 +153,12 @@ describe('kiosk rules', () => {
   });
 
   it('reports the applied interval, and an error without changing it', () => {
-    expect(reportedPatch({ ok: true, intervalMs: 250 }, 250)).toEqual({
+    expect(reportedPatch({ ok: true, intervalMs: 250 }, 250, 'kiosk-demo 1.0')).toEqual({
       samplingIntervalMs: 250,
       firmware: 'kiosk-demo 1.0',
       lastConfigError: null,
     });
-    expect(reportedPatch({ ok: false, error: 'no' }, 250)).toEqual({
+    expect(reportedPatch({ ok: false, error: 'no' }, 250, 'kiosk-demo 1.0')).toEqual({
       samplingIntervalMs: 250,
       firmware: 'kiosk-demo 1.0',
       lastConfigError: 'no',

@@ -1,6 +1,7 @@
 /** The running device's tiles: readings, outbox, configuration, reported state, cloud messages; the flash. */
+
+import type { Reading } from '../../shared/sensor.js';
 import { byTest, setText } from './dom.js';
-import type { Reading } from './sensor.js';
 
 export interface ShownCloudMessage {
   text: string;

@@ -3,16 +3,18 @@
  * the desired sampling interval is applied at once and reported, `identify` flashes the panel, cloud messages show.
  */
 import type { DesiredProperties, DeviceClient } from '../../../platform/browser/index.js';
-import { DashboardView } from './dashboard.js';
-import { Sampler, SimulatedSensor } from './sensor.js';
+import { readingsStream, Sampler, SimulatedSensor } from '../../shared/sensor.js';
 import {
   changes,
   defaultSamplingIntervalMs,
   readIdentifySeconds,
   readSamplingInterval,
   reportedPatch,
-} from './settings.js';
+} from '../../shared/settings.js';
+import { DashboardView } from './dashboard.js';
 import type { PanelView } from './view.js';
+
+const firmware = 'kiosk-demo 1.0';
 
 export function runKiosk(client: DeviceClient, panel: PanelView): void {
   const dashboard = new DashboardView();
@@ -28,7 +30,7 @@ export function runKiosk(client: DeviceClient, panel: PanelView): void {
     const reading = sensor.read();
     dashboard.showReading(reading);
     client
-      .enqueueMessage(reading, { stream: 'readings' })
+      .enqueueMessage(reading, { stream: readingsStream })
       .then(pending.run, (error) => panel.showError(error));
   });
 
@@ -37,7 +39,7 @@ export function runKiosk(client: DeviceClient, panel: PanelView): void {
     const setting = readSamplingInterval(desired.values);
     if (setting.ok) sampler.setInterval(setting.intervalMs);
     dashboard.setSamplingInterval(sampler.intervalMs);
-    const patch = reportedPatch(setting, sampler.intervalMs);
+    const patch = reportedPatch(setting, sampler.intervalMs, firmware);
     if (changes(client.reportedProperties().values, patch)) reported.update(patch);
   };
 

@@ -1,6 +1,7 @@
-/** The kiosk's desired configuration (the twin's desired property `samplingIntervalMs`) and its reported state. */
-
-export const firmware = 'kiosk-demo 1.0';
+/**
+ * The demos' desired configuration (the twin's desired property `samplingIntervalMs`), their reported state and the
+ * `identify` method's payload: the same rules on the kiosk and the Node sample device.
+ */
 export const defaultSamplingIntervalMs = 1000;
 export const minSamplingIntervalMs = 100;
 export const maxSamplingIntervalMs = 60_000;
@@ -9,7 +10,7 @@ export type SamplingSetting = { ok: true; intervalMs: number } | { ok: false; er
 
 /**
  * The sampling interval the desired properties ask for: absent means the default; anything but an integer from
- * 100 to 60000 is refused (the kiosk keeps what it has and reports the error).
+ * 100 to 60000 is refused (the device keeps what it has and reports the error).
  */
 export function readSamplingInterval(desired: Record<string, unknown>): SamplingSetting {
   const value = desired.samplingIntervalMs;
@@ -30,7 +31,11 @@ export function readSamplingInterval(desired: Record<string, unknown>): Sampling
 }
 
 /** The reported patch for a setting: the applied interval and firmware, or the error (the interval stays). */
-export function reportedPatch(setting: SamplingSetting, appliedMs: number): Record<string, unknown> {
+export function reportedPatch(
+  setting: SamplingSetting,
+  appliedMs: number,
+  firmware: string,
+): Record<string, unknown> {
   return setting.ok
     ? { samplingIntervalMs: setting.intervalMs, firmware, lastConfigError: null }
     : { samplingIntervalMs: appliedMs, firmware, lastConfigError: setting.error };
