@@ -151,11 +151,31 @@ class MqttJsConnection implements MqttConnection {
   end(force = false): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#endRequested = true;
+    if (force) {
+      this.#destroy();
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       // Also resolved by the close itself, should the connection drop while waiting for in-flight acks.
       this.#closeListeners.push(() => resolve());
-      this.#client.end(force);
+      this.#client.end(false);
     });
+  }
+
+  /**
+   * Closes at once, whatever the link does. `client.end(true)` alone is not enough: MQTT.js ignores it while a
+   * graceful end waits for in-flight acknowledgements (`if (this.disconnecting)` in MqttClient.end, 5.16), and on a
+   * silent link the stream's 'close' may come only with the keep-alive (a FIN nobody acknowledges). So the stream is
+   * destroyed here and the connection counts as closed now; MQTT.js's own 'close' follows and finds nothing to do.
+   */
+  #destroy(): void {
+    this.#client.end(true);
+    try {
+      this.#client.stream?.destroy();
+    } catch {
+      // already destroyed
+    }
+    this.#onStreamClosed();
   }
 
   /**
@@ -181,8 +201,9 @@ class MqttJsConnection implements MqttConnection {
         const reason = isSpotflowError(error)
           ? error
           : new SpotflowError('INTERNAL', 'The MQTT message handler failed', { cause: error });
-        if (!this.#closed) this.#closeError = reason;
-        this.#client.end(true);
+        if (this.#closed) return;
+        this.#closeError = reason;
+        this.#destroy();
       },
     );
   }

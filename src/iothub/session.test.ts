@@ -42,6 +42,7 @@ function deadLinkConnection() {
 }
 
 function sessionOn(clock: FakeClock, connection: MqttConnection) {
+  let renewed: () => void = () => {};
   let connected!: () => void;
   const isConnected = new Promise<void>((resolve) => {
     connected = resolve;
@@ -65,12 +66,15 @@ function sessionOn(clock: FakeClock, connection: MqttConnection) {
     {
       current: async () => credentials,
       refused: () => new Promise(() => {}),
-      onChange: () => () => {},
+      onChange: (listener) => {
+        renewed = listener;
+        return () => {};
+      },
     },
     { connected: () => connected(), disconnected() {}, error() {} },
     silent,
   );
-  return { session, isConnected };
+  return { session, isConnected, renew: () => renewed() };
 }
 
 describe('HubSession.stop', () => {
@@ -93,5 +97,23 @@ describe('HubSession.stop', () => {
     await stopping;
     expect(ends).toEqual([false, true]);
     expect(clock.pending).toBe(0);
+  });
+
+  it('a renewed SAS ends the connection the same way: gracefully, forced after 2 s on a dead link', async () => {
+    const clock = new FakeClock();
+    const { connection, ends } = deadLinkConnection();
+    const { session, isConnected, renew } = sessionOn(clock, connection);
+    session.start();
+    await isConnected;
+
+    renew();
+    await clock.advance(1999);
+    expect(ends).toEqual([false]);
+    await clock.advance(1);
+    expect(ends).toEqual([false, true]);
+
+    const stopping = session.stop();
+    await clock.advance(60_000); // the reconnect's backoff, cut short by stop
+    await stopping;
   });
 });

@@ -97,26 +97,32 @@ export class HubSession {
     this.#loop ??= this.#run();
     this.credentials.onChange(() => {
       // A renewed SAS: reconnect with it now rather than wait for the hub to drop the old one at expiry.
-      void this.#connected?.connection.end();
+      const connection = this.#connected?.connection;
+      if (connection) void this.#end(connection);
     });
   }
 
-  /** Ends the connection (waiting briefly for in-flight acknowledgements) and the reconnect loop. */
+  /** Ends the connection (waiting at most 2 s for in-flight acknowledgements) and the reconnect loop. */
   async stop(): Promise<void> {
     this.#stop.abort();
     const connection = this.#connected?.connection;
-    if (connection) {
-      const { clock } = this.platform;
-      let timer: TimerHandle;
-      const deadline = new Promise<void>((resolve) => {
-        timer = clock.setTimeout(resolve, stopGraceMs);
-      });
-      // On a dead link a graceful end waits for PUBACKs that never come: force it after the grace period.
-      await Promise.race([connection.end().catch(() => {}), deadline]);
-      clock.clearTimeout(timer);
-      await connection.end(true).catch(() => {});
-    }
+    if (connection) await this.#end(connection);
     await this.#loop;
+  }
+
+  /**
+   * Ends a connection gracefully, giving in-flight publishes {@link stopGraceMs} to be acknowledged, then forces it
+   * closed: on a dead link a graceful end waits for PUBACKs that never come.
+   */
+  async #end(connection: MqttConnection): Promise<void> {
+    const { clock } = this.platform;
+    let timer: TimerHandle;
+    const deadline = new Promise<void>((resolve) => {
+      timer = clock.setTimeout(resolve, stopGraceMs);
+    });
+    await Promise.race([connection.end().catch(() => {}), deadline]);
+    clock.clearTimeout(timer);
+    await connection.end(true).catch(() => {});
   }
 
   async #run(): Promise<void> {
@@ -173,6 +179,11 @@ export class HubSession {
         this.#report(error);
         await this.#pause(attempt++, signal);
         continue;
+      }
+      if (signal.aborted) {
+        // Stopped while the CONNACK was on its way: `stop` did not see this connection.
+        await connection.end(true).catch(() => {});
+        return;
       }
       // Monotonic: a wall clock stepped by NTP meanwhile must not make a connection look long- or short-lived.
       const connectedAt = this.platform.clock.monotonicNow();
