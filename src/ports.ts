@@ -90,6 +90,11 @@ export interface MqttConnection {
    * promise settles, so a message is acknowledged only once the core has taken it.
    */
   setMessageHandler(handler: (message: MqttMessage) => Promise<void> | void): void;
+  /**
+   * Called for every packet that arrives from the broker, of any type (PUBACK, SUBACK, PINGRESP, PUBLISH…): the
+   * core's evidence that the link is alive while it waits for acknowledgements.
+   */
+  onPacket(listener: () => void): void;
   /** Called once when the connection ends for any reason (`error` set unless it was closed by `end`). */
   onClose(listener: (error?: Error) => void): void;
   /** Closes the connection (`force`: without waiting for in-flight messages). */

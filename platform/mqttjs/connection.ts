@@ -143,6 +143,10 @@ class MqttJsConnection implements MqttConnection {
     for (const deliver of this.#backlog.splice(0)) deliver();
   }
 
+  onPacket(listener: () => void): void {
+    this.#client.on('packetreceive', () => listener());
+  }
+
   onClose(listener: (error?: Error) => void): void {
     if (this.#closed) queueMicrotask(() => listener(this.#closeError));
     else this.#closeListeners.push(listener);

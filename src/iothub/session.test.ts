@@ -28,6 +28,7 @@ function deadLinkConnection() {
     publish: async () => {},
     subscribe: async () => {},
     setMessageHandler() {},
+    onPacket() {},
     onClose(listener) {
       close = () => listener();
     },

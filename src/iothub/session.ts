@@ -4,6 +4,7 @@ import { isLoopbackHost } from '../options.js';
 import type { MqttConnection, MqttMessage, Platform, TimerHandle } from '../ports.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
 import { type HubCredentials, hubEndpoints } from './connection-string.js';
+import { watchLink } from './link-watch.js';
 
 export interface SessionOptions {
   instance: string;
@@ -197,7 +198,9 @@ export class HubSession {
   }
 
   /** Runs one connection until it closes. */
-  async #serve(connection: MqttConnection, credentials: HubCredentials): Promise<void> {
+  async #serve(link: MqttConnection, credentials: HubCredentials): Promise<void> {
+    // Everything above the session sees the watched connection, so every acknowledgement it awaits is followed.
+    const connection = watchLink(link, this.platform.clock, (error) => this.log.warn(error.message));
     const closed = new Promise<Error | undefined>((resolve) => connection.onClose(resolve));
     connection.setMessageHandler((message) => this.#dispatch(message));
     this.#connected = { connection, credentials };

@@ -398,4 +398,15 @@ export const mqttContract: ContractCase<MqttContractContext>[] = [
       if (stored.length !== 1) fail(`expected 1 stored message, got ${stored.length}`);
     },
   },
+  {
+    name: 'calls onPacket for packets from the broker (a PUBACK among them)',
+    async run(ctx) {
+      const device = await ctx.provision();
+      const connection = await connect(ctx, device);
+      let packets = 0;
+      connection.onPacket(() => packets++);
+      await connection.publish(telemetryTopic(device, 'packet'), text.encode('x'), 1);
+      ok(packets >= 1, 'onPacket was called by the time the publish resolved');
+    },
+  },
 ];

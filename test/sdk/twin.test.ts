@@ -622,6 +622,7 @@ function faultyPlatform(on: TestEmulator, faults: Faults): Platform {
           return next(message);
         });
       },
+      onPacket: (listener) => connection.onPacket(listener),
       onClose: (listener) => connection.onClose(listener),
       end: (force) => connection.end(force),
     };
