@@ -1,6 +1,6 @@
 // The benchmark page: the SDK imported by its package name (as a kiosk app does), plus the baseline, in one page.
 // The Node side (bench/cases/browser.mjs) drives it through `globalThis.bench` with page.evaluate.
-import { DeviceClient } from 'spotflow-device';
+import { createBrowserCompressor, DeviceClient } from 'spotflow-device';
 
 const state = { client: undefined, startError: undefined, sent: 0 };
 
@@ -92,5 +92,32 @@ async function idbRate(count, callers, size) {
   return count / ((performance.now() - started) / 1000);
 }
 
-globalThis.bench = { state, start, enqueueRate, fill, latencies, idbRate };
+let compressor;
+/**
+ * Compresses each of `messages` (strings) with the SDK's compressor (`fastest` or `smallest`: Brotli from wasm), or
+ * with the browser's own gzip (`gzip`: CompressionStream); returns MB/s and the compression ratio.
+ */
+async function compressRate(messages, level) {
+  const inputs = messages.map((text) => new TextEncoder().encode(text));
+  compressor ??= createBrowserCompressor();
+  let bytesIn = 0;
+  let bytesOut = 0;
+  const started = performance.now();
+  for (const input of inputs) {
+    const output =
+      level === 'gzip'
+        ? new Uint8Array(
+            await new Response(
+              new Blob([input]).stream().pipeThrough(new CompressionStream('gzip')),
+            ).arrayBuffer(),
+          )
+        : await compressor.compress(input, level);
+    bytesIn += input.length;
+    bytesOut += output.length;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { mbPerS: bytesIn / 1e6 / seconds, ratio: bytesIn / bytesOut };
+}
+
+globalThis.bench = { state, start, enqueueRate, fill, latencies, idbRate, compressRate };
 globalThis.benchReady = true;
