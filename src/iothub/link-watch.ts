@@ -113,6 +113,11 @@ export class LinkWatch {
   }
 }
 
+/** A watched connection also counts the PUBACKs it delivered (the session's proof that the link works). */
+export interface WatchedConnection extends MqttConnection {
+  readonly acknowledgedPublishes: number;
+}
+
 /**
  * `connection` with a {@link LinkWatch} around it: QoS 1 publishes and subscribes are followed, every packet from
  * the broker counts as life, and a dead link ends the connection (forced); its close then reports why.
@@ -121,8 +126,9 @@ export function watchLink(
   connection: MqttConnection,
   clock: Clock,
   onDead: (error: SpotflowError) => void,
-): MqttConnection {
+): WatchedConnection {
   let deadError: SpotflowError | undefined;
+  let acknowledgedPublishes = 0;
   const watch = new LinkWatch(clock, (silentMs, awaiting) => {
     deadError = new SpotflowError(
       'NETWORK',
@@ -139,9 +145,14 @@ export function watchLink(
     return operation().finally(settle);
   };
   return {
+    get acknowledgedPublishes() {
+      return acknowledgedPublishes;
+    },
     publish: (topic, payload, qos) =>
       qos === 1
-        ? followed(topic.length + payload.length, () => connection.publish(topic, payload, qos))
+        ? followed(topic.length + payload.length, () => connection.publish(topic, payload, qos)).then(() => {
+            acknowledgedPublishes++;
+          })
         : connection.publish(topic, payload, qos),
     subscribe: (topics) =>
       followed(

@@ -4,10 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../test/helpers/clock.js';
+import { SpotflowError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MqttConnection, Platform } from '../ports.js';
 import type { HubCredentials } from './connection-string.js';
-import { HubSession } from './session.js';
+import { attemptAfterConnection, HubSession } from './session.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -42,7 +43,11 @@ function deadLinkConnection() {
   return { connection, ends };
 }
 
-function sessionOn(clock: FakeClock, connection: MqttConnection) {
+function sessionOn(
+  clock: FakeClock,
+  connection: MqttConnection | (() => Promise<MqttConnection>),
+  onConnected: (connection: MqttConnection) => void = () => {},
+) {
   let renewed: () => void = () => {};
   let connected!: () => void;
   const isConnected = new Promise<void>((resolve) => {
@@ -52,7 +57,7 @@ function sessionOn(clock: FakeClock, connection: MqttConnection) {
     name: 'fake',
     clock,
     defaultTransport: 'tcp',
-    mqtt: { connect: async () => connection },
+    mqtt: { connect: typeof connection === 'function' ? connection : async () => connection },
   } as unknown as Platform;
   const session = new HubSession(
     platform,
@@ -72,7 +77,14 @@ function sessionOn(clock: FakeClock, connection: MqttConnection) {
         return () => {};
       },
     },
-    { connected: () => connected(), disconnected() {}, error() {} },
+    {
+      connected: (current) => {
+        connected();
+        onConnected(current);
+      },
+      disconnected() {},
+      error() {},
+    },
     silent,
   );
   return { session, isConnected, renew: () => renewed() };
@@ -115,6 +127,113 @@ describe('HubSession.stop', () => {
 
     const stopping = session.stop();
     await clock.advance(60_000); // the reconnect's backoff, cut short by stop
+    await stopping;
+  });
+});
+
+/** A hub whose connections the test drops; records when each connect was made (monotonic ms). */
+function droppingHub(clock: FakeClock, options: { refuseConnects?: boolean } = {}) {
+  const connects: number[] = [];
+  let drop: (() => void) | undefined;
+  const connect = async (): Promise<MqttConnection> => {
+    connects.push(clock.monotonicNow());
+    if (options.refuseConnects)
+      throw new SpotflowError('NETWORK', 'Cannot connect to the MQTT broker (ECONNRESET)');
+    let onClose: ((error?: Error) => void) | undefined;
+    drop = () => onClose?.(new Error('reset'));
+    return {
+      publish: async () => {},
+      subscribe: async () => {},
+      setMessageHandler() {},
+      onPacket() {},
+      onClose(listener) {
+        onClose = listener;
+      },
+      async end() {
+        onClose?.();
+      },
+    };
+  };
+  return { connect, connects, drop: () => drop?.() };
+}
+
+/** Advances the clock in small steps until `connects` has `count` entries. */
+async function untilConnects(
+  clock: FakeClock,
+  connects: number[],
+  count: number,
+  boundMs = 120_000,
+): Promise<void> {
+  for (let waited = 0; connects.length < count; waited += 50) {
+    if (waited > boundMs) throw new Error(`no connect #${count} within ${boundMs} ms`);
+    await clock.advance(50);
+  }
+}
+
+describe('reconnect backoff', () => {
+  it('states the rule: a PUBACK or 5 s of life resets it; a short connection adds one, up to 2', () => {
+    expect(attemptAfterConnection(7, { livedMs: 300, acknowledgedPublishes: 1 })).toBe(0);
+    expect(attemptAfterConnection(7, { livedMs: 5000, acknowledgedPublishes: 0 })).toBe(0);
+    expect(attemptAfterConnection(0, { livedMs: 4999, acknowledgedPublishes: 0 })).toBe(1);
+    expect(attemptAfterConnection(1, { livedMs: 10, acknowledgedPublishes: 0 })).toBe(2);
+    expect(attemptAfterConnection(2, { livedMs: 10, acknowledgedPublishes: 0 })).toBe(2);
+    expect(attemptAfterConnection(9, { livedMs: 10, acknowledgedPublishes: 0 })).toBe(2);
+  });
+
+  it('a link reset every second, with nothing acknowledged: never more than 4 s between a drop and the next connect', async () => {
+    const clock = new FakeClock();
+    const hub = droppingHub(clock);
+    const { session } = sessionOn(clock, hub.connect);
+    session.start();
+    const gaps: number[] = [];
+    for (let n = 1; n <= 15; n++) {
+      await untilConnects(clock, hub.connects, n);
+      await clock.advance(1000);
+      const droppedAt = clock.monotonicNow();
+      hub.drop();
+      await untilConnects(clock, hub.connects, n + 1);
+      gaps.push(hub.connects[n]! - droppedAt);
+    }
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(4000 + 50);
+    expect(Math.max(...gaps.slice(2))).toBeGreaterThanOrEqual(2000); // still backing off: no storm
+    const stopping = session.stop();
+    await clock.advance(5000);
+    await stopping;
+  });
+
+  it('a connection that delivered a PUBACK resets the backoff: the next connect comes within 1 s', async () => {
+    const clock = new FakeClock();
+    const hub = droppingHub(clock);
+    const { session } = sessionOn(clock, hub.connect, (connection) => {
+      void connection.publish('devices/ws:dev/messages/events/', new Uint8Array(1), 1);
+    });
+    session.start();
+    const gaps: number[] = [];
+    for (let n = 1; n <= 10; n++) {
+      await untilConnects(clock, hub.connects, n);
+      await clock.advance(500);
+      const droppedAt = clock.monotonicNow();
+      hub.drop();
+      await untilConnects(clock, hub.connects, n + 1);
+      gaps.push(hub.connects[n]! - droppedAt);
+    }
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(1000 + 50);
+    const stopping = session.stop();
+    await clock.advance(5000);
+    await stopping;
+  });
+
+  it('connects that fail keep backing off, up to a minute (a hub that cannot be reached is not hammered)', async () => {
+    const clock = new FakeClock();
+    const hub = droppingHub(clock, { refuseConnects: true });
+    const { session } = sessionOn(clock, hub.connect);
+    session.start();
+    await untilConnects(clock, hub.connects, 10, 600_000);
+    const gaps = hub.connects.slice(1).map((at, i) => at - hub.connects[i]!);
+    expect(gaps[0]).toBeLessThanOrEqual(1000 + 50);
+    expect(Math.max(...gaps.slice(7))).toBeGreaterThanOrEqual(30_000 - 50);
+    const stopping = session.stop();
+    await clock.advance(1000);
     await stopping;
   });
 });

@@ -46,8 +46,29 @@ function hostOnly(hostName: string): string {
   return hostName.startsWith('[') ? hostName.slice(0, hostName.indexOf(']') + 1) : hostName.split(':')[0]!;
 }
 
-/** A connection that ends sooner than this counts as a failed attempt for the backoff. */
+/** A connection that ends sooner than this, without a PUBACK, counts as a failed attempt for the backoff. */
 const shortLivedMs = 5000;
+/** The highest attempt count a short connection leads to: a pause of at most 4 s with the default 1 s start. */
+const shortConnectionMaxAttempt = 2;
+
+/**
+ * The reconnect rule. `attempt` counts failures in a row and sets the pause before the next connect:
+ * `backoffDelay(attempt)`, i.e. 0.5–1 s, 1–2 s, 2–4 s, … up to `reconnectMaxDelayMs` (60 s) with the defaults.
+ * - A connect that fails (network, TLS, timeout) adds one, without limit: a hub that cannot be reached is tried
+ *   less and less often, up to once a minute.
+ * - A connection that delivered a PUBACK, or lived 5 s, proves that the link and the hub work: back to 0, so after
+ *   any number of drops a working link is used again within a second.
+ * - A connection the hub accepted that ended within 5 s without a PUBACK (a flapping link, a broker dropping
+ *   devices, nothing to send) adds one as well, but leaves the count at 2 at most (a pause of at most 4 s): still
+ *   no reconnect storm, and a link that stays up after flapping for minutes is used again within about 5 s.
+ */
+export function attemptAfterConnection(
+  attempt: number,
+  connection: { livedMs: number; acknowledgedPublishes: number },
+): number {
+  if (connection.acknowledgedPublishes > 0 || connection.livedMs >= shortLivedMs) return 0;
+  return Math.min(attempt + 1, shortConnectionMaxAttempt);
+}
 /** How long `stop` waits for in-flight acknowledgements before it forces the connection closed. */
 const stopGraceMs = 2000;
 
@@ -188,17 +209,16 @@ export class HubSession {
       }
       // Monotonic: a wall clock stepped by NTP meanwhile must not make a connection look long- or short-lived.
       const connectedAt = this.platform.clock.monotonicNow();
-      await this.#serve(connection, credentials);
+      const acknowledgedPublishes = await this.#serve(connection, credentials);
       if (signal.aborted) return;
-      // A connection that lived long resets the backoff; one dropped at once (a refused subscription, a broker
-      // that closes every connection) makes the next pause longer, so such a broker is not hammered.
-      attempt = this.platform.clock.monotonicNow() - connectedAt > shortLivedMs ? 0 : attempt + 1;
+      const livedMs = this.platform.clock.monotonicNow() - connectedAt;
+      attempt = attemptAfterConnection(attempt, { livedMs, acknowledgedPublishes });
       await this.#pause(attempt, signal);
     }
   }
 
-  /** Runs one connection until it closes. */
-  async #serve(link: MqttConnection, credentials: HubCredentials): Promise<void> {
+  /** Runs one connection until it closes; returns how many publishes the hub acknowledged on it. */
+  async #serve(link: MqttConnection, credentials: HubCredentials): Promise<number> {
     // Everything above the session sees the watched connection, so every acknowledgement it awaits is followed.
     const connection = watchLink(link, this.platform.clock, (error) => this.log.warn(error.message));
     const closed = new Promise<Error | undefined>((resolve) => connection.onClose(resolve));
@@ -218,6 +238,7 @@ export class HubSession {
     this.#connected = undefined;
     this.log.info('Disconnected from the hub', error ? { reason: error.message } : undefined);
     this.events.disconnected(error);
+    return connection.acknowledgedPublishes;
   }
 
   async #dispatch(message: MqttMessage): Promise<void> {
