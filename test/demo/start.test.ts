@@ -1,107 +1,17 @@
 // `npm start` as a new user runs it: on a fresh data directory it comes up, answers on every URL it prints, runs
 // the Node sample device (approved once), resumes after a restart without a new approval, stops on SIGINT within
 // 5 s, and refuses a port in use with a clear message.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { demoRunner, demoUrls, management, type StartedDemo } from '../helpers/npm-start.js';
 
-const start = join(import.meta.dirname, '../../dist/demo/start/index.js');
-const dir = mkdtempSync(join(tmpdir(), 'spotflow-npm-start-'));
-const running: ChildProcess[] = [];
+const demo = demoRunner();
+afterEach(() => demo.killAll());
+afterAll(() => demo.cleanup());
+const run = (args: string[]) => demo.run(args);
+const urlsOf = demoUrls;
 
-afterEach(() => {
-  for (const child of running.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  /** Resolves with the output once `pattern` appears in it (bounded). */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function run(args: string[]): Started {
-  const child = spawn(
-    process.execPath,
-    [start, '--data-dir', join(dir, 'emulator'), '--demo-dir', join(dir, 'demo'), ...args],
-    {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  running.push(child);
-  let output = '';
-  const waiters = new Set<() => void>();
-  const append = (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-    for (const check of waiters) check();
-  };
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    child,
-    output: () => output,
-    exited,
-    waitFor(pattern, timeoutMs = 30_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const match = output.match(pattern);
-          if (match) {
-            waiters.delete(check);
-            clearTimeout(timer);
-            resolve(match);
-          }
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`${pattern} did not appear within ${timeoutMs} ms; output:\n${output}`));
-        }, timeoutMs);
-        waiters.add(check);
-        void exited.then(() => setTimeout(check, 10));
-        check();
-      });
-    },
-  };
-}
-
-interface Urls {
-  kiosk: string;
-  portal: string;
-  instance: string;
-  workspaceId: string;
-  apiToken: string;
-}
-
-async function urlsOf(started: Started): Promise<Urls> {
-  await started.waitFor(/Press Ctrl\+C to stop/);
-  const text = started.output();
-  return {
-    kiosk: text.match(/Kiosk panel:\s+(\S+)/)![1]!,
-    portal: text.match(/Portal:\s+(\S+)/)![1]!,
-    instance: text.match(/Instance:\s+(\S+)/)![1]!,
-    workspaceId: text.match(/Workspace:\s+(\S+)/)![1]!,
-    apiToken: text.match(/API token (\S+)\)/)![1]!,
-  };
-}
-
-/** A call to the emulator's management API, as a technician's tools make it. */
-function management(urls: Urls, method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${urls.instance}/workspaces/${urls.workspaceId}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${urls.apiToken}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
-
-async function stopWithSigint(started: Started): Promise<number> {
+async function stopWithSigint(started: StartedDemo): Promise<number> {
   const began = Date.now();
   started.child.kill('SIGINT');
   const { code } = await started.exited;

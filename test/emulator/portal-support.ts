@@ -167,3 +167,22 @@ export async function sendTelemetry(
     .join('&');
   await client.publishAsync(`devices/${device.hubDeviceId}/messages/events/${bag}`, payload, { qos: 1 });
 }
+
+/** Answers direct method calls on a connected device: a handler per method name; others are left unanswered. */
+export async function answerMethods(
+  client: MqttClient,
+  handlers: Record<string, (payload: unknown) => { status: number; payload: unknown }>,
+): Promise<void> {
+  await client.subscribeAsync('$iothub/methods/POST/#', { qos: 0 });
+  client.on('message', (topic, body) => {
+    const match = /^\$iothub\/methods\/POST\/([^/]+)\/\?\$rid=(.+)$/.exec(topic);
+    if (!match) return;
+    const handler = handlers[decodeURIComponent(match[1]!)];
+    if (!handler) return;
+    const answer = handler(body.length ? JSON.parse(body.toString()) : null);
+    void client.publishAsync(
+      `$iothub/methods/res/${answer.status}/?$rid=${match[2]}`,
+      JSON.stringify(answer.payload),
+    );
+  });
+}

@@ -96,11 +96,12 @@ export class PortalSession {
   async #reload(): Promise<void> {
     const first = !this.#loadedOnce;
     this.#loadedOnce = true;
-    await Promise.all([
+    const [, listed] = await Promise.all([
       this.#operations.load(),
       this.#devices.load(),
       first ? undefined : this.#focus.load(),
     ]);
+    if (listed) this.#panel.listLoaded();
     const wanted = this.#wantedDevice;
     if (this.#panel.deviceId === undefined && wanted !== undefined && this.#devices.get(wanted)) {
       this.selectDevice(wanted);

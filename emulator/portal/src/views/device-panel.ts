@@ -21,6 +21,8 @@ export class DevicePanel {
   readonly #reloadable: { load(): Promise<void> }[];
   #deviceId: string | undefined;
   #device: DeviceView | undefined;
+  /** The device list has loaded: a device missing from it is not registered (before, it is just not known yet). */
+  #listLoaded = false;
 
   constructor(api: ManagementApi, live: LiveStream) {
     const connected = () => this.#device?.connected === true;
@@ -57,6 +59,12 @@ export class DevicePanel {
     this.#paint();
   }
 
+  /** The device list has loaded once. */
+  listLoaded(): void {
+    this.#listLoaded = true;
+    this.#paint();
+  }
+
   /** Reloads everything shown (after the live stream could not resume). */
   async reload(): Promise<void> {
     if (this.#deviceId === undefined) return;
@@ -70,7 +78,7 @@ export class DevicePanel {
   #paint(): void {
     const device = this.#device;
     this.#dot.className = device?.connected ? 'dot on' : 'dot';
-    this.#state.textContent = connectionText(device);
+    this.#state.textContent = device || this.#listLoaded ? connectionText(device) : 'loading…';
     this.#state.className = device?.connected ? 'state on' : 'state';
     this.#panel.dataset.connected = String(device?.connected === true);
   }

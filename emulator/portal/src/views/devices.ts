@@ -43,13 +43,14 @@ export class DevicesView {
     return this.#rows.get(deviceId)?.device;
   }
 
-  async load(): Promise<void> {
+  /** Loads the list; false when it could not. */
+  async load(): Promise<boolean> {
     let devices: DeviceView[];
     try {
       devices = await this.api.devices();
     } catch (error) {
       say(this.#status, `Could not load the devices: ${describeError(error)}`, 'error');
-      return;
+      return false;
     }
     say(this.#status, '');
     const seen = new Set(devices.map((device) => device.deviceId));
@@ -60,6 +61,7 @@ export class DevicesView {
       }
     }
     for (const device of devices) this.upsert(device);
+    return true;
   }
 
   upsert(device: DeviceView): void {
