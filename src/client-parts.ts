@@ -40,7 +40,7 @@ export async function openParts(platform: Platform, options: StartOptions): Prom
       resolved.logger.error('An event listener threw', { event: String(event), error }),
     );
     const tokens = new TokenHandler(
-      new ProvisioningApi(resolved.instance, platform.fetch),
+      new ProvisioningApi(resolved.instance, platform.fetch, platform.clock),
       new StateStore(db),
       {
         instance: resolved.instance,

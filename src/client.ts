@@ -82,7 +82,7 @@ export class DeviceClient {
     this.#sender = new OutboxSender(
       this.#outbox,
       this.#platform.compressor,
-      new FileUploader(this.#options.instance, this.#platform.fetch),
+      new FileUploader(this.#options.instance, this.#platform.fetch, this.#platform.clock),
       this.#options.maxInFlight,
       this.#platform.clock,
       {

@@ -32,7 +32,10 @@ export const SPOTFLOW_ERROR_CODES = Object.freeze([
   'CLIENT_CLOSED',
   /** The caller's AbortSignal fired. */
   'ABORTED',
-  /** An operation did not finish in the time allowed. */
+  /**
+   * An operation did not finish in the time allowed (an HTTP answer whose headers and body did not both arrive within
+   * the call's deadline is one: retried in the background like NETWORK).
+   */
   'TIMEOUT',
   /** The outbox reached its configured limit and the policy rejects new messages. */
   'OUTBOX_FULL',

@@ -1,11 +1,17 @@
 import ky, { type KyInstance } from 'ky';
 import { isSpotflowError, SpotflowError } from '../errors.js';
 import { type HubCredentials, hubEndpoints } from '../iothub/connection-string.js';
+import type { Clock } from '../ports.js';
+import { type Answer, exchange, jsonOf } from '../util/http.js';
 
 /** Payloads above this many bytes (after compression) go through file upload (SPEC §3). */
 export const uploadThresholdBytes = 250_000;
 const blockBytes = 1024 * 1024;
 const apiVersion = '2020-03-13';
+/** One deadline per request, sending the block and reading the answer together. */
+const requestTimeoutMs = 120_000;
+/** The largest answer read: the hub's and blob storage's answers are a few kB at most. */
+const maxAnswerBytes = 64 * 1024;
 
 export interface UploadProgress {
   mid: string;
@@ -52,11 +58,18 @@ function readSession(body: unknown): UploadSession {
 export class FileUploader {
   readonly #http: KyInstance;
 
+  readonly #timeoutMs: number;
+
+  /** @param options.timeoutMs the deadline of each request (default 120 s); tests shorten it. */
   constructor(
     private readonly instance: string,
     fetchImpl: typeof fetch,
+    private readonly clock: Clock,
+    options: { timeoutMs?: number } = {},
   ) {
-    this.#http = ky.create({ fetch: fetchImpl, retry: 0, timeout: 120_000 });
+    this.#timeoutMs = options.timeoutMs ?? requestTimeoutMs;
+    // ky's own timeout covers only the headers: the deadline is `exchange`'s.
+    this.#http = ky.create({ fetch: fetchImpl, retry: 0, timeout: false, throwHttpErrors: false });
   }
 
   async upload(
@@ -70,10 +83,16 @@ export class FileUploader {
     const files = `${endpoints.httpsBase}/devices/${encodeURIComponent(credentials.hubDeviceId)}/files`;
     const headers = { authorization: credentials.sasToken };
     const session = readSession(
-      await this.#call(() =>
-        this.#http
-          .post(`${files}?api-version=${apiVersion}`, { json: { blobName: `${mid}.bin` }, headers, signal })
-          .json(),
+      jsonOf(
+        (
+          await this.#call("The hub's file upload answer", signal, (deadline) =>
+            this.#http.post(`${files}?api-version=${apiVersion}`, {
+              json: { blobName: `${mid}.bin` },
+              headers,
+              signal: deadline,
+            }),
+          )
+        ).body,
       ),
     );
     let success = false;
@@ -84,7 +103,7 @@ export class FileUploader {
       description = 'uploaded';
     } finally {
       // The hub must always hear how the upload ended; a failure to tell it must not hide the upload's own error.
-      await this.#call(() =>
+      await this.#call("The hub's answer to the upload notification", signal, (deadline) =>
         this.#http.post(`${files}/notifications?api-version=${apiVersion}`, {
           json: {
             correlationId: session.correlationId,
@@ -93,7 +112,7 @@ export class FileUploader {
             statusDescription: description,
           },
           headers,
-          signal,
+          signal: deadline,
         }),
       ).catch((error: unknown) => {
         if (success) throw error;
@@ -115,11 +134,11 @@ export class FileUploader {
     onProgress({ mid, sentBytes: 0, totalBytes: bytes.length });
     if (bytes.length <= blockBytes) {
       // One request: IoT Hub's documented upload (Put Blob with x-ms-blob-type: BlockBlob).
-      await this.#call(() =>
+      await this.#call("Blob storage's answer", signal, (deadline) =>
         this.#http.put(`${blobUrl}${session.sasToken}`, {
           body: requestBody(bytes),
           headers: { 'x-ms-blob-type': 'BlockBlob' },
-          signal,
+          signal: deadline,
         }),
       );
       onProgress({ mid, sentBytes: bytes.length, totalBytes: bytes.length });
@@ -132,39 +151,51 @@ export class FileUploader {
       const id = btoa(String(ids.length).padStart(6, '0'));
       ids.push(id);
       const block = bytes.subarray(offset, Math.min(offset + blockBytes, bytes.length));
-      await this.#call(() =>
+      await this.#call("Blob storage's answer", signal, (deadline) =>
         this.#http.put(`${blobUrl}${session.sasToken}&comp=block&blockid=${encodeURIComponent(id)}`, {
           body: requestBody(block),
-          signal,
+          signal: deadline,
         }),
       );
       onProgress({ mid, sentBytes: offset + block.length, totalBytes: bytes.length });
     }
     const list = `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join('')}</BlockList>`;
-    await this.#call(() =>
+    await this.#call("Blob storage's answer", signal, (deadline) =>
       this.#http.put(`${blobUrl}${session.sasToken}&comp=blocklist`, {
         body: list,
         headers: { 'content-type': 'application/xml' },
-        signal,
+        signal: deadline,
       }),
     );
   }
 
-  async #call<T>(request: () => Promise<T>): Promise<T> {
+  /**
+   * One request under one deadline (headers and body), its answer capped; a status other than 2xx is UPLOAD_FAILED.
+   * Errors name the status or the failure, never the URL (blob URLs carry a SAS token).
+   */
+  async #call(
+    what: string,
+    signal: AbortSignal | undefined,
+    send: (signal: AbortSignal) => Promise<Response>,
+  ): Promise<Answer> {
+    let answer: Answer;
     try {
-      return await request();
+      answer = await exchange(
+        this.clock,
+        { timeoutMs: this.#timeoutMs, maxBodyBytes: maxAnswerBytes, what },
+        signal,
+        send,
+      );
     } catch (error) {
       if (isSpotflowError(error)) throw error;
       // No `cause`: ky's errors quote the request URL, and blob URLs carry a SAS token.
-      const status = (error as { response?: { status?: number } }).response?.status;
       const name = error instanceof Error ? error.name : 'Error';
-      throw new SpotflowError(
-        'UPLOAD_FAILED',
-        status
-          ? `File upload failed with HTTP ${status}`
-          : `File upload failed: storage not reachable (${name})`,
-      );
+      throw new SpotflowError('UPLOAD_FAILED', `File upload failed: storage not reachable (${name})`);
     }
+    if (answer.status < 200 || answer.status > 299) {
+      throw new SpotflowError('UPLOAD_FAILED', `File upload failed with HTTP ${answer.status}`);
+    }
+    return answer;
   }
 }
 

@@ -2,9 +2,11 @@
  * The platform's device HTTP API (SPEC.md §2) over ky. Every response is untrusted: fields are checked before use,
  * and errors name what was wrong without quoting tokens.
  */
-import ky, { HTTPError, type KyInstance } from 'ky';
+import ky, { type KyInstance } from 'ky';
 import { abortedError, isSpotflowError, SpotflowError } from '../errors.js';
 import { type HubCredentials, parseConnectionString } from '../iothub/connection-string.js';
+import type { Clock } from '../ports.js';
+import { type Answer, exchange, jsonOf } from '../util/http.js';
 import { parseDuration, parseExpirationTime } from './expiry.js';
 
 export interface StartedOperation {
@@ -26,7 +28,10 @@ export interface Registration {
 }
 
 const cancelledProblemType = '/problems/deviceProvisioning/provisioningOperationCancelled';
+/** One deadline for each call, headers and body together. */
 const requestTimeoutMs = 30_000;
+/** The largest answer read: the device API's bodies are a few kB (a connection string, tokens). */
+const maxBodyBytes = 1024 * 1024;
 
 function protocol(message: string): SpotflowError {
   return new SpotflowError('PROTOCOL', message);
@@ -40,41 +45,49 @@ function requireString(body: Record<string, unknown>, field: string, max = 16_38
   return value;
 }
 
-async function jsonBody(response: Response): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = await response.json();
-  } catch {
-    throw protocol(`The platform answered ${response.status} with a body that is not JSON`);
+function jsonBody(answer: Answer): Record<string, unknown> {
+  const body = jsonOf(answer.body);
+  if (body === undefined) {
+    throw protocol(`The platform answered ${answer.status} with a body that is not JSON`);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw protocol(`The platform answered ${response.status} with a body that is not a JSON object`);
+    throw protocol(`The platform answered ${answer.status} with a body that is not a JSON object`);
   }
   return body as Record<string, unknown>;
 }
 
 /** Problem details of an error response, as far as they can be read (`type`, `title`, short and safe). */
-async function problemOf(response: Response): Promise<{ type?: string; title?: string }> {
-  try {
-    const body = (await response.clone().json()) as { type?: unknown; title?: unknown };
-    const clean = (v: unknown) =>
-      typeof v === 'string' ? v.slice(0, 200).replace(/[^\x20-\x7e]/g, '') : undefined;
-    return { type: clean(body.type), title: clean(body.title) };
-  } catch {
-    return {};
-  }
+function problemOf(answer: Answer): { type?: string; title?: string } {
+  const body = jsonOf(answer.body) as { type?: unknown; title?: unknown } | null | undefined;
+  if (typeof body !== 'object' || body === null) return {};
+  const clean = (v: unknown) =>
+    typeof v === 'string' ? v.slice(0, 200).replace(/[^\x20-\x7e]/g, '') : undefined;
+  return { type: clean(body.type), title: clean(body.title) };
 }
 
 export class ProvisioningApi {
   readonly #http: KyInstance;
+  readonly #timeoutMs: number;
+  readonly #maxBodyBytes: number;
 
-  /** @param options.timeoutMs how long one request may take (default 30 s); tests shorten it. */
-  constructor(instance: string, fetchImpl: typeof fetch, options: { timeoutMs?: number } = {}) {
+  /**
+   * @param options.timeoutMs how long one call may take, headers and body together (default 30 s); tests shorten it.
+   * @param options.maxBodyBytes the largest answer read (default 1 MiB).
+   */
+  constructor(
+    instance: string,
+    fetchImpl: typeof fetch,
+    private readonly clock: Clock,
+    options: { timeoutMs?: number; maxBodyBytes?: number } = {},
+  ) {
+    this.#timeoutMs = options.timeoutMs ?? requestTimeoutMs;
+    this.#maxBodyBytes = options.maxBodyBytes ?? maxBodyBytes;
+    // ky's own timeout covers only the headers: the deadline is `exchange`'s.
     this.#http = ky.create({
       prefixUrl: instance,
       fetch: fetchImpl,
       retry: 0,
-      timeout: options.timeoutMs ?? requestTimeoutMs,
+      timeout: false,
       throwHttpErrors: false,
     });
   }
@@ -92,14 +105,14 @@ export class ProvisioningApi {
       throw new SpotflowError('PROVISIONING_REJECTED', 'The platform refused the provisioning token (401)');
     }
     if (response.status === 400) {
-      const { title } = await problemOf(response);
+      const { title } = problemOf(response);
       throw new SpotflowError(
         'PROVISIONING_REJECTED',
         `The platform refused provisioning: ${title ?? 'bad request'}`,
       );
     }
-    await this.#expectOk(response, 'init');
-    const body = await jsonBody(response);
+    this.#expectOk(response, 'init');
+    const body = jsonBody(response);
     const expiresAt = parseExpirationTime(body.expirationTime, 'expirationTime');
     return {
       id: requireString(body, 'provisioningOperationId', 256),
@@ -120,7 +133,7 @@ export class ProvisioningApi {
     });
     if (response.status === 202) return { pending: true };
     if (response.status === 410) {
-      const { type } = await problemOf(response);
+      const { type } = problemOf(response);
       if (type === cancelledProblemType) {
         throw new SpotflowError(
           'PROVISIONING_CANCELLED',
@@ -135,8 +148,8 @@ export class ProvisioningApi {
     if (response.status === 401) {
       throw new SpotflowError('PROVISIONING_REJECTED', 'The platform refused the provisioning token (401)');
     }
-    await this.#expectOk(response, 'complete');
-    return { pending: false, ...(await this.#issuedToken(response)) };
+    this.#expectOk(response, 'complete');
+    return { pending: false, ...this.#issuedToken(response) };
   }
 
   async refresh(provisioningToken: string, registrationToken: string, signal?: AbortSignal) {
@@ -150,7 +163,7 @@ export class ProvisioningApi {
         `The platform refused to refresh the registration token (${response.status})`,
       );
     }
-    await this.#expectOk(response, 'refresh');
+    this.#expectOk(response, 'refresh');
     return this.#issuedToken(response);
   }
 
@@ -165,8 +178,8 @@ export class ProvisioningApi {
         `The platform refused the registration token (${response.status})`,
       );
     }
-    await this.#expectOk(response, 'register');
-    const body = await jsonBody(response);
+    this.#expectOk(response, 'register');
+    const body = jsonBody(response);
     const credentials = parseConnectionString(requireString(body, 'connectionString'));
     const lifetime = body.tokenRemainingLifetime;
     return {
@@ -178,8 +191,8 @@ export class ProvisioningApi {
     };
   }
 
-  async #issuedToken(response: Response): Promise<IssuedRegistrationToken> {
-    const body = await jsonBody(response);
+  #issuedToken(response: Answer): IssuedRegistrationToken {
+    const body = jsonBody(response);
     return {
       registrationToken: requireString(body, 'registrationToken'),
       expiresAt: parseExpirationTime(body.expirationTime, 'expirationTime'),
@@ -187,14 +200,14 @@ export class ProvisioningApi {
   }
 
   /** 423 → WORKSPACE_DISABLED; 5xx and other surprises → NETWORK (retryable) or PROTOCOL. */
-  async #expectOk(response: Response, call: string): Promise<void> {
+  #expectOk(response: Answer, call: string): void {
     if (response.status === 200) return;
     if (response.status === 423)
       throw new SpotflowError('WORKSPACE_DISABLED', 'The workspace is disabled (423)');
     if (response.status >= 500 || response.status === 429 || response.status === 408) {
       throw new SpotflowError('NETWORK', `The platform answered ${call} with ${response.status}`);
     }
-    const { title } = await problemOf(response);
+    const { title } = problemOf(response);
     throw protocol(`The platform answered ${call} with ${response.status}${title ? ` (${title})` : ''}`);
   }
 
@@ -203,18 +216,28 @@ export class ProvisioningApi {
     path: string,
     bearer: string,
     options: { json: unknown; signal: AbortSignal | undefined },
-  ): Promise<Response> {
+  ): Promise<Answer> {
+    const call = path.slice(path.lastIndexOf('/') + 1);
     try {
-      return await this.#http(path, {
-        method,
-        json: options.json,
-        headers: { authorization: `Bearer ${bearer}` },
-        signal: options.signal,
-      });
+      return await exchange(
+        this.clock,
+        {
+          timeoutMs: this.#timeoutMs,
+          maxBodyBytes: this.#maxBodyBytes,
+          what: `The platform's answer to ${call}`,
+        },
+        options.signal,
+        (signal) =>
+          this.#http(path, {
+            method,
+            json: options.json,
+            headers: { authorization: `Bearer ${bearer}` },
+            signal,
+          }),
+      );
     } catch (error) {
       if (options.signal?.aborted) throw abortedError(options.signal);
       if (isSpotflowError(error)) throw error;
-      if (error instanceof HTTPError) throw protocol(`Unexpected HTTP ${error.response.status}`);
       // No `cause`: ky's errors hold the Request, whose headers carry the bearer token, and util.inspect or an
       // error reporter would print it. The name and system error code say what went wrong.
       throw new SpotflowError('NETWORK', `The platform could not be reached (${describeFailure(error)})`);

@@ -7,9 +7,12 @@ import type { Logger } from '../logger.js';
 import type { Clock } from '../ports.js';
 import { backoffDelay, sleep } from './backoff.js';
 
-/** Errors worth retrying: the network or the platform having a bad moment. */
+/**
+ * Errors worth retrying: the network or the platform having a bad moment, including an answer that did not arrive
+ * within its deadline (`TIMEOUT` from an HTTP call; the caller's own signal is checked before this).
+ */
 export function isTransient(error: unknown): boolean {
-  return isSpotflowError(error, 'NETWORK');
+  return isSpotflowError(error, 'NETWORK') || isSpotflowError(error, 'TIMEOUT');
 }
 
 /**

@@ -270,7 +270,8 @@ describe('fatal provisioning outcomes reject start with their own codes', () => 
     }
     expect((await operations(emulator)).length).toBe(before);
     // The platform's own 400 (with its problem title) is reached through the provisioning API module directly.
-    const api = new ProvisioningApi(emulator.instance, createNodePlatform({ ca: emulator.ca }).fetch);
+    const platform = createNodePlatform({ ca: emulator.ca });
+    const api = new ProvisioningApi(emulator.instance, platform.fetch, platform.clock);
     const error = await rejectionOf(api.init(emulator.provisioningToken, 'has/slash'));
     expectCode(error, 'PROVISIONING_REJECTED');
     expect((error as Error).message).toContain('Invalid device ID');

@@ -1,0 +1,131 @@
+/**
+ * Hostile HTTP servers over real sockets: the provisioning API and the hub's file-upload endpoints answering with a
+ * body that never ends, or one of 50 MB. Each call ends with a typed error within its deadline, headers and body
+ * together, without reading the whole body. (A stand-in server: the emulator cannot be made to misbehave.)
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isSpotflowError } from '../../src/errors.js';
+import { FileUploader } from '../../src/outbox/upload.js';
+import { ProvisioningApi } from '../../src/provisioning/api.js';
+import { realClock } from '../helpers/clock.js';
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+let server: Server;
+let base: string;
+let handler: Handler = (_, response) => response.end();
+const sockets = new Set<Socket>();
+/** Bytes the server managed to hand to the kernel for the current answer. */
+let written = 0;
+
+beforeAll(async () => {
+  server = createServer((request, response) => handler(request, response));
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+afterAll(async () => {
+  for (const socket of sockets) socket.destroy();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+/** Headers at once, then part of a JSON body, then nothing. */
+const stallingBody: Handler = (_, response) => {
+  response.writeHead(200, { 'content-type': 'application/json' });
+  response.write('{"registrationToken":"');
+};
+
+/** 50 MB of JSON-looking bytes, streamed (chunked) or announced (Content-Length). */
+function hugeBody(announce: boolean): Handler {
+  return (_, response) => {
+    const total = 50 * 1024 * 1024;
+    response.writeHead(200, {
+      'content-type': 'application/json',
+      ...(announce ? { 'content-length': String(total) } : {}),
+    });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    written = 0;
+    const pump = () => {
+      while (written < total) {
+        written += chunk.length;
+        if (!response.write(chunk)) {
+          response.once('drain', pump);
+          return;
+        }
+      }
+      response.end();
+    };
+    pump();
+  };
+}
+
+async function failure(promise: Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+  const started = performance.now();
+  const error = await promise.then(
+    () => new Error('resolved'),
+    (e: unknown) => e,
+  );
+  return { error, ms: performance.now() - started };
+}
+
+describe('the provisioning API against a hostile server', () => {
+  const api = () => new ProvisioningApi(base, fetch, realClock(), { timeoutMs: 1500 });
+
+  it('a body that never ends: TIMEOUT at the deadline, not undici’s 300 s', async () => {
+    handler = stallingBody;
+    const { error, ms } = await failure(api().complete('token', 'op'));
+    expect(isSpotflowError(error, 'TIMEOUT')).toBe(true);
+    expect(ms).toBeGreaterThanOrEqual(1400);
+    expect(ms).toBeLessThan(1500 + 2000);
+  });
+
+  it('a 50 MB body, announced or streamed: PROTOCOL without reading it all', async () => {
+    for (const announce of [true, false]) {
+      handler = hugeBody(announce);
+      const { error, ms } = await failure(api().register('token'));
+      expect(isSpotflowError(error, 'PROTOCOL')).toBe(true);
+      expect((error as Error).message).toBe("The platform's answer to register is larger than 1048576 bytes");
+      expect(ms).toBeLessThan(1500);
+      expect(written).toBeLessThan(20 * 1024 * 1024);
+    }
+  });
+});
+
+describe('file upload against a hostile hub', () => {
+  const credentials = {
+    hostName: '',
+    hubDeviceId: 'ws:dev',
+    workspaceId: 'ws',
+    deviceId: 'dev',
+    sasToken: 'SharedAccessSignature sr=x&sig=SECRET-SIGNATURE&se=1',
+    sasExpiresAt: new Date(Date.UTC(2030, 0, 1)),
+  };
+
+  it('an upload session answer that never ends: TIMEOUT at the deadline', async () => {
+    handler = stallingBody;
+    const host = new URL(base).host;
+    const uploader = new FileUploader(base, fetch, realClock(), { timeoutMs: 1500 });
+    const { error, ms } = await failure(
+      uploader.upload({ ...credentials, hostName: host }, 'mid', new Uint8Array(300_000), () => {}),
+    );
+    expect(isSpotflowError(error, 'TIMEOUT')).toBe(true);
+    expect(ms).toBeLessThan(1500 + 2000);
+  });
+
+  it('a 50 MB answer from the hub: PROTOCOL without reading it all', async () => {
+    handler = hugeBody(false);
+    const host = new URL(base).host;
+    const uploader = new FileUploader(base, fetch, realClock(), { timeoutMs: 10_000 });
+    const { error, ms } = await failure(
+      uploader.upload({ ...credentials, hostName: host }, 'mid', new Uint8Array(300_000), () => {}),
+    );
+    expect(isSpotflowError(error, 'PROTOCOL')).toBe(true);
+    expect(ms).toBeLessThan(3000);
+    expect(written).toBeLessThan(20 * 1024 * 1024);
+  });
+});
