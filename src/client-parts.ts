@@ -40,7 +40,7 @@ export async function openParts(platform: Platform, options: StartOptions): Prom
       resolved.logger.error('An event listener threw', { event: String(event), error }),
     );
     const tokens = new TokenHandler(
-      new ProvisioningApi(resolved.instance, platform.fetch, platform.clock),
+      new ProvisioningApi(resolved.instance, platform.fetch, platform.clock, { secrets: resolved.secrets }),
       new StateStore(db),
       {
         instance: resolved.instance,
@@ -48,6 +48,7 @@ export async function openParts(platform: Platform, options: StartOptions): Prom
         deviceId: resolved.deviceId,
         pollIntervalMs: resolved.provisioningPollIntervalMs,
         onProvisioningOperation: resolved.onProvisioningOperation,
+        secrets: resolved.secrets,
       },
       platform.clock,
       resolved.logger,

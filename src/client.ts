@@ -82,7 +82,9 @@ export class DeviceClient {
     this.#sender = new OutboxSender(
       this.#outbox,
       this.#platform.compressor,
-      new FileUploader(this.#options.instance, this.#platform.fetch, this.#platform.clock),
+      new FileUploader(this.#options.instance, this.#platform.fetch, this.#platform.clock, {
+        secrets: this.#options.secrets,
+      }),
       this.#options.maxInFlight,
       this.#platform.clock,
       {

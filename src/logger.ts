@@ -3,6 +3,8 @@
  * wrapper). Field values whose key looks secret are replaced before they reach the logger, so a token never
  * appears in a log even when a caller logs a whole object.
  */
+import type { Secrets } from './util/secrets.js';
+
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
@@ -14,27 +16,38 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 const secretKey = /token|password|secret|signature|sas|sig$|connectionstring|authorization|key$/i;
 
-/** Copies `fields`, replacing values under secret-looking keys (at any depth) with `[redacted]`. */
-export function redact(fields: Record<string, unknown>): Record<string, unknown> {
+/**
+ * Copies `fields`, replacing values under secret-looking keys (at any depth) with `[redacted]`; strings and error
+ * messages go through `scrub` (which takes out secrets a server may have put into them).
+ */
+export function redact(
+  fields: Record<string, unknown>,
+  scrub: (text: string) => string = (text) => text,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(fields)) {
     if (secretKey.test(key)) out[key] = '[redacted]';
     else if (value && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Error)) {
-      out[key] = redact(value as Record<string, unknown>);
-    } else if (value instanceof Error) out[key] = `${value.name}: ${value.message}`;
+      out[key] = redact(value as Record<string, unknown>, scrub);
+    } else if (value instanceof Error) out[key] = scrub(`${value.name}: ${value.message}`);
+    else if (typeof value === 'string') out[key] = scrub(value);
     else out[key] = value;
   }
   return out;
 }
 
-/** Wraps a user logger so every call is redacted and a throwing logger cannot break the SDK. */
-export function safeLogger(logger: Logger): Logger {
+/**
+ * Wraps a user logger so every call is redacted (and, with `secrets`, scrubbed of every secret the client holds)
+ * and a throwing logger cannot break the SDK.
+ */
+export function safeLogger(logger: Logger, secrets?: Secrets): Logger {
+  const scrub = (text: string) => (secrets ? secrets.scrub(text) : text);
   const wrap =
     (level: keyof Logger) =>
     (message: string, fields?: Record<string, unknown>): void => {
       try {
-        if (fields) logger[level](message, redact(fields));
-        else logger[level](message);
+        if (fields) logger[level](scrub(message), redact(fields, scrub));
+        else logger[level](scrub(message));
       } catch {
         // A broken logger must not take the device down.
       }

@@ -2,6 +2,7 @@ import { invalidArgument } from './errors.js';
 import { isValidDeviceId } from './iothub/device-id.js';
 import { consoleLogger, type Logger, safeLogger } from './logger.js';
 import type { JsonObject } from './twin/merge-patch.js';
+import { Secrets } from './util/secrets.js';
 
 /** What the display callback receives: show `verificationCode` to the technician who approves the device. */
 export interface ProvisioningOperation {
@@ -71,6 +72,8 @@ export interface ResolvedOptions {
   instance: string;
   signal: AbortSignal | undefined;
   logger: Logger;
+  /** Every secret the client holds, to scrub server text that reaches an error or a log (starts with the token). */
+  secrets: Secrets;
   onProvisioningOperation: (operation: ProvisioningOperation) => void | Promise<void>;
   onDesiredProperties: ((desired: DesiredProperties) => void) | undefined;
   allowInsecure: boolean;
@@ -246,6 +249,8 @@ export function resolveOptions(options: StartOptions): ResolvedOptions {
   if (limits.policy !== undefined && limits.policy !== 'reject' && limits.policy !== 'dropOldest') {
     throw invalidArgument("outboxLimits.policy must be 'reject' or 'dropOldest'");
   }
+  const secrets = new Secrets();
+  secrets.add(provisioningToken, { pinned: true });
   return {
     provisioningToken,
     database,
@@ -255,7 +260,8 @@ export function resolveOptions(options: StartOptions): ResolvedOptions {
       allowInsecure,
     ),
     signal: options.signal,
-    logger: safeLogger(logger ?? consoleLogger('warn')),
+    logger: safeLogger(logger ?? consoleLogger('warn'), secrets),
+    secrets,
     onProvisioningOperation:
       optionalFunction(options.onProvisioningOperation, 'onProvisioningOperation') ?? defaultDisplay,
     onDesiredProperties: optionalFunction(options.onDesiredProperties, 'onDesiredProperties'),

@@ -3,6 +3,7 @@ import { isSpotflowError, SpotflowError } from '../errors.js';
 import { type HubCredentials, hubEndpoints } from '../iothub/connection-string.js';
 import type { Clock } from '../ports.js';
 import { type Answer, exchange, jsonOf } from '../util/http.js';
+import type { Secrets } from '../util/secrets.js';
 
 /** Payloads above this many bytes (after compression) go through file upload (SPEC §3). */
 export const uploadThresholdBytes = 250_000;
@@ -60,14 +61,20 @@ export class FileUploader {
 
   readonly #timeoutMs: number;
 
-  /** @param options.timeoutMs the deadline of each request (default 120 s); tests shorten it. */
+  readonly #secrets: Secrets | undefined;
+
+  /**
+   * @param options.timeoutMs the deadline of each request (default 120 s); tests shorten it.
+   * @param options.secrets the client's secrets, which the blob SAS tokens the hub hands out join.
+   */
   constructor(
     private readonly instance: string,
     fetchImpl: typeof fetch,
     private readonly clock: Clock,
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; secrets?: Secrets } = {},
   ) {
     this.#timeoutMs = options.timeoutMs ?? requestTimeoutMs;
+    this.#secrets = options.secrets;
     // ky's own timeout covers only the headers: the deadline is `exchange`'s.
     this.#http = ky.create({ fetch: fetchImpl, retry: 0, timeout: false, throwHttpErrors: false });
   }
@@ -95,6 +102,7 @@ export class FileUploader {
         ).body,
       ),
     );
+    this.#secrets?.add(session.sasToken);
     let success = false;
     let description = 'upload failed';
     try {

@@ -7,6 +7,7 @@ import { abortedError, isSpotflowError, SpotflowError } from '../errors.js';
 import { type HubCredentials, parseConnectionString } from '../iothub/connection-string.js';
 import type { Clock } from '../ports.js';
 import { type Answer, exchange, jsonOf } from '../util/http.js';
+import { Secrets } from '../util/secrets.js';
 import { parseDuration, parseExpirationTime } from './expiry.js';
 
 export interface StartedOperation {
@@ -56,12 +57,21 @@ function jsonBody(answer: Answer): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
-/** Problem details of an error response, as far as they can be read (`type`, `title`, short and safe). */
-function problemOf(answer: Answer): { type?: string; title?: string } {
+/**
+ * Problem details of an error response, as far as they can be read (`type`, `title`, short and safe). The title is
+ * server text that goes into an error message: scrubbed of every secret first (a server may reflect the request's
+ * Authorization header), then cut short.
+ */
+function problemOf(answer: Answer, secrets: Secrets): { type?: string; title?: string } {
   const body = jsonOf(answer.body) as { type?: unknown; title?: unknown } | null | undefined;
   if (typeof body !== 'object' || body === null) return {};
   const clean = (v: unknown) =>
-    typeof v === 'string' ? v.slice(0, 200).replace(/[^\x20-\x7e]/g, '') : undefined;
+    typeof v === 'string'
+      ? secrets
+          .scrub(v)
+          .slice(0, 200)
+          .replace(/[^\x20-\x7e]/g, '')
+      : undefined;
   return { type: clean(body.type), title: clean(body.title) };
 }
 
@@ -69,19 +79,23 @@ export class ProvisioningApi {
   readonly #http: KyInstance;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
+  readonly #secrets: Secrets;
 
   /**
    * @param options.timeoutMs how long one call may take, headers and body together (default 30 s); tests shorten it.
    * @param options.maxBodyBytes the largest answer read (default 1 MiB).
+   * @param options.secrets the client's secrets: every token this API sends or receives joins them, and server
+   * text that goes into an error is scrubbed of all of them.
    */
   constructor(
     instance: string,
     fetchImpl: typeof fetch,
     private readonly clock: Clock,
-    options: { timeoutMs?: number; maxBodyBytes?: number } = {},
+    options: { timeoutMs?: number; maxBodyBytes?: number; secrets?: Secrets } = {},
   ) {
     this.#timeoutMs = options.timeoutMs ?? requestTimeoutMs;
     this.#maxBodyBytes = options.maxBodyBytes ?? maxBodyBytes;
+    this.#secrets = options.secrets ?? new Secrets();
     // ky's own timeout covers only the headers: the deadline is `exchange`'s.
     this.#http = ky.create({
       prefixUrl: instance,
@@ -105,7 +119,7 @@ export class ProvisioningApi {
       throw new SpotflowError('PROVISIONING_REJECTED', 'The platform refused the provisioning token (401)');
     }
     if (response.status === 400) {
-      const { title } = problemOf(response);
+      const { title } = problemOf(response, this.#secrets);
       throw new SpotflowError(
         'PROVISIONING_REJECTED',
         `The platform refused provisioning: ${title ?? 'bad request'}`,
@@ -133,7 +147,7 @@ export class ProvisioningApi {
     });
     if (response.status === 202) return { pending: true };
     if (response.status === 410) {
-      const { type } = problemOf(response);
+      const { type } = problemOf(response, this.#secrets);
       if (type === cancelledProblemType) {
         throw new SpotflowError(
           'PROVISIONING_CANCELLED',
@@ -153,6 +167,7 @@ export class ProvisioningApi {
   }
 
   async refresh(provisioningToken: string, registrationToken: string, signal?: AbortSignal) {
+    this.#secrets.add(registrationToken);
     const response = await this.#send('PUT', 'devices/registration-tokens/refresh', provisioningToken, {
       json: { registrationToken },
       signal,
@@ -180,7 +195,10 @@ export class ProvisioningApi {
     }
     this.#expectOk(response, 'register');
     const body = jsonBody(response);
-    const credentials = parseConnectionString(requireString(body, 'connectionString'));
+    const connectionString = requireString(body, 'connectionString');
+    this.#secrets.add(connectionString);
+    const credentials = parseConnectionString(connectionString);
+    this.#secrets.add(credentials.sasToken);
     const lifetime = body.tokenRemainingLifetime;
     return {
       credentials,
@@ -193,8 +211,10 @@ export class ProvisioningApi {
 
   #issuedToken(response: Answer): IssuedRegistrationToken {
     const body = jsonBody(response);
+    const registrationToken = requireString(body, 'registrationToken');
+    this.#secrets.add(registrationToken);
     return {
-      registrationToken: requireString(body, 'registrationToken'),
+      registrationToken,
       expiresAt: parseExpirationTime(body.expirationTime, 'expirationTime'),
     };
   }
@@ -207,7 +227,7 @@ export class ProvisioningApi {
     if (response.status >= 500 || response.status === 429 || response.status === 408) {
       throw new SpotflowError('NETWORK', `The platform answered ${call} with ${response.status}`);
     }
-    const { title } = problemOf(response);
+    const { title } = problemOf(response, this.#secrets);
     throw protocol(`The platform answered ${call} with ${response.status}${title ? ` (${title})` : ''}`);
   }
 
@@ -218,6 +238,7 @@ export class ProvisioningApi {
     options: { json: unknown; signal: AbortSignal | undefined },
   ): Promise<Answer> {
     const call = path.slice(path.lastIndexOf('/') + 1);
+    this.#secrets.add(bearer);
     try {
       return await exchange(
         this.clock,

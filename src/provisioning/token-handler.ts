@@ -6,6 +6,7 @@ import type { Clock } from '../ports.js';
 import type { StateStore } from '../store/state.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
 import { Hurry, retrying } from '../util/retry.js';
+import type { Secrets } from '../util/secrets.js';
 import { sha256Hex } from '../util/uuid.js';
 import type { IssuedRegistrationToken, ProvisioningApi } from './api.js';
 import { effectiveExpiryUntil } from './expiry.js';
@@ -58,6 +59,8 @@ export interface TokenHandlerEvents {
 
 export interface TokenHandlerOptions extends ProvisioningFlowOptions {
   instance: string;
+  /** The client's secrets: the stored tokens join them, so that no server text can carry them into a log. */
+  secrets?: Secrets;
 }
 
 /**
@@ -117,6 +120,8 @@ export class TokenHandler implements CredentialSource {
       stored.instance === this.options.instance
     ) {
       this.#registration = stored;
+      this.options.secrets?.add(stored.registrationToken);
+      this.options.secrets?.add(stored.hub.sasToken);
       if (
         stored.registrationTokenExpiresAt !== null &&
         stored.registrationTokenExpiresAt <= this.clock.now()

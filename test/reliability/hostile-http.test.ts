@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSpotflowError } from '../../src/errors.js';
 import { FileUploader } from '../../src/outbox/upload.js';
 import { ProvisioningApi } from '../../src/provisioning/api.js';
+import { Secrets } from '../../src/util/secrets.js';
 import { realClock } from '../helpers/clock.js';
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -92,6 +93,56 @@ describe('the provisioning API against a hostile server', () => {
       expect((error as Error).message).toBe("The platform's answer to register is larger than 1048576 bytes");
       expect(ms).toBeLessThan(1500);
       expect(written).toBeLessThan(20 * 1024 * 1024);
+    }
+  });
+});
+
+describe('a server that reflects the Authorization header', () => {
+  /** Answers with `status` and a problem whose title quotes the request's Authorization header and body. */
+  function reflecting(status: number): Handler {
+    return (request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      request.on('end', () => {
+        response.writeHead(status, { 'content-type': 'application/problem+json' });
+        response.end(
+          JSON.stringify({ title: `bad token ${request.headers.authorization} in ${body}`, status }),
+        );
+      });
+    };
+  }
+
+  it('never gets a token into an error message, whatever the call', async () => {
+    const secrets = new Secrets();
+    const provisioningToken = 'PROVISIONING-TOKEN-c0ffee-123456';
+    secrets.add(provisioningToken, { pinned: true });
+    const registrationToken = 'REGISTRATION/TOKEN+c0ffee=';
+    const api = new ProvisioningApi(base, fetch, realClock(), { timeoutMs: 5000, secrets });
+    const messages: string[] = [];
+    handler = reflecting(400);
+    const rejected = await failure(api.init(provisioningToken, 'dev'));
+    expect(isSpotflowError(rejected.error, 'PROVISIONING_REJECTED')).toBe(true);
+    messages.push((rejected.error as Error).message);
+    handler = reflecting(404);
+    for (const call of [
+      api.complete(provisioningToken, 'op'),
+      api.refresh(provisioningToken, registrationToken),
+      api.register(registrationToken),
+    ]) {
+      const { error } = await failure(call);
+      expect(isSpotflowError(error, 'PROTOCOL')).toBe(true);
+      messages.push((error as Error).message);
+    }
+    expect(messages[0]).toBe(
+      'The platform refused provisioning: bad token Bearer [redacted] in {"deviceId":"dev"}',
+    );
+    for (const message of messages) {
+      for (const secret of [provisioningToken, registrationToken, encodeURIComponent(registrationToken)]) {
+        expect(message).not.toContain(secret);
+      }
+      expect(message).toContain('[redacted]');
     }
   });
 });
