@@ -1,0 +1,112 @@
+// Case 7. A fleet in one Node process: 1,000 of our clients on one emulator, each sending one message a second for
+// 60 s (5 windows of 12 s after a warm-up window), against 1,000 raw MQTT.js clients doing the same. Delivery latency
+// (send → PUBACK), CPU of the clients' process and of the emulator, memory, and messages lost. The two sides run one
+// after the other in the same run (the emulator takes at most 1,000 connections), each in a process of its own.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startEmulator } from '../lib/emulator.mjs';
+import { row } from '../lib/harness.mjs';
+
+export const name = 'fleet';
+export const description =
+  '1,000 clients in one process, 1 msg/s each, 60 s: latency, CPU, memory, loss vs raw MQTT.js';
+
+const script = fileURLToPath(new URL('../lib/fleet-process.mjs', import.meta.url));
+
+export async function run({ smoke, runs, warmup, dir, options, log }) {
+  const n = options.fleetClients ?? (smoke ? 5 : 1000);
+  const total = options.fleetSeconds ?? (smoke ? 2 : 60);
+  const seconds = total / runs;
+  const emulator = await startEmulator();
+  try {
+    const side = (kind) =>
+      new Promise((resolve, reject) => {
+        const spec = {
+          kind,
+          n,
+          seconds,
+          windows: warmup + runs,
+          dir,
+          emulator: {
+            provisioningToken: emulator.provisioningToken,
+            port: emulator.port,
+            ca: emulator.ca,
+            pid: emulator.pid,
+          },
+        };
+        execFile(
+          process.execPath,
+          [script, JSON.stringify(spec)],
+          { timeout: 900_000, maxBuffer: 1 << 24 },
+          (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout.trim().split('\n').pop()))),
+        );
+      });
+    const ours = await side('sdk');
+    log(`ours: ${n} clients started in ${Math.round(ours.setupMs)} ms`);
+    const raw = await side('raw');
+    log(`raw: ${n} clients connected in ${Math.round(raw.setupMs)} ms`);
+    const pick = (result, key) => result.windows.slice(warmup).map((w) => w[key]);
+    const fleet = `${n.toLocaleString('en-US')} clients × 1 msg/s`;
+    const common = {
+      caseName: name,
+      baselineName: `${n.toLocaleString('en-US')} raw MQTT.js clients, QoS 1, same emulator`,
+    };
+    return [
+      row({
+        ...common,
+        name: `${fleet}: delivery latency p50 (send → PUBACK)`,
+        unit: 'ms',
+        ours: pick(ours, 'p50'),
+        baseline: pick(raw, 'p50'),
+      }),
+      row({
+        ...common,
+        name: `${fleet}: delivery latency p99`,
+        unit: 'ms',
+        ours: pick(ours, 'p99'),
+        baseline: pick(raw, 'p99'),
+      }),
+      row({
+        ...common,
+        name: `${fleet}: client process CPU`,
+        unit: '% of a core',
+        ours: pick(ours, 'cpuPct'),
+        baseline: pick(raw, 'cpuPct'),
+      }),
+      row({
+        ...common,
+        name: `${fleet}: emulator CPU`,
+        unit: '% of a core',
+        ours: pick(ours, 'emulatorCpuPct'),
+        baseline: pick(raw, 'emulatorCpuPct'),
+      }),
+      row({
+        ...common,
+        name: `${fleet}: client process memory for the fleet`,
+        unit: 'MB',
+        ours: ours.growthMb,
+        baseline: raw.growthMb,
+        digits: 0,
+      }),
+      row({
+        ...common,
+        name: `${fleet}: emulator memory`,
+        unit: 'MB',
+        ours: pick(ours, 'emulatorRssMb'),
+        baseline: pick(raw, 'emulatorRssMb'),
+        digits: 0,
+      }),
+      row({
+        ...common,
+        name: `${fleet}: messages not acknowledged within 30 s`,
+        unit: 'messages',
+        ours: pick(ours, 'lost'),
+        baseline: pick(raw, 'lost'),
+        target: { on: 'ours', op: '<=', value: 0 },
+        digits: 0,
+      }),
+    ];
+  } finally {
+    await emulator.stop();
+  }
+}

@@ -1,0 +1,145 @@
+// One side of the fleet case, in a process of its own (so its CPU and memory are its clients' alone): `n` clients
+// (our SDK, or raw MQTT.js) connected to one emulator, each sending one message a second, staggered over the second,
+// in windows of `seconds`. Prints one JSON line: setup time, memory growth, and per window the delivery latencies
+// (send → PUBACK), CPU of this process and of the emulator, and messages not acknowledged.
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { startDevice, waitConnected } from './device.mjs';
+import { hubMqttOptions, processCpuMs, provision } from './emulator.mjs';
+import { quantile } from './harness.mjs';
+
+const { kind, n, seconds, windows, emulator: info, dir } = JSON.parse(process.argv[2]);
+const emulator = { ...info, instanceFor: () => `http://localhost:${info.port}` };
+const rssMb = () => process.memoryUsage().rss / 2 ** 20;
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function pool(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i], i);
+      }
+    }),
+  );
+  return results;
+}
+
+/** A sender per client: `send(seq)` resolves with the delivery latency (ms) at PUBACK. */
+async function sdkSenders() {
+  return pool(
+    Array.from({ length: n }, (_, i) => i),
+    20,
+    async (i) => {
+      const client = await startDevice(emulator, {
+        dir,
+        name: `fleet-${i}`,
+        database: join(dir, `fleet-${i}.db`),
+      });
+      await waitConnected(client, 120_000);
+      const waiting = new Map();
+      client.on('messageSent', ({ id }) => {
+        const done = waiting.get(id);
+        if (done) {
+          waiting.delete(id);
+          done();
+        }
+      });
+      return {
+        async send(seq) {
+          const started = performance.now();
+          const acked = new Promise((resolve) => {
+            // The id is known only once the enqueue resolved; the PUBACK cannot come before.
+            client
+              .enqueueMessage({ seq, at: Date.now() }, { stream: 'fleet' })
+              .then(({ id }) => waiting.set(id, resolve));
+          });
+          await acked;
+          return performance.now() - started;
+        },
+        close: () => client.close(),
+      };
+    },
+  );
+}
+
+async function rawSenders() {
+  return pool(
+    Array.from({ length: n }, (_, i) => i),
+    20,
+    async (i) => {
+      const device = await provision(emulator, `raw-fleet-${i}`);
+      const client = await mqtt.connectAsync(
+        `mqtt://localhost:${emulator.port}`,
+        hubMqttOptions(emulator, device),
+      );
+      const topic = `devices/${device.hubDeviceId}/messages/events/stream-name=fleet`;
+      return {
+        async send(seq) {
+          const started = performance.now();
+          await client.publishAsync(topic, JSON.stringify({ seq, at: Date.now() }), { qos: 1 });
+          return performance.now() - started;
+        },
+        close: () => client.endAsync(),
+      };
+    },
+  );
+}
+
+const before = rssMb();
+const setupStarted = performance.now();
+const senders = kind === 'sdk' ? await sdkSenders() : await rawSenders();
+const setupMs = performance.now() - setupStarted;
+const growthMb = rssMb() - before;
+
+const results = [];
+let seq = 0;
+for (let w = 0; w < windows; w++) {
+  const latencies = [];
+  const deliveries = [];
+  const timers = [];
+  const cpu = process.cpuUsage();
+  const emulatorCpu = processCpuMs(info.pid);
+  const started = performance.now();
+  senders.forEach((sender, i) => {
+    const tick = () => deliveries.push(sender.send(++seq).then((ms) => latencies.push(ms)));
+    timers.push(
+      setTimeout(
+        () => {
+          tick();
+          timers.push(setInterval(tick, 1000));
+        },
+        (i / n) * 1000,
+      ),
+    );
+  });
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  for (const timer of timers) clearTimeout(timer);
+  const sent = deliveries.length;
+  // Every message of the window gets up to 30 s to be acknowledged; what is not by then counts as lost.
+  await Promise.race([Promise.all(deliveries), new Promise((resolve) => setTimeout(resolve, 30_000))]);
+  const wall = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  results.push({
+    sent,
+    lost: sent - latencies.length,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    cpuPct: ((used.user + used.system) / 1000 / wall) * 100,
+    emulatorCpuPct: ((processCpuMs(info.pid) - emulatorCpu) / wall) * 100,
+    emulatorRssMb:
+      Number(
+        /VmRSS:\s+(\d+)/.exec(
+          await import('node:fs').then((fs) => fs.readFileSync(`/proc/${info.pid}/status`, 'utf8')),
+        )?.[1] ?? 0,
+      ) / 1024,
+  });
+}
+console.log(JSON.stringify({ setupMs, growthMb, windows: results }));
+await Promise.race([
+  Promise.all(senders.map((s) => s.close())),
+  new Promise((resolve) => setTimeout(resolve, 30_000)),
+]);
+process.exit(0);
