@@ -8,7 +8,7 @@ import { SpotflowError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MqttConnection, Platform } from '../ports.js';
 import type { HubCredentials } from './connection-string.js';
-import { attemptAfterConnection, HubSession } from './session.js';
+import { attemptAfterConnection, attemptAfterFailedConnect, HubSession } from './session.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -134,11 +134,13 @@ describe('HubSession.stop', () => {
 /** A hub whose connections the test drops; records when each connect was made (monotonic ms). */
 function droppingHub(clock: FakeClock, options: { refuseConnects?: boolean } = {}) {
   const connects: number[] = [];
+  const accepted: number[] = [];
   let drop: (() => void) | undefined;
   const connect = async (): Promise<MqttConnection> => {
     connects.push(clock.monotonicNow());
     if (options.refuseConnects)
       throw new SpotflowError('NETWORK', 'Cannot connect to the MQTT broker (ECONNRESET)');
+    accepted.push(clock.monotonicNow());
     let onClose: ((error?: Error) => void) | undefined;
     drop = () => onClose?.(new Error('reset'));
     return {
@@ -154,7 +156,7 @@ function droppingHub(clock: FakeClock, options: { refuseConnects?: boolean } = {
       },
     };
   };
-  return { connect, connects, drop: () => drop?.() };
+  return { connect, connects, accepted, drop: () => drop?.() };
 }
 
 /** Advances the clock in small steps until `connects` has `count` entries. */
@@ -178,6 +180,11 @@ describe('reconnect backoff', () => {
     expect(attemptAfterConnection(1, { livedMs: 10, acknowledgedPublishes: 0 })).toBe(2);
     expect(attemptAfterConnection(2, { livedMs: 10, acknowledgedPublishes: 0 })).toBe(2);
     expect(attemptAfterConnection(9, { livedMs: 10, acknowledgedPublishes: 0 })).toBe(2);
+    // Failed connects: capped at 2 within 30 s of the last accepted connection, then without limit.
+    expect(attemptAfterFailedConnect(2, 29_999)).toBe(2);
+    expect(attemptAfterFailedConnect(0, 1000)).toBe(1);
+    expect(attemptAfterFailedConnect(2, 30_000)).toBe(3);
+    expect(attemptAfterFailedConnect(7, Number.POSITIVE_INFINITY)).toBe(8);
   });
 
   it('a link reset every second, with nothing acknowledged: never more than 4 s between a drop and the next connect', async () => {
@@ -218,6 +225,34 @@ describe('reconnect backoff', () => {
       gaps.push(hub.connects[n]! - droppedAt);
     }
     expect(Math.max(...gaps)).toBeLessThanOrEqual(1000 + 50);
+    const stopping = session.stop();
+    await clock.advance(5000);
+    await stopping;
+  });
+
+  it('a link that flaps (down 3 s, up 3 s): once it stays up, the next connect comes within 4 s', async () => {
+    const clock = new FakeClock();
+    const options = { refuseConnects: false };
+    const hub = droppingHub(clock, options);
+    const { session } = sessionOn(clock, hub.connect);
+    session.start();
+    await untilConnects(clock, hub.connects, 1);
+    for (let flap = 0; flap < 10; flap++) {
+      // Down: the connection drops and every connect fails; then up for 3 s (but the last time, for good).
+      options.refuseConnects = true;
+      hub.drop();
+      await clock.advance(3000);
+      options.refuseConnects = false;
+      if (flap < 9) await clock.advance(3000);
+    }
+    const upAt = clock.monotonicNow();
+    const acceptedBefore = hub.accepted.length;
+    for (let waited = 0; hub.accepted.length === acceptedBefore; waited += 50) {
+      if (waited > 60_000) throw new Error('never reconnected');
+      await clock.advance(50);
+    }
+    expect(hub.accepted.at(-1)! - upAt).toBeLessThanOrEqual(4000 + 50);
+    expect(hub.connects.length).toBeLessThan(60 / 2 + 10); // 60 s of flapping: retried every 2-4 s, not hammered
     const stopping = session.stop();
     await clock.advance(5000);
     await stopping;

@@ -48,27 +48,37 @@ function hostOnly(hostName: string): string {
 
 /** A connection that ends sooner than this, without a PUBACK, counts as a failed attempt for the backoff. */
 const shortLivedMs = 5000;
-/** The highest attempt count a short connection leads to: a pause of at most 4 s with the default 1 s start. */
-const shortConnectionMaxAttempt = 2;
+/** The highest attempt count on a link that works now and then: a pause of at most 4 s with the default 1 s start. */
+const flappingMaxAttempt = 2;
+/** Connects that fail this soon after the last accepted connection ended are a flapping link, not a dead hub. */
+const recentConnectionMs = 30_000;
 
 /**
  * The reconnect rule. `attempt` counts failures in a row and sets the pause before the next connect:
  * `backoffDelay(attempt)`, i.e. 0.5–1 s, 1–2 s, 2–4 s, … up to `reconnectMaxDelayMs` (60 s) with the defaults.
- * - A connect that fails (network, TLS, timeout) adds one, without limit: a hub that cannot be reached is tried
- *   less and less often, up to once a minute.
  * - A connection that delivered a PUBACK, or lived 5 s, proves that the link and the hub work: back to 0, so after
  *   any number of drops a working link is used again within a second.
  * - A connection the hub accepted that ended within 5 s without a PUBACK (a flapping link, a broker dropping
- *   devices, nothing to send) adds one as well, but leaves the count at 2 at most (a pause of at most 4 s): still
- *   no reconnect storm, and a link that stays up after flapping for minutes is used again within about 5 s.
+ *   devices, nothing to send) adds one, but leaves the count at 2 at most (a pause of at most 4 s).
+ * - A connect that fails (network, TLS, timeout) adds one. Within 30 s of the end of the last accepted connection
+ *   the count stays at 2 at most as well: the link is flapping, and is retried every 2–4 s. Later it climbs without
+ *   limit: a hub that cannot be reached is tried less and less often, up to once a minute.
+ * So there is no reconnect storm, and a link that stays up after flapping for minutes is used again within about
+ * 5 s.
  */
 export function attemptAfterConnection(
   attempt: number,
   connection: { livedMs: number; acknowledgedPublishes: number },
 ): number {
   if (connection.acknowledgedPublishes > 0 || connection.livedMs >= shortLivedMs) return 0;
-  return Math.min(attempt + 1, shortConnectionMaxAttempt);
+  return Math.min(attempt + 1, flappingMaxAttempt);
 }
+
+/** The rule of {@link attemptAfterConnection} for a connect that failed, `sinceConnectionMs` after the last one ended. */
+export function attemptAfterFailedConnect(attempt: number, sinceConnectionMs: number): number {
+  return sinceConnectionMs < recentConnectionMs ? Math.min(attempt + 1, flappingMaxAttempt) : attempt + 1;
+}
+
 /** How long `stop` waits for in-flight acknowledgements before it forces the connection closed. */
 const stopGraceMs = 2000;
 
@@ -150,6 +160,7 @@ export class HubSession {
   async #run(): Promise<void> {
     const signal = this.#stop.signal;
     let attempt = 0;
+    let lastConnectionEndedAt = Number.NEGATIVE_INFINITY;
     while (!signal.aborted) {
       let credentials: HubCredentials;
       try {
@@ -199,7 +210,11 @@ export class HubSession {
           continue;
         }
         this.#report(error);
-        await this.#pause(attempt++, signal);
+        await this.#pause(attempt, signal);
+        attempt = attemptAfterFailedConnect(
+          attempt,
+          this.platform.clock.monotonicNow() - lastConnectionEndedAt,
+        );
         continue;
       }
       if (signal.aborted) {
@@ -211,7 +226,8 @@ export class HubSession {
       const connectedAt = this.platform.clock.monotonicNow();
       const acknowledgedPublishes = await this.#serve(connection, credentials);
       if (signal.aborted) return;
-      const livedMs = this.platform.clock.monotonicNow() - connectedAt;
+      lastConnectionEndedAt = this.platform.clock.monotonicNow();
+      const livedMs = lastConnectionEndedAt - connectedAt;
       attempt = attemptAfterConnection(attempt, { livedMs, acknowledgedPublishes });
       await this.#pause(attempt, signal);
     }
