@@ -231,8 +231,12 @@ export class Workload {
   async stop(): Promise<void> {
     this.#running = false;
     await this.#loop;
-    this.#off();
     if (this.#errors.length > 0) throw this.#errors[0];
+  }
+
+  /** Stops following acknowledgements. */
+  dispose(): void {
+    this.#off();
   }
 
   /** Time from the fault's end until every message enqueued before it was acknowledged, in ms. */
@@ -245,6 +249,11 @@ export class Workload {
   get resumeMs(): number | undefined {
     if (this.#faultEndedAt === undefined || this.#firstAckAfterFault === undefined) return undefined;
     return this.#firstAckAfterFault - this.#faultEndedAt;
+  }
+
+  /** Messages the hub acknowledged so far. */
+  get acknowledged(): number {
+    return this.#ackedIds.size;
   }
 
   get unacknowledged(): number {
@@ -278,8 +287,8 @@ export interface Figures {
   received: number;
   lost: number;
   duplicates: number;
-  /** ms from the fault's end until everything enqueued before it was acknowledged. */
-  recoveryMs: number | undefined;
+  /** ms from the fault's end until everything enqueued before it was acknowledged (`> N` when not within N). */
+  recoveryMs: number | string | undefined;
   /** ms from the fault's end until the first acknowledgement after it. */
   resumeMs: number | undefined;
   [extra: string]: unknown;

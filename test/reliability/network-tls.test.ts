@@ -1,0 +1,3 @@
+import { describeNetworkFaults } from './network-faults.js';
+
+describeNetworkFaults('tls');
