@@ -1,8 +1,6 @@
 /**
  * The `Database` port over better-sqlite3: WAL with `synchronous=FULL`, so a resolved `write()` has been fsync'd.
- * Writes run in a worker thread (database-worker.ts), so the event loop never waits for an fsync; reads run here, on
- * a read-only connection to the same file (WAL lets readers and the writer go on at once, and a read sees every
- * write that resolved before it started), because a lookup by key costs less than a message to a worker.
+ * better-sqlite3 is synchronous; the port is async so that a worker-backed store can replace this one later.
  */
 import { chmodSync, statSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -15,7 +13,6 @@ import type {
   WriteOptions,
   WriteResult,
 } from '../../src/ports.js';
-import { DatabaseWriter } from './database-worker.js';
 import { loadSqliteDriver, type SqliteDriver } from './sqlite-driver.js';
 import { createPrivateFile, translateSqliteError } from './sqlite-file.js';
 
@@ -34,17 +31,22 @@ export function createNodeDatabaseOpener(): DatabaseOpener {
     async open(path: string): Promise<Database> {
       const driver = await loadSqliteDriver();
       createPrivateFile(path);
-      let writer: DatabaseWriter | undefined;
-      let reader: BetterSqlite3.Database | undefined;
+      let db: BetterSqlite3.Database | undefined;
       try {
-        writer = await DatabaseWriter.open(driver, path);
-        reader = new driver(path, { readonly: true, timeout: 100 });
+        db = new driver(path, { timeout: 100 });
+        // A cheap read first: a file that is not a database fails here (SQLITE_NOTADB), before any pragma.
+        db.pragma('schema_version');
+        if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') {
+          throw new SpotflowError('DATABASE_UNAVAILABLE', `Cannot use a write-ahead log for ${path}`);
+        }
+        db.pragma('synchronous = FULL');
+        db.pragma('foreign_keys = ON');
       } catch (error) {
-        await writer?.close().catch(() => {});
+        db?.close();
         throw translateSqliteError(driver, error, `Cannot open the database ${path}`);
       }
       restrictCompanionFiles(path);
-      return new NodeDatabase(driver, writer, reader, path);
+      return new NodeDatabase(driver, db, path);
     },
   };
 }
@@ -62,40 +64,45 @@ function restrictCompanionFiles(path: string): void {
 
 class NodeDatabase implements Database {
   readonly #driver: SqliteDriver;
-  readonly #writer: DatabaseWriter;
   readonly #db: BetterSqlite3.Database;
   readonly #path: string;
-  readonly #statements = new Map<string, BetterSqlite3.Statement>();
+  readonly #statements = new Map<string, Prepared>();
   #closed = false;
 
-  constructor(driver: SqliteDriver, writer: DatabaseWriter, reader: BetterSqlite3.Database, path: string) {
+  constructor(driver: SqliteDriver, db: BetterSqlite3.Database, path: string) {
     this.#driver = driver;
-    this.#writer = writer;
-    this.#db = reader;
+    this.#db = db;
     this.#path = path;
   }
 
   async write(statements: readonly SqlStatement[], options: WriteOptions = {}): Promise<WriteResult[]> {
     this.#checkOpen();
-    if (statements.length === 0) return [];
+    // In WAL mode, synchronous=NORMAL commits without an fsync; the next FULL commit syncs the log including it.
+    const relaxed = options.durability === 'relaxed';
     try {
-      return await this.#writer.write(statements, options.durability === 'relaxed');
+      if (relaxed) this.#db.pragma('synchronous = NORMAL');
+      return this.#db.transaction(() =>
+        statements.map(({ sql, params }) => {
+          const { statement, inserts } = this.#prepare(sql);
+          const { changes, lastInsertRowid } = statement.run(...bind(params));
+          // SQLite's last_insert_rowid() outlives the INSERT that set it; the port reports it for INSERTs only.
+          return { changes, lastInsertRowid: inserts && changes > 0 ? Number(lastInsertRowid) : 0 };
+        }),
+      )();
     } catch (error) {
       throw translateSqliteError(this.#driver, error, `A write to the database ${this.#path} failed`);
+    } finally {
+      if (relaxed) this.#db.pragma('synchronous = FULL');
     }
   }
 
   async query<Row = Record<string, SqlValue>>(sql: string, params?: readonly SqlValue[]): Promise<Row[]> {
     this.#checkOpen();
     try {
-      const statement = this.#prepare(sql);
-      if (!statement.reader) {
-        throw new SpotflowError(
-          'INTERNAL',
-          `query() is for reads; writes go through write(): ${sql.slice(0, 40)}`,
-        );
-      }
-      return statement.all(...bind(params)) as Row[];
+      const { statement } = this.#prepare(sql);
+      if (statement.reader) return statement.all(...bind(params)) as Row[];
+      statement.run(...bind(params));
+      return [];
     } catch (error) {
       throw translateSqliteError(this.#driver, error, `A query of the database ${this.#path} failed`);
     }
@@ -107,7 +114,6 @@ class NodeDatabase implements Database {
     this.#statements.clear();
     try {
       this.#db.close();
-      await this.#writer.close();
     } catch (error) {
       throw translateSqliteError(this.#driver, error, `Closing the database ${this.#path} failed`);
     }
@@ -118,10 +124,10 @@ class NodeDatabase implements Database {
   }
 
   /** Prepared statements by SQL text, least recently used evicted first (a Map keeps insertion order). */
-  #prepare(sql: string): BetterSqlite3.Statement {
+  #prepare(sql: string): Prepared {
     let prepared = this.#statements.get(sql);
     if (prepared === undefined) {
-      prepared = this.#db.prepare(sql);
+      prepared = { statement: this.#db.prepare(sql), inserts: INSERT.test(sql) };
       if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
         this.#statements.delete(this.#statements.keys().next().value as string);
       }
@@ -132,6 +138,15 @@ class NodeDatabase implements Database {
     return prepared;
   }
 }
+
+interface Prepared {
+  statement: BetterSqlite3.Statement;
+  /** Whether the statement is an INSERT (or REPLACE), whose rowid `write()` reports. */
+  inserts: boolean;
+}
+
+/** An INSERT or REPLACE, after any leading white space and comments. */
+const INSERT = /^(?:\s+|--[^\n]*\n|\/\*[\s\S]*?\*\/)*(?:INSERT|REPLACE)\b/i;
 
 /**
  * better-sqlite3 binds every JS number as a REAL, so `1` in an untyped column would read back as REAL 1.0 where
