@@ -6,17 +6,25 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../../dist/emulator/cli.js', import.meta.url));
+const library = fileURLToPath(new URL('./emulator-process.mjs', import.meta.url));
 
 /**
- * Starts `spotflow-emulator` in a child process (in memory unless `dataDir` is given) with auto-approval.
+ * Starts `spotflow-emulator` in a child process (in memory unless `dataDir` is given) with auto-approval; with
+ * `maxConnections`, the emulator's library entry instead (in memory), as the CLI has no flag for that cap.
  *
- * @param {{ dataDir?: string, port?: number }} [options]
+ * @param {{ dataDir?: string, port?: number, maxConnections?: number }} [options]
  */
 export async function startEmulator(options = {}) {
   const args = ['--port', String(options.port ?? 0), '--json', '--auto-approve', '--log-level', 'error'];
   if (options.dataDir) args.push('--data-dir', options.dataDir, '--no-memory');
   else args.push('--memory');
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const command =
+    options.maxConnections === undefined
+      ? [cli, ...args]
+      : [library, JSON.stringify({ maxConnections: options.maxConnections })];
+  // BENCH_EMULATOR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/emulator-profiles' profiles the emulator's side.
+  const nodeArgs = process.env.BENCH_EMULATOR_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, ...command], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const line = await Promise.race([
     new Promise((resolve) => createInterface({ input: child.stdout }).once('line', resolve)),
