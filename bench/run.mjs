@@ -4,9 +4,10 @@
 //
 //   npm run bench                          every case (≤ 15 min)
 //   npm run bench -- --case enqueue,e2e    some cases (their rows in results.json are replaced, the rest kept)
-//   npm run bench -- --case backlog --backlog-levels 0,100000,1000000,10000000
+//   npm run bench -- --case backlog --backlog-levels 100000,1000000
 //   npm run bench -- --smoke --out /tmp/r.json   each case once, tiny (what CI runs through test/bench/)
 //   npm run bench -- --list
+//   node bench/run.mjs --print                 the table of bench/results.json, nothing run
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     out: { type: 'string' },
     list: { type: 'boolean', default: false },
+    print: { type: 'boolean', default: false },
     'backlog-levels': { type: 'string' },
     'fleet-clients': { type: 'string' },
     'fleet-seconds': { type: 'string' },
@@ -34,6 +36,15 @@ const { values: args } = parseArgs({
 const cases = await Promise.all(caseNames.map((name) => import(`./cases/${name}.mjs`)));
 if (args.list) {
   for (const c of cases) console.log(`${c.name.padEnd(12)} ${c.description}`);
+  process.exit(0);
+}
+if (args.print) {
+  // The table of the results written last (for bench/README.md), without running anything.
+  const file = args.out ?? fileURLToPath(new URL('./results.json', import.meta.url));
+  const saved = JSON.parse(readFileSync(file, 'utf8'));
+  console.log(table(saved));
+  const missed = misses(saved);
+  if (missed.length > 0) console.log(`\n${missed.join('\n')}`);
   process.exit(0);
 }
 const wanted = args.case ? args.case.split(',').map((s) => s.trim()) : caseNames;
