@@ -1,3 +1,9 @@
+/**
+ * DeviceClient: the public API of SPEC.md §5, one method per call with its doc comment. Over 400 lines because it
+ * is the API's single facade; start-up assembly (client-parts.ts), events (client-events.ts) and argument checks
+ * (call-arguments.ts) are already split out. The next split, moving the waiters of sendMessage and
+ * waitEnqueuedMessagesSent into outbox/, is planned in issue 11.
+ */
 import { payloadBytes, readWaitOptions } from './call-arguments.js';
 import { checkListener, type DeviceClientEvents } from './client-events.js';
 import { openParts, type Parts } from './client-parts.js';

@@ -145,7 +145,7 @@ export interface Platform {
   readonly defaultTransport: 'tcp' | 'websocket';
   readonly clock: Clock;
   /**
-   * Subscribes to hints that the network may be back (browsers: the window's `online` event); returns the
+   * Subscribes to hints that the network may be back (browsers: the page's `online` event); returns the
    * unsubscribe function. Only a hint to retry sooner, never taken as truth: nothing waits for it, and no hint that
    * the network is gone stops anything.
    */
