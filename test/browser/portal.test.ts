@@ -231,9 +231,19 @@ describe('live updates', () => {
     const page = await signedIn('device=live-device');
     const panel = page.locator('[data-test=device-panel][data-device-id="live-device"]');
     await panel.waitFor();
-    await page.locator('[data-test=messages-empty]').waitFor();
-    // Let the first load settle, then watch every request the page makes.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Every section of the panel has loaded (each shows its data or its empty state), and the stream is live: from
+    // here on, any request the page makes would be a poll.
+    for (const loaded of [
+      '[data-test=messages-empty]',
+      '[data-test=batches-empty]',
+      '[data-test=files-empty]',
+      '[data-test=c2d-messages-empty]',
+      '[data-test=connection]',
+      '[data-test=twin-desired][data-version]',
+      '[data-test=live-status][data-state=live]',
+    ]) {
+      await page.locator(loaded).first().waitFor();
+    }
     const requests: Request[] = [];
     page.on('request', (request) => requests.push(request));
 

@@ -44,9 +44,10 @@ describe('close() on a black-holed link', () => {
         await until(() => client.connected, 10_000, 'connected');
         await client.sendMessage('before the black hole');
         proxy.mode = { kind: 'blackhole' };
+        const droppedBefore = proxy.droppedFromDevice;
         for (let i = 0; i < 10; i++) await client.enqueueMessage({ i });
-        // The publishes are written (and dropped by the proxy) before close is called.
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        // The publishes are written (and swallowed by the black hole) before close is called.
+        await until(() => proxy.droppedFromDevice - droppedBefore >= 10 * 20, 10_000, 'publishes written');
         const started = performance.now();
         await client.close();
         closed = true;

@@ -45,7 +45,10 @@ class Pipe {
     private readonly toDevice: boolean,
   ) {
     from.on('data', (chunk: Buffer) => {
-      if (this.proxy.mode.kind === 'blackhole' || this.proxy.mode.kind === 'down') return; // dropped
+      if (this.proxy.mode.kind === 'blackhole' || this.proxy.mode.kind === 'down') {
+        if (!this.toDevice) this.proxy.droppedFromDevice += chunk.length;
+        return; // dropped
+      }
       this.#queue.push(chunk);
       this.pump();
     });
@@ -119,6 +122,8 @@ export class FaultProxy {
   lastToDeviceAt = performance.now();
   /** Connections accepted so far. */
   accepted = 0;
+  /** Bytes from devices that a black hole (or `down`) swallowed: lets a test wait until a device has written. */
+  droppedFromDevice = 0;
 
   private constructor(
     private readonly server: Server,
