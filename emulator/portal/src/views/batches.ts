@@ -1,8 +1,9 @@
 import type { BatchView } from '../../../http/wire';
-import { describeError, type ManagementApi } from '../api';
+import type { ManagementApi } from '../api';
 import { byId, el, say } from '../dom';
 import { clock, localTime } from '../format';
 import type { LiveStream } from '../live';
+import { DeviceListLoader } from './device-list-loader';
 import { type MessagesView, payloadPreview, type ShownMessage } from './messages';
 
 /** Most batches listed (the newest). */
@@ -26,8 +27,11 @@ export class BatchesView {
   readonly #status = byId('batches-status');
   readonly #empty = byId('batches-empty');
   readonly #rows = new Map<string, Row>();
-  #deviceId: string | undefined;
-  #generation = 0;
+  readonly #loader = new DeviceListLoader(this.#status, 'batches', {
+    fetch: (id) => this.api.batches(id),
+    reset: () => this.#reset(),
+    show: (items) => this.#show(items),
+  });
 
   constructor(
     private readonly api: ManagementApi,
@@ -35,7 +39,7 @@ export class BatchesView {
     private readonly messages: MessagesView,
   ) {
     live.on('message.received', ({ deviceId, batch }) => {
-      if (deviceId === this.#deviceId && batch) this.#upsert(batch, true);
+      if (deviceId === this.#loader.deviceId && batch) this.#upsert(batch, true);
     });
     messages.onMessage((message) => {
       const row = this.#rows.get(keyOf(message));
@@ -44,27 +48,21 @@ export class BatchesView {
   }
 
   open(deviceId: string): void {
-    this.#deviceId = deviceId;
-    void this.load();
+    void this.#loader.open(deviceId);
   }
 
-  async load(): Promise<void> {
-    const deviceId = this.#deviceId;
-    if (deviceId === undefined) return;
-    const generation = ++this.#generation;
+  load(): Promise<void> {
+    return this.#loader.load();
+  }
+
+  #reset(): void {
     this.#rows.clear();
     this.#list.replaceChildren();
     this.#refresh();
-    try {
-      const batches = await this.api.batches(deviceId);
-      if (generation !== this.#generation) return;
-      say(this.#status, '');
-      for (const batch of batches.slice(-maxBatches)) this.#upsert(batch, true);
-    } catch (error) {
-      if (generation === this.#generation) {
-        say(this.#status, `Could not load the batches: ${describeError(error)}`, 'error');
-      }
-    }
+  }
+
+  #show(batches: Awaited<ReturnType<ManagementApi['batches']>>): void {
+    for (const batch of batches.slice(-maxBatches)) this.#upsert(batch, true);
   }
 
   #upsert(batch: BatchView, toTop: boolean): void {

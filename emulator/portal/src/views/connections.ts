@@ -1,8 +1,9 @@
 import type { ConnectionEntry } from '../../../http/wire';
-import { describeError, type ManagementApi } from '../api';
+import type { ManagementApi } from '../api';
 import { byId, el, say } from '../dom';
 import { localTime } from '../format';
 import type { LiveStream } from '../live';
+import { DeviceListLoader } from './device-list-loader';
 
 /** As many entries as the emulator keeps per device. */
 const maxEntries = 100;
@@ -12,41 +13,38 @@ export class ConnectionsView {
   readonly #list = byId('connections');
   readonly #status = byId('connections-status');
   readonly #empty = byId('connections-empty');
-  #deviceId: string | undefined;
-  #generation = 0;
+  readonly #loader = new DeviceListLoader(this.#status, 'connection history', {
+    fetch: (id) => this.api.connections(id),
+    reset: () => this.#reset(),
+    show: (items) => this.#show(items),
+  });
 
   constructor(
     private readonly api: ManagementApi,
     live: LiveStream,
   ) {
     const onEntry = ({ device, entry }: { device: { deviceId: string }; entry: ConnectionEntry }) => {
-      if (device.deviceId === this.#deviceId) this.#add(entry);
+      if (device.deviceId === this.#loader.deviceId) this.#add(entry);
     };
     live.on('device.connected', onEntry);
     live.on('device.disconnected', onEntry);
   }
 
   open(deviceId: string): void {
-    this.#deviceId = deviceId;
-    void this.load();
+    void this.#loader.open(deviceId);
   }
 
-  async load(): Promise<void> {
-    const deviceId = this.#deviceId;
-    if (deviceId === undefined) return;
-    const generation = ++this.#generation;
+  load(): Promise<void> {
+    return this.#loader.load();
+  }
+
+  #reset(): void {
     this.#list.replaceChildren();
     this.#refresh();
-    try {
-      const entries = await this.api.connections(deviceId);
-      if (generation !== this.#generation) return;
-      say(this.#status, '');
-      for (const entry of entries) this.#add(entry);
-    } catch (error) {
-      if (generation === this.#generation) {
-        say(this.#status, `Could not load the connection history: ${describeError(error)}`, 'error');
-      }
-    }
+  }
+
+  #show(entries: Awaited<ReturnType<ManagementApi['connections']>>): void {
+    for (const entry of entries) this.#add(entry);
   }
 
   #add(entry: ConnectionEntry): void {

@@ -3,6 +3,7 @@ import { describeError, type ManagementApi } from '../api';
 import { byId, el, say } from '../dom';
 import { bytesLabel, localTime } from '../format';
 import type { LiveStream } from '../live';
+import { DeviceListLoader } from './device-list-loader';
 
 interface Row {
   file: FileView;
@@ -16,40 +17,37 @@ export class FilesView {
   readonly #status = byId('files-status');
   readonly #empty = byId('files-empty');
   readonly #rows = new Map<string, Row>();
-  #deviceId: string | undefined;
-  #generation = 0;
+  readonly #loader = new DeviceListLoader(this.#status, 'files', {
+    fetch: (id) => this.api.files(id),
+    reset: () => this.#reset(),
+    show: (items) => this.#show(items),
+  });
 
   constructor(
     private readonly api: ManagementApi,
     live: LiveStream,
   ) {
     live.on('file.uploaded', ({ deviceId, file }) => {
-      if (deviceId === this.#deviceId) this.#upsert(file);
+      if (deviceId === this.#loader.deviceId) this.#upsert(file);
     });
   }
 
   open(deviceId: string): void {
-    this.#deviceId = deviceId;
-    void this.load();
+    void this.#loader.open(deviceId);
   }
 
-  async load(): Promise<void> {
-    const deviceId = this.#deviceId;
-    if (deviceId === undefined) return;
-    const generation = ++this.#generation;
+  load(): Promise<void> {
+    return this.#loader.load();
+  }
+
+  #reset(): void {
     this.#rows.clear();
     this.#list.replaceChildren();
     this.#refresh();
-    try {
-      const files = await this.api.files(deviceId);
-      if (generation !== this.#generation) return;
-      say(this.#status, '');
-      for (const file of files.reverse()) this.#upsert(file);
-    } catch (error) {
-      if (generation === this.#generation) {
-        say(this.#status, `Could not load the files: ${describeError(error)}`, 'error');
-      }
-    }
+  }
+
+  #show(files: Awaited<ReturnType<ManagementApi['files']>>): void {
+    for (const file of files.reverse()) this.#upsert(file);
   }
 
   #upsert(file: FileView): void {
@@ -94,7 +92,7 @@ export class FilesView {
 
   /** Fetches the file with the API token, then hands it to the browser as a download. */
   async #download(name: string, button: HTMLButtonElement, error: HTMLElement): Promise<void> {
-    const deviceId = this.#deviceId;
+    const deviceId = this.#loader.deviceId;
     if (deviceId === undefined) return;
     button.disabled = true;
     say(error, 'Downloading…', 'busy');
