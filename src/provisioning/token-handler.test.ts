@@ -13,7 +13,7 @@ import { realClock } from '../../test/helpers/clock.js';
 import { parseConnectionString } from '../iothub/connection-string.js';
 import type { Logger } from '../logger.js';
 import type { StateStore } from '../store/state.js';
-import { sha256Hex } from '../util/uuid.js';
+import { sha256Hex } from '../util/sha256.js';
 import type { ProvisioningApi, Registration } from './api.js';
 import { type StoredRegistration, TokenHandler } from './token-handler.js';
 

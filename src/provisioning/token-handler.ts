@@ -13,7 +13,7 @@ import type { StateStore } from '../store/state.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
 import { Hurry, retrying } from '../util/retry.js';
 import type { Secrets } from '../util/secrets.js';
-import { sha256Hex } from '../util/uuid.js';
+import { sha256Hex } from '../util/sha256.js';
 import type { IssuedRegistrationToken, ProvisioningApi } from './api.js';
 import { effectiveExpiryUntil } from './expiry.js';
 import { type ProvisioningFlowOptions, runProvisioning } from './flow.js';
