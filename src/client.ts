@@ -12,7 +12,7 @@ import {
   CloudMessages,
   type MethodHandler,
 } from './cloud-messages/cloud-messages.js';
-import { abortedError, invalidArgument, isSpotflowError, SpotflowError } from './errors.js';
+import { abortedError, asSpotflowError, invalidArgument, SpotflowError } from './errors.js';
 import type { HubCredentials } from './iothub/connection-string.js';
 import { HubSession } from './iothub/session.js';
 import type { Logger } from './logger.js';
@@ -397,12 +397,7 @@ export class DeviceClient {
     this.#senderRun = previous
       .then(() => this.#sender.run(connection, credentials, closed))
       .catch((error: unknown) => {
-        this.#events.emit(
-          'error',
-          isSpotflowError(error)
-            ? error
-            : new SpotflowError('INTERNAL', 'The sender stopped', { cause: error }),
-        );
+        this.#events.emit('error', asSpotflowError(error, 'The sender stopped'));
       });
   }
 

@@ -109,6 +109,14 @@ export function isSpotflowError<C extends SpotflowErrorCode = SpotflowErrorCode>
   return code === undefined || candidate.code === code;
 }
 
+/**
+ * `error` itself when it is already a {@link SpotflowError}, otherwise an `INTERNAL` one saying `what` failed, with
+ * `error` as its cause: how a background loop turns whatever it caught into something it can report.
+ */
+export function asSpotflowError(error: unknown, what: string): SpotflowError {
+  return isSpotflowError(error) ? error : new SpotflowError('INTERNAL', what, { cause: error });
+}
+
 /** An `INVALID_ARGUMENT` error, the kind thrown at the call before anything is stored. */
 export function invalidArgument(message: string, options?: { cause?: unknown }): SpotflowError {
   return new SpotflowError('INVALID_ARGUMENT', message, options);

@@ -2,6 +2,7 @@ import { invalidArgument } from './errors.js';
 import { isValidDeviceId } from './iothub/device-id.js';
 import { consoleLogger, type Logger, safeLogger } from './logger.js';
 import type { JsonObject } from './twin/merge-patch.js';
+import { DEFAULT_BACKOFF } from './util/backoff.js';
 import { Secrets } from './util/secrets.js';
 
 /** What the display callback receives: show `verificationCode` to the technician who approves the device. */
@@ -275,8 +276,16 @@ export function resolveOptions(options: StartOptions): ResolvedOptions {
     // MQTT carries whole seconds: 0.5 would be sent as 0, which switches keep-alive off.
     keepAliveSeconds: positiveInteger(options.keepAliveSeconds, 'keepAliveSeconds', 60, 1177),
     maxInFlight: positiveInteger(options.maxInFlight, 'maxInFlight', 64, 65535),
-    reconnectInitialDelayMs: positiveNumber(options.reconnectInitialDelayMs, 'reconnectInitialDelayMs', 1000),
-    reconnectMaxDelayMs: positiveNumber(options.reconnectMaxDelayMs, 'reconnectMaxDelayMs', 60_000),
+    reconnectInitialDelayMs: positiveNumber(
+      options.reconnectInitialDelayMs,
+      'reconnectInitialDelayMs',
+      DEFAULT_BACKOFF.initialMs,
+    ),
+    reconnectMaxDelayMs: positiveNumber(
+      options.reconnectMaxDelayMs,
+      'reconnectMaxDelayMs',
+      DEFAULT_BACKOFF.maxMs,
+    ),
     outboxLimits: {
       maxMessages: positiveInteger(limits.maxMessages, 'outboxLimits.maxMessages', Number.POSITIVE_INFINITY),
       maxBytes: positiveInteger(limits.maxBytes, 'outboxLimits.maxBytes', Number.POSITIVE_INFINITY),

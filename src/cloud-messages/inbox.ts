@@ -1,4 +1,4 @@
-import { isSpotflowError, SpotflowError } from '../errors.js';
+import { asSpotflowError, type SpotflowError } from '../errors.js';
 import type { Database, MqttMessage } from '../ports.js';
 
 /**
@@ -65,11 +65,7 @@ export class CloudInbox {
       }
     } catch (error) {
       if (this.#stopped) return; // the database closed under a handler that outlived close()
-      this.reportError(
-        isSpotflowError(error)
-          ? error
-          : new SpotflowError('INTERNAL', 'The cloud message inbox failed', { cause: error }),
-      );
+      this.reportError(asSpotflowError(error, 'The cloud message inbox failed'));
     }
   }
 }

@@ -1,4 +1,4 @@
-import { isSpotflowError, SpotflowError } from '../errors.js';
+import { asSpotflowError, isSpotflowError, SpotflowError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isLoopbackHost } from '../options.js';
 import type { MqttConnection, MqttMessage, Platform, TimerHandle } from '../ports.js';
@@ -296,9 +296,6 @@ export class HubSession {
   }
 
   #report(error: unknown): void {
-    const spotflowError = isSpotflowError(error)
-      ? error
-      : new SpotflowError('INTERNAL', 'Unexpected error in the hub session', { cause: error });
-    this.events.error(spotflowError);
+    this.events.error(asSpotflowError(error, 'Unexpected error in the hub session'));
   }
 }

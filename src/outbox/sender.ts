@@ -1,4 +1,4 @@
-import { isSpotflowError, SpotflowError } from '../errors.js';
+import { asSpotflowError, type SpotflowError } from '../errors.js';
 import type { HubCredentials } from '../iothub/connection-string.js';
 import { type MessageProperties, telemetryTopic } from '../iothub/property-bag.js';
 import type { Logger } from '../logger.js';
@@ -201,15 +201,11 @@ export class OutboxSender {
   /** Reports a failure, then waits a jittered, growing delay (cut short when the connection ends). */
   async #reportAndWait(error: unknown, failures: number, signal: AbortSignal): Promise<void> {
     this.#report(error);
-    await sleep(this.clock, backoffDelay(failures, { initialMs: 1000, maxMs: 60_000 }), signal).catch(
-      () => {},
-    );
+    await sleep(this.clock, backoffDelay(failures), signal).catch(() => {});
   }
 
   #report(error: unknown): void {
-    const spotflowError = isSpotflowError(error)
-      ? error
-      : new SpotflowError('INTERNAL', 'Unexpected error while sending messages', { cause: error });
+    const spotflowError = asSpotflowError(error, 'Unexpected error while sending messages');
     this.log.warn('Sending failed; will retry', { error: spotflowError });
     this.events.error(spotflowError);
   }

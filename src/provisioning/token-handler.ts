@@ -4,7 +4,7 @@
  * to take the renewal-pacing decision out as a pure function of (state, now) with its own table of cases, leaving
  * this class to carry it out.
  */
-import { abortedError, isSpotflowError, SpotflowError } from '../errors.js';
+import { abortedError, asSpotflowError, isSpotflowError, type SpotflowError } from '../errors.js';
 import type { HubCredentials } from '../iothub/connection-string.js';
 import type { CredentialSource } from '../iothub/session.js';
 import type { Logger } from '../logger.js';
@@ -222,11 +222,7 @@ export class TokenHandler implements CredentialSource {
           this.requireProvisioning(error.message);
           continue;
         }
-        this.events.error(
-          isSpotflowError(error)
-            ? error
-            : new SpotflowError('INTERNAL', 'Token handler failed', { cause: error }),
-        );
+        this.events.error(asSpotflowError(error, 'Token handler failed'));
         await sleep(this.clock, backoffDelay(attempt++, { initialMs: 2000, maxMs: 300_000 }), signal).catch(
           () => {},
         );

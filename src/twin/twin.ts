@@ -3,7 +3,7 @@
  * jobs — $rid request/response, desired patches and gaps, the reported-patch queue, identity reset — and issue 11
  * plans one small module per job; that split is left for a change of its own, with the twin suite unchanged around it.
  */
-import { abortedError, invalidArgument, isSpotflowError, SpotflowError } from '../errors.js';
+import { abortedError, asSpotflowError, invalidArgument, SpotflowError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DesiredProperties } from '../options.js';
 import type { Clock, Database, MqttConnection, MqttMessage } from '../ports.js';
@@ -32,8 +32,6 @@ const reportedKey = 'twin.reported';
 const identityKey = 'twin.identity';
 const responseTimeoutMs = 30_000;
 const maxPatchBytes = 32 * 1024;
-/** Pacing of reported-patch retries after 429, 5xx or no answer: 0.5–1 s, 1–2 s, … up to 30–60 s. */
-const retryBackoff = { initialMs: 1000, maxMs: 60_000 };
 
 interface TwinResponse {
   status: number;
@@ -365,7 +363,7 @@ export class TwinManager {
   async #retryPause(): Promise<void> {
     const wake = new AbortController();
     this.#wakeRetry = () => wake.abort();
-    await sleep(this.clock, backoffDelay(this.#failures - 1, retryBackoff), wake.signal).catch(() => {});
+    await sleep(this.clock, backoffDelay(this.#failures - 1), wake.signal).catch(() => {});
     this.#wakeRetry = undefined;
   }
 
@@ -478,11 +476,7 @@ export class TwinManager {
   }
 
   #report(error: unknown): void {
-    this.events.error(
-      isSpotflowError(error)
-        ? error
-        : new SpotflowError('INTERNAL', 'Twin handling failed', { cause: error }),
-    );
+    this.events.error(asSpotflowError(error, 'Twin handling failed'));
   }
 }
 

@@ -5,6 +5,12 @@
 import { abortedError, invalidArgument } from '../errors.js';
 import type { Clock, TimerHandle } from '../ports.js';
 
+/**
+ * The one default pacing for every retry loop (and the defaults of the `reconnect*DelayMs` options): 1 s first,
+ * doubling, capped at 60 s, up to half of each delay taken off at random.
+ */
+export const DEFAULT_BACKOFF = Object.freeze({ initialMs: 1000, maxMs: 60_000, factor: 2, jitter: 0.5 });
+
 export interface BackoffOptions {
   /** Delay before the first retry (attempt 0), in ms. Default 1000. */
   initialMs?: number;
@@ -26,7 +32,13 @@ export interface BackoffOptions {
  * @throws SpotflowError `INVALID_ARGUMENT` for negative delays, a factor below 1 or a jitter outside [0, 1].
  */
 export function backoffDelay(attempt: number, options: BackoffOptions = {}): number {
-  const { initialMs = 1000, maxMs = 60_000, factor = 2, jitter = 0.5, random = Math.random } = options;
+  const {
+    initialMs = DEFAULT_BACKOFF.initialMs,
+    maxMs = DEFAULT_BACKOFF.maxMs,
+    factor = DEFAULT_BACKOFF.factor,
+    jitter = DEFAULT_BACKOFF.jitter,
+    random = Math.random,
+  } = options;
   if (!(initialMs >= 0) || !(maxMs >= 0)) throw invalidArgument('backoff delays must be 0 or more');
   if (!(factor >= 1) || factor === Number.POSITIVE_INFINITY)
     throw invalidArgument('backoff factor must be ≥ 1');

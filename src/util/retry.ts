@@ -32,7 +32,7 @@ export async function retrying<T>(
     } catch (error) {
       if (signal?.aborted) throw abortedError(signal);
       if (!isTransient(error)) throw error;
-      const delay = backoffDelay(attempt, { initialMs: 1000, maxMs: 60_000 });
+      const delay = backoffDelay(attempt);
       log.warn('Platform not reachable; retrying', { error, retryInMs: Math.round(delay) });
       await (hurry ? hurry.wait(delay, signal) : sleep(clock, delay, signal));
     }
