@@ -7,9 +7,10 @@ import {
   maxMethodPayloadDepth,
 } from '../mqtt/methods.js';
 import { maxQueuedCloudMessages, type QueuedCloudMessage } from '../state/cloud-to-device.js';
-import { type JsonObject, nestsDeeperThan, twinPatchProblem } from '../state/merge-patch.js';
+import type { JsonObject } from '../state/merge-patch.js';
 import type { StoredMessage } from '../state/messages.js';
 import type { OperationStatus } from '../state/provisioning.js';
+import { nestsDeeperThan, twinPatchProblem } from '../state/twin-rules.js';
 import { defaultSettings, settingProblem, type WorkspaceSettings } from '../state/workspace.js';
 import { knownDeviceOf, managedBy, managementBase } from './management-auth.js';
 import { HttpProblem, problem, type Request, type Router } from './router.js';

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { isJsonObject, type JsonObject } from '../state/merge-patch.js';
 import { HttpProblem } from './router.js';
 
-export { deviceIdRule, isValidDeviceId } from '../../src/iothub/device-id.js';
+export { deviceIdRule, isValidDeviceId } from './device-id.js';
 
 export function requireObject(body: unknown): JsonObject {
   if (!isJsonObject(body))

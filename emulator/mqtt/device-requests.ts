@@ -1,5 +1,6 @@
 import { type EmulatorContext, hubDeviceId } from '../context.js';
-import { type JsonObject, twinPatchProblem } from '../state/merge-patch.js';
+import type { JsonObject } from '../state/merge-patch.js';
+import { twinPatchProblem } from '../state/twin-rules.js';
 import { sectionDocument } from '../state/twins.js';
 import type { MethodCalls } from './methods.js';
 import { ingestTelemetry, TelemetryRejected } from './telemetry.js';

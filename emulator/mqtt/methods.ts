@@ -1,5 +1,5 @@
 import type { EmulatorContext } from '../context.js';
-import { nestsDeeperThan } from '../state/merge-patch.js';
+import { nestsDeeperThan } from '../state/twin-rules.js';
 
 export interface MethodResult {
   status: number;

@@ -1,9 +1,9 @@
 import { promisify } from 'node:util';
 import { brotliDecompress } from 'node:zlib';
-import { parsePropertyBag } from '../../src/iothub/property-bag.js';
 import { type EmulatorContext, hubDeviceId, maxTelemetryBytes } from '../context.js';
 import { uploadContainer } from '../state/blobs.js';
 import type { StoredMessage } from '../state/messages.js';
+import { parsePropertyBag } from './property-bag.js';
 
 const decompress = promisify(brotliDecompress);
 
