@@ -2,6 +2,9 @@
  * IoT Hub's rules for twin documents, shared by the SDK (refusing a patch at the call) and the emulator (refusing
  * it as the hub would). Both checks walk the value iteratively, so hostile nesting cannot overflow the stack.
  */
+import { invalidArgument } from '../errors.js';
+import { encodePayload } from '../util/json.js';
+import { isJsonObject, type JsonObject } from './merge-patch.js';
 
 /** How deep twin property objects may nest. */
 export const maxTwinDepth = 10;
@@ -43,4 +46,28 @@ export function invalidPropertyName(value: unknown, allowTopLevelMetadata = fals
     for (const child of Object.values(next.value)) stack.push({ value: child, top: false });
   }
   return undefined;
+}
+
+const maxPatchBytes = 32 * 1024;
+
+/**
+ * A reported patch as IoT Hub accepts it (a plain JSON object, at most 32 KB, nesting ≤ 10, valid names), as the
+ * JSON it will be sent as; throws `INVALID_ARGUMENT` at the call otherwise.
+ */
+export function checkReportedPatch(patch: unknown): JsonObject {
+  const prototype = typeof patch === 'object' && patch !== null ? Object.getPrototypeOf(patch) : undefined;
+  if (!isJsonObject(patch) || (prototype !== Object.prototype && prototype !== null)) {
+    throw invalidArgument('A reported-properties patch must be a plain JSON object');
+  }
+  if (nestsDeeperThan(patch, maxTwinDepth))
+    throw invalidArgument(`Reported properties may nest at most ${maxTwinDepth} levels`);
+  const bytes = encodePayload(patch);
+  if (bytes.length > maxPatchBytes) {
+    throw invalidArgument(`A reported-properties patch may be at most ${maxPatchBytes} bytes`);
+  }
+  const parsed = JSON.parse(new TextDecoder().decode(bytes)) as JsonObject;
+  // At every level: IoT Hub refuses such a patch wherever the key is, and a refused patch would be dropped later.
+  const bad = invalidPropertyName(parsed);
+  if (bad !== undefined) throw invalidArgument(`Reported property name ${bad}`);
+  return parsed;
 }
