@@ -2,6 +2,7 @@ import { type EmulatorContext, hubDeviceId } from '../context.js';
 import type { JsonObject } from '../state/merge-patch.js';
 import { twinPatchProblem } from '../state/twin-rules.js';
 import { sectionDocument } from '../state/twins.js';
+import { hubErrorBody, hubErrorCodes } from './hub-errors.js';
 import type { MethodCalls } from './methods.js';
 import { ingestTelemetry, TelemetryRejected } from './telemetry.js';
 
@@ -15,6 +16,15 @@ function queryOf(topic: string): URLSearchParams {
 
 function json(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));
+}
+
+/**
+ * Answers a twin request on `$iothub/twin/res/{tail}`, as IoT Hub does only to a device subscribed to
+ * `$iothub/twin/res/#`: one that never subscribed gets nothing (the request itself is still carried out).
+ */
+function respondTwin(context: EmulatorContext, deviceId: string, tail: string, body: Buffer): void {
+  if (!context.links.isSubscribed(deviceId, '$iothub/twin/res/#')) return;
+  context.links.send(deviceId, `$iothub/twin/res/${tail}`, body);
 }
 
 /**
@@ -41,7 +51,7 @@ export async function handleDevicePublish(
     const rid = queryOf(topic).get('$rid') ?? '';
     const twin = context.twins.get(deviceId);
     const document = { desired: sectionDocument(twin.desired), reported: sectionDocument(twin.reported) };
-    context.links.send(deviceId, `$iothub/twin/res/200/?$rid=${rid}`, json(document));
+    respondTwin(context, deviceId, `200/?$rid=${rid}`, json(document));
     return;
   }
   if (topic.startsWith('$iothub/twin/PATCH/properties/reported/')) {
@@ -55,19 +65,16 @@ export async function handleDevicePublish(
     const refused =
       patch === undefined
         ? { title: 'Malformed JSON', detail: 'the patch is not valid JSON' }
-        : twinPatchProblem(patch);
+        : twinPatchProblem(patch, 'device');
     if (refused) {
       const message = `${refused.title}: ${refused.detail}`;
-      context.links.send(deviceId, `$iothub/twin/res/400/?$rid=${rid}`, json({ message }));
+      const body = hubErrorBody(hubErrorCodes.argumentInvalid, message, context.now());
+      respondTwin(context, deviceId, `400/?$rid=${rid}`, json(body));
       return;
     }
     const section = context.twins.patch(deviceId, 'reported', patch as JsonObject);
     context.events.emit('twin.changed', { deviceId, side: 'reported', document: sectionDocument(section) });
-    context.links.send(
-      deviceId,
-      `$iothub/twin/res/204/?$rid=${rid}&$version=${section.version}`,
-      Buffer.alloc(0),
-    );
+    respondTwin(context, deviceId, `204/?$rid=${rid}&$version=${section.version}`, Buffer.alloc(0));
     return;
   }
   const methodResponse = /^\$iothub\/methods\/res\/(\d{3})\/\?(.*)$/.exec(topic);
