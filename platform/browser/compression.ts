@@ -1,12 +1,13 @@
 /**
  * The `Compressor` port in browsers: Brotli from WebAssembly (`brotli-wasm`, about 1 MB of wasm), which browsers
- * lack natively (`CompressionStream` has no Brotli). Loaded by the first `compress()` call only, as a separate
- * chunk, so a device that never compresses never downloads it.
+ * lack natively (`CompressionStream` has no Brotli). It runs in a worker of its own, so compressing a large message
+ * never blocks the page. The worker, and with it brotli-wasm, is fetched by the first `compress()` call only, so a
+ * device that never compresses never downloads it.
  */
 import { SpotflowError } from '../../src/errors.js';
 import type { CompressionLevel, Compressor } from '../../src/ports.js';
-
-type Brotli = Awaited<typeof import('brotli-wasm')['default']>;
+import type { CompressionRequest } from './compression-protocol.js';
+import { WorkerConnection } from './worker-rpc.js';
 
 const QUALITY: Record<CompressionLevel, number> = { fastest: 1, smallest: 11 };
 
@@ -15,28 +16,40 @@ const QUALITY: Record<CompressionLevel, number> = { fastest: 1, smallest: 11 };
  * const compressed = await createBrowserCompressor().compress(bytes, 'smallest');
  */
 export function createBrowserCompressor(): Compressor {
-  let loading: Promise<Brotli> | undefined;
-  const load = (): Promise<Brotli> => {
-    loading ??= import('brotli-wasm')
-      .then((module) => module.default)
-      .catch((error: unknown) => {
-        // NETWORK: most often the chunk or its wasm failed to download. Forget the failure, so a later call tries
-        // again.
-        loading = undefined;
-        throw new SpotflowError('NETWORK', 'Cannot load the Brotli compressor (package brotli-wasm)', {
-          cause: error,
-        });
-      });
-    return loading;
-  };
+  let worker: WorkerConnection<CompressionRequest> | undefined;
   return {
     async compress(data: Uint8Array, level: CompressionLevel): Promise<Uint8Array> {
       const quality = QUALITY[level];
       // The core validates options at the call; an unknown level reaching here is a bug.
       if (quality === undefined)
         throw new SpotflowError('INTERNAL', `Unknown compression level ${String(level)}`);
-      const brotli = await load();
-      return brotli.compress(data, { quality });
+      if (worker === undefined || worker.failed) worker = startWorker();
+      const current = worker;
+      try {
+        // Copied, not transferred: the caller keeps its bytes.
+        return (await current.call({ quality, data })) as Uint8Array;
+      } catch (error) {
+        // Most often the worker's script, brotli-wasm's chunk or its wasm failed to download: a later call starts
+        // a fresh worker that fetches them again.
+        if (current === worker) {
+          current.terminate(unavailable());
+          worker = undefined;
+        }
+        throw error;
+      }
     },
   };
+}
+
+function startWorker(): WorkerConnection<CompressionRequest> {
+  const worker = new Worker(new URL('./compression-worker.js', import.meta.url), {
+    type: 'module',
+    name: 'spotflow-device compression',
+  });
+  return new WorkerConnection<CompressionRequest>(worker, (detail) => unavailable(detail));
+}
+
+function unavailable(detail?: string): SpotflowError {
+  const suffix = detail === undefined ? '' : ` (${detail})`;
+  return new SpotflowError('NETWORK', `Cannot load the Brotli compressor (package brotli-wasm)${suffix}`);
 }

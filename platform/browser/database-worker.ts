@@ -4,27 +4,16 @@
  */
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import bundledWasmUrl from 'sql.js/dist/sql-wasm-browser.wasm?url';
-import { isSpotflowError, SpotflowError } from '../../src/errors.js';
-import type { DatabaseRequest, DatabaseResponse, WireError } from './database-protocol.js';
+import { SpotflowError } from '../../src/errors.js';
+import type { DatabaseRequest } from './database-protocol.js';
 import { JournaledDatabase } from './journaled-database.js';
+import { serveRequests, type WorkerReply } from './worker-rpc.js';
 
-interface WorkerScope {
-  onmessage: ((event: MessageEvent<DatabaseRequest>) => void) | null;
-  postMessage(message: DatabaseResponse, transfer?: Transferable[]): void;
-  close(): void;
-}
-
-const scope = globalThis as unknown as WorkerScope;
 let database: JournaledDatabase | undefined;
 
-scope.onmessage = ({ data: request }) => {
-  handle(request).then(
-    ({ value, transfer }) => scope.postMessage({ id: request.id, ok: true, value }, transfer),
-    (error: unknown) => scope.postMessage({ id: request.id, ok: false, error: toWire(error) }),
-  );
-};
+serveRequests(handle, 'The database worker failed');
 
-async function handle(request: DatabaseRequest): Promise<{ value: unknown; transfer?: Transferable[] }> {
+async function handle(request: DatabaseRequest): Promise<WorkerReply> {
   switch (request.op) {
     case 'open':
       database = await JournaledDatabase.open(await loadSqlJs(request.wasmUrl), request.name);
@@ -67,18 +56,4 @@ function blobBuffers(rows: Record<string, unknown>[]): Transferable[] {
     for (const value of Object.values(row)) if (value instanceof Uint8Array) buffers.push(value.buffer);
   }
   return buffers;
-}
-
-function toWire(error: unknown): WireError {
-  const spotflow = isSpotflowError(error)
-    ? error
-    : new SpotflowError('INTERNAL', 'The database worker failed', { cause: error });
-  const cause = spotflow.cause;
-  return {
-    code: spotflow.code,
-    message: spotflow.message,
-    ...(cause instanceof Error || cause instanceof DOMException
-      ? { cause: { name: cause.name, message: cause.message } }
-      : {}),
-  };
 }

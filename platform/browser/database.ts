@@ -3,7 +3,7 @@
  * journaled-database.ts). This side only forwards calls; a write resolves when the worker reports its IndexedDB
  * transaction complete.
  */
-import { SpotflowError, type SpotflowErrorCode } from '../../src/errors.js';
+import { SpotflowError } from '../../src/errors.js';
 import type {
   Database,
   DatabaseOpener,
@@ -12,10 +12,10 @@ import type {
   WriteOptions,
   WriteResult,
 } from '../../src/ports.js';
-import type { DatabaseRequest, DatabaseResponse, WireError } from './database-protocol.js';
+import type { DatabaseRequest } from './database-protocol.js';
+import { WorkerConnection } from './worker-rpc.js';
 
-/** A request without its id, which the connection assigns. */
-type Call = DatabaseRequest extends infer R ? (R extends DatabaseRequest ? Omit<R, 'id'> : never) : never;
+type Connection = WorkerConnection<DatabaseRequest>;
 
 export interface BrowserDatabaseOptions {
   /** Where sql.js's `sql-wasm-browser.wasm` is served; by default the URL the bundler gave it. */
@@ -29,11 +29,11 @@ export interface BrowserDatabaseOptions {
 export function createBrowserDatabaseOpener(options: BrowserDatabaseOptions = {}): DatabaseOpener {
   return {
     async open(name: string): Promise<Database> {
-      const connection = new WorkerConnection(name);
+      const connection = connect(name);
       try {
         await connection.call({ op: 'open', name, wasmUrl: options.sqlWasmUrl });
       } catch (error) {
-        connection.terminate();
+        connection.terminate(closed());
         throw error;
       }
       return new BrowserDatabase(connection, name);
@@ -42,11 +42,11 @@ export function createBrowserDatabaseOpener(options: BrowserDatabaseOptions = {}
 }
 
 class BrowserDatabase implements Database {
-  readonly #connection: WorkerConnection;
+  readonly #connection: Connection;
   readonly #name: string;
   #closing: Promise<void> | undefined;
 
-  constructor(connection: WorkerConnection, name: string) {
+  constructor(connection: Connection, name: string) {
     this.#connection = connection;
     this.#name = name;
   }
@@ -66,7 +66,7 @@ class BrowserDatabase implements Database {
     this.#closing ??= this.#connection
       .call({ op: 'close' })
       .then(() => undefined)
-      .finally(() => this.#connection.terminate());
+      .finally(() => this.#connection.terminate(closed()));
     return this.#closing;
   }
 
@@ -75,61 +75,17 @@ class BrowserDatabase implements Database {
   }
 }
 
-/** Request/response over one worker; a worker that fails to start or dies fails every call. */
-class WorkerConnection {
-  readonly #worker: Worker;
-  readonly #pending = new Map<
-    number,
-    { resolve: (value: unknown) => void; reject: (error: unknown) => void }
-  >();
-  #nextId = 1;
-  #failure: SpotflowError | undefined;
-
-  constructor(name: string) {
-    this.#worker = new Worker(new URL('./database-worker.js', import.meta.url), {
-      type: 'module',
-      name: `spotflow-device database ${name}`,
-    });
-    this.#worker.onmessage = ({ data }: MessageEvent<DatabaseResponse>) => {
-      const pending = this.#pending.get(data.id);
-      if (pending === undefined) return;
-      this.#pending.delete(data.id);
-      if (data.ok) pending.resolve(data.value);
-      else pending.reject(fromWire(data.error));
-    };
-    this.#worker.onerror = (event) => {
-      event.preventDefault();
-      this.#fail(
-        new SpotflowError(
-          'DATABASE_UNAVAILABLE',
-          `The database worker failed (${event.message || 'no detail'})`,
-        ),
-      );
-    };
-  }
-
-  call(call: Call): Promise<unknown> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...call, id });
-    });
-  }
-
-  terminate(): void {
-    this.#worker.terminate();
-    this.#fail(new SpotflowError('CLIENT_CLOSED', 'The database is closed'));
-  }
-
-  #fail(error: SpotflowError): void {
-    this.#failure ??= error;
-    for (const { reject } of this.#pending.values()) reject(this.#failure);
-    this.#pending.clear();
-  }
+function connect(name: string): Connection {
+  const worker = new Worker(new URL('./database-worker.js', import.meta.url), {
+    type: 'module',
+    name: `spotflow-device database ${name}`,
+  });
+  return new WorkerConnection<DatabaseRequest>(
+    worker,
+    (detail) => new SpotflowError('DATABASE_UNAVAILABLE', `The database worker failed (${detail})`),
+  );
 }
 
-function fromWire(error: WireError): SpotflowError {
-  const cause = error.cause && Object.assign(new Error(error.cause.message), { name: error.cause.name });
-  return new SpotflowError(error.code as SpotflowErrorCode, error.message, cause ? { cause } : undefined);
+function closed(): SpotflowError {
+  return new SpotflowError('CLIENT_CLOSED', 'The database is closed');
 }

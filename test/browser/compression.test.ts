@@ -1,5 +1,5 @@
-// The Compressor port in Chromium: the contract against brotli-wasm, and its lazy loading (a separate chunk and
-// wasm, fetched by the first compress() only, and fetched again after a failed load).
+// The Compressor port in Chromium: the contract against brotli-wasm in its worker, and its lazy loading (a worker,
+// and its wasm, fetched by the first compress() only, and fetched again after a failed load).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliDecompressSync } from 'node:zlib';
@@ -32,20 +32,19 @@ describe('Compressor contract (brotli-wasm, Chromium)', () => {
   it.each(compressionContract.map((c) => c.name))('%s', (name) => runContractCase(page, name));
 });
 
-/** The build's Brotli files: the wasm and the chunk that loads it. */
+/** The build's Brotli files: the compression worker (with brotli-wasm's loader in it) and the wasm. */
 function brotliFiles() {
   const assets = join(inject('pagesDir'), 'assets');
-  const files = readdirSync(assets);
+  const files = readdirSync(assets).filter((file) => !file.endsWith('.map'));
+  const code = (file: string) => readFileSync(join(assets, file), 'utf8');
   const wasm = files.find((file) => /^brotli_wasm_bg.*\.wasm$/.test(file));
   if (wasm === undefined) throw new Error(`no brotli wasm among the built assets: ${files.join(', ')}`);
-  const chunk = files.find(
-    (file) => file.endsWith('.js') && readFileSync(join(assets, file), 'utf8').includes(wasm),
-  );
-  if (chunk === undefined) throw new Error('no built chunk refers to the brotli wasm');
+  const worker = files.find((file) => file.endsWith('.js') && code(file).includes(wasm));
+  if (worker === undefined) throw new Error('no built worker refers to the brotli wasm');
   return {
     wasm,
-    chunk,
-    isBrotli: (url: string) => [wasm, chunk].includes(new URL(url).pathname.split('/').pop()!),
+    worker,
+    isBrotli: (url: string) => [wasm, worker].includes(new URL(url).pathname.split('/').pop()!),
   };
 }
 
@@ -73,20 +72,20 @@ function staticChunks(page: string): { entry: string; loaded: Set<string> } {
 }
 
 describe('lazy Brotli', () => {
-  it('is a separate chunk with its own wasm, reached from the page by dynamic import only', () => {
-    const { wasm, chunk } = brotliFiles();
+  it('runs in a worker of its own, with its own wasm, that the page names but does not load', () => {
+    const { wasm, worker } = brotliFiles();
     const { entry, loaded } = staticChunks('compression.html');
     expect(loaded.has(entry)).toBe(true);
-    expect([...loaded]).not.toContain(chunk);
+    expect([...loaded]).not.toContain(worker);
     const loadedCode = [...loaded].map((file) =>
       readFileSync(join(inject('pagesDir'), 'assets', file), 'utf8'),
     );
     expect(loadedCode.some((code) => code.includes(wasm))).toBe(false);
-    expect(loadedCode.some((code) => code.includes(`import("./${chunk}")`))).toBe(true);
+    expect(loadedCode.some((code) => code.includes(worker))).toBe(true);
   });
 
-  it('fetches the chunk and wasm at the first compress() only', async () => {
-    const { isBrotli, chunk, wasm } = brotliFiles();
+  it('fetches the worker and its wasm at the first compress() only', async () => {
+    const { isBrotli, wasm, worker } = brotliFiles();
     const fresh = await newContext(browser);
     try {
       const page = await fresh.newPage();
@@ -96,7 +95,7 @@ describe('lazy Brotli', () => {
       expect(urls.filter(isBrotli)).toEqual([]);
       expect(await page.evaluate(() => globalThis.__compress!('smallest'))).toBeGreaterThan(0);
       const loaded = new Set(urls.filter(isBrotli).map((url) => new URL(url).pathname.split('/').pop()));
-      expect(loaded).toEqual(new Set([chunk, wasm]));
+      expect(loaded).toEqual(new Set([worker, wasm]));
       // Loaded once: later calls reuse it.
       const before = urls.length;
       await page.evaluate(() => globalThis.__compress!('fastest'));
@@ -106,24 +105,30 @@ describe('lazy Brotli', () => {
     }
   });
 
-  it('rejects with a NETWORK error naming the package when the chunk fails to load, and loads on a later call', async () => {
-    const { chunk } = brotliFiles();
-    const fresh = await newContext(browser);
-    try {
-      const page = await openPage(fresh, 'compression.html', 'failing load');
-      const blocked = (url: URL) => url.pathname.endsWith(`/${chunk}`);
-      await page.route(blocked, (route) => route.abort('internetdisconnected'));
-      const failure = await page.evaluate(() =>
-        globalThis.__compress!('fastest').then(
-          () => undefined,
-          (error: { code?: string; message?: string }) => ({ code: error.code, message: error.message }),
-        ),
-      );
-      expect(failure).toMatchObject({ code: 'NETWORK', message: expect.stringContaining('brotli-wasm') });
-      await page.unroute(blocked);
-      expect(await page.evaluate(() => globalThis.__compress!('fastest'))).toBeGreaterThan(0);
-    } finally {
-      await fresh.close();
-    }
-  });
+  it.each([
+    ['the brotli wasm', 'wasm'],
+    ['the worker script', 'worker'],
+  ] as const)(
+    'rejects with a NETWORK error naming the package when %s fails to load, and loads on a later call',
+    async (_, which) => {
+      const file = brotliFiles()[which];
+      const fresh = await newContext(browser);
+      try {
+        const page = await openPage(fresh, 'compression.html', 'failing load');
+        const blocked = (url: URL) => url.pathname.endsWith(`/${file}`);
+        await fresh.route(blocked, (route) => route.abort('internetdisconnected'));
+        const failure = await page.evaluate(() =>
+          globalThis.__compress!('fastest').then(
+            () => undefined,
+            (error: { code?: string; message?: string }) => ({ code: error.code, message: error.message }),
+          ),
+        );
+        expect(failure).toMatchObject({ code: 'NETWORK', message: expect.stringContaining('brotli-wasm') });
+        await fresh.unroute(blocked);
+        expect(await page.evaluate(() => globalThis.__compress!('fastest'))).toBeGreaterThan(0);
+      } finally {
+        await fresh.close();
+      }
+    },
+  );
 });
