@@ -77,10 +77,12 @@ export async function handleDevicePublish(
     respondTwin(context, deviceId, `204/?$rid=${rid}&$version=${section.version}`, Buffer.alloc(0));
     return;
   }
-  const methodResponse = /^\$iothub\/methods\/res\/(\d{3})\/\?(.*)$/.exec(topic);
-  if (methodResponse) {
+  // Any 32-bit integer is a status IoT Hub relays to the caller (0, 1000, -1 alike), not only HTTP's three digits.
+  const methodResponse = /^\$iothub\/methods\/res\/(-?\d{1,10})\/\?(.*)$/.exec(topic);
+  const status = Number(methodResponse?.[1]);
+  if (methodResponse && status >= -(2 ** 31) && status < 2 ** 31) {
     const rid = new URLSearchParams(methodResponse[2]).get('$rid') ?? '';
-    methods.settle(deviceId, rid, Number(methodResponse[1]), payload);
+    methods.settle(deviceId, rid, status, payload);
     return;
   }
   throw new TelemetryRejected(`device may not publish to ${topic}`);

@@ -103,3 +103,21 @@ describe('twin responses', () => {
     expect((await emulator.api.twin('twin-unsubscribed')).reported).toMatchObject({ x: 1 });
   });
 });
+
+describe('direct method responses', () => {
+  it.each([0, 1000, 42, -1])('relays status %i to the caller and keeps the connection', async (status) => {
+    const device = await provisionDevice(emulator, `method-status-${status}`);
+    const client = await connect(device);
+    await client.subscribeAsync('$iothub/methods/POST/#');
+    client.on('message', (topic) => {
+      const rid = /\?\$rid=(.+)$/.exec(topic)?.[1];
+      if (rid) client.publish(`$iothub/methods/res/${status}/?$rid=${rid}`, JSON.stringify({ status }));
+    });
+    const path = `/devices/${encodeURIComponent(device.deviceId)}/methods/check?timeoutSeconds=10`;
+    for (let call = 0; call < 2; call++) {
+      const result = await emulator.api.request('POST', path, {});
+      expect(result).toMatchObject({ status: 200, body: { status, payload: { status } } });
+    }
+    expect(client.connected).toBe(true);
+  });
+});
