@@ -1,8 +1,6 @@
 /**
  * The token handler: establishes the registration and keeps the registration token and the SAS fresh for the
- * client's life. Over 400 lines (409 before this change; the secrets it now records add the rest): issue 11 plans
- * to take the renewal-pacing decision out as a pure function of (state, now) with its own table of cases, leaving
- * this class to carry it out.
+ * client's life. What to renew when is decided in renewal-plan.ts; this class carries it out.
  */
 import { abortedError, asSpotflowError, isSpotflowError, type SpotflowError } from '../errors.js';
 import type { HubCredentials } from '../iothub/connection-string.js';
@@ -17,6 +15,7 @@ import { sha256Hex } from '../util/sha256.js';
 import type { IssuedRegistrationToken, ProvisioningApi } from './api.js';
 import { effectiveExpiryUntil } from './expiry.js';
 import { type ProvisioningFlowOptions, runProvisioning } from './flow.js';
+import { type Now, nextRenewal, type RenewalState, type SasPacing, sasArrival } from './renewal-plan.js';
 
 /** What the database keeps about this device's registration (tokens included: the file is owner-only). */
 export interface StoredRegistration {
@@ -32,31 +31,6 @@ export interface StoredRegistration {
 }
 
 const stateKey = 'registration';
-
-/**
- * SAS renewals never come closer together than this (SPEC §3: never hammer the hub), except when a SAS that looked
- * healthy on arrival is due sooner by its own lifetime (SPEC §2 step 4: a 2 s SAS is renewed after 1 s).
- */
-const MIN_RENEWAL_INTERVAL_MS = 10_000;
-/** Longest wait between renewals after refusals in a row: the device is offline meanwhile. */
-const MAX_REFUSED_INTERVAL_MS = 5 * 60_000;
-/**
- * Longest wait between renewals of SAS tokens that keep arriving already expired by the device's clock: the hub
- * (whose clock is right) accepts them, and a typical 1 h SAS would be renewed after 30 min anyway.
- */
-const MAX_SKEWED_INTERVAL_MS = 30 * 60_000;
-/** A SAS with less than this left by the device's clock when it arrives counts as already expired. */
-const MIN_SAS_REMAINING_MS = 1000;
-
-/** What this process knows about the current SAS, to pace its renewal. */
-interface SasPacing {
-  /** `clock.monotonicNow()` when it arrived (when the client started, for one read from the database). */
-  arrivedAt: number;
-  /** How long after its arrival it is due for renewal by the monotonic clock (Infinity: the wall clock decides). */
-  renewAfterMs: number;
-  /** It arrived already expired, or the hub refused it: renewing it is a retry, paced by {@link backoffInterval}. */
-  struck: boolean;
-}
 
 export interface TokenHandlerEvents {
   provisioningRequired(reason: string): void;
@@ -78,18 +52,10 @@ export class TokenHandler implements CredentialSource {
   readonly #stop = new AbortController();
   readonly #listeners = new Set<() => void>();
   #registration!: StoredRegistration;
-  #needsProvisioning = false;
-  #renewNow = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
-  /**
-   * `clock.monotonicNow()` when the last SAS renewal began. Intervals between renewals are measured on the
-   * monotonic clock, because NTP may step the wall clock by hours in either direction.
-   */
-  #lastRenewalAt: number | undefined;
-  #sas: SasPacing;
-  /** Renewals in a row that brought no usable SAS (it arrived already expired, or the hub refused it). */
-  #strikes = 0;
+  /** The pacing state {@link nextRenewal} decides from (the due times come from `#registration`). */
+  readonly #pacing: Omit<RenewalState, 'sasRenewAt' | 'registrationTokenRenewAt'>;
   /** Whether the current run of already-expired SAS tokens has been logged (once, not at every renewal). */
   #skewReported = false;
   /** Cuts a renewal's retry backoff short when the hub refuses the SAS (proof the network is back). */
@@ -103,7 +69,13 @@ export class TokenHandler implements CredentialSource {
     private readonly log: Logger,
     private readonly events: TokenHandlerEvents,
   ) {
-    this.#sas = { arrivedAt: clock.monotonicNow(), renewAfterMs: Number.POSITIVE_INFINITY, struck: false };
+    this.#pacing = {
+      needsProvisioning: false,
+      refused: false,
+      lastRenewalAt: undefined,
+      sas: { arrivedAt: clock.monotonicNow(), renewAfterMs: Number.POSITIVE_INFINITY, struck: false },
+      strikes: 0,
+    };
     this.#hurry = new Hurry(clock);
   }
 
@@ -133,7 +105,7 @@ export class TokenHandler implements CredentialSource {
         stored.registrationTokenExpiresAt <= this.clock.now()
       ) {
         this.log.warn('The stored registration token has expired; provisioning again in the background');
-        this.#needsProvisioning = true;
+        this.#pacing.needsProvisioning = true;
       }
       return;
     }
@@ -157,11 +129,11 @@ export class TokenHandler implements CredentialSource {
 
   async refused(credentials: HubCredentials, signal: AbortSignal): Promise<void> {
     if (credentials.sasToken !== this.#registration.hub.sasToken) return;
-    if (!this.#sas.struck) {
-      this.#sas.struck = true;
-      this.#strikes++;
+    if (!this.#pacing.sas.struck) {
+      this.#pacing.sas.struck = true;
+      this.#pacing.strikes++;
     }
-    this.#renewNow = true;
+    this.#pacing.refused = true;
     this.#wake?.();
     this.#hurry.now();
     await new Promise<void>((resolve, reject) => {
@@ -185,8 +157,8 @@ export class TokenHandler implements CredentialSource {
 
   /** Forces provisioning again (used when the platform revoked the registration token). */
   requireProvisioning(reason: string): void {
-    if (this.#needsProvisioning) return;
-    this.#needsProvisioning = true;
+    if (this.#pacing.needsProvisioning) return;
+    this.#pacing.needsProvisioning = true;
     this.log.warn('Provisioning required', { reason });
     this.#wake?.();
   }
@@ -199,21 +171,33 @@ export class TokenHandler implements CredentialSource {
     let attempt = 0;
     while (!signal.aborted) {
       try {
-        if (this.#needsProvisioning) {
-          this.events.provisioningRequired('the registration token is no longer valid');
-          const issued = await runProvisioning(this.api, this.options, this.clock, this.log, signal);
-          await this.#register(issued, this.#registration.provisioningTokenHash, signal);
-          this.#needsProvisioning = false;
-        } else if (this.#renewNow || this.#sasDueIn() <= 0) {
-          await this.#paceRenewal(signal);
-          await this.#renewSas(signal);
-        } else if (
-          this.#registration.registrationTokenRenewAt !== null &&
-          this.clock.now() >= this.#registration.registrationTokenRenewAt
-        ) {
-          await this.#refreshRegistrationToken(signal);
-        } else {
-          await this.#sleepUntilDue(signal);
+        const step = nextRenewal(
+          {
+            ...this.#pacing,
+            sasRenewAt: this.#registration.hub.sasRenewAt,
+            registrationTokenRenewAt: this.#registration.registrationTokenRenewAt,
+          },
+          this.#now(),
+        );
+        switch (step.kind) {
+          case 'provision': {
+            this.events.provisioningRequired('the registration token is no longer valid');
+            const issued = await runProvisioning(this.api, this.options, this.clock, this.log, signal);
+            await this.#register(issued, this.#registration.provisioningTokenHash, signal);
+            this.#pacing.needsProvisioning = false;
+            break;
+          }
+          case 'renewSas':
+            this.#pacing.strikes = step.strikes;
+            if (step.waitMs > 0) await sleep(this.clock, step.waitMs, signal);
+            await this.#renewSas(signal);
+            break;
+          case 'refreshRegistrationToken':
+            await this.#refreshRegistrationToken(signal);
+            break;
+          case 'sleep':
+            await this.#sleep(step.ms, signal);
+            break;
         }
         attempt = 0;
       } catch (error) {
@@ -231,7 +215,7 @@ export class TokenHandler implements CredentialSource {
   }
 
   async #renewSas(signal: AbortSignal): Promise<void> {
-    this.#lastRenewalAt = this.clock.monotonicNow();
+    this.#pacing.lastRenewalAt = this.clock.monotonicNow();
     const registration = await retrying(
       () => this.api.register(this.#registration.registrationToken, signal),
       this.clock,
@@ -246,7 +230,7 @@ export class TokenHandler implements CredentialSource {
       next.registrationTokenExpiresAt = now + registration.registrationTokenLifetimeMs;
       next.registrationTokenRenewAt = effectiveExpiryUntil(now, next.registrationTokenExpiresAt);
     }
-    this.#renewNow = false;
+    this.#pacing.refused = false;
     await this.#store(next, pacing);
     // Not `sasExpiresAt`: the logger redacts fields whose name mentions a SAS.
     this.log.info('Hub credentials renewed', { expiresAt: new Date(next.hub.sasExpiresAt).toISOString() });
@@ -306,41 +290,27 @@ export class TokenHandler implements CredentialSource {
     if (!changed) return;
     // Any new SAS answers a refusal of the old one, also one obtained by provisioning again: renewing once more
     // would cost a needless register and reconnect, after the hammering guard held the loop for 10 s or more.
-    this.#renewNow = false;
+    this.#pacing.refused = false;
     for (const listener of [...this.#listeners]) listener();
   }
 
-  /**
-   * The hub part of the registration for a SAS that just arrived, and how to pace its renewal. A SAS whose expiry
-   * is already past (or less than a second away) by the device's clock means the clock is ahead of the platform's
-   * by more than the SAS lifetime, or the platform sent a past expiry. Its real lifetime is unknown (`se` minus the
-   * platform's idea of now), so it is kept (the hub decides whether it accepts it) and renewed after the backoff
-   * interval, not at once: renewing at once would loop, each new SAS looking expired too, each one a reconnect.
-   */
+  /** The hub part of the registration for a SAS that just arrived, and how to pace its renewal. */
   #arrived(credentials: HubCredentials, now: number): { hub: StoredRegistration['hub']; pacing: SasPacing } {
     const sasExpiresAt = credentials.sasExpiresAt.getTime();
-    const arrivedAt = this.clock.monotonicNow();
-    if (sasExpiresAt - now >= MIN_SAS_REMAINING_MS) {
-      const sasRenewAt = effectiveExpiryUntil(now, sasExpiresAt);
-      return {
-        hub: { ...credentials, sasExpiresAt, sasRenewAt },
-        pacing: { arrivedAt, renewAfterMs: sasRenewAt - now, struck: false },
-      };
-    }
-    const renewAfterMs = backoffInterval(this.#strikes + 1, MAX_SKEWED_INTERVAL_MS);
-    return {
-      hub: { ...credentials, sasExpiresAt, sasRenewAt: now + renewAfterMs },
-      pacing: { arrivedAt, renewAfterMs, struck: true },
-    };
+    const { sasRenewAt, pacing } = sasArrival(sasExpiresAt, this.#pacing.strikes, {
+      wall: now,
+      monotonic: this.clock.monotonicNow(),
+    });
+    return { hub: { ...credentials, sasExpiresAt, sasRenewAt }, pacing };
   }
 
   #adopt(pacing: SasPacing, sasExpiresAt: number): void {
-    this.#sas = pacing;
+    this.#pacing.sas = pacing;
     if (!pacing.struck) {
       this.#skewReported = false;
       return;
     }
-    this.#strikes++;
+    this.#pacing.strikes++;
     if (this.#skewReported) return;
     this.#skewReported = true;
     this.log.warn(
@@ -354,42 +324,12 @@ export class TokenHandler implements CredentialSource {
     );
   }
 
-  /** How long until the SAS is due for renewal: by the wall clock or by the monotonic one, whichever says sooner. */
-  #sasDueIn(): number {
-    return Math.min(
-      this.#registration.hub.sasRenewAt - this.clock.now(),
-      this.#sas.arrivedAt + this.#sas.renewAfterMs - this.clock.monotonicNow(),
-    );
+  #now(): Now {
+    return { wall: this.clock.now(), monotonic: this.clock.monotonicNow() };
   }
 
-  /**
-   * Never hammer the hub (SPEC §3): every renewal, scheduled or after a refusal, starts no sooner than a minimum
-   * interval after the previous one, measured on the monotonic clock (with the wall clock, NTP stepping it back
-   * made the wait as long as the step) and never longer than that interval. The interval is 10 s, doubling with
-   * each renewal in a row that brought no usable SAS; a healthy SAS with a shorter lifetime keeps its own schedule.
-   */
-  async #paceRenewal(signal: AbortSignal): Promise<void> {
-    // A SAS that lived to its renewal time without being refused ends any run of failed renewals.
-    if (!this.#renewNow && !this.#sas.struck) this.#strikes = 0;
-    if (this.#lastRenewalAt === undefined) return;
-    const interval =
-      this.#renewNow || this.#sas.struck
-        ? backoffInterval(this.#strikes, this.#renewNow ? MAX_REFUSED_INTERVAL_MS : MAX_SKEWED_INTERVAL_MS)
-        : Math.min(MIN_RENEWAL_INTERVAL_MS, this.#sas.renewAfterMs);
-    const wait = Math.min(
-      Math.max(interval - (this.clock.monotonicNow() - this.#lastRenewalAt), 0),
-      interval,
-    );
-    if (wait > 0) await sleep(this.clock, wait, signal);
-  }
-
-  async #sleepUntilDue(signal: AbortSignal): Promise<void> {
-    const due = Math.min(
-      this.#sasDueIn(),
-      (this.#registration.registrationTokenRenewAt ?? Number.POSITIVE_INFINITY) - this.clock.now(),
-    );
-    // Wake at least every minute: the wall clock may jump (NTP after boot) and timers do not follow it.
-    const delay = Math.max(0, Math.min(due, 60_000));
+  /** Sleeps `delay` ms, or less when woken (a refusal, provisioning required, stop). */
+  async #sleep(delay: number, signal: AbortSignal): Promise<void> {
     const clock = this.clock;
     await new Promise<void>((resolve) => {
       const timer = clock.setTimeout(done, delay);
@@ -413,11 +353,6 @@ function tokenFields(issued: IssuedRegistrationToken, now: number) {
     registrationTokenExpiresAt: expiresAt,
     registrationTokenRenewAt: expiresAt === null ? null : effectiveExpiryUntil(now, expiresAt),
   };
-}
-
-/** 10 s for the first renewal in a row that brought no usable SAS, doubling with each more, up to `maxMs`. */
-function backoffInterval(strikes: number, maxMs: number): number {
-  return Math.min(maxMs, MIN_RENEWAL_INTERVAL_MS * 2 ** Math.max(0, strikes - 1));
 }
 
 function toCredentials(registration: StoredRegistration): HubCredentials {
