@@ -112,7 +112,10 @@ export class OutboxSender {
         .publish(message.topic, message.payload, 1)
         .then(() => this.#acknowledge(entry))
         .catch(() => {
-          // The connection dropped before the PUBACK: the row stays and goes again on the next connection.
+          // The connection dropped before the PUBACK: the row stays and goes again on the next connection. Stop
+          // here rather than when the connection's end is reported: a refused publish settles at once, so
+          // carrying on would read (and refuse) the whole backlog first, which held close() for 40 s at 1 M.
+          stop.abort();
         })
         .finally(() => {
           inFlight--;
@@ -160,8 +163,7 @@ export class OutboxSender {
   ): Promise<{ topic: string; payload: Uint8Array } | undefined> {
     const properties: MessageProperties = { ...entry.properties, mid: entry.mid };
     if (entry.upload) return linkMessage(credentials, properties, entry.upload);
-    // Pages carry no payloads (memory stays small whatever their sizes): read this one now.
-    let payload = await this.store.payload(entry.id);
+    let payload = await this.store.payloadOf(entry);
     if (payload === undefined) return undefined;
     if (entry.compression !== 'none' && payload.length > 0) {
       const compressed = await this.compressor.compress(payload, entry.compression);

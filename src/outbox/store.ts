@@ -8,8 +8,9 @@ import { GroupCommit } from './group-commit.js';
 export type Compression = 'none' | 'fastest' | 'smallest';
 
 /**
- * A stored outgoing message, without its payload (read separately, just before sending); `properties` never
- * include `$.mid`, encoding or externalization (added at send).
+ * A stored outgoing message; `properties` never include `$.mid`, encoding or externalization (added at send). A
+ * page carries the payloads of small entries only ({@link inlinePayloadMaxBytes}), so a page's memory stays small
+ * whatever the sizes; {@link OutboxStore.payloadOf} gives the payload either way.
  */
 export interface OutboxEntry {
   id: number;
@@ -21,7 +22,14 @@ export interface OutboxEntry {
   enqueuedAt: number;
   /** The blob a finished upload left, so a resend after a restart does not upload again. */
   upload: { blobName: string; compressed: boolean } | null;
+  /** The payload when it was small enough to come with the page. */
+  inlinePayload: Uint8Array | null;
+  /** How many drops the store had made when the page was read: a later drop may have deleted this entry. */
+  dropsAtRead: number;
 }
+
+/** A page of 256 entries then holds at most 4 MiB of payloads; larger ones are read one by one when sent. */
+export const inlinePayloadMaxBytes = 16 * 1024;
 
 interface Row {
   id: number;
@@ -31,6 +39,7 @@ interface Row {
   size: number;
   enqueued_at: number;
   upload: string | null;
+  payload: Uint8Array | null;
 }
 
 export interface NewEntry {
@@ -54,6 +63,8 @@ export class OutboxStore {
   #count = 0;
   #bytes = 0;
   #oldest: number | undefined;
+  /** Counts the drops committed by outbox limits, so an entry read before one knows to check it still exists. */
+  #drops = 0;
 
   private constructor(
     private readonly db: Database,
@@ -106,6 +117,7 @@ export class OutboxStore {
     try {
       const results = await this.#commit.write(statements);
       if (dropped) {
+        this.#drops++;
         await this.#recount();
         // What was really deleted (the age sweep may take more than the estimate).
         dropped.messages = results.slice(0, -1).reduce((sum, result) => sum + result.changes, 0);
@@ -119,16 +131,24 @@ export class OutboxStore {
 
   /** Up to `limit` entries after `afterId`, oldest first: the sender streams the backlog page by page. */
   async page(afterId: number, limit: number): Promise<OutboxEntry[]> {
+    // Taken before the read: a drop that commits while it runs makes these entries check again.
+    const drops = this.#drops;
     const rows = await this.db.query<Row>(
-      `SELECT id, mid, properties, compression, size, enqueued_at, upload FROM outbox
-       WHERE id > ? ORDER BY id LIMIT ?`,
-      [afterId, limit],
+      `SELECT id, mid, properties, compression, size, enqueued_at, upload,
+              CASE WHEN size <= ? THEN payload END AS payload
+       FROM outbox WHERE id > ? ORDER BY id LIMIT ?`,
+      [inlinePayloadMaxBytes, afterId, limit],
     );
-    return rows.map(toEntry);
+    return rows.map((row) => toEntry(row, drops));
   }
 
-  /** One entry's payload, read only when it is about to be sent (pages leave payloads out). */
-  async payload(id: number): Promise<Uint8Array | undefined> {
+  /** The entry's payload, or undefined when an outbox limit has dropped the entry since its page was read. */
+  async payloadOf(entry: OutboxEntry): Promise<Uint8Array | undefined> {
+    if (entry.inlinePayload !== null && entry.dropsAtRead === this.#drops) return entry.inlinePayload;
+    return this.#payload(entry.id);
+  }
+
+  async #payload(id: number): Promise<Uint8Array | undefined> {
     const rows = await this.db.query<{ payload: Uint8Array }>('SELECT payload FROM outbox WHERE id = ?', [
       id,
     ]);
@@ -175,10 +195,6 @@ export class OutboxStore {
     return rows.length > 0;
   }
 
-  /**
-   * The newest entry's id, counting entries whose enqueue was called but is not committed yet: a wait for "all
-   * enqueued so far" must include a message its caller did not await.
-   */
   /** Whether the entry with this `$.mid` is still stored. */
   async contains(mid: string): Promise<boolean> {
     return (await this.db.query('SELECT 1 FROM outbox WHERE mid = ? LIMIT 1', [mid])).length > 0;
@@ -191,6 +207,10 @@ export class OutboxStore {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /**
+   * The newest entry's id, counting entries whose enqueue was called but is not committed yet: a wait for "all
+   * enqueued so far" must include a message its caller did not await.
+   */
   async lastId(): Promise<number> {
     await this.#commit.settled();
     const rows = await this.db.query<{ id: number | null }>('SELECT MAX(id) AS id FROM outbox');
@@ -244,7 +264,7 @@ export class OutboxStore {
   }
 }
 
-function toEntry(row: Row): OutboxEntry {
+function toEntry(row: Row, dropsAtRead: number): OutboxEntry {
   return {
     id: Number(row.id),
     mid: row.mid,
@@ -253,5 +273,7 @@ function toEntry(row: Row): OutboxEntry {
     size: Number(row.size),
     enqueuedAt: Number(row.enqueued_at),
     upload: row.upload === null ? null : (JSON.parse(row.upload) as OutboxEntry['upload']),
+    inlinePayload: row.payload,
+    dropsAtRead,
   };
 }

@@ -1,0 +1,132 @@
+// The outbox sender and store on a real SQLite file. The one fake is the MQTT connection, for a fault the emulator
+// cannot cause on demand: a connection whose publishes are already refused (lost) while its end is not reported yet.
+import { afterEach, describe, expect, it } from 'vitest';
+import { createNodeClock } from '../../platform/node/clock.js';
+import { createNodeCompressor } from '../../platform/node/compression.js';
+import { createNodeDatabaseOpener } from '../../platform/node/database.js';
+import { SpotflowError } from '../../src/errors.js';
+import type { HubCredentials } from '../../src/iothub/connection-string.js';
+import { OutboxSender } from '../../src/outbox/sender.js';
+import { inlinePayloadMaxBytes, OutboxStore } from '../../src/outbox/store.js';
+import { FileUploader } from '../../src/outbox/upload.js';
+import type { Database, MqttConnection } from '../../src/ports.js';
+import { migrate } from '../../src/store/schema.js';
+import { memoryLogger, tempDir } from '../helpers/client.js';
+
+const clock = createNodeClock();
+const unlimited = {
+  maxMessages: Number.MAX_SAFE_INTEGER,
+  maxBytes: Number.MAX_SAFE_INTEGER,
+  maxAgeMs: Number.MAX_SAFE_INTEGER,
+};
+const credentials: HubCredentials = {
+  hostName: 'localhost:1',
+  hubDeviceId: 'ws:sender',
+  workspaceId: 'ws',
+  deviceId: 'sender',
+  sasToken: 'SharedAccessSignature sr=x&sig=y&se=1',
+  sasExpiresAt: new Date(0),
+};
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function openStore(
+  limits = { ...unlimited, policy: 'reject' as const },
+): Promise<{ db: Database; store: OutboxStore }> {
+  const dir = tempDir('spotflow-sender-');
+  cleanups.push(dir.cleanup);
+  const db = await createNodeDatabaseOpener().open(dir.file('outbox.sqlite'));
+  cleanups.push(() => db.close());
+  await migrate(db);
+  return { db, store: await OutboxStore.open(db, clock, limits) };
+}
+
+async function fill(store: OutboxStore, count: number, size = 64): Promise<void> {
+  const payload = new Uint8Array(size).fill(1);
+  for (let i = 0; i < count; i += 500) {
+    const batch = Array.from({ length: Math.min(500, count - i) }, () =>
+      store.add({ properties: {}, compression: 'none', payload }),
+    );
+    await Promise.all(batch);
+  }
+}
+
+/** A connection that has been lost: every publish is refused at once, and its end has not been reported yet. */
+function lostConnection(): MqttConnection & { publishes: number } {
+  const connection = {
+    publishes: 0,
+    publish() {
+      connection.publishes++;
+      return Promise.reject(new SpotflowError('NETWORK', 'The connection was lost'));
+    },
+    subscribe: () => Promise.resolve(),
+    setMessageHandler() {},
+    onPacket() {},
+    onClose() {},
+    end: () => Promise.resolve(),
+  };
+  return connection;
+}
+
+describe('the outbox sender', () => {
+  it('stops at the first refused publish instead of reading the rest of the backlog', async () => {
+    const { store } = await openStore();
+    await fill(store, 3_000);
+    const sender = new OutboxSender(
+      store,
+      createNodeCompressor(),
+      new FileUploader('http://localhost:1', fetch, clock),
+      64,
+      clock,
+      { sent() {}, removed() {}, uploadProgress() {}, error() {} },
+      memoryLogger(),
+    );
+    const connection = lostConnection();
+    const neverReported = new Promise<void>(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      sender.run(connection, credentials, neverReported).then(() => 'returned'),
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve('still running after 10 s'), 10_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    expect(outcome).toBe('returned');
+    // At most the publishes started before the first refusal settled: one window, never the backlog.
+    expect(connection.publishes).toBeGreaterThan(0);
+    expect(connection.publishes).toBeLessThanOrEqual(64);
+    expect(await store.countStored()).toBe(3_000);
+  });
+});
+
+/** Bytes as a plain Uint8Array (the driver returns Buffers), so they compare by content. */
+function plain(bytes: Uint8Array | null | undefined): Uint8Array | null | undefined {
+  return bytes ? new Uint8Array(bytes) : bytes;
+}
+
+describe('the outbox store', () => {
+  it('carries small payloads with the page and reads large ones on demand', async () => {
+    const { store } = await openStore();
+    await store.add({ properties: {}, compression: 'none', payload: new Uint8Array(10).fill(2) });
+    const large = new Uint8Array(inlinePayloadMaxBytes + 1).fill(3);
+    await store.add({ properties: {}, compression: 'none', payload: large });
+    const [small, big] = await store.page(0, 10);
+    expect(plain(small!.inlinePayload)).toEqual(new Uint8Array(10).fill(2));
+    expect(big!.inlinePayload).toBeNull();
+    expect(plain(await store.payloadOf(small!))).toEqual(new Uint8Array(10).fill(2));
+    expect(plain(await store.payloadOf(big!))).toEqual(large);
+  });
+
+  it('does not hand out the payload of an entry an outbox limit dropped after its page was read', async () => {
+    const { store } = await openStore({ ...unlimited, maxMessages: 3, policy: 'dropOldest' });
+    await fill(store, 3, 8);
+    const [oldest, second] = await store.page(0, 10);
+    const { dropped } = await store.add({ properties: {}, compression: 'none', payload: new Uint8Array(8) });
+    expect(dropped?.messages).toBe(1);
+    expect(await store.payloadOf(oldest!)).toBeUndefined();
+    expect(plain(await store.payloadOf(second!))).toEqual(new Uint8Array(8).fill(1));
+  });
+});
