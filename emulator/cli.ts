@@ -16,6 +16,8 @@ const usage = `Usage: spotflow-emulator [options]
   --host <addr>                    interface to listen on (default 127.0.0.1; 0.0.0.0 = all)
   --public-host <name>             host name devices use to reach the emulator, put in the instance URL,
                                    iotHubHostName and the TLS certificate (default localhost)
+  --public-port <n>                port devices reach the emulator by, when a port mapping or proxy differs
+                                   from --port (default: the port listened on; 443 is left out of names)
   --data-dir <dir>                 where state is kept (default ./.spotflow-emulator)
   --memory                         keep state in memory only
   --tls                            advertise an https:// instance URL
@@ -42,6 +44,7 @@ const flags = {
   port: { type: 'string' },
   host: { type: 'string' },
   'public-host': { type: 'string' },
+  'public-port': { type: 'string' },
   'data-dir': { type: 'string' },
   memory: { type: 'boolean' },
   'no-memory': { type: 'boolean' },
@@ -140,6 +143,11 @@ async function main(): Promise<void> {
   if (publicHost !== undefined && !isValidPublicHost(publicHost)) {
     fail('--public-host must be a host name or an IPv4 address');
   }
+  const publicPortText = text(values, 'public-port');
+  const publicPort =
+    publicPortText === undefined ? undefined : /^\d{1,5}$/.test(publicPortText) ? Number(publicPortText) : 0;
+  if (publicPort !== undefined && (publicPort < 1 || publicPort > 65535))
+    fail('--public-port must be 1-65535');
   const workspaceId = text(values, 'workspace-id');
   if (workspaceId !== undefined && !workspaceIdPattern.test(workspaceId)) {
     fail('--workspace-id must be 1-64 characters: letters, digits, - and _');
@@ -173,6 +181,7 @@ async function main(): Promise<void> {
     port: portNumber,
     host: text(values, 'host'),
     publicHost,
+    publicPort,
     dataDir: text(values, 'data-dir'),
     memory,
     tls,

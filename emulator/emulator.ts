@@ -22,6 +22,7 @@ import { IotHubBroker } from './mqtt/hub.js';
 import { loadOrCreateTlsMaterial } from './net/certificates.js';
 import { type ConnectionTimeouts, listenOnePort, type OnePortListener } from './net/listener.js';
 import { guardMqttPacketSize } from './net/packet-guard.js';
+import { hubHostName as hubHostNameOf, instanceUrl } from './net/public-address.js';
 import { BlobStore } from './state/blobs.js';
 import { CloudMessageQueue } from './state/cloud-to-device.js';
 import { ConnectionLog } from './state/connections.js';
@@ -48,6 +49,11 @@ export interface EmulatorOptions {
    * or on other machines.
    */
   publicHost?: string;
+  /**
+   * The port devices reach the emulator by, when it differs from the one it listens on (a container's port mapping,
+   * a proxy in front). Default: the listening port. On 443 the host name devices are given carries no port.
+   */
+  publicPort?: number;
   /** Where state (SQLite), certificates and uploaded blobs live. Default `.spotflow-emulator` in the cwd. */
   dataDir?: string;
   /** Keep state in memory only (certificates go to a temporary directory removed on close). */
@@ -106,6 +112,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const host = options.host ?? '127.0.0.1';
   const publicHost = options.publicHost ?? 'localhost';
   if (!isValidPublicHost(publicHost)) throw new Error(`public host ${publicHost} is not a host name`);
+  const { publicPort } = options;
+  if (publicPort !== undefined && !(Number.isInteger(publicPort) && publicPort >= 1 && publicPort <= 65535)) {
+    throw new Error(`public port ${publicPort} is not 1-65535`);
+  }
   const memory = options.memory ?? false;
   const dataDir = memory
     ? mkdtempSync(join(tmpdir(), 'spotflow-emulator-'))
@@ -177,8 +187,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       maxConnections: options.maxConnections,
     });
     listener = listening;
-    hubHostName = `${publicHost}:${listening.port}`;
-    const instance = `${options.tls ? 'https' : 'http'}://${publicHost}:${listening.port}`;
+    const advertisedPort = publicPort ?? listening.port;
+    hubHostName = hubHostNameOf(publicHost, advertisedPort);
+    const instance = instanceUrl(publicHost, advertisedPort, options.tls ?? false);
     log.info('emulator listening', { instance, dataDir: memory ? '(memory)' : dataDir });
     context.operationExpiry.watchPending();
 

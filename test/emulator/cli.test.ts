@@ -105,6 +105,8 @@ describe('spotflow-emulator command', () => {
     [['--memory', '--sas-lifetime', '1.5'], {}, /--sas-lifetime/],
     [['--memory', '--workspace-id', 'has space'], {}, /--workspace-id/],
     [['--memory', '--public-host', 'bad/host'], {}, /--public-host/],
+    [['--memory', '--public-port', '0'], {}, /--public-port/],
+    [['--memory', '--public-port', '443x'], {}, /--public-port/],
     [['--memory', '--auto-approve', '--no-auto-approve'], {}, /contradict/],
     [['--memory'], { SPOTFLOW_EMULATOR_AUTO_APPROVE: 'maybe' }, /SPOTFLOW_EMULATOR_AUTO_APPROVE/],
     [[], { SPOTFLOW_EMULATOR_MEMORY: '2' }, /SPOTFLOW_EMULATOR_MEMORY/],
@@ -183,6 +185,23 @@ describe('spotflow-emulator command', () => {
       ]),
     );
     expect(ready.instance).toMatch(/^http:\/\/devbox\.local:\d+$/);
+  });
+
+  it('advertises --public-port, leaving the default port out of the instance URL', async () => {
+    const ready = JSON.parse(
+      await start([
+        '--memory',
+        '--port',
+        '0',
+        '--json',
+        '--log-level',
+        'silent',
+        '--tls',
+        '--public-port',
+        '443',
+      ]),
+    );
+    expect(ready.instance).toBe('https://localhost');
   });
 });
 

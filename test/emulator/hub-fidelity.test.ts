@@ -121,3 +121,30 @@ describe('direct method responses', () => {
     expect(client.connected).toBe(true);
   });
 });
+
+describe('host names on the default HTTPS port', () => {
+  it('leaves :443 out of iotHubHostName, the connection string and the SAS sr, and the device still connects', async () => {
+    // Behind a port mapping 443 → the emulator's port, as a container would run it; the test reaches the real port.
+    const mapped = await startTestEmulator({ publicPort: 443, tls: true });
+    try {
+      expect(mapped.instance).toBe('https://localhost');
+      const direct = { ...mapped, instance: `http://localhost:${mapped.port}` };
+      const device = await provisionDevice(direct, 'on-443');
+      expect(device.iotHubHostName).toBe('localhost');
+      expect(device.connectionString).toMatch(/^HostName=localhost;DeviceId=/);
+      const sr = decodeURIComponent(/sr=([^&]+)/.exec(device.sasToken)?.[1] ?? '');
+      expect(sr).toBe(`localhost/devices/${device.hubDeviceId}`);
+      const client = await connectDevice(mapped, device, 'mqtts');
+      clients.push(client);
+      expect(client.connected).toBe(true);
+    } finally {
+      await mapped.close();
+    }
+  });
+
+  it('keeps any other port in the names', async () => {
+    const device = await provisionDevice(emulator, 'on-other-port');
+    expect(device.iotHubHostName).toBe(`localhost:${emulator.port}`);
+    expect(emulator.instance).toBe(`http://localhost:${emulator.port}`);
+  });
+});
