@@ -6,6 +6,7 @@ import { createNodeCompressor } from '../../platform/node/compression.js';
 import { createNodeDatabaseOpener } from '../../platform/node/database.js';
 import { SpotflowError } from '../../src/errors.js';
 import type { HubCredentials } from '../../src/iothub/connection-string.js';
+import type { OutboxLimits } from '../../src/options.js';
 import { OutboxSender } from '../../src/outbox/sender.js';
 import { inlinePayloadMaxBytes, OutboxStore } from '../../src/outbox/store.js';
 import { FileUploader } from '../../src/outbox/upload.js';
@@ -34,7 +35,7 @@ afterEach(async () => {
 });
 
 async function openStore(
-  limits = { ...unlimited, policy: 'reject' as const },
+  limits: Required<OutboxLimits> = { ...unlimited, policy: 'reject' },
 ): Promise<{ db: Database; store: OutboxStore }> {
   const dir = tempDir('spotflow-sender-');
   cleanups.push(dir.cleanup);
