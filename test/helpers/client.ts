@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createNodePlatform, type NodeStartOptions } from '../../platform/node/index.js';
 import { DeviceClient } from '../../src/client.js';
 import type { Logger } from '../../src/logger.js';
+import type { Clock } from '../../src/ports.js';
 import type { TestEmulator } from './emulator.js';
 
 /** A logger that keeps lines for assertions (and shows nothing). */
@@ -29,13 +30,17 @@ export function tempDir(prefix = 'spotflow-sdk-'): {
   };
 }
 
-/** Starts a real client (Node platform) against the emulator, trusting its CA (or the `ca` given). */
+/**
+ * Starts a real client (Node platform) against the emulator, trusting its CA (or the `ca` given); `clock` replaces
+ * the platform's (a `StillClock` from `./clock.js`, so the test decides when time passes).
+ */
 export function startClient(
   emulator: TestEmulator,
-  options: Partial<NodeStartOptions> & { database: string },
+  options: Partial<NodeStartOptions> & { database: string; clock?: Clock },
 ): Promise<DeviceClient> {
-  const { ca = emulator.ca, ...core } = options;
-  return DeviceClient.startOn(createNodePlatform({ ca }), {
+  const { ca = emulator.ca, clock, ...core } = options;
+  const platform = createNodePlatform({ ca });
+  return DeviceClient.startOn(clock ? { ...platform, clock } : platform, {
     provisioningToken: emulator.provisioningToken,
     instance: emulator.instance,
     logger: memoryLogger(),

@@ -92,3 +92,136 @@ export class FakeClock implements Clock {
     return best;
   }
 }
+
+interface HeldTimer {
+  at: number;
+  seq: number;
+  callback: () => void;
+  /** The real timer of a short wait, cleared when `advance` fires the callback first. */
+  real?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * A `Clock` port for tests against a real emulator and real I/O, where time stands still until the test moves it.
+ * `now()` and `monotonicNow()` change only in {@link StillClock.advance}, so a lifetime, an age or a renewal interval
+ * passes exactly when the test says, however slow the machine is. Timers up to `realTimersUpToMs` (the machinery's
+ * short waits: a reconnect backoff, a provisioning poll, the next task) also run on real time, without moving the
+ * clock, so the client keeps working between steps; longer ones (renewals, dead-link and request timeouts) fire
+ * only when `advance` reaches them. Give the emulator `now: () => clock.now()` so both sides share the same time.
+ */
+export class StillClock implements Clock {
+  #wall: number;
+  #monotonic = 0;
+  #seq = 0;
+  readonly #timers = new Map<object, HeldTimer>();
+  readonly #realUpToMs: number;
+
+  constructor(options: { wallStartMs?: number; realTimersUpToMs?: number } = {}) {
+    this.#wall = options.wallStartMs ?? Date.now();
+    this.#realUpToMs = options.realTimersUpToMs ?? 1000;
+  }
+
+  now(): number {
+    return this.#wall;
+  }
+
+  monotonicNow(): number {
+    return this.#monotonic;
+  }
+
+  setTimeout(callback: () => void, ms: number): TimerHandle {
+    const delay = Number.isFinite(ms) && ms > 0 ? ms : 0;
+    const handle = {};
+    const timer: HeldTimer = { at: this.#monotonic + delay, seq: this.#seq++, callback };
+    if (delay <= this.#realUpToMs) {
+      timer.real = globalThis.setTimeout(() => {
+        if (this.#timers.delete(handle)) callback();
+      }, delay);
+    }
+    this.#timers.set(handle, timer);
+    return handle;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    if (typeof handle !== 'object' || handle === null) return;
+    const timer = this.#timers.get(handle);
+    if (timer?.real !== undefined) globalThis.clearTimeout(timer.real);
+    this.#timers.delete(handle);
+  }
+
+  /**
+   * Lets the client act on what the last step made due: ready promise callbacks, then `ms` of real time for its I/O
+   * and short timers. (A short timer cannot tell "done" from "waiting": a renewal due in 300 ms of the test's clock
+   * keeps re-arming a real 300 ms timer until `advance` reaches it.)
+   */
+  async quiet(ms = 50): Promise<void> {
+    await settle();
+    await new Promise((resolve) => globalThis.setTimeout(resolve, ms));
+    await settle();
+  }
+
+  /** Moves time forward `totalMs` in steps of `stepMs`, letting the client act ({@link quiet}) after each. */
+  async walk(totalMs: number, stepMs: number, quietMs?: number): Promise<void> {
+    for (let done = 0; done < totalMs; done += stepMs) {
+      await this.advance(Math.min(stepMs, totalMs - done));
+      await this.quiet(quietMs);
+    }
+  }
+
+  /**
+   * Moves time forward in steps of `stepMs` until `probe` holds (checked before each step, and waited for on real
+   * time for up to `quietMs` after it); throws once `maxMs` of the clock's time passed without it.
+   */
+  async walkUntil(
+    probe: () => boolean,
+    { stepMs, maxMs, quietMs = 500 }: { stepMs: number; maxMs: number; quietMs?: number },
+  ): Promise<void> {
+    for (let done = 0; ; done += stepMs) {
+      if (probe()) return;
+      if (done >= maxMs) throw new Error(`condition not met within ${maxMs} ms of the test's clock`);
+      await this.advance(stepMs);
+      const until = Date.now() + quietMs;
+      while (!probe() && Date.now() < until)
+        await new Promise((resolve) => globalThis.setTimeout(resolve, 10));
+    }
+  }
+
+  /** Delays (ms from now) of the timers that only `advance` fires, soonest first. */
+  heldDelays(): number[] {
+    return [...this.#timers.values()]
+      .filter((timer) => timer.real === undefined)
+      .map((timer) => timer.at - this.#monotonic)
+      .sort((a, b) => a - b);
+  }
+
+  /**
+   * Moves both clocks forward by `ms`, firing every timer due by then (short ones too, if their real wait has not
+   * ended yet) in time order, letting ready promise callbacks run after each.
+   */
+  async advance(ms: number): Promise<void> {
+    const target = this.#monotonic + ms;
+    await settle();
+    for (;;) {
+      const next = this.#next();
+      if (next === undefined || next[1].at > target) break;
+      const [handle, timer] = next;
+      this.clearTimeout(handle);
+      this.#wall += timer.at - this.#monotonic;
+      this.#monotonic = timer.at;
+      timer.callback();
+      await settle();
+    }
+    this.#wall += target - this.#monotonic;
+    this.#monotonic = target;
+    await settle();
+  }
+
+  #next(): [object, HeldTimer] | undefined {
+    let best: [object, HeldTimer] | undefined;
+    for (const entry of this.#timers) {
+      if (!best || entry[1].at < best[1].at || (entry[1].at === best[1].at && entry[1].seq < best[1].seq))
+        best = entry;
+    }
+    return best;
+  }
+}

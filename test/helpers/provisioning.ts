@@ -93,14 +93,17 @@ export interface LogEntry {
   fields: Record<string, unknown>;
 }
 
-/** An emulator logger that keeps every line, with the time it was written, for tests to count. */
-export function recordingLogger(): EmulatorLogger & {
+/**
+ * An emulator logger that keeps every line, with the time it was written (by `now`: the emulator's clock when a test
+ * gives it one), for tests to count.
+ */
+export function recordingLogger(now: () => number = Date.now): EmulatorLogger & {
   entries: LogEntry[];
   count(message: string, match?: (fields: Record<string, unknown>) => boolean, since?: number): number;
 } {
   const entries: LogEntry[] = [];
   const push = (message: string, fields: Record<string, unknown> = {}) => {
-    entries.push({ at: Date.now(), message, fields });
+    entries.push({ at: now(), message, fields });
   };
   return {
     entries,

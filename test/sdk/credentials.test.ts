@@ -12,8 +12,8 @@ import { describe, it } from 'vitest';
 import type { DeviceClient } from '../../src/client.js';
 import { isSpotflowError } from '../../src/errors.js';
 import { ProvisioningApi } from '../../src/provisioning/api.js';
-import { memoryLogger, startClient, tempDir } from '../helpers/client.js';
-import { realClock } from '../helpers/clock.js';
+import { eventOnce, memoryLogger, startClient, tempDir } from '../helpers/client.js';
+import { realClock, StillClock } from '../helpers/clock.js';
 import { waitFor } from '../helpers/device-mqtt.js';
 import { call, startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import {
@@ -23,15 +23,19 @@ import {
   display,
   recordingLogger,
   refusedRegister,
-  sleepMs,
   storedRegistration,
 } from '../helpers/provisioning.js';
 
 type Emulator = TestEmulator & { log: ReturnType<typeof recordingLogger> };
 
-async function emulatorWith(options: Parameters<typeof startTestEmulator>[0]): Promise<Emulator> {
-  const log = recordingLogger();
-  const emulator = await startTestEmulator({ ...options, logger: log });
+/** An emulator whose log keeps every line; with `clock`, the emulator reads its time (and so does the log). */
+async function emulatorWith(
+  options: Parameters<typeof startTestEmulator>[0],
+  clock?: StillClock,
+): Promise<Emulator> {
+  const now = clock ? () => clock.now() : Date.now;
+  const log = recordingLogger(now);
+  const emulator = await startTestEmulator({ ...(clock ? { now } : {}), ...options, logger: log });
   return Object.assign(emulator, { log });
 }
 
@@ -52,23 +56,38 @@ function firstDeliveries(items: { mid: string; duplicate: boolean }[]): string[]
   return items.filter((item) => !item.duplicate).map((item) => item.mid);
 }
 
-const registered = (emulator: Emulator, since = 0) =>
-  emulator.log.count('device registered', undefined, since);
-const connects = (emulator: Emulator, since = 0) => emulator.log.count('device connected', undefined, since);
-const refusedConnects = (emulator: Emulator, since = 0) =>
-  emulator.log.count('MQTT connection refused', undefined, since);
-const refusedRegisters = (emulator: Emulator, since = 0) =>
-  emulator.log.count('request refused', refusedRegister, since);
+/**
+ * How many lines `message` the emulator logged from `mark` on (an index into its log, `emulator.log.entries.length`
+ * taken earlier: with a clock that stands still, "since a time" would also count the lines written at that time).
+ */
+const logged = (
+  emulator: Emulator,
+  message: string,
+  mark = 0,
+  match: (fields: Record<string, unknown>) => boolean = () => true,
+) =>
+  emulator.log.entries.slice(mark).filter((entry) => entry.message === message && match(entry.fields)).length;
+const registered = (emulator: Emulator, mark = 0) => logged(emulator, 'device registered', mark);
+const connects = (emulator: Emulator, mark = 0) => logged(emulator, 'device connected', mark);
+const refusedConnects = (emulator: Emulator, mark = 0) => logged(emulator, 'MQTT connection refused', mark);
+const refusedRegisters = (emulator: Emulator, mark = 0) =>
+  logged(emulator, 'request refused', mark, refusedRegister);
 
 describe.concurrent('credentials', () => {
   it('renews the SAS before it expires and reconnects with it, across several renewals, losing no message', async ({
     expect,
   }) => {
+    // Time passes only when the test moves the clock both the client and the emulator read: each step reaches the
+    // next renewal (half of the 6 s lifetime), however slow the machine is.
+    const clock = new StillClock();
     const dirs = tempDir();
-    const emulator = await emulatorWith({ settings: { autoApprove: true, sasTokenLifetimeSeconds: 6 } });
+    const emulator = await emulatorWith(
+      { settings: { autoApprove: true, sasTokenLifetimeSeconds: 6 } },
+      clock,
+    );
     let client: DeviceClient | undefined;
     try {
-      client = await startClient(emulator, { database: dirs.file('renew.db'), deviceId: 'renewer' });
+      client = await startClient(emulator, { database: dirs.file('renew.db'), deviceId: 'renewer', clock });
       let clientConnects = 0;
       client.on('connected', () => clientConnects++);
       const errors: string[] = [];
@@ -76,30 +95,28 @@ describe.concurrent('credentials', () => {
       await connected(client);
       clientConnects = 1;
 
-      // Keep sending for long enough to see at least two renewals (every ~3 s for a 6 s lifetime).
       const ids: string[] = [];
-      const until = Date.now() + 7500;
-      while (Date.now() < until) {
-        ids.push((await client.enqueueMessage({ n: ids.length })).id);
-        await sleepMs(50);
+      for (let renewal = 1; renewal <= 3; renewal++) {
+        for (let n = 0; n < 5; n++) ids.push((await client.enqueueMessage({ n: ids.length })).id);
+        const reconnected = eventOnce(client, 'connected');
+        await clock.advance(3000);
+        await reconnected;
+        expect(registered(emulator)).toBe(1 + renewal);
       }
       await client.waitEnqueuedMessagesSent({ signal: AbortSignal.timeout(10_000) });
 
       const registrations = emulator.log.entries.filter((entry) => entry.message === 'device registered');
-      expect(registrations.length).toBeGreaterThanOrEqual(3);
-      // Each SAS lives at least 5 s (`se` is whole seconds): every renewal came well before the previous expired,
-      // and none came early enough to look like hammering.
+      expect(registrations).toHaveLength(4);
+      // Each SAS lives at least 5 s (`se` is whole seconds): every renewal came at half of it, well before it expired.
       for (let i = 1; i < registrations.length; i++) {
         const gap = registrations[i]!.at - registrations[i - 1]!.at;
-        expect(gap).toBeGreaterThan(1500);
-        expect(gap).toBeLessThan(4500);
+        expect(gap).toBeGreaterThanOrEqual(2500);
+        expect(gap).toBeLessThanOrEqual(3000);
       }
       // A renewed SAS is used at once: one connection per registration, and the hub never refused one.
-      // With a 2 s SAS a CONNECT can arrive after the token it carries expired when the machine stalls for a second
-      // (seen on a loaded 2-core CI machine); the client then registers again, which is the path under test too.
-      expect(refusedConnects(emulator)).toBeLessThanOrEqual(2);
-      expect(connects(emulator)).toBe(registrations.length);
-      expect(clientConnects).toBe(registrations.length);
+      expect(refusedConnects(emulator)).toBe(0);
+      expect(connects(emulator)).toBe(4);
+      expect(clientConnects).toBe(4);
       expect(errors.filter((error) => !error.startsWith('NETWORK'))).toEqual([]);
 
       const items = await allMessages(emulator, 'renewer');
@@ -115,33 +132,40 @@ describe.concurrent('credentials', () => {
   it('many renewals and refreshes in a row: all succeed, and the token handler does not pile up listeners', async ({
     expect,
   }) => {
-    // A 2 s SAS and a 2 s registration token make the client renew and refresh about every second, as a device
-    // does over weeks of normal lifetimes. Node warns (MaxListenersExceededWarning) when an AbortSignal collects
-    // more than 10 abort listeners: one left behind per wait would grow for the life of the client.
+    // A 2 s SAS and a 2 s registration token make the client renew and refresh at every second of the test's clock,
+    // as a device does over weeks of normal lifetimes. Node warns (MaxListenersExceededWarning) when an AbortSignal
+    // collects more than 10 abort listeners: one left behind per wait would grow for the life of the client.
     const warnings: string[] = [];
     const onWarning = (warning: Error) => warnings.push(String(warning.stack));
     process.on('warning', onWarning);
+    const clock = new StillClock();
     const dirs = tempDir();
-    const emulator = await emulatorWith({
-      settings: { autoApprove: true, sasTokenLifetimeSeconds: 2, registrationTokenLifetimeSeconds: 2 },
-    });
+    const database = dirs.file('many.db');
+    const emulator = await emulatorWith(
+      { settings: { autoApprove: true, sasTokenLifetimeSeconds: 2, registrationTokenLifetimeSeconds: 2 } },
+      clock,
+    );
     let client: DeviceClient | undefined;
     try {
-      client = await startClient(emulator, { database: dirs.file('many.db'), deviceId: 'many-renewals' });
+      client = await startClient(emulator, { database, deviceId: 'many-renewals', clock });
       const required: string[] = [];
       client.on('provisioningRequired', ({ reason }) => required.push(reason));
       await connected(client);
       const ids: string[] = [];
-      const until = Date.now() + 7000;
-      while (Date.now() < until) {
-        ids.push((await client.enqueueMessage({ n: ids.length })).id);
-        await sleepMs(100);
+      const renewals = 12;
+      for (let step = 1; step <= renewals; step++) {
+        for (let n = 0; n < 3; n++) ids.push((await client.enqueueMessage({ n: ids.length })).id);
+        const token = storedRegistration(database)!.registrationToken;
+        const reconnected = eventOnce(client, 'connected');
+        await clock.advance(1000);
+        await reconnected;
+        await waitFor(() => storedRegistration(database)!.registrationToken !== token);
       }
       await client.waitEnqueuedMessagesSent({ signal: AbortSignal.timeout(10_000) });
-      expect(registered(emulator)).toBeGreaterThanOrEqual(6);
-      // With a 2 s SAS a CONNECT can arrive after the token it carries expired when the machine stalls for a second
-      // (seen on a loaded 2-core CI machine); the client then registers again, which is the path under test too.
-      expect(refusedConnects(emulator)).toBeLessThanOrEqual(2);
+      // Exactly one registration and one connection per step: no CONNECT ever carried an expired SAS.
+      expect(registered(emulator)).toBe(1 + renewals);
+      expect(connects(emulator)).toBe(1 + renewals);
+      expect(refusedConnects(emulator)).toBe(0);
       expect(refusedRegisters(emulator)).toBe(0);
       expect(required).toEqual([]);
       expect(firstDeliveries(await allMessages(emulator, 'many-renewals'))).toEqual(ids);
@@ -157,41 +181,45 @@ describe.concurrent('credentials', () => {
   it('a SAS that expired during an outage is refused by the hub (CONNACK 4): registers again, reconnects, no hammering', async ({
     expect,
   }) => {
+    const clock = new StillClock();
     const dirs = tempDir();
     const data = tempDir('spotflow-emulator-');
     const settings = { autoApprove: true, sasTokenLifetimeSeconds: 3 };
-    let emulator: Emulator | undefined = await emulatorWith({ memory: false, dataDir: data.dir, settings });
+    let emulator: Emulator | undefined = await emulatorWith(
+      { memory: false, dataDir: data.dir, settings },
+      clock,
+    );
     const { port } = emulator;
     let client: DeviceClient | undefined;
     try {
-      client = await startClient(emulator, { database: dirs.file('outage.db'), deviceId: 'outage' });
+      client = await startClient(emulator, { database: dirs.file('outage.db'), deviceId: 'outage', clock });
       await connected(client);
       const { id: before } = await client.sendMessage({ phase: 'before' });
       const first = emulator;
       emulator = undefined;
       await first.close();
-      const stoppedAt = Date.now();
       const queued: string[] = [];
       for (let n = 0; n < 3; n++) queued.push((await client.enqueueMessage({ phase: 'outage', n })).id);
-      // Every SAS the emulator issued before it stopped has expired by now.
-      await sleepMs(stoppedAt + 3200 - Date.now());
+      // Every SAS the emulator issued before it stopped expires (3 s) while it is away.
+      await clock.advance(3200);
 
-      emulator = await emulatorWith({ memory: false, dataDir: data.dir, settings, port });
-      const restartedAt = Date.now();
-      await connected(client, 15_000);
+      emulator = await emulatorWith({ memory: false, dataDir: data.dir, settings, port }, clock);
+      // A refused CONNECT makes the token handler pace its next renewal (10 s after the last): time goes on until
+      // the client is back.
+      await clock.walkUntil(() => client!.connected, { stepMs: 500, maxMs: 30_000 });
       await client.waitEnqueuedMessagesSent({ signal: AbortSignal.timeout(10_000) });
       const items = await allMessages(emulator, 'outage');
       expect(firstDeliveries(items)).toEqual([before, ...queued]);
 
       // Whether the session's CONNECT with the expired SAS (refused with CONNACK 4) or the token handler's retry
       // came first, the client got a new SAS with very few calls.
-      const expiredRefusals = emulator.log.count('MQTT connection refused', (f) =>
+      const expiredRefusals = logged(emulator, 'MQTT connection refused', 0, (f) =>
         String(f.reason).includes('expired'),
       );
       expect(refusedConnects(emulator)).toBe(expiredRefusals);
       expect(expiredRefusals).toBeLessThanOrEqual(2);
-      expect(registered(emulator, restartedAt)).toBeGreaterThanOrEqual(1);
-      expect(registered(emulator, restartedAt)).toBeLessThanOrEqual(2);
+      expect(registered(emulator)).toBeGreaterThanOrEqual(1);
+      expect(registered(emulator)).toBeLessThanOrEqual(2);
       expect(refusedRegisters(emulator)).toBe(0);
     } finally {
       await client?.close();
@@ -208,25 +236,32 @@ describe.concurrent('credentials', () => {
     // own clock says it is far from due: the only way to make the hub refuse a SAS the client would not renew by
     // itself. (A test hook of the emulator, standing in for a skewed hub clock.)
     let skewMs = 0;
+    const clock = new StillClock();
     const dirs = tempDir();
-    const emulator = await emulatorWith({ settings: { autoApprove: true }, now: () => Date.now() + skewMs });
+    const emulator = await emulatorWith(
+      { settings: { autoApprove: true }, now: () => clock.now() + skewMs },
+      clock,
+    );
     let client: DeviceClient | undefined;
     try {
-      client = await startClient(emulator, { database: dirs.file('skew.db'), deviceId: 'skewed' });
+      client = await startClient(emulator, { database: dirs.file('skew.db'), deviceId: 'skewed', clock });
       await connected(client);
       expect(registered(emulator)).toBe(1);
       skewMs = 2 * 3600_000;
-      const since = Date.now();
-      const reconnected = new Promise<void>((resolve) => client!.once('connected', () => resolve()));
+      const mark = emulator.log.entries.length;
+      const reconnected = eventOnce(client, 'connected');
       expect((await emulator.api.request('DELETE', '/devices/skewed/connection')).status).toBe(204);
       await reconnected;
       const { id } = await client.sendMessage('after the refusal');
       expect(firstDeliveries(await allMessages(emulator, 'skewed'))).toEqual([id]);
-      await sleepMs(1000); // nothing more happens: no loop of refusals and registrations
-      expect(refusedConnects(emulator, since)).toBe(1);
-      expect(emulator.log.count('MQTT connection refused', (f) => f.reason === 'SAS token expired')).toBe(1);
-      expect(registered(emulator, since)).toBe(1);
-      expect(connects(emulator, since)).toBe(1);
+      // Nothing more happens: a minute of the client's time passes, second by second, so every pacing interval a
+      // loop of refusals and registrations would wait for (10 s, then 20 s) falls due.
+      await clock.walk(60_000, 1000);
+      expect(refusedConnects(emulator, mark)).toBe(1);
+      expect(logged(emulator, 'MQTT connection refused', 0, (f) => f.reason === 'SAS token expired')).toBe(1);
+      expect(registered(emulator, mark)).toBe(1);
+      expect(connects(emulator, mark)).toBe(1);
+      expect(client.connected).toBe(true);
     } finally {
       await client?.close();
       await emulator.close();
@@ -240,34 +275,43 @@ describe.concurrent('credentials', () => {
     // The emulator's clock runs 3 h behind the device's, which is what a device whose clock is 3 h ahead sees (an
     // RTC not yet corrected by NTP): each 1 h SAS has an `se` 2 h in the past by the device's clock, while the hub,
     // whose clock is right, accepts it. Before the fix the client re-registered (and reconnected) in a tight loop.
+    const clock = new StillClock();
     const dirs = tempDir();
-    const emulator = await emulatorWith({
-      settings: { autoApprove: true, sasTokenLifetimeSeconds: 3600 },
-      now: () => Date.now() - 3 * 3600_000,
-    });
+    const emulator = await emulatorWith(
+      {
+        settings: { autoApprove: true, sasTokenLifetimeSeconds: 3600 },
+        now: () => clock.now() - 3 * 3600_000,
+      },
+      clock,
+    );
     const logger = memoryLogger();
     let client: DeviceClient | undefined;
     try {
-      client = await startClient(emulator, { database: dirs.file('ahead.db'), deviceId: 'ahead', logger });
-      const registeredAt = emulator.log.entries.find((entry) => entry.message === 'device registered')!.at;
+      client = await startClient(emulator, {
+        database: dirs.file('ahead.db'),
+        deviceId: 'ahead',
+        logger,
+        clock,
+      });
       await connected(client);
       const { id } = await client.sendMessage('with a SAS that looks expired to the device');
       expect(firstDeliveries(await allMessages(emulator, 'ahead'))).toEqual([id]);
 
-      await sleepMs(registeredAt + 9000 - Date.now());
+      // 9 s of the client's time, second by second: no renewal yet.
+      await clock.walk(9000, 1000);
       expect(registered(emulator)).toBe(1);
       expect(connects(emulator)).toBe(1);
       expect(client.connected).toBe(true);
 
-      // No sooner than 10 s after the first one, one renewal (and its reconnect); the next is 20 s after that.
-      await sleepMs(registeredAt + 11_500 - Date.now());
-      expect(registered(emulator)).toBe(2);
+      // At 10 s after the first registration, one renewal (and its reconnect); the next is 20 s after that, so
+      // nothing else can happen at 11.5 s.
+      await clock.walk(2500, 500);
+      await waitFor(() => registered(emulator) === 2 && connects(emulator) === 2);
       const renewals = emulator.log.entries.filter((entry) => entry.message === 'device registered');
-      expect(renewals[1]!.at - renewals[0]!.at).toBeGreaterThanOrEqual(10_000);
-      await waitFor(() => connects(emulator) === 2);
-      // With a 2 s SAS a CONNECT can arrive after the token it carries expired when the machine stalls for a second
-      // (seen on a loaded 2-core CI machine); the client then registers again, which is the path under test too.
-      expect(refusedConnects(emulator)).toBeLessThanOrEqual(2);
+      expect(renewals[1]!.at - renewals[0]!.at).toBe(10_000);
+      expect(registered(emulator)).toBe(2);
+      expect(connects(emulator)).toBe(2);
+      expect(refusedConnects(emulator)).toBe(0);
       const warnings = logger.lines.filter((line) => line.startsWith('warn') && line.includes('clock'));
       expect(warnings).toHaveLength(1);
       const { id: later } = await client.sendMessage('after the renewal');
@@ -315,25 +359,28 @@ describe.concurrent('credentials', () => {
   });
 
   it('a hub that keeps refusing (workspace disabled) is not hammered', async ({ expect }) => {
+    const clock = new StillClock();
     const dirs = tempDir();
-    const emulator = await emulatorWith({ settings: { autoApprove: true } });
+    const emulator = await emulatorWith({ settings: { autoApprove: true } }, clock);
     let client: DeviceClient | undefined;
     try {
-      client = await startClient(emulator, { database: dirs.file('refusing.db'), deviceId: 'refused' });
+      client = await startClient(emulator, {
+        database: dirs.file('refusing.db'),
+        deviceId: 'refused',
+        clock,
+      });
       await connected(client);
       const errors: string[] = [];
       client.on('error', (error) => errors.push(error.code));
-      const since = Date.now();
+      const mark = emulator.log.entries.length;
       // Disabling the workspace closes the device's connection (as the hub would); every reconnect is refused.
       await emulator.api.settings({ disabled: true });
-      await sleepMs(3000);
+      await waitFor(() => errors.includes('WORKSPACE_DISABLED'));
       // CONNACK 5, then a register call answered 423: the session waits for new credentials instead of
-      // reconnecting, and the token handler backs off.
-      expect(refusedConnects(emulator, since)).toBeGreaterThanOrEqual(1);
-      expect(refusedConnects(emulator, since)).toBeLessThanOrEqual(2);
-      expect(refusedRegisters(emulator, since)).toBeGreaterThanOrEqual(1);
-      expect(refusedRegisters(emulator, since)).toBeLessThanOrEqual(2);
-      expect(errors).toContain('WORKSPACE_DISABLED');
+      // reconnecting, and the token handler backs off (10 s): 3 s of the client's time bring nothing new.
+      await clock.walk(3000, 500);
+      expect(refusedConnects(emulator, mark)).toBe(1);
+      expect(refusedRegisters(emulator, mark)).toBe(1);
       expect(client.connected).toBe(false);
     } finally {
       await client?.close();
@@ -345,8 +392,9 @@ describe.concurrent('credentials', () => {
   it('a revoked registration token: provisioning again in the background while messages are queued, then delivered', async ({
     expect,
   }) => {
+    const clock = new StillClock();
     const dirs = tempDir();
-    const emulator = await emulatorWith({ settings: { sasTokenLifetimeSeconds: 4 } });
+    const emulator = await emulatorWith({ settings: { sasTokenLifetimeSeconds: 4 } }, clock);
     let client: DeviceClient | undefined;
     try {
       const shown = display();
@@ -354,43 +402,43 @@ describe.concurrent('credentials', () => {
         database: dirs.file('revoked.db'),
         deviceId: 'revoked',
         onProvisioningOperation: shown.onProvisioningOperation,
+        clock,
       });
       await emulator.api.approve((await shown.nth(0)).id);
       client = await starting;
       const required: string[] = [];
       client.on('provisioningRequired', ({ reason }) => required.push(reason));
       await connected(client);
-      const sasIssuedAt = emulator.log.entries.find((entry) => entry.message === 'device registered')!.at;
 
       const revoked = await emulator.api.request('DELETE', '/devices/revoked/registration-token');
       expect(revoked.status).toBe(200);
       expect(revoked.body.revoked).toBeGreaterThanOrEqual(1);
 
       // At half the SAS lifetime the client registers, is refused (401), and provisions again in the background.
+      await clock.advance(2000);
       const second = await shown.nth(1, 6000);
       expect(required).toHaveLength(1);
       expect(refusedRegisters(emulator)).toBe(1);
-      const failedRenewalAt = emulator.log.entries.find(
-        (entry) => entry.message === 'request refused' && refusedRegister(entry.fields),
-      )!.at;
       const pending = await emulator.api.request('GET', '/provisioning-operations?status=pending');
       expect(
         pending.body.map((op: { provisioningOperationId: string }) => op.provisioningOperationId),
       ).toEqual([second.id]);
 
       // When the old SAS expires the hub drops the connection, and it cannot come back until the new approval.
-      await sleepMs(sasIssuedAt + 4100 - Date.now());
-      await waitFor(() => refusedConnects(emulator) >= 1);
+      // (The emulator checks the expiry on its clock, the test's; the check itself runs on a real timer of the
+      // lifetime left, so the drop comes about 4 s after the connection on real time.)
+      await clock.advance(2100);
+      await waitFor(() => refusedConnects(emulator) >= 1, 15_000);
       const queued: string[] = [];
       for (let n = 0; n < 5; n++) queued.push((await client.enqueueMessage({ n })).id);
       expect(await client.pendingMessagesCount()).toBe(5);
-      await sleepMs(300);
+      await clock.walk(1000, 250);
       expect(await client.pendingMessagesCount()).toBe(5);
       expect(client.connected).toBe(false);
 
       // The next SAS lives an hour, so any registration after the approval below is one the client did not need.
       await emulator.api.settings({ sasTokenLifetimeSeconds: 3600 });
-      const approvedAt = Date.now();
+      const mark = emulator.log.entries.length;
       expect((await emulator.api.approve(second.id)).status).toBe(200);
       await connected(client);
       await client.waitEnqueuedMessagesSent({ signal: AbortSignal.timeout(10_000) });
@@ -399,10 +447,10 @@ describe.concurrent('credentials', () => {
       expect(shown.seen).toHaveLength(2);
 
       // The new registration is used as it is: no second registration and no second reconnect afterwards, even
-      // once the hammering guard (10 s after the failed renewal) has passed.
-      await sleepMs(failedRenewalAt + 10_500 - Date.now());
-      expect(registered(emulator, approvedAt)).toBe(1);
-      expect(connects(emulator, approvedAt)).toBe(1);
+      // once the hammering guard (10 s after the failed renewal) has passed, second by second.
+      await clock.walk(12_000, 1000);
+      expect(registered(emulator, mark)).toBe(1);
+      expect(connects(emulator, mark)).toBe(1);
     } finally {
       await client?.close();
       await emulator.close();
@@ -413,10 +461,12 @@ describe.concurrent('credentials', () => {
   it('refreshes the registration token before it expires: the old one is refused afterwards, no re-provisioning', async ({
     expect,
   }) => {
+    const clock = new StillClock();
     const dirs = tempDir();
-    const emulator = await emulatorWith({
-      settings: { autoApprove: true, registrationTokenLifetimeSeconds: 4, sasTokenLifetimeSeconds: 6 },
-    });
+    const emulator = await emulatorWith(
+      { settings: { autoApprove: true, registrationTokenLifetimeSeconds: 4, sasTokenLifetimeSeconds: 6 } },
+      clock,
+    );
     const database = dirs.file('refresh.db');
     let client: DeviceClient | undefined;
     try {
@@ -425,6 +475,7 @@ describe.concurrent('credentials', () => {
         database,
         deviceId: 'refresher',
         onProvisioningOperation: shown.onProvisioningOperation,
+        clock,
       });
       const required: string[] = [];
       client.on('provisioningRequired', ({ reason }) => required.push(reason));
@@ -433,14 +484,14 @@ describe.concurrent('credentials', () => {
       await connected(client);
       const original = storedRegistration(database)!.registrationToken;
 
-      // Over 9 s the original token (4 s) would have expired twice over; SAS renewals (every ~3 s) need a valid one.
+      // Each token is refreshed at half its 4 s lifetime, four times in a row: over those 8 s the original would have
+      // expired twice over, and the SAS renewals (every ~3 s) need a valid one.
       const tokens = new Set([original]);
-      const until = Date.now() + 9000;
-      while (Date.now() < until) {
-        await sleepMs(250);
-        tokens.add(storedRegistration(database)!.registrationToken);
+      for (let refresh = 1; refresh <= 4; refresh++) {
+        await clock.advance(2000);
+        await waitFor(() => tokens.add(storedRegistration(database)!.registrationToken).size === refresh + 1);
       }
-      expect(tokens.size).toBeGreaterThanOrEqual(3);
+      expect(tokens.size).toBe(5);
       expect(required).toEqual([]);
       expect(shown.seen).toHaveLength(1);
       expect(errors.filter((code) => code !== 'NETWORK')).toEqual([]);
