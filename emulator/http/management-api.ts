@@ -12,6 +12,7 @@ import type { StoredMessage } from '../state/messages.js';
 import type { OperationStatus } from '../state/provisioning.js';
 import { nestsDeeperThan, twinPatchProblem } from '../state/twin-rules.js';
 import { defaultSettings, settingProblem, type WorkspaceSettings } from '../state/workspace.js';
+import { cloudMessageRequest } from './cloud-message-request.js';
 import { knownDeviceOf, managedBy, managementBase } from './management-auth.js';
 import { HttpProblem, problem, type Request, type Router } from './router.js';
 import { requireObject, requireString } from './validate.js';
@@ -163,9 +164,9 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
     `${base}/devices/:deviceId/c2d-messages`,
     managed(async (request) => {
       const deviceId = knownDevice(request);
+      const { properties, expiresAt } = cloudMessageRequest(request.url.searchParams, context.now());
       const payload = await request.body(maxC2dBytes);
-      const properties = Object.fromEntries(request.url.searchParams);
-      const mid = hub.sendCloudMessage(deviceId, properties, payload);
+      const mid = hub.sendCloudMessage(deviceId, properties, payload, expiresAt);
       if (mid === undefined) {
         return problem(
           403,
@@ -281,5 +282,7 @@ export function cloudMessageView(message: QueuedCloudMessage): CloudMessageView 
     properties: message.properties,
     payloadBase64: message.payload.toString('base64'),
     enqueuedAt: new Date(message.enqueuedAt).toISOString(),
+    expiresAt: new Date(message.expiresAt).toISOString(),
+    deliveryCount: message.deliveryCount,
   };
 }

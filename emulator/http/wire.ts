@@ -95,6 +95,10 @@ export interface CloudMessageView {
   properties: Record<string, string>;
   payloadBase64: string;
   enqueuedAt: string;
+  /** When the hub drops it undelivered. */
+  expiresAt: string;
+  /** How often it was written to the device without an acknowledgement (dropped at 10). */
+  deliveryCount: number;
 }
 
 /** `POST /devices/{id}/methods/{name}`. */
@@ -129,6 +133,13 @@ export interface LiveEvents {
   'twin.changed': { deviceId: string; side: 'desired' | 'reported'; document: TwinSectionDocument };
   'c2d.queued': { deviceId: string; message: CloudMessageView };
   'c2d.delivered': { deviceId: string; mid: string; deliveredAt: string };
+  /** Dropped undelivered: it expired, or was written 10 times without an acknowledgement. */
+  'c2d.dropped': {
+    deviceId: string;
+    mid: string;
+    reason: 'expired' | 'delivery count exceeded';
+    droppedAt: string;
+  };
   'file.uploaded': { deviceId: string; file: FileView };
 }
 

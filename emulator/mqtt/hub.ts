@@ -6,9 +6,9 @@ import { maxQueuedCloudMessages } from '../state/cloud-to-device.js';
 import type { JsonObject } from '../state/merge-patch.js';
 import { sectionDocument, type TwinSection } from '../state/twins.js';
 import { allowedSubscription, authenticateDevice } from './authenticate.js';
+import { cloudMessageTopic } from './cloud-message-topic.js';
 import { handleDevicePublish, TelemetryRejected } from './device-requests.js';
 import { MethodCalls } from './methods.js';
-import { formatPropertyBag } from './property-bag.js';
 
 /** IoT Hub's longest keep-alive: a device asking for more gets this much (the connection is not refused). */
 export const maxKeepAliveSeconds = 1177;
@@ -25,6 +25,8 @@ export class IotHubBroker {
   readonly #publishChains = new WeakMap<Client, Promise<void>>();
   /** Devices whose queued C2D messages are being written, so one flush runs at a time per device. */
   readonly #flushing = new Set<string>();
+  /** Devices asked to flush while a flush ran (a reconnect racing the old connection's end): run again after it. */
+  readonly #flushAgain = new Set<string>();
   /** Why a connection ended, when the emulator (not the device) ended it or an error did; for the history. */
   readonly #closeReasons = new WeakMap<Client, string>();
 
@@ -131,10 +133,13 @@ export class IotHubBroker {
     deviceId: string,
     properties: Record<string, string>,
     payload: Buffer,
+    expiresAt?: number,
   ): string | undefined {
+    this.#dropUndeliverable(deviceId);
     if (this.context.cloudMessages.count(deviceId) >= maxQueuedCloudMessages) return undefined;
-    const mid = properties['$.mid'] ?? randomUUID();
-    const queued = this.context.cloudMessages.add(deviceId, mid, properties, payload);
+    const { '$.mid': given, ...rest } = properties;
+    const mid = given ?? randomUUID();
+    const queued = this.context.cloudMessages.add(deviceId, mid, rest, payload, expiresAt);
     this.context.events.emit('c2d.queued', {
       deviceId,
       message: {
@@ -142,6 +147,8 @@ export class IotHubBroker {
         properties,
         payloadBase64: payload.toString('base64'),
         enqueuedAt: new Date(queued.enqueuedAt).toISOString(),
+        expiresAt: new Date(queued.expiresAt).toISOString(),
+        deliveryCount: 0,
       },
     });
     void this.#flushCloudMessages(deviceId);
@@ -299,19 +306,42 @@ export class IotHubBroker {
     check();
   }
 
-  /** Writes queued C2D messages in order, each removed from the queue only on the device's PUBACK. */
+  /**
+   * Drops what IoT Hub would no longer deliver (expired, or written `maxCloudMessageDeliveries` times without an
+   * acknowledgement), and says so on the live stream.
+   */
+  #dropUndeliverable(deviceId: string): void {
+    for (const { message, reason } of this.context.cloudMessages.dropUndeliverable(deviceId)) {
+      this.context.log.info('C2D message dropped', { deviceId, mid: message.mid, reason });
+      this.context.events.emit('c2d.dropped', {
+        deviceId,
+        mid: message.mid,
+        reason,
+        droppedAt: new Date(this.context.now()).toISOString(),
+      });
+    }
+  }
+
+  /**
+   * Writes queued C2D messages in order, each removed from the queue only on the device's PUBACK. Every write
+   * counts as a delivery; one the device never acknowledges is written again on its next connection.
+   */
   async #flushCloudMessages(deviceId: string): Promise<void> {
-    const topic = `devices/${hubDeviceId(this.context, deviceId)}/messages/devicebound/#`;
-    if (this.#flushing.has(deviceId)) return;
+    const hubId = hubDeviceId(this.context, deviceId);
+    const filter = `devices/${hubId}/messages/devicebound/#`;
+    if (this.#flushing.has(deviceId)) {
+      this.#flushAgain.add(deviceId);
+      return;
+    }
     this.#flushing.add(deviceId);
     try {
       for (;;) {
-        if (!this.context.links.isSubscribed(deviceId, topic)) return;
+        if (!this.context.links.isSubscribed(deviceId, filter)) return;
+        this.#dropUndeliverable(deviceId);
         const next = this.context.cloudMessages.next(deviceId);
         if (!next) return;
-        const bag = formatPropertyBag({ ...next.properties, '$.mid': next.mid });
-        const base = `devices/${hubDeviceId(this.context, deviceId)}/messages/devicebound/`;
-        await this.context.links.sendAcknowledged(deviceId, `${base}${bag}`, next.payload);
+        this.context.cloudMessages.countDelivery(next.sequence);
+        await this.context.links.sendAcknowledged(deviceId, cloudMessageTopic(hubId, next), next.payload);
         this.context.cloudMessages.acknowledge(next.sequence);
         this.context.events.emit('c2d.delivered', {
           deviceId,
@@ -323,6 +353,7 @@ export class IotHubBroker {
       this.context.log.debug('C2D delivery interrupted', { deviceId, error: String(error) });
     } finally {
       this.#flushing.delete(deviceId);
+      if (this.#flushAgain.delete(deviceId)) void this.#flushCloudMessages(deviceId);
     }
   }
 }

@@ -117,6 +117,12 @@ const migrations: readonly string[] = [
   );
   CREATE INDEX device_connections_device ON device_connections (device_id, id);
   `,
+  // C2D expiry and delivery count, as IoT Hub keeps them; messages queued before have IoT Hub's default hour.
+  `
+  ALTER TABLE c2d_messages ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE c2d_messages ADD COLUMN delivery_count INTEGER NOT NULL DEFAULT 0;
+  UPDATE c2d_messages SET expires_at = enqueued_at + 3600000;
+  `,
 ];
 
 export type EmulatorDatabase = Database.Database;

@@ -4,7 +4,9 @@
  * delivery count, method responses with unusual statuses, and host names on the default HTTPS port.
  * Microsoft's own client checks the same paths in interop.test.ts.
  */
+import { connect as netConnect, type Socket } from 'node:net';
 import type { MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice, nextMessage } from '../helpers/device-mqtt.js';
 import {
@@ -146,5 +148,144 @@ describe('host names on the default HTTPS port', () => {
     const device = await provisionDevice(emulator, 'on-other-port');
     expect(device.iotHubHostName).toBe(`localhost:${emulator.port}`);
     expect(emulator.instance).toBe(`http://localhost:${emulator.port}`);
+  });
+});
+
+/** Queues a C2D message through the management API; returns its `$.mid`. */
+async function sendC2d(target: TestEmulator, deviceId: string, query: string, body = 'hi'): Promise<string> {
+  const result = await target.api.request('POST', `/devices/${deviceId}/c2d-messages?${query}`, undefined, {
+    body,
+  });
+  expect(result.status).toBe(202);
+  return result.body.mid;
+}
+
+/**
+ * A device connection made of raw MQTT packets that never acknowledges a PUBLISH, as a device that crashes before
+ * taking a message. Resolves with the topic of the first C2D message written to it, then closes.
+ */
+async function receiveWithoutAck(target: TestEmulator, device: ProvisionedDevice): Promise<string> {
+  const socket: Socket = netConnect(target.port, '127.0.0.1');
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  const write = (packet: mqttPacket.Packet) => socket.write(mqttPacket.generate(packet));
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no C2D message within 5 s')), 5000);
+      socket.on('error', reject);
+      socket.on('data', (chunk) => parser.parse(chunk));
+      parser.on('packet', (packet) => {
+        if (packet.cmd === 'connack') {
+          write({
+            cmd: 'subscribe',
+            messageId: 1,
+            subscriptions: [{ topic: `devices/${device.hubDeviceId}/messages/devicebound/#`, qos: 1 }],
+          });
+        } else if (packet.cmd === 'publish') {
+          clearTimeout(timer);
+          resolve(packet.topic);
+        }
+      });
+      socket.on('connect', () =>
+        write({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 4,
+          clean: true,
+          clientId: device.hubDeviceId,
+          keepalive: 60,
+          username: `${device.iotHubHostName}/${device.hubDeviceId}/?api-version=2021-04-12`,
+          password: Buffer.from(device.sasToken),
+        }),
+      );
+    });
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** The property bag of a C2D topic, decoded, in order. */
+function bagOf(topic: string): [string, string][] {
+  const tail = topic.slice(topic.indexOf('/devicebound/') + '/devicebound/'.length);
+  return tail.split('&').map((part) => part.split('=').map(decodeURIComponent) as [string, string]);
+}
+
+describe('cloud-to-device messages', () => {
+  it("carry $.mid, $.to and the sender's system properties first, percent-encoded, then user properties", async () => {
+    const device = await provisionDevice(emulator, 'c2d-system');
+    const client = await connect(device);
+    await client.subscribeAsync(`devices/${device.hubDeviceId}/messages/devicebound/#`);
+    const arrived = nextMessage(client, `devices/${device.hubDeviceId}/messages/devicebound/`);
+    const mid = await sendC2d(
+      emulator,
+      'c2d-system',
+      'color=dark%20red&%24.ct=application%2Fjson&%24.ce=utf-8&%24.cid=c-1',
+    );
+    const { topic } = await arrived;
+    expect(topic).toContain('/devicebound/%24.mid=');
+    expect(bagOf(topic)).toEqual([
+      ['$.mid', mid],
+      ['$.to', `/devices/${device.hubDeviceId}/messages/deviceBound`],
+      ['$.cid', 'c-1'],
+      ['$.ct', 'application/json'],
+      ['$.ce', 'utf-8'],
+      ['color', 'dark red'],
+    ]);
+  });
+
+  it('refuses system properties that only the hub sets', async () => {
+    await provisionDevice(emulator, 'c2d-to');
+    for (const query of ['%24.to=%2Fdevices%2Fother', '%24.lockToken=1', '%24.exp=yesterday']) {
+      const result = await emulator.api.request('POST', `/devices/c2d-to/c2d-messages?${query}`, undefined, {
+        body: 'x',
+      });
+      expect(result.status).toBe(400);
+    }
+  });
+
+  it('drops a message written 10 times without an acknowledgement, then delivers the next', async () => {
+    const device = await provisionDevice(emulator, 'c2d-unacked');
+    const first = await sendC2d(emulator, 'c2d-unacked', 'n=1');
+    const second = await sendC2d(emulator, 'c2d-unacked', 'n=2');
+    for (let delivery = 1; delivery <= 10; delivery++) {
+      expect(bagOf(await receiveWithoutAck(emulator, device))[0]).toEqual(['$.mid', first]);
+    }
+    expect(bagOf(await receiveWithoutAck(emulator, device))[0]).toEqual(['$.mid', second]);
+    const queued = await emulator.api.request('GET', '/devices/c2d-unacked/c2d-messages');
+    expect(queued.body.map((m: { mid: string }) => m.mid)).toEqual([second]);
+    expect(queued.body[0].deliveryCount).toBe(1);
+  });
+
+  it('drops a message past its expiry (default one hour, or $.exp) before the device connects', async () => {
+    let now = Date.UTC(2026, 0, 10, 8);
+    const clocked = await startTestEmulator({
+      now: () => now,
+      settings: { sasTokenLifetimeSeconds: 7 * 86400 },
+    });
+    try {
+      const device = await provisionDevice(clocked, 'c2d-expiry');
+      const defaultTtl = await sendC2d(clocked, 'c2d-expiry', 'n=1');
+      const expiry = new Date(now + 3 * 3600_000).toISOString();
+      const explicit = await sendC2d(clocked, 'c2d-expiry', `n=2&%24.exp=${encodeURIComponent(expiry)}`);
+      const listed = await clocked.api.request('GET', '/devices/c2d-expiry/c2d-messages');
+      expect(listed.body.map((m: { expiresAt: string }) => m.expiresAt)).toEqual([
+        new Date(now + 3600_000).toISOString(),
+        expiry,
+      ]);
+
+      now += 3600_000 + 1;
+      const client = await connectDevice(clocked, device);
+      clients.push(client);
+      const arrived = nextMessage(client, `devices/${device.hubDeviceId}/messages/devicebound/`);
+      await client.subscribeAsync(`devices/${device.hubDeviceId}/messages/devicebound/#`);
+      const { topic } = await arrived;
+      expect(bagOf(topic).slice(0, 3)).toEqual([
+        ['$.mid', explicit],
+        ['$.to', `/devices/${device.hubDeviceId}/messages/deviceBound`],
+        ['$.exp', expiry],
+      ]);
+      expect(defaultTtl).not.toBe(explicit);
+    } finally {
+      await clocked.close();
+    }
   });
 });

@@ -252,7 +252,9 @@ describe('cloud-to-device messages', () => {
     await waitFor(() => received.length === 2);
     expect(received.map((m) => m.payload)).toEqual(['first', 'second']);
     expect(received[0]!.topic).toMatch(
-      new RegExp(`^devices/${alice.hubDeviceId}/messages/devicebound/kind=first&x=a%20b&%24.mid=[0-9a-f-]+$`),
+      new RegExp(
+        `^devices/${alice.hubDeviceId}/messages/devicebound/%24.mid=[0-9a-f-]+&%24.to=%2Fdevices%2F${encodeURIComponent(alice.hubDeviceId)}%2Fmessages%2FdeviceBound&kind=first&x=a%20b$`,
+      ),
     );
   });
 
