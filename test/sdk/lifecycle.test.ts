@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSpotflowError } from '../../src/errors.js';
 import { startClient, tempDir } from '../helpers/client.js';
+import { StillClock } from '../helpers/clock.js';
 import { waitFor } from '../helpers/device-mqtt.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 
@@ -50,7 +51,7 @@ describe('client lifecycle', () => {
     });
     try {
       const first = client.sendMessage('dropped first').catch((error: unknown) => error);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitFor(async () => (await client.pendingMessagesCount()) === 1);
       await client.enqueueMessage('second');
       await client.enqueueMessage('third'); // drops the first
       const outcome = await first;
@@ -63,12 +64,18 @@ describe('client lifecycle', () => {
   });
 
   it('dropOldest with maxAgeMs drops every message past the age, not just one', async () => {
-    const client = await offlineClient('ageing', { outboxLimits: { maxAgeMs: 300, policy: 'dropOldest' } });
+    // The client's clock moves only when the test says: the ten are 400 ms old when `fresh` comes, and 0 ms old
+    // between themselves, however slowly the machine writes them.
+    const clock = new StillClock();
+    const client = await offlineClient('ageing', {
+      outboxLimits: { maxAgeMs: 300, policy: 'dropOldest' },
+      clock,
+    });
     const dropped: number[] = [];
     client.on('outboxFull', (event) => dropped.push(event.messages));
     try {
       for (let i = 0; i < 10; i++) await client.enqueueMessage(`old ${i}`);
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await clock.advance(400);
       await client.enqueueMessage('fresh');
       expect(dropped).toEqual([10]);
       expect(await client.pendingMessagesCount()).toBe(1);

@@ -10,6 +10,7 @@ import { isSpotflowError } from '../../src/errors.js';
 import type { StartOptions } from '../../src/options.js';
 import type { UploadProgress } from '../../src/outbox/upload.js';
 import { startClient, tempDir } from '../helpers/client.js';
+import { StillClock } from '../helpers/clock.js';
 import { waitFor } from '../helpers/device-mqtt.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 
@@ -63,7 +64,10 @@ afterAll(async () => {
 });
 
 /** A started client (closed after the test), provisioned and connected. */
-async function online(deviceId: string, options: Partial<StartOptions> = {}): Promise<DeviceClient> {
+async function online(
+  deviceId: string,
+  options: Partial<StartOptions> & { clock?: StillClock } = {},
+): Promise<DeviceClient> {
   const client = await startClient(emulator, { database: dirs.file(`${deviceId}.db`), deviceId, ...options });
   clients.push(client);
   await waitFor(() => client.connected);
@@ -71,7 +75,10 @@ async function online(deviceId: string, options: Partial<StartOptions> = {}): Pr
 }
 
 /** A provisioned client whose emulator is then stopped: everything it enqueues waits in the outbox. */
-async function offline(deviceId: string, options: Partial<StartOptions> = {}): Promise<DeviceClient> {
+async function offline(
+  deviceId: string,
+  options: Partial<StartOptions> & { clock?: StillClock } = {},
+): Promise<DeviceClient> {
   const client = await online(deviceId, options);
   await stopEmulator();
   await waitFor(() => !client.connected);
@@ -570,12 +577,17 @@ describe('outbox limits', () => {
 
   it("policy 'dropOldest' with maxAgeMs drops only the expired message when a burst arrives", async () => {
     const deviceId = 'limit-age-burst';
-    const client = await offline(deviceId, { outboxLimits: { maxAgeMs: 300, policy: 'dropOldest' } });
+    // The limit under test is an age: the client's clock moves only when the test says, so the first message is
+    // 350 ms old and the burst 0 ms old however long the machine takes to write them.
+    const clock = new StillClock();
+    const client = await offline(deviceId, { outboxLimits: { maxAgeMs: 300, policy: 'dropOldest' }, clock });
     await client.enqueueMessage('expired', { stream: 'aged' });
-    // The limit under test is an age: let the first message get older than it.
-    await new Promise((resolve) => setTimeout(resolve, 350));
-    const ids = await enqueueMany(client, 5, 'aged');
-    expect(await client.pendingMessagesCount()).toBe(5);
+    await clock.advance(250);
+    const kept = (await client.enqueueMessage('younger', { stream: 'aged' })).id;
+    expect(await client.pendingMessagesCount()).toBe(2);
+    await clock.advance(100);
+    const ids = [kept, ...(await enqueueMany(client, 5, 'aged'))];
+    expect(await client.pendingMessagesCount()).toBe(6);
 
     await restartEmulator();
     await client.waitEnqueuedMessagesSent();

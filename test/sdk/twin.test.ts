@@ -5,10 +5,11 @@ import { createNodeClock, createNodePlatform } from '../../platform/node/index.j
 import { DeviceClient } from '../../src/client.js';
 import { isSpotflowError, type SpotflowError } from '../../src/errors.js';
 import type { DesiredProperties, StartOptions } from '../../src/options.js';
-import type { Database, MqttConnection, MqttMessage, Platform } from '../../src/ports.js';
+import type { Clock, Database, MqttConnection, MqttMessage, Platform } from '../../src/ports.js';
 import { migrate } from '../../src/store/schema.js';
 import { TwinManager } from '../../src/twin/twin.js';
 import { eventOnce, memoryLogger, startClient, tempDir } from '../helpers/client.js';
+import { StillClock } from '../helpers/clock.js';
 import { waitFor } from '../helpers/device-mqtt.js';
 import {
   type ProvisionedDevice,
@@ -33,6 +34,16 @@ async function patchDesired(on: TestEmulator, deviceId: string, patch: Record<st
   const result = await on.api.request('PATCH', `/devices/${deviceId}/twin/desired`, patch);
   expect(result.status).toBe(200);
   return result.body.$version as number;
+}
+
+/**
+ * Patches the desired properties once more and waits until the client has them: notifications come in order, so
+ * one of an earlier version (a duplicate) that was still on its way has arrived by then. Returns the new version.
+ */
+async function fence(on: TestEmulator, client: DeviceClient, deviceId: string): Promise<number> {
+  const version = await patchDesired(on, deviceId, { fence: true });
+  await waitFor(() => client.desiredProperties().version === version);
+  return version;
 }
 
 /** The emulator's twin of the device, each section split into `version` and `values`. */
@@ -107,17 +118,19 @@ describe('desired properties', () => {
       const v3 = await patchDesired(emulator, 'desired-live', { nested: { y: 2 }, gone: null, list: [1, 2] });
       await waitFor(() => client.desiredProperties().version === v3);
       expect(v3).toBe(3);
-      // Nothing more may come (no duplicate notification of the same version).
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Nothing more may come (no duplicate notification of the same version): by the time the next version has
+      // come, a duplicate of version 3 would have too.
+      expect(await fence(emulator, client, 'desired-live')).toBe(4);
 
       const expected = [
         { version: 1, values: {} },
         { version: 2, values: { interval: 10, nested: { x: 1 }, gone: 'soon' } },
         { version: 3, values: { interval: 10, nested: { x: 1, y: 2 }, list: [1, 2] } },
+        { version: 4, values: { interval: 10, nested: { x: 1, y: 2 }, list: [1, 2], fence: true } },
       ];
       expect(recorder.option).toEqual(expected);
       expect(recorder.event).toEqual(expected);
-      expect(client.desiredProperties()).toEqual(expected[2]);
+      expect(client.desiredProperties()).toEqual(expected[3]);
       expect(client.desiredProperties().values).toEqual(
         (await hubTwin(emulator, 'desired-live')).desired.values,
       );
@@ -127,10 +140,10 @@ describe('desired properties', () => {
       (copy.values.nested as Record<string, unknown>).x = 99;
       expect(client.desiredProperties().values.nested).toEqual({ x: 1, y: 2 });
 
-      expect(await client.desiredPropertiesIfNewer(0)).toEqual(expected[2]);
-      expect(await client.desiredPropertiesIfNewer(2)).toEqual(expected[2]);
-      expect(await client.desiredPropertiesIfNewer(3)).toBeUndefined();
+      expect(await client.desiredPropertiesIfNewer(0)).toEqual(expected[3]);
+      expect(await client.desiredPropertiesIfNewer(3)).toEqual(expected[3]);
       expect(await client.desiredPropertiesIfNewer(4)).toBeUndefined();
+      expect(await client.desiredPropertiesIfNewer(5)).toBeUndefined();
       await expect(client.desiredPropertiesIfNewer(Number.NaN)).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
       });
@@ -234,7 +247,8 @@ describe('desired properties', () => {
       });
       expect(hub.desired.values).toMatchObject({ b: { c: 1, d: 2 }, counter });
       expect(hub.desired.values).not.toHaveProperty('a');
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // A late duplicate or an older version would have come before the next one.
+      await fence(emulator, client, deviceId);
       expectStrictlyIncreasing(recorder.option);
       expect(recorder.event).toEqual(recorder.option);
       expect(recorder.option.at(-1)).toEqual(client.desiredProperties());
@@ -260,8 +274,9 @@ describe('desired properties', () => {
       const hub = await hubTwin(emulator, deviceId);
       expect(hub.desired.version).toBe(31);
       await waitFor(() => client.desiredProperties().version === 31);
-      await new Promise((resolve) => setTimeout(resolve, 200));
       expect(client.desiredProperties().values).toEqual(hub.desired.values);
+      // A late duplicate or an older version would have come before the next one.
+      expect(await fence(emulator, client, deviceId)).toBe(32);
       expectStrictlyIncreasing(recorder.option);
       expect(recorder.event).toEqual(recorder.option);
     } finally {
@@ -278,9 +293,10 @@ describe('reported properties', () => {
     const sentEvents: { version: number }[] = [];
     client.on('reportedPropertiesSent', (sent) => sentEvents.push(sent));
     try {
-      // Connected and synced with nothing to send: no event.
+      // Connected and synced with nothing to send: no event (checked below: every event carries a version the
+      // patches of this test made, none the version the twin had before them).
       await waitFor(() => client.desiredProperties().version === 1);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const synced = (await hubTwin(emulator, deviceId)).reported.version;
       expect(sentEvents).toEqual([]);
 
       await client.updateReportedProperties({ fw: '1.0', sensors: { t: 20, h: 50 }, tmp: 'x' });
@@ -309,6 +325,7 @@ describe('reported properties', () => {
       });
       // Nothing pending: resolves at once.
       await client.waitReportedPropertiesSent();
+      expect(sentEvents.filter((event) => event.version <= synced)).toEqual([]);
     } finally {
       await client.close();
     }
@@ -402,8 +419,7 @@ describe('reported properties', () => {
       }
       expect(storedPatches(database)).toEqual([]);
       expect(client.reportedProperties()).toEqual({ version: before.reported.version, values: { ok: 1 } });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(await hubTwin(emulator, deviceId)).toEqual(before);
+      // Nothing was stored, so nothing can go out: the hub's twin after the good patches below shows it.
 
       // The limits themselves are fine: 10 levels, and a patch just under 32 KB.
       await client.updateReportedProperties(nested(10));
@@ -591,6 +607,8 @@ interface Faults {
   beforeWrite?: (sql: string) => Promise<void>;
   /** Sees every message the client receives. */
   onMessage?: (message: MqttMessage) => void;
+  /** The clock the client reads instead of the platform's. */
+  clock?: Clock;
   /** The reported patches the client published, answered by the emulator or by the wrapper. */
   readonly reportedPatches: string[];
 }
@@ -637,6 +655,7 @@ function faultyPlatform(on: TestEmulator, faults: Faults): Platform {
   });
   return {
     ...node,
+    clock: faults.clock ?? node.clock,
     mqtt: {
       connect: async (options, signal) => {
         await faults.connectGate;
@@ -711,41 +730,51 @@ async function twoIdentities(prefix: string) {
 describe('hub faults, slow storage, identity changes', () => {
   it('429 and 5xx answers to a reported patch: retried with backoff, one error per streak, then sent', async () => {
     // The emulator never throttles nor fails a twin request: the connection wrapper answers reported patches
-    // itself while `patchStatus` is set (a fault the emulator cannot produce).
-    const faults: Faults = { reportedPatches: [] };
+    // itself while `patchStatus` is set (a fault the emulator cannot produce). The client's time moves only when
+    // the test says (waits up to 100 ms, its reconnect delays here, run on real time), so the retry backoff
+    // (0.5–1 s, then 1–2 s) is counted on the test's clock, not the machine's.
+    const clock = new StillClock({ realTimersUpToMs: 100 });
+    const faults: Faults = { reportedPatches: [], clock };
     const deviceId = 'faults-throttled';
-    const client = await startFaultyClient(emulator, faults, { database: dirs.file('f1.db'), deviceId });
+    const client = await startFaultyClient(emulator, faults, {
+      database: dirs.file('f1.db'),
+      deviceId,
+      reconnectInitialDelayMs: 20,
+      reconnectMaxDelayMs: 100,
+    });
     const errors: SpotflowError[] = [];
     client.on('error', (error) => errors.push(error));
+    const attempts = () => faults.reportedPatches.length - first;
+    let first = 0;
     try {
       await client.updateReportedProperties({ before: 1 });
       await client.waitReportedPropertiesSent();
-      const first = faults.reportedPatches.length;
+      first = faults.reportedPatches.length;
 
       faults.patchStatus = 429;
       await client.updateReportedProperties({ temp: 1 });
-      await sleep(700);
+      await waitFor(() => attempts() === 1 && errors.length === 1);
+      // The first retry comes 0.5–1 s later.
+      await clock.advance(1000);
+      await waitFor(() => attempts() === 2);
       faults.patchStatus = 503;
-      // Waits with the patch being retried (merged into it or queued behind it).
+      // Waits with the patch being retried (merged into it or queued behind it): the next retry is 1–2 s after the
+      // last, so none by 1.4 s.
       await client.updateReportedProperties({ temp: 2 });
-      await sleep(700);
-      // In 1.4 s: the first attempt and one or two retries (waits of 0.5–1 s, then 1–2 s), not hundreds.
-      const attempts = faults.reportedPatches.length - first;
-      expect(attempts).toBeGreaterThanOrEqual(2);
-      expect(attempts).toBeLessThanOrEqual(3);
+      await clock.advance(400);
+      await clock.quiet();
+      expect(attempts()).toBe(2);
       // One error for the whole streak of failures.
       expect(errors.map((error) => error.code)).toEqual(['NETWORK']);
       expect(errors[0]!.message).toContain('429');
 
-      // The hub takes patches again. A new connection does not wait out the backoff (the next retry is due
-      // 1.5–3 s after the first attempt; so a client that waits for it mostly, not always, fails the bound).
+      // The hub takes patches again. A new connection does not wait out the backoff: the test's clock does not
+      // move, so a client that waited for its next retry would never send.
       faults.patchStatus = undefined;
       const reconnected = eventOnce(client, 'connected');
       await emulator.api.request('DELETE', `/devices/${deviceId}/connection`);
       await reconnected;
-      const reconnectedAt = Date.now();
       await client.waitReportedPropertiesSent({ signal: AbortSignal.timeout(4000) });
-      expect(Date.now() - reconnectedAt).toBeLessThan(500);
       const hub = await hubTwin(emulator, deviceId);
       expect(hub.reported.values).toEqual({ before: 1, temp: 2 });
       expect(client.reportedProperties()).toEqual({
@@ -754,11 +783,14 @@ describe('hub faults, slow storage, identity changes', () => {
       });
       expect(errors).toHaveLength(1);
 
-      // A later failure is a new streak: reported again, once.
+      // A later failure is a new streak: reported again, once, and not again when its first retry fails too.
       faults.patchStatus = 500;
+      const sentBefore = attempts();
       await client.updateReportedProperties({ temp: 3 });
       await waitFor(() => errors.length === 2);
-      await sleep(300);
+      await clock.advance(1000);
+      await waitFor(() => attempts() === sentBefore + 2);
+      await clock.quiet();
       expect(errors).toHaveLength(2);
       expect(errors[1]!.message).toContain('500');
     } finally {
