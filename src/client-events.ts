@@ -20,21 +20,24 @@ export interface DeviceClientEvents {
   uploadProgress: UploadProgress;
 }
 
-export const eventNames: readonly string[] = [
-  'connected',
-  'disconnected',
-  'error',
-  'desiredProperties',
-  'messageSent',
-  'reportedPropertiesSent',
-  'outboxFull',
-  'provisioningRequired',
-  'uploadProgress',
-];
+/** One entry per event of {@link DeviceClientEvents}: a missing or extra name fails to compile. */
+const eventSet: { readonly [K in keyof DeviceClientEvents]: true } = {
+  connected: true,
+  disconnected: true,
+  error: true,
+  desiredProperties: true,
+  messageSent: true,
+  reportedPropertiesSent: true,
+  outboxFull: true,
+  provisioningRequired: true,
+  uploadProgress: true,
+};
+
+export const eventNames = Object.freeze(Object.keys(eventSet)) as readonly (keyof DeviceClientEvents)[];
 
 /** A misspelt event would never fire, and a non-function would only fail when it does: both fail here. */
 export function checkListener(event: unknown, listener: unknown): void {
-  if (typeof event !== 'string' || !eventNames.includes(event)) {
+  if (typeof event !== 'string' || !Object.hasOwn(eventSet, event)) {
     throw invalidArgument(`Unknown event; the client emits ${eventNames.join(', ')}`);
   }
   if (typeof listener !== 'function') throw invalidArgument('An event listener must be a function');

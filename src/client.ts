@@ -1,22 +1,14 @@
 /**
- * DeviceClient: the public API of SPEC.md §5, one method per call with its doc comment. Over 400 lines because it
- * is the API's single facade; start-up assembly (client-parts.ts), events (client-events.ts) and argument checks
- * (call-arguments.ts) are already split out. The next split, moving the waiters of sendMessage and
- * waitEnqueuedMessagesSent into outbox/, is planned in issue 11.
+ * DeviceClient: the public API of SPEC.md §5, one method per call with its doc comment. The client is put together
+ * in client-assembly.ts; this class only checks each call and hands it to the part that does the work.
  */
 import { payloadBytes, readWaitOptions } from './call-arguments.js';
+import { type Assembly, assemble, startAssembly } from './client-assembly.js';
 import { checkListener, type DeviceClientEvents } from './client-events.js';
-import { openParts, type Parts } from './client-parts.js';
-import {
-  type CloudMessageHandler,
-  CloudMessages,
-  type MethodHandler,
-} from './cloud-messages/cloud-messages.js';
-import { abortedError, asSpotflowError, invalidArgument, SpotflowError } from './errors.js';
+import type { CloudMessageHandler, MethodHandler } from './cloud-messages/cloud-messages.js';
+import { abortedError, invalidArgument, SpotflowError } from './errors.js';
 import type { HubCredentials } from './iothub/connection-string.js';
-import { HubSession } from './iothub/session.js';
-import type { Logger } from './logger.js';
-import type { DesiredProperties, ResolvedOptions, StartOptions } from './options.js';
+import type { DesiredProperties, StartOptions } from './options.js';
 import {
   type BatchCompletionOptions,
   batchCompletionKeys,
@@ -27,13 +19,18 @@ import {
   readMessageOptions,
   sendMessageOptionKeys,
 } from './outbox/message-options.js';
-import { OutboxSender } from './outbox/sender.js';
 import type { OutboxStore } from './outbox/store.js';
-import { FileUploader } from './outbox/upload.js';
-import type { Database, LockHandle, MqttConnection, Platform, TimerHandle } from './ports.js';
-import type { TokenHandler } from './provisioning/token-handler.js';
-import { type ReportedProperties, TwinManager } from './twin/twin.js';
-import type { TypedEvents } from './util/events.js';
+import type { Platform, TimerHandle } from './ports.js';
+import type { ReportedProperties } from './twin/twin.js';
+import { untilAborted } from './util/until-aborted.js';
+
+/**
+ * The `this` the core's {@link DeviceClient.start} demands, which no class has: calling `start` on the core entry's
+ * `DeviceClient` fails to compile with this name in the message, while a runtime entry's own `start` is unaffected.
+ */
+export interface PlatformRequired {
+  readonly 'spotflow-device/core has no platform: import DeviceClient from spotflow-device, or call DeviceClient.startOn(platform, options)': never;
+}
 
 /** How long `close()` lets a running cloud-to-device handler finish before it releases the database. */
 const cloudStopGraceMs = 5000;
@@ -51,118 +48,52 @@ const cloudStopGraceMs = 5000;
  * ```
  */
 export class DeviceClient {
-  readonly #options: ResolvedOptions;
-  readonly #platform: Platform;
-  readonly #lock: LockHandle;
-  readonly #db: Database;
-  readonly #tokens: TokenHandler;
-  readonly #outbox: OutboxStore;
-  readonly #twin: TwinManager;
-  readonly #events: TypedEvents<DeviceClientEvents>;
-  readonly #log: Logger;
-  readonly #cloud: CloudMessages;
-  readonly #session: HubSession;
-  readonly #sender: OutboxSender;
-  readonly #sentWaiters = new Map<string, { resolve: () => void; reject: (error: SpotflowError) => void }>();
+  /** Set by {@link DeviceClient.startOn} right after construction: the constructor takes nothing, see there. */
+  #parts!: Assembly;
   /** Aborted by `close()`: everything still waiting rejects with CLIENT_CLOSED. */
   readonly #closed = new AbortController();
-  readonly #removedWaiters = new Set<() => void>();
-  #closeConnection: (() => void) | undefined;
-  #senderRun: Promise<void> = Promise.resolve();
-  #connected = false;
   #closing: Promise<void> | undefined;
 
-  /** @internal Use {@link DeviceClient.start}. */
-  constructor(parts: Parts) {
-    this.#options = parts.options;
-    this.#platform = parts.platform;
-    this.#lock = parts.lock;
-    this.#db = parts.db;
-    this.#tokens = parts.tokens;
-    this.#outbox = parts.outbox;
-    this.#twin = parts.twin;
-    this.#events = parts.events;
-    this.#log = parts.options.logger;
-    const reportError = (error: SpotflowError) => this.#events.emit('error', error);
-    this.#cloud = new CloudMessages(this.#db, this.#log, reportError);
-    this.#sender = new OutboxSender(
-      this.#outbox,
-      this.#platform.compressor,
-      new FileUploader(this.#options.instance, this.#platform.fetch, this.#platform.clock, {
-        secrets: this.#options.secrets,
-      }),
-      this.#options.maxInFlight,
-      this.#platform.clock,
-      {
-        sent: ({ mid }) => {
-          this.#events.emit('messageSent', { id: mid });
-          const waiter = this.#sentWaiters.get(mid);
-          this.#sentWaiters.delete(mid);
-          waiter?.resolve();
-        },
-        removed: () => {
-          for (const waiter of [...this.#removedWaiters]) waiter();
-        },
-        uploadProgress: (progress) => this.#events.emit('uploadProgress', progress),
-        error: reportError,
-      },
-      this.#log,
-    );
-    this.#session = new HubSession(
-      this.#platform,
-      {
-        instance: this.#options.instance,
-        transport: this.#options.transport ?? this.#platform.defaultTransport,
-        keepAliveSeconds: this.#options.keepAliveSeconds,
-        reconnectInitialDelayMs: this.#options.reconnectInitialDelayMs,
-        reconnectMaxDelayMs: this.#options.reconnectMaxDelayMs,
-        allowInsecure: this.#options.allowInsecure,
-      },
-      this.#tokens,
-      {
-        connected: (connection, credentials) => this.#onConnected(connection, credentials),
-        disconnected: (error) => this.#onDisconnected(error),
-        error: reportError,
-      },
-      this.#log,
-    );
-    this.#session.handle('$iothub/twin/', (message) => this.#twin.handle(message));
-    this.#session.handle('$iothub/methods/POST/', (message) =>
-      this.#cloud.handleMethod(message, this.#session.connection),
-    );
-    this.#session.handle('devices/', (message) => this.#cloud.handleCloudMessage(message));
-    for (const topic of [...TwinManager.topics, '$iothub/methods/POST/#'])
-      void this.#session.subscribe(topic);
-  }
+  /** Clients come from {@link DeviceClient.start}. (Protected so that the runtime entries can extend the class.) */
+  protected constructor() {}
 
   /**
    * Starts a client: opens (and locks) the local database, reuses the stored registration or provisions the
    * device (waiting for a technician's approval; abort with `signal`), then connects in the background.
    * With a stored registration it resolves at once, online or not.
+   *
+   * Only the runtime entries' `DeviceClient` (`spotflow-device`, `/node`, `/browser`) can: the core entry
+   * (`spotflow-device/core`) has no platform, so calling it there fails to compile and, from plain JavaScript,
+   * rejects with `PLATFORM_REQUIRED`. On the core entry, use {@link DeviceClient.startOn}.
    */
-  static start(options: StartOptions): Promise<DeviceClient> {
+  static start(this: PlatformRequired, options: StartOptions): Promise<DeviceClient> {
     void options;
     return Promise.reject(
       new SpotflowError(
-        'INTERNAL',
-        "Import DeviceClient from 'spotflow-device' (or 'spotflow-device/node', '/browser'): the core has no platform",
+        'PLATFORM_REQUIRED',
+        "spotflow-device/core has no platform: import DeviceClient from 'spotflow-device' (or '/node', '/browser'), " +
+          'or call DeviceClient.startOn(platform, options)',
       ),
     );
   }
 
-  /** Starts a client on an explicit platform (what the package entries call). */
+  /**
+   * Starts a client on an explicit platform (what the runtime entries' `start` calls; for a platform of your own).
+   * Called on a subclass, it makes an instance of that subclass.
+   */
   static async startOn<T extends DeviceClient>(
-    this: new (
-      parts: Parts,
-    ) => T,
+    this: { prototype: T },
     platform: Platform,
     options: StartOptions,
   ): Promise<T> {
-    const parts = await openParts(platform, options);
+    const parts = await assemble(platform, options);
     try {
-      const client = new this(parts);
-      parts.tokens.start();
-      client.#session.start();
+      // The constructor is protected and takes no arguments, so that no internal type shows in the public API:
+      // the parts are handed over here, inside the class, before anything else can see the instance.
+      // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass called on (a runtime entry's client)
+      const client = Reflect.construct(this as unknown as new () => T, []) as T;
+      (client as DeviceClient).#parts = parts;
+      startAssembly(parts);
       return client;
     } catch (error) {
       await parts.db.close().catch(() => {});
@@ -173,17 +104,17 @@ export class DeviceClient {
 
   /** The workspace the device belongs to. */
   get workspaceId(): string {
-    return this.#tokens.registration.hub.workspaceId;
+    return this.#parts.tokens.registration.hub.workspaceId;
   }
 
   /** The device's id (the requested one, or the one the platform chose). */
   get deviceId(): string {
-    return this.#tokens.registration.hub.deviceId;
+    return this.#parts.tokens.registration.hub.deviceId;
   }
 
   /** Whether the MQTT connection to the hub is up right now. */
   get connected(): boolean {
-    return this.#connected;
+    return this.#parts.link.connected;
   }
 
   on<K extends keyof DeviceClientEvents>(
@@ -191,7 +122,7 @@ export class DeviceClient {
     listener: (payload: DeviceClientEvents[K]) => void,
   ): () => void {
     checkListener(event, listener);
-    return this.#events.on(event, listener);
+    return this.#parts.events.on(event, listener);
   }
 
   off<K extends keyof DeviceClientEvents>(
@@ -199,7 +130,7 @@ export class DeviceClient {
     listener: (payload: DeviceClientEvents[K]) => void,
   ): void {
     checkListener(event, listener);
-    this.#events.off(event, listener);
+    this.#parts.events.off(event, listener);
   }
 
   once<K extends keyof DeviceClientEvents>(
@@ -207,7 +138,7 @@ export class DeviceClient {
     listener: (payload: DeviceClientEvents[K]) => void,
   ): () => void {
     checkListener(event, listener);
-    return this.#events.once(event, listener);
+    return this.#parts.events.once(event, listener);
   }
 
   /**
@@ -255,51 +186,30 @@ export class DeviceClient {
       throw invalidArgument('signal must be an AbortSignal');
     if (signal?.aborted) throw abortedError(signal);
     const bytes = payloadBytes(payload);
-    let waiter!: { resolve: () => void; reject: (error: SpotflowError) => void };
-    const sent = new Promise<void>((resolve, reject) => {
-      waiter = { resolve, reject };
-    });
-    const { id } = await this.#enqueue(bytes, properties, compression, (mid) =>
-      this.#sentWaiters.set(mid, waiter),
-    );
-    await this.#untilAborted(sent, signal, () => this.#sentWaiters.delete(id));
+    const waiter = this.#parts.waiters.waiter();
+    const { id } = await this.#enqueue(bytes, properties, compression, waiter.expect);
+    await this.#untilAborted(waiter.sent, signal, () => waiter.cancel(id));
     return { id };
   }
 
   /** How many messages wait in the outbox. */
   async pendingMessagesCount(): Promise<number> {
     this.#assertOpen();
-    await this.#sender.flushDeletes();
-    return this.#outbox.countStored();
+    await this.#parts.sender.flushDeletes();
+    return this.#parts.outbox.countStored();
   }
 
   /** Resolves once every message enqueued before this call has been acknowledged by the hub. */
   async waitEnqueuedMessagesSent(options?: { signal?: AbortSignal }): Promise<void> {
     this.#assertOpen();
     const signal = readWaitOptions(options);
-    const lastId = await this.#outbox.lastId();
-    let check!: () => Promise<void>;
-    const done = new Promise<void>((resolve, reject) => {
-      check = async () => {
-        try {
-          await this.#sender.flushDeletes();
-          if (await this.#outbox.anyUpTo(lastId)) return;
-          this.#removedWaiters.delete(check);
-          resolve();
-        } catch (error) {
-          this.#removedWaiters.delete(check);
-          reject(error);
-        }
-      };
-      this.#removedWaiters.add(check);
-      void check();
-    });
-    await this.#untilAborted(done, signal, () => this.#removedWaiters.delete(check));
+    const { done, cancel } = this.#parts.waiters.allUpTo(await this.#parts.outbox.lastId());
+    await this.#untilAborted(done, signal, cancel);
   }
 
   /** The last known desired properties (from the database when offline). */
   desiredProperties(): DesiredProperties {
-    return this.#twin.desired();
+    return this.#parts.twin.desired();
   }
 
   /** The desired properties if their version is newer than `version`, else undefined. */
@@ -307,65 +217,65 @@ export class DeviceClient {
     this.#assertOpen();
     if (typeof version !== 'number' || !Number.isFinite(version))
       throw invalidArgument('version must be a number');
-    const desired = this.#twin.desired();
+    const desired = this.#parts.twin.desired();
     return desired.version > version ? desired : undefined;
   }
 
   /** Stores a reported-properties patch (JSON merge patch); resolves once durable; sent when online. */
   async updateReportedProperties(patch: Record<string, unknown>): Promise<void> {
     this.#assertOpen();
-    await this.#twin.update(patch);
+    await this.#parts.twin.update(patch);
   }
 
   /** Reported properties as they will be once pending patches are sent, with the last acknowledged version. */
   reportedProperties(): ReportedProperties {
-    return this.#twin.reported;
+    return this.#parts.twin.reported;
   }
 
   /** Resolves once every reported-properties patch stored so far has been acknowledged by the hub. */
   async waitReportedPropertiesSent(options?: { signal?: AbortSignal }): Promise<void> {
     this.#assertOpen();
     const signal = readWaitOptions(options);
-    await this.#untilAborted(this.#twin.waitSent(signal), signal, () => {});
+    await this.#untilAborted(this.#parts.twin.waitSent(signal), signal, () => {});
   }
 
   /** Receives cloud-to-device messages; returns a function that removes the handler. */
   onCloudMessage(handler: CloudMessageHandler): () => void {
     this.#assertOpen();
-    const off = this.#cloud.onCloudMessage(handler);
-    void this.#session.subscribe(cloudMessageTopic);
+    const off = this.#parts.cloud.onCloudMessage(handler);
+    void this.#parts.session.subscribe(cloudMessageTopic);
     return off;
   }
 
   /** Answers the direct method `name`; returns a function that removes the handler. */
   onMethod(name: string, handler: MethodHandler): () => void {
     this.#assertOpen();
-    return this.#cloud.onMethod(name, handler);
+    return this.#parts.cloud.onMethod(name, handler);
   }
 
   /** Stops background work, lets in-flight writes finish, and releases the database. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      const parts = this.#parts;
       this.#closed.abort(new SpotflowError('CLIENT_CLOSED', 'The client was closed while this call waited'));
-      await this.#tokens.stop();
-      await this.#session.stop();
-      this.#closeConnection?.();
-      await this.#senderRun;
-      await this.#sender.flushDeletes();
-      await this.#twin.idle();
+      await parts.tokens.stop();
+      await parts.session.stop();
+      await parts.link.stop();
+      await parts.sender.flushDeletes();
+      await parts.twin.idle();
       // A C2D handler still running gets a moment to finish; its message stays stored if it does not.
-      const { clock } = this.#platform;
+      const { clock } = parts.platform;
       let timer: TimerHandle;
       await Promise.race([
-        this.#cloud.stop(),
+        parts.cloud.stop(),
         new Promise<void>((resolve) => {
           timer = clock.setTimeout(resolve, cloudStopGraceMs);
         }),
       ]);
       clock.clearTimeout(timer);
-      await this.#db.close();
-      await this.#lock.release();
-      await this.#platform.close?.();
+      await parts.db.close();
+      await parts.lock.release();
+      await parts.platform.close?.();
     })();
     return this.#closing;
   }
@@ -376,76 +286,19 @@ export class DeviceClient {
     compression: Parameters<OutboxStore['add']>[0]['compression'],
     beforeNotify?: (mid: string) => void,
   ): Promise<{ id: string }> {
-    const { mid, dropped } = await this.#outbox.add({ properties, compression, payload });
+    const { mid, dropped } = await this.#parts.outbox.add({ properties, compression, payload });
     if (dropped) {
-      this.#events.emit('outboxFull', dropped);
-      void this.#failDroppedSends();
+      this.#parts.events.emit('outboxFull', dropped);
+      void this.#parts.waiters.failDropped();
     }
     beforeNotify?.(mid);
-    this.#sender.notify();
+    this.#parts.sender.notify();
     return { id: mid };
   }
 
-  #onConnected(connection: MqttConnection, credentials: HubCredentials): void {
-    this.#connected = true;
-    const closed = new Promise<void>((resolve) => {
-      this.#closeConnection = resolve;
-    });
-    this.#events.emit('connected', { workspaceId: credentials.workspaceId, deviceId: credentials.deviceId });
-    void this.#twin.connected(connection, credentials.hubDeviceId);
-    const previous = this.#senderRun;
-    this.#senderRun = previous
-      .then(() => this.#sender.run(connection, credentials, closed))
-      .catch((error: unknown) => {
-        this.#events.emit('error', asSpotflowError(error, 'The sender stopped'));
-      });
-  }
-
-  #onDisconnected(error: Error | undefined): void {
-    this.#connected = false;
-    this.#closeConnection?.();
-    this.#closeConnection = undefined;
-    this.#twin.disconnected();
-    this.#events.emit('disconnected', { error });
-  }
-
-  /** `sendMessage` calls whose message a `dropOldest` limit removed will never be sent: they fail. */
-  async #failDroppedSends(): Promise<void> {
-    for (const [mid, waiter] of [...this.#sentWaiters]) {
-      if (await this.#outbox.contains(mid).catch(() => true)) continue;
-      if (this.#sentWaiters.get(mid) !== waiter) continue; // sent meanwhile
-      this.#sentWaiters.delete(mid);
-      waiter.reject(
-        new SpotflowError('OUTBOX_FULL', 'The outbox limit dropped this message before it was sent'),
-      );
-    }
-  }
-
   /** Waits for `work`, or rejects when the caller's `signal` aborts (ABORTED) or the client closes (CLIENT_CLOSED). */
-  async #untilAborted(
-    work: Promise<void>,
-    signal: AbortSignal | undefined,
-    cleanup: () => void,
-  ): Promise<void> {
-    const signals = signal ? [signal, this.#closed.signal] : [this.#closed.signal];
-    const fired = signals.find((s) => s.aborted);
-    if (fired) {
-      cleanup();
-      throw abortedError(fired);
-    }
-    let onAbort!: (event: Event) => void;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = (event) => {
-        cleanup();
-        reject(abortedError(event.target as AbortSignal));
-      };
-      for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      await Promise.race([work, aborted]);
-    } finally {
-      for (const s of signals) s.removeEventListener('abort', onAbort);
-    }
+  #untilAborted(work: Promise<void>, signal: AbortSignal | undefined, cleanup: () => void): Promise<void> {
+    return untilAborted(work, signal ? [signal, this.#closed.signal] : [this.#closed.signal], cleanup);
   }
 
   #assertOpen(): void {

@@ -52,6 +52,11 @@ export const SPOTFLOW_ERROR_CODES = Object.freeze([
    * in browsers); the message names it and how to install it.
    */
   'DEPENDENCY_MISSING',
+  /**
+   * `DeviceClient.start` of the core entry (`spotflow-device/core`), which has no platform, was called: import
+   * `DeviceClient` from `spotflow-device` (or `/node`, `/browser`), or call `DeviceClient.startOn(platform, options)`.
+   */
+  'PLATFORM_REQUIRED',
   /** A bug in the SDK: something that should not happen did. */
   'INTERNAL',
 ] as const);

@@ -3,7 +3,7 @@
  * browser one) re-export this with a `DeviceClient` whose `start` knows its platform.
  */
 export { maxPayloadBytes } from './call-arguments.js';
-export { DeviceClient } from './client.js';
+export { DeviceClient, type PlatformRequired } from './client.js';
 export type { DeviceClientEvents } from './client-events.js';
 export type {
   CloudMessage,

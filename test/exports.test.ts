@@ -63,7 +63,10 @@ describe('package exports', () => {
       DeviceClient: { start: (o: unknown) => Promise<unknown> };
     };
     expect(node.DeviceClient.start).not.toBe(core.DeviceClient.start);
-    await expect(core.DeviceClient.start({})).rejects.toMatchObject({ code: 'INTERNAL' });
+    await expect(core.DeviceClient.start({})).rejects.toMatchObject({
+      code: 'PLATFORM_REQUIRED',
+      message: expect.stringContaining('startOn(platform, options)'),
+    });
   });
 
   it('lists every subpath in the exports test', () => {

@@ -1,0 +1,153 @@
+/**
+ * The one place a client is put together: options checked, database locked, opened and migrated, the device's
+ * registration reused or obtained (provisioning waits for approval here), outbox and twin loaded, and the
+ * background parts (token handler, hub session, sender, cloud messages) built and wired to one another.
+ * Nothing runs until {@link startAssembly}; on a failure everything taken so far is released.
+ */
+import type { DeviceClientEvents } from './client-events.js';
+import { ConnectionLink } from './client-link.js';
+import { SendWaiters } from './client-waiters.js';
+import { CloudMessages } from './cloud-messages/cloud-messages.js';
+import { abortedError, type SpotflowError } from './errors.js';
+import { HubSession } from './iothub/session.js';
+import { type ResolvedOptions, resolveOptions, type StartOptions } from './options.js';
+import { OutboxSender } from './outbox/sender.js';
+import { OutboxStore } from './outbox/store.js';
+import { FileUploader } from './outbox/upload.js';
+import type { Database, LockHandle, Platform } from './ports.js';
+import { ProvisioningApi } from './provisioning/api.js';
+import { TokenHandler } from './provisioning/token-handler.js';
+import { migrate } from './store/schema.js';
+import { StateStore } from './store/state.js';
+import { TwinManager } from './twin/twin.js';
+import { callSafely } from './util/callbacks.js';
+import { TypedEvents } from './util/events.js';
+
+/** Everything a client is made of. */
+export interface Assembly {
+  options: ResolvedOptions;
+  platform: Platform;
+  lock: LockHandle;
+  db: Database;
+  events: TypedEvents<DeviceClientEvents>;
+  tokens: TokenHandler;
+  outbox: OutboxStore;
+  twin: TwinManager;
+  cloud: CloudMessages;
+  sender: OutboxSender;
+  session: HubSession;
+  link: ConnectionLink;
+  waiters: SendWaiters;
+}
+
+export async function assemble(platform: Platform, options: StartOptions): Promise<Assembly> {
+  const resolved = resolveOptions(options);
+  if (resolved.signal?.aborted) throw abortedError(resolved.signal);
+  const lock = await platform.lock.acquire(resolved.database, resolved.signal);
+  let db: Database | undefined;
+  try {
+    db = await platform.database.open(resolved.database);
+    await migrate(db);
+    return await build(platform, resolved, lock, db);
+  } catch (error) {
+    await db?.close().catch(() => {});
+    await lock.release().catch(() => {});
+    throw error;
+  }
+}
+
+/** Starts the background work: credentials are kept fresh and the hub connected. */
+export function startAssembly(parts: Assembly): void {
+  parts.tokens.start();
+  parts.session.start();
+}
+
+async function build(
+  platform: Platform,
+  options: ResolvedOptions,
+  lock: LockHandle,
+  db: Database,
+): Promise<Assembly> {
+  const log = options.logger;
+  const clock = platform.clock;
+  const events = new TypedEvents<DeviceClientEvents>((error, event) =>
+    log.error('An event listener threw', { event: String(event), error }),
+  );
+  const reportError = (error: SpotflowError) => events.emit('error', error);
+  const tokens = new TokenHandler(
+    new ProvisioningApi(options.instance, platform.fetch, clock, { secrets: options.secrets }),
+    new StateStore(db),
+    {
+      instance: options.instance,
+      provisioningToken: options.provisioningToken,
+      deviceId: options.deviceId,
+      pollIntervalMs: options.provisioningPollIntervalMs,
+      onProvisioningOperation: options.onProvisioningOperation,
+      secrets: options.secrets,
+    },
+    clock,
+    log,
+    { provisioningRequired: (reason) => events.emit('provisioningRequired', { reason }), error: reportError },
+  );
+  await tokens.establish(options.signal);
+  const outbox = await OutboxStore.open(db, clock, options.outboxLimits);
+  const twin = await TwinManager.open(
+    db,
+    clock,
+    {
+      desiredProperties: (desired) => {
+        events.emit('desiredProperties', desired);
+        callSafely(
+          () => options.onDesiredProperties?.(desired),
+          (error) => log.error('onDesiredProperties failed', { error }),
+        );
+      },
+      reportedPropertiesSent: (reported) => events.emit('reportedPropertiesSent', reported),
+      error: reportError,
+    },
+    log,
+  );
+  const cloud = new CloudMessages(db, log, reportError);
+  const waiters = new SendWaiters(outbox, () => sender.flushDeletes());
+  const sender = new OutboxSender(
+    outbox,
+    platform.compressor,
+    new FileUploader(options.instance, platform.fetch, clock, { secrets: options.secrets }),
+    options.maxInFlight,
+    clock,
+    {
+      sent: ({ mid }) => {
+        events.emit('messageSent', { id: mid });
+        waiters.sent(mid);
+      },
+      removed: () => waiters.removed(),
+      uploadProgress: (progress) => events.emit('uploadProgress', progress),
+      error: reportError,
+    },
+    log,
+  );
+  const link = new ConnectionLink(events, twin, sender, reportError);
+  const session = new HubSession(
+    platform,
+    {
+      instance: options.instance,
+      transport: options.transport ?? platform.defaultTransport,
+      keepAliveSeconds: options.keepAliveSeconds,
+      reconnectInitialDelayMs: options.reconnectInitialDelayMs,
+      reconnectMaxDelayMs: options.reconnectMaxDelayMs,
+      allowInsecure: options.allowInsecure,
+    },
+    tokens,
+    {
+      connected: (connection, credentials) => link.onConnected(connection, credentials),
+      disconnected: (error) => link.onDisconnected(error),
+      error: reportError,
+    },
+    log,
+  );
+  session.handle('$iothub/twin/', (message) => twin.handle(message));
+  session.handle('$iothub/methods/POST/', (message) => cloud.handleMethod(message, session.connection));
+  session.handle('devices/', (message) => cloud.handleCloudMessage(message));
+  for (const topic of [...TwinManager.topics, '$iothub/methods/POST/#']) void session.subscribe(topic);
+  return { options, platform, lock, db, events, tokens, outbox, twin, cloud, sender, session, link, waiters };
+}
