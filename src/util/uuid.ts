@@ -15,7 +15,7 @@ export function randomUuid(): string {
 }
 
 /** {@link randomUuid} with the random source given, for tests. */
-export function fromRandomBytes(crypto: Pick<Crypto, 'getRandomValues'>): string {
+export function fromRandomBytes(crypto: Pick<typeof globalThis.crypto, 'getRandomValues'>): string {
   if (offset + 16 > pool.length) {
     pool = crypto.getRandomValues(new Uint8Array(16 * BLOCK_UUIDS));
     offset = 0;
