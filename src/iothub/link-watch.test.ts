@@ -1,19 +1,23 @@
 /**
- * The dead-link rule, on a fake clock: no packet for 15 s while acknowledgements are awaited means a dead link;
- * packets, an idle connection and a large publish on a slow uplink do not.
+ * The dead-link rules, on a fake clock: no packet for 15 s while acknowledgements are awaited means a dead link;
+ * packets, an idle connection and a large publish on a slow uplink do not. A publish overtaken by a later one's
+ * PUBACK has lost its own: 15 s later the link is given up, whatever else arrives.
  */
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../test/helpers/clock.js';
 import { isSpotflowError } from '../errors.js';
 import type { MqttConnection } from '../ports.js';
-import { deadLinkMs, LinkWatch, watchLink } from './link-watch.js';
+import { type DeadLink, deadLinkMs, LinkWatch, watchLink } from './link-watch.js';
 
 function watched(clock: FakeClock) {
   const deaths: { silentMs: number; awaiting: number; at: number }[] = [];
-  const watch = new LinkWatch(clock, (silentMs, awaiting) =>
-    deaths.push({ silentMs, awaiting, at: clock.monotonicNow() }),
-  );
-  return { watch, deaths };
+  const verdicts: DeadLink[] = [];
+  const watch = new LinkWatch(clock, (verdict) => {
+    verdicts.push(verdict);
+    if (verdict.reason === 'silence')
+      deaths.push({ silentMs: verdict.silentMs, awaiting: verdict.awaiting, at: clock.monotonicNow() });
+  });
+  return { watch, deaths, verdicts };
 }
 
 describe('LinkWatch', () => {
@@ -46,7 +50,7 @@ describe('LinkWatch', () => {
     const { watch, deaths } = watched(clock);
     const settle = watch.begin(100);
     await clock.advance(500);
-    settle();
+    settle(true);
     expect(clock.pending).toBe(0);
     await clock.advance(100_000); // idle, no packet at all: not a dead link
     watch.begin(100);
@@ -66,10 +70,49 @@ describe('LinkWatch', () => {
     expect(deaths).toEqual([]);
     // Acknowledged: the small publish behind it gets 15 s from that PUBACK, not the large one's allowance.
     watch.packetReceived();
-    settleLarge();
+    settleLarge(true);
     await clock.advance(deadLinkMs);
     expect(deaths).toHaveLength(1);
     expect(deaths[0]!.at).toBe(32_000 + 7_499 + deadLinkMs);
+  });
+
+  it('gives up 15 s after a later publish was acknowledged before an earlier one, even while packets arrive', async () => {
+    const clock = new FakeClock();
+    const { watch, verdicts } = watched(clock);
+    watch.begin(100); // its PUBACK is lost
+    await clock.advance(1_000);
+    const settleLater = watch.begin(100);
+    await clock.advance(1_000);
+    watch.packetReceived();
+    settleLater(true);
+    for (let i = 0; i < 14; i++) {
+      await clock.advance(1_000);
+      watch.packetReceived(); // PINGRESPs, other PUBACKs: the link is alive, the PUBACK is still lost
+    }
+    expect(verdicts).toEqual([]);
+    await clock.advance(1_000);
+    expect(verdicts).toEqual([{ reason: 'overtaken', waitedMs: 2_000 + deadLinkMs, awaiting: 1 }]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('is not overtaken by acknowledgements in order, by a failed publish, or by a subscribe', async () => {
+    const clock = new FakeClock();
+    const { watch, verdicts } = watched(clock);
+    const first = watch.begin(100);
+    const second = watch.begin(100);
+    first(true);
+    // The second waits with packets arriving: a slow broker, not a lost PUBACK.
+    const subscribe = watch.begin(10, false);
+    const third = watch.begin(100);
+    subscribe(true); // a SUBACK may pass a PUBACK
+    third(false); // settled by a failure, not acknowledged
+    for (let i = 0; i < 6; i++) {
+      await clock.advance(10_000);
+      watch.packetReceived();
+    }
+    expect(verdicts).toEqual([]);
+    second(true);
+    expect(clock.pending).toBe(0);
   });
 
   it('stops for good: no timer, no verdict', async () => {

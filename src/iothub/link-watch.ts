@@ -9,6 +9,12 @@
  * oldest outstanding one would take long to send at {@link slowestUplinkBytesPerSecond}, the silence allowed is
  * that transmit time plus half of {@link deadLinkMs} (a 256 KB message: 39.5 s; anything up to 60 KB: 15 s), and a
  * device on a 64 kbit/s link is not told its link is dead while it is still sending.
+ *
+ * Packets arriving do not save a publish whose acknowledgement was lost. A broker acknowledges QoS 1 publishes in
+ * the order it received them (MQTT 3.1.1, 4.6.0-2), so once a later publish is acknowledged an earlier one still
+ * waiting will not be; after {@link deadLinkMs} more (for a broker that bends the rule), the connection is dropped
+ * and the session sends it again on the next. A slow or throttling broker that acknowledges nothing is not
+ * overtaken and is left alone.
  */
 import { SpotflowError } from '../errors.js';
 import type { Clock, MqttConnection, TimerHandle } from '../ports.js';
@@ -18,10 +24,26 @@ export const deadLinkMs = 15_000;
 /** The slowest uplink a large publish is given time for (8 kB/s, 64 kbit/s). */
 export const slowestUplinkBytesPerSecond = 8 * 1024;
 
+/** Why a link was given up: silence, or a publish whose acknowledgement a later publish's overtook. */
+export type DeadLink =
+  | { reason: 'silence'; silentMs: number; awaiting: number }
+  | { reason: 'overtaken'; waitedMs: number; awaiting: number };
+
+interface Awaited {
+  bytes: number;
+  publish: boolean;
+  /** Its place in the order of sending. */
+  seq: number;
+  /** When the operation was sent (monotonic ms). */
+  sentAt: number;
+  /** When a publish sent after it was acknowledged (monotonic ms). */
+  overtakenAt: number | undefined;
+}
+
 /** Follows one connection: what it awaits from the broker and when the broker last sent anything. */
 export class LinkWatch {
-  /** Operations awaiting the broker, oldest first, with their size in bytes. */
-  readonly #awaiting = new Map<object, number>();
+  /** Operations awaiting the broker, oldest first (a Map keeps insertion order). */
+  readonly #awaiting = new Map<object, Awaited>();
   #lastPacketAt: number;
   /** When the current run of waiting began (the set of awaited operations went from empty to not empty). */
   #waitingSince = 0;
@@ -29,11 +51,12 @@ export class LinkWatch {
   /** When the timer fires (monotonic ms). */
   #timerAt = 0;
   #stopped = false;
+  #sent = 0;
 
-  /** @param onDead called once, with how long the link was silent and how many operations it left waiting. */
+  /** @param onDead called once, with why the link counts as dead and how many operations it left waiting. */
   constructor(
     private readonly clock: Clock,
-    private readonly onDead: (silentMs: number, awaiting: number) => void,
+    private readonly onDead: (verdict: DeadLink) => void,
   ) {
     this.#lastPacketAt = clock.monotonicNow();
   }
@@ -43,15 +66,22 @@ export class LinkWatch {
     this.#lastPacketAt = this.clock.monotonicNow();
   }
 
-  /** An operation that the broker must acknowledge was sent; returns the function to call when it settles. */
-  begin(bytes: number): () => void {
+  /**
+   * An operation that the broker must acknowledge was sent (`publish`: a QoS 1 PUBLISH; otherwise e.g. a
+   * SUBSCRIBE); returns the function to call when it settles, `acknowledged` or failed.
+   */
+  begin(bytes: number, publish = true): (acknowledged: boolean) => void {
     const token = {};
     if (this.#stopped) return () => {};
-    if (this.#awaiting.size === 0) this.#waitingSince = this.clock.monotonicNow();
-    this.#awaiting.set(token, bytes);
+    const now = this.clock.monotonicNow();
+    if (this.#awaiting.size === 0) this.#waitingSince = now;
+    this.#awaiting.set(token, { bytes, publish, seq: this.#sent++, sentAt: now, overtakenAt: undefined });
     this.#arm();
-    return () => {
-      if (!this.#awaiting.delete(token)) return;
+    return (acknowledged) => {
+      const settled = this.#awaiting.get(token);
+      if (settled === undefined) return;
+      this.#awaiting.delete(token);
+      if (acknowledged && settled.publish) this.#overtake(settled.seq);
       const deadline = this.deadline();
       // The next oldest may allow less time than the timer was set for (a large publish was acknowledged).
       if (deadline === undefined || deadline < this.#timerAt) {
@@ -67,13 +97,39 @@ export class LinkWatch {
     this.#disarm();
   }
 
-  /** When the link counts as dead if nothing arrives before (monotonic ms); undefined when nothing is awaited. */
+  /** When the link counts as dead if nothing changes before (monotonic ms); undefined when nothing is awaited. */
   deadline(): number | undefined {
+    const silence = this.#silenceDeadline();
+    const lost = this.#lostAckDeadline();
+    return silence === undefined ? undefined : Math.min(silence, lost ?? silence);
+  }
+
+  #silenceDeadline(): number | undefined {
     const oldest = this.#awaiting.values().next();
     if (oldest.done) return undefined;
-    const transmitMs = (oldest.value / slowestUplinkBytesPerSecond) * 1000;
+    const transmitMs = (oldest.value.bytes / slowestUplinkBytesPerSecond) * 1000;
     const allowedMs = Math.max(deadLinkMs, transmitMs + deadLinkMs / 2);
     return Math.max(this.#lastPacketAt, this.#waitingSince) + allowedMs;
+  }
+
+  /** The oldest waiting publish was overtaken first (every older one is overtaken whenever a newer one is). */
+  #oldestPublish(): Awaited | undefined {
+    for (const operation of this.#awaiting.values()) if (operation.publish) return operation;
+    return undefined;
+  }
+
+  #lostAckDeadline(): number | undefined {
+    const overtakenAt = this.#oldestPublish()?.overtakenAt;
+    return overtakenAt === undefined ? undefined : overtakenAt + deadLinkMs;
+  }
+
+  /** Publish number `seq` was acknowledged: every publish sent before it and still waiting is overtaken. */
+  #overtake(seq: number): void {
+    const now = this.clock.monotonicNow();
+    for (const operation of this.#awaiting.values()) {
+      if (operation.seq > seq) break;
+      if (operation.publish) operation.overtakenAt ??= now;
+    }
   }
 
   /**
@@ -106,10 +162,14 @@ export class LinkWatch {
       this.#arm();
       return;
     }
-    const silentMs = now - Math.max(this.#lastPacketAt, this.#waitingSince);
     const awaiting = this.#awaiting.size;
+    const lost = this.#lostAckDeadline();
+    const verdict: DeadLink =
+      lost !== undefined && lost <= now
+        ? { reason: 'overtaken', waitedMs: now - this.#oldestPublish()!.sentAt, awaiting }
+        : { reason: 'silence', silentMs: now - Math.max(this.#lastPacketAt, this.#waitingSince), awaiting };
     this.stop();
-    this.onDead(silentMs, awaiting);
+    this.onDead(verdict);
   }
 }
 
@@ -129,20 +189,22 @@ export function watchLink(
 ): WatchedConnection {
   let deadError: SpotflowError | undefined;
   let acknowledgedPublishes = 0;
-  const watch = new LinkWatch(clock, (silentMs, awaiting) => {
-    deadError = new SpotflowError(
-      'NETWORK',
-      `No packet from the hub for ${Math.round(silentMs / 1000)} s while ${awaiting} ` +
-        `${awaiting === 1 ? 'operation awaited its' : 'operations awaited their'} acknowledgement: the link is dead`,
-    );
+  const watch = new LinkWatch(clock, (verdict) => {
+    deadError = new SpotflowError('NETWORK', deadLinkMessage(verdict));
     onDead(deadError);
     void connection.end(true).catch(() => {});
   });
   connection.onPacket(() => watch.packetReceived());
   connection.onClose(() => watch.stop());
-  const followed = (bytes: number, operation: () => Promise<void>): Promise<void> => {
-    const settle = watch.begin(bytes);
-    return operation().finally(settle);
+  const followed = (bytes: number, publish: boolean, operation: () => Promise<void>): Promise<void> => {
+    const settle = watch.begin(bytes, publish);
+    return operation().then(
+      () => settle(true),
+      (error: unknown) => {
+        settle(false);
+        throw error;
+      },
+    );
   };
   return {
     get acknowledgedPublishes() {
@@ -150,13 +212,16 @@ export function watchLink(
     },
     publish: (topic, payload, qos) =>
       qos === 1
-        ? followed(topic.length + payload.length, () => connection.publish(topic, payload, qos)).then(() => {
-            acknowledgedPublishes++;
-          })
+        ? followed(topic.length + payload.length, true, () => connection.publish(topic, payload, qos)).then(
+            () => {
+              acknowledgedPublishes++;
+            },
+          )
         : connection.publish(topic, payload, qos),
     subscribe: (topics) =>
       followed(
         topics.reduce((sum, topic) => sum + topic.length, 0),
+        false,
         () => connection.subscribe(topics),
       ),
     setMessageHandler: (handler) => connection.setMessageHandler(handler),
@@ -164,4 +229,16 @@ export function watchLink(
     onClose: (listener) => connection.onClose((error) => listener(deadError ?? error)),
     end: (force) => connection.end(force),
   };
+}
+
+function deadLinkMessage(verdict: DeadLink): string {
+  const { awaiting } = verdict;
+  const waiting = `${awaiting} ${awaiting === 1 ? 'operation awaited its' : 'operations awaited their'} acknowledgement`;
+  if (verdict.reason === 'silence') {
+    return `No packet from the hub for ${Math.round(verdict.silentMs / 1000)} s while ${waiting}: the link is dead`;
+  }
+  return (
+    `The hub acknowledged later publishes but not one sent ${Math.round(verdict.waitedMs / 1000)} s ago ` +
+    `(${waiting}): its acknowledgement was lost, so the connection is dropped to send it again`
+  );
 }
