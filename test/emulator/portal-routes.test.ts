@@ -137,6 +137,8 @@ describe('GET /devices/{id}/c2d-messages', () => {
         properties: { command: 'a' },
         payloadBase64: Buffer.from('first').toString('base64'),
         enqueuedAt: expect.any(String),
+        expiresAt: expect.any(String),
+        deliveryCount: 0,
       },
       expect.objectContaining({ properties: {}, payloadBase64: Buffer.from('second').toString('base64') }),
     ]);
