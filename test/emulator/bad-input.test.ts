@@ -283,12 +283,17 @@ async function expectHealthy(): Promise<void> {
 }
 
 beforeAll(async () => {
-  emulator = await startTestEmulator();
+  // The emulator's clock hook: the expired device is registered 2 s in the past, so its 1 s SAS token has expired
+  // when the tests start, without waiting for it.
+  let clockOffsetMs = 0;
+  emulator = await startTestEmulator({ now: () => Date.now() + clockOffsetMs });
   baselineSettings = (await manage('GET', '/settings')).body;
   await emulator.api.settings({ sasTokenLifetimeSeconds: 1 });
+  clockOffsetMs = -2000;
   try {
     expired = await provisionDevice(emulator, 'bad-input-expired');
   } finally {
+    clockOffsetMs = 0;
     await emulator.api.settings({
       sasTokenLifetimeSeconds: (baselineSettings as any).sasTokenLifetimeSeconds,
     });
@@ -296,8 +301,6 @@ beforeAll(async () => {
   attacker = await provisionDevice(emulator, 'bad-input-attacker');
   victim = await provisionDevice(emulator, 'bad-input-victim');
   sentinel = await provisionDevice(emulator, 'bad-input-sentinel');
-  // Let the short-lived SAS token expire (its expiry has whole-second resolution).
-  await sleep(1200);
 });
 afterAll(() => emulator?.close());
 
@@ -1255,19 +1258,24 @@ const mqttCases: MqttCase[] = [
     expect: { closed: true, reply: '' },
   },
   {
-    name: 'half a CONNECT, then the client vanishes',
+    name: 'half a CONNECT, then the client vanishes: the device stays connected on its real connection',
     run: async () => {
-      const connection = await RawConnection.open(emulator.port);
-      const packet = connectPacket(attacker);
-      connection.write(packet.subarray(0, Math.floor(packet.length / 2)));
-      await sleep(50);
-      connection.destroy();
-      await sleep(50);
-      const devices = await manage('GET', '/devices');
-      const entry = devices.body.find((d: any) => d.deviceId === attacker.deviceId);
-      return { deviceConnected: entry.connected };
+      const live = await connectAs(attacker);
+      try {
+        const connection = await RawConnection.open(emulator.port);
+        const packet = connectPacket(attacker);
+        connection.write(packet.subarray(0, Math.floor(packet.length / 2)));
+        // A FIN behind the half packet: the emulator reads both, in order, before it closes its side.
+        connection.end();
+        const closedByEmulator = await connection.waitForClose(5000);
+        const devices = await manage('GET', '/devices');
+        const entry = devices.body.find((d: any) => d.deviceId === attacker.deviceId);
+        return { closedByEmulator, deviceConnected: entry.connected };
+      } finally {
+        await live.endAsync(true);
+      }
     },
-    expect: { deviceConnected: false },
+    expect: { closedByEmulator: true, deviceConnected: true },
   },
   {
     name: 'a second CONNECT on an open connection',

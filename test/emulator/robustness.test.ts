@@ -266,8 +266,13 @@ describe('too many connections', () => {
     } finally {
       for (const connection of held) connection.destroy();
     }
-    await sleep(100);
-    await expectServing(capped);
+    // Served again once the emulator has seen the closes (on its own time: waited for, bounded).
+    await waitFor(() =>
+      call(capped.instance, 'GET', '/favicon.ico').then(
+        (result) => result.status === 204,
+        () => false,
+      ),
+    );
   });
 });
 

@@ -62,6 +62,11 @@ export class RawConnection {
     return closed;
   }
 
+  /** Sends a FIN after what was written (the server reads everything first), keeping the socket to see its close. */
+  end(): void {
+    this.#socket.end();
+  }
+
   destroy(): void {
     this.#socket.destroy();
   }
