@@ -172,11 +172,7 @@ export class OutboxStore {
     if (deleted === entries.length) {
       this.#count = Math.max(0, this.#count - deleted);
       this.#bytes = Math.max(0, this.#bytes - entries.reduce((sum, entry) => sum + entry.size, 0));
-      // Ids grow with time, so the first row is the oldest: an index lookup, not a scan.
-      const first = await this.db.query<{ enqueued_at: number }>(
-        'SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1',
-      );
-      this.#oldest = first[0] === undefined ? undefined : Number(first[0].enqueued_at);
+      this.#oldest = await this.#oldestEnqueuedAt();
     } else {
       // Some were already gone (dropped by a limit): count again.
       await this.#recount();
@@ -203,7 +199,7 @@ export class OutboxStore {
   /** How many entries are stored, counting every enqueue already called (even if not yet awaited). */
   async countStored(): Promise<number> {
     await this.#commit.settled();
-    const rows = await this.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM outbox');
+    const rows = await this.db.query<{ n: number }>('SELECT messages AS n FROM outbox_totals WHERE id = 1');
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -253,14 +249,22 @@ export class OutboxStore {
     this.#oldest = undefined;
   }
 
+  /** Reads the counters from the database: the totals its triggers keep, and the oldest row by id. */
   async #recount(): Promise<void> {
-    const rows = await this.db.query<{ n: number; bytes: number | null; oldest: number | null }>(
-      'SELECT COUNT(*) AS n, SUM(size) AS bytes, MIN(enqueued_at) AS oldest FROM outbox',
+    const [totals] = await this.db.query<{ messages: number; bytes: number }>(
+      'SELECT messages, bytes FROM outbox_totals WHERE id = 1',
     );
-    const row = rows[0];
-    this.#count = Number(row?.n ?? 0);
-    this.#bytes = Number(row?.bytes ?? 0);
-    this.#oldest = row?.oldest === null || row?.oldest === undefined ? undefined : Number(row.oldest);
+    this.#count = Number(totals?.messages ?? 0);
+    this.#bytes = Number(totals?.bytes ?? 0);
+    this.#oldest = await this.#oldestEnqueuedAt();
+  }
+
+  /** Ids grow with time, so the first row is the oldest: an index lookup, not a scan. */
+  async #oldestEnqueuedAt(): Promise<number | undefined> {
+    const [first] = await this.db.query<{ enqueued_at: number }>(
+      'SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1',
+    );
+    return first === undefined ? undefined : Number(first.enqueued_at);
   }
 }
 

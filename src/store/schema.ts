@@ -28,6 +28,22 @@ export const migrations: readonly (readonly string[])[] = [
     // Cloud-to-device messages taken from the hub (acknowledged) but not yet handled by the application.
     'CREATE TABLE inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL)',
   ],
+  [
+    // What the outbox holds, kept by triggers in the same transactions as its rows: counting ten million rows at
+    // start took 1.9 s. One row (id 1).
+    `CREATE TABLE outbox_totals (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      messages INTEGER NOT NULL,
+      bytes INTEGER NOT NULL
+    )`,
+    'INSERT INTO outbox_totals SELECT 1, COUNT(*), COALESCE(SUM(size), 0) FROM outbox',
+    `CREATE TRIGGER outbox_totals_insert AFTER INSERT ON outbox BEGIN
+      UPDATE outbox_totals SET messages = messages + 1, bytes = bytes + NEW.size WHERE id = 1;
+    END`,
+    `CREATE TRIGGER outbox_totals_delete AFTER DELETE ON outbox BEGIN
+      UPDATE outbox_totals SET messages = messages - 1, bytes = bytes - OLD.size WHERE id = 1;
+    END`,
+  ],
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer SDK. */

@@ -11,7 +11,7 @@ import { OutboxSender } from '../../src/outbox/sender.js';
 import { inlinePayloadMaxBytes, OutboxStore } from '../../src/outbox/store.js';
 import { FileUploader } from '../../src/outbox/upload.js';
 import type { Database, MqttConnection } from '../../src/ports.js';
-import { migrate } from '../../src/store/schema.js';
+import { migrate, migrations } from '../../src/store/schema.js';
 import { memoryLogger, tempDir } from '../helpers/client.js';
 
 const clock = createNodeClock();
@@ -34,13 +34,32 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function openStore(
-  limits: Required<OutboxLimits> = { ...unlimited, policy: 'reject' },
-): Promise<{ db: Database; store: OutboxStore }> {
+async function openDatabase(): Promise<Database> {
   const dir = tempDir('spotflow-sender-');
   cleanups.push(dir.cleanup);
   const db = await createNodeDatabaseOpener().open(dir.file('outbox.sqlite'));
   cleanups.push(() => db.close());
+  return db;
+}
+
+async function rowCount(db: Database): Promise<{ messages: number; bytes: number }> {
+  const [row] = await db.query<{ messages: number; bytes: number | null }>(
+    'SELECT COUNT(*) AS messages, SUM(size) AS bytes FROM outbox',
+  );
+  return { messages: Number(row!.messages), bytes: Number(row!.bytes ?? 0) };
+}
+
+async function totals(db: Database): Promise<{ messages: number; bytes: number }> {
+  const [row] = await db.query<{ messages: number; bytes: number }>(
+    'SELECT messages, bytes FROM outbox_totals',
+  );
+  return { messages: Number(row!.messages), bytes: Number(row!.bytes) };
+}
+
+async function openStore(
+  limits: Required<OutboxLimits> = { ...unlimited, policy: 'reject' },
+): Promise<{ db: Database; store: OutboxStore }> {
+  const db = await openDatabase();
   await migrate(db);
   return { db, store: await OutboxStore.open(db, clock, limits) };
 }
@@ -129,5 +148,35 @@ describe('the outbox store', () => {
     expect(dropped?.messages).toBe(1);
     expect(await store.payloadOf(oldest!)).toBeUndefined();
     expect(plain(await store.payloadOf(second!))).toEqual(new Uint8Array(8).fill(1));
+  });
+
+  it('keeps its totals in the database as rows come and go, so a start reads them instead of counting', async () => {
+    const { db, store } = await openStore({ ...unlimited, maxMessages: 50, policy: 'dropOldest' });
+    await fill(store, 60, 10); // ten dropped by the limit
+    await store.remove((await store.page(0, 5)).map(({ id, size }) => ({ id, size })));
+    expect(await rowCount(db)).toEqual({ messages: 45, bytes: 450 });
+    expect(await totals(db)).toEqual({ messages: 45, bytes: 450 });
+    expect(await store.countStored()).toBe(45);
+  });
+
+  it('counts what a database from before the totals already holds when it is migrated', async () => {
+    const db = await openDatabase();
+    for (const [version, statements] of migrations.slice(0, 2).entries()) {
+      await db.write([
+        ...statements.map((sql) => ({ sql })),
+        { sql: `PRAGMA user_version = ${version + 1}` },
+      ]);
+    }
+    await db.write(
+      Array.from({ length: 7 }, (_, i) => ({
+        sql: `INSERT INTO outbox (mid, properties, compression, payload, size, enqueued_at)
+              VALUES (?, '{}', 'none', zeroblob(?), ?, 0)`,
+        params: [`m${i}`, i, i],
+      })),
+    );
+    await migrate(db);
+    expect(await totals(db)).toEqual({ messages: 7, bytes: 21 });
+    const store = await OutboxStore.open(db, clock, { ...unlimited, policy: 'reject' });
+    expect(await store.countStored()).toBe(7);
   });
 });
