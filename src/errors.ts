@@ -41,6 +41,11 @@ export const SPOTFLOW_ERROR_CODES = Object.freeze([
   'OUTBOX_FULL',
   /** The network failed (connection refused, DNS, reset...); retried in the background. */
   'NETWORK',
+  /**
+   * The server's TLS certificate cannot be verified (unknown CA, self-signed, expired, wrong name); not retried, as
+   * waiting does not fix it. The message names the host.
+   */
+  'TLS',
   /** The IoT hub refused the device's credentials (MQTT CONNACK 4 or 5); new ones are requested. */
   'CONNECTION_REFUSED',
   /** A server response was malformed; server data is untrusted and checked before use. */

@@ -8,6 +8,7 @@ import { type HubCredentials, parseConnectionString } from '../iothub/connection
 import type { Clock } from '../ports.js';
 import { type Answer, exchange, jsonOf } from '../util/http.js';
 import { Secrets } from '../util/secrets.js';
+import { tlsError, tlsVerificationCode } from '../util/tls.js';
 import { parseDuration, parseExpirationTime } from './expiry.js';
 
 export interface StartedOperation {
@@ -80,6 +81,8 @@ export class ProvisioningApi {
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
   readonly #secrets: Secrets;
+  /** Named in a `TLS` error (never the URL, which a call may extend with tokens). */
+  readonly #host: string;
 
   /**
    * @param options.timeoutMs how long one call may take, headers and body together (default 30 s); tests shorten it.
@@ -96,6 +99,7 @@ export class ProvisioningApi {
     this.#timeoutMs = options.timeoutMs ?? requestTimeoutMs;
     this.#maxBodyBytes = options.maxBodyBytes ?? maxBodyBytes;
     this.#secrets = options.secrets ?? new Secrets();
+    this.#host = hostOf(instance);
     // ky's own timeout covers only the headers: the deadline is `exchange`'s.
     this.#http = ky.create({
       prefixUrl: instance,
@@ -259,10 +263,20 @@ export class ProvisioningApi {
     } catch (error) {
       if (options.signal?.aborted) throw abortedError(options.signal);
       if (isSpotflowError(error)) throw error;
+      const tls = tlsVerificationCode(error);
+      if (tls !== undefined) throw tlsError(this.#host, tls);
       // No `cause`: ky's errors hold the Request, whose headers carry the bearer token, and util.inspect or an
       // error reporter would print it. The name and system error code say what went wrong.
       throw new SpotflowError('NETWORK', `The platform could not be reached (${describeFailure(error)})`);
     }
+  }
+}
+
+function hostOf(instance: string): string {
+  try {
+    return new URL(instance).host;
+  } catch {
+    return 'the platform';
   }
 }
 

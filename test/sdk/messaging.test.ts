@@ -88,21 +88,27 @@ describe('transports', () => {
     },
   );
 
-  it('refuses the emulator over TLS without its CA (verification is on)', async () => {
+  it('refuses the emulator over TLS without its CA: start rejects with TLS naming the host, not retried', async () => {
     const secure = await startTestEmulator({ tls: true, settings: { autoApprove: true } });
     try {
-      // No CA anywhere: neither the platform's fetch nor MQTT trusts the emulator's certificate.
+      const logger = memoryLogger();
+      // No CA anywhere: neither the platform's fetch nor MQTT trusts the emulator's certificate. No signal
+      // either: a start that retried this as NETWORK would never settle (the bound is the test's timeout).
       const failure = await DeviceClient.startOn(createNodePlatform(), {
         provisioningToken: secure.provisioningToken,
         instance: secure.instance,
         database: dirs.file('untrusted.db'),
         deviceId: 'untrusted',
-        logger: memoryLogger(),
+        logger,
         onProvisioningOperation: () => {},
-        signal: AbortSignal.timeout(3000),
       }).catch((error: unknown) => error);
-      // Provisioning keeps retrying what looks like a network failure until the signal gives up.
-      expect(failure).toMatchObject({ code: expect.stringMatching(/ABORTED|TIMEOUT/) });
+      expect(secure.instance).toMatch(/^https:/);
+      expect(failure).toMatchObject({
+        code: 'TLS',
+        message: expect.stringContaining(new URL(secure.instance).host),
+      });
+      // Refused at the first attempt: nothing was retried.
+      expect(logger.lines.filter((line) => line.includes('retrying'))).toEqual([]);
     } finally {
       await secure.close();
     }
