@@ -73,7 +73,12 @@ async function build(
   const events = new TypedEvents<DeviceClientEvents>((error, event) =>
     log.error('An event listener threw', { event: String(event), error }),
   );
-  const reportError = (error: SpotflowError) => events.emit('error', error);
+  // A background failure nobody listens to must still be seen: without it a device sends nothing, silently.
+  const reportError = (error: SpotflowError) => {
+    if (!events.emit('error', error)) {
+      log.warn(`${error.code}: ${error.message} (no 'error' listener; the SDK retries by itself)`, { error });
+    }
+  };
   const tokens = new TokenHandler(
     new ProvisioningApi(options.instance, platform.fetch, clock, { secrets: options.secrets }),
     new StateStore(db),

@@ -7,7 +7,10 @@ import type { UploadProgress } from './outbox/upload.js';
 export interface DeviceClientEvents {
   connected: { workspaceId: string; deviceId: string };
   disconnected: { error: Error | undefined };
-  /** A background failure; the SDK retries by itself. Never an unhandled rejection. */
+  /**
+   * A background failure; the SDK retries by itself. Never an unhandled rejection; with no listener attached it
+   * goes to the logger at `warn`.
+   */
   error: SpotflowError;
   desiredProperties: DesiredProperties;
   /** The hub acknowledged a message; `id` is what `enqueueMessage` returned. */

@@ -22,6 +22,7 @@ import {
 import type { OutboxStore } from './outbox/store.js';
 import type { Platform, TimerHandle } from './ports.js';
 import type { ReportedProperties } from './twin/twin.js';
+import type { MessagePayload } from './util/json.js';
 import { untilAborted } from './util/until-aborted.js';
 
 /**
@@ -143,10 +144,14 @@ export class DeviceClient {
 
   /**
    * Stores a message in the outbox; resolves once it is durable, with the id it will carry as `$.mid` (the
-   * `messageSent` event reports the same id when the hub has it). The payload may be bytes, a string, or any
-   * JSON value.
+   * `messageSent` event reports the same id when the hub has it; attach a listener before this call to hear it).
+   *
+   * The payload is bytes (sent as they are), a string (sent as UTF-8), or a JSON value, which must come back
+   * unchanged from JSON: plain objects and arrays of strings, finite numbers, booleans and null. A `Date`, `Map`,
+   * `undefined` member, `NaN`, function, class instance or circular reference fails to compile where its type
+   * shows, and is refused at the call with `INVALID_ARGUMENT` naming its path (`payload.readings[2].at`).
    */
-  async enqueueMessage(payload: unknown, options?: MessageOptions): Promise<{ id: string }> {
+  async enqueueMessage<T>(payload: MessagePayload<T>, options?: MessageOptions): Promise<{ id: string }> {
     this.#assertOpen();
     const { properties, compression } = readMessageOptions(options, messageOptionKeys);
     return this.#enqueue(payloadBytes(payload), properties, compression);
@@ -175,8 +180,8 @@ export class DeviceClient {
   }
 
   /** Enqueues a message and resolves once the hub has acknowledged it (or rejects on `signal`). */
-  async sendMessage(
-    payload: unknown,
+  async sendMessage<T>(
+    payload: MessagePayload<T>,
     options?: MessageOptions & { signal?: AbortSignal },
   ): Promise<{ id: string }> {
     this.#assertOpen();
@@ -207,8 +212,9 @@ export class DeviceClient {
     await this.#untilAborted(done, signal, cancel);
   }
 
-  /** The last known desired properties (from the database when offline). */
+  /** The last known desired properties (from the database when offline). Throws `CLIENT_CLOSED` after `close()`. */
   desiredProperties(): DesiredProperties {
+    this.#assertOpen();
     return this.#parts.twin.desired();
   }
 
@@ -227,8 +233,12 @@ export class DeviceClient {
     await this.#parts.twin.update(patch);
   }
 
-  /** Reported properties as they will be once pending patches are sent, with the last acknowledged version. */
+  /**
+   * Reported properties as they will be once pending patches are sent, with the last acknowledged version.
+   * Throws `CLIENT_CLOSED` after `close()`.
+   */
   reportedProperties(): ReportedProperties {
+    this.#assertOpen();
     return this.#parts.twin.reported;
   }
 
@@ -253,7 +263,11 @@ export class DeviceClient {
     return this.#parts.cloud.onMethod(name, handler);
   }
 
-  /** Stops background work, lets in-flight writes finish, and releases the database. Idempotent. */
+  /**
+   * Stops background work, lets in-flight writes finish, and releases the database. Idempotent. Afterwards every
+   * method refuses with `CLIENT_CLOSED` (calls that were waiting reject with it); `on`/`off`/`once` and the
+   * `workspaceId`, `deviceId` and `connected` getters keep working.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const parts = this.#parts;

@@ -30,3 +30,4 @@ export type { UploadProgress } from './outbox/upload.js';
 export type * from './ports.js';
 export type { JsonObject, JsonValue } from './twin/merge-patch.js';
 export type { ReportedProperties } from './twin/twin.js';
+export type { BinaryPayload, JsonCompatible, MessagePayload } from './util/json.js';

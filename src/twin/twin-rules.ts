@@ -61,7 +61,7 @@ export function checkReportedPatch(patch: unknown): JsonObject {
   }
   if (nestsDeeperThan(patch, maxTwinDepth))
     throw invalidArgument(`Reported properties may nest at most ${maxTwinDepth} levels`);
-  const bytes = encodePayload(patch);
+  const bytes = encodePayload(patch, 'patch');
   if (bytes.length > maxPatchBytes) {
     throw invalidArgument(`A reported-properties patch may be at most ${maxPatchBytes} bytes`);
   }

@@ -35,9 +35,10 @@ export class TypedEvents<Events extends EventMap<Events>> {
     return off;
   }
 
-  emit<K extends keyof Events>(event: K, payload: Events[K]): void {
+  /** Calls every listener of `event`; false when it has none (so the caller can tell nobody heard it). */
+  emit<K extends keyof Events>(event: K, payload: Events[K]): boolean {
     const set = this.#listeners.get(event);
-    if (!set) return;
+    if (!set || set.size === 0) return false;
     for (const listener of [...set]) {
       try {
         const result: unknown = (listener as Listener<Events[K]>)(payload);
@@ -51,5 +52,6 @@ export class TypedEvents<Events extends EventMap<Events>> {
         this.onListenerError(error, event);
       }
     }
+    return true;
   }
 }

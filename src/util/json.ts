@@ -1,12 +1,41 @@
 /**
  * Turning what a user passes to `enqueueMessage` into the bytes that are stored and sent. This runs at the call,
- * before anything is stored, so a payload that cannot be represented faithfully is refused there with
- * `INVALID_ARGUMENT` rather than silently changed (JSON.stringify would turn NaN into null, drop a function,
- * or make `{}` of a Map).
+ * before anything is stored, so a payload that JSON would not give back as it was is refused there with
+ * `INVALID_ARGUMENT`, naming where in the payload it is, rather than silently changed (JSON.stringify turns NaN
+ * into null, a Date into a string, a Map into `{}`, and drops undefined members and functions).
  */
-import { invalidArgument, isSpotflowError } from '../errors.js';
+import { invalidArgument } from '../errors.js';
 
 const utf8 = new TextEncoder();
+
+/** Bytes, sent as they are. */
+export type BinaryPayload = Uint8Array | ArrayBuffer | ArrayBufferView;
+
+type JsonPrimitive = string | number | boolean | null;
+/** What JSON cannot give back: refused at compile time where the type shows it, and at the call otherwise. */
+type NotJson =
+  | undefined
+  | symbol
+  | bigint
+  | ((...args: never[]) => unknown)
+  | Date
+  | RegExp
+  | Error
+  | Map<unknown, unknown>
+  | Set<unknown>
+  | BinaryPayload;
+
+/** `T` when JSON can carry it and give it back unchanged, else (somewhere inside) `never`. */
+export type JsonCompatible<T> = T extends JsonPrimitive
+  ? T
+  : T extends NotJson
+    ? never
+    : T extends object
+      ? { [K in keyof T]: JsonCompatible<T[K]> }
+      : never;
+
+/** A message payload: bytes, a string (sent as UTF-8), or a JSON value. */
+export type MessagePayload<T> = T extends BinaryPayload | string ? T : JsonCompatible<T>;
 
 /**
  * Encodes a message payload:
@@ -14,49 +43,76 @@ const utf8 = new TextEncoder();
  * - any other binary view (`DataView`, `Float32Array`, …) or an `ArrayBuffer` becomes a `Uint8Array` over the
  *   same bytes (no copy);
  * - a string becomes its UTF-8 bytes;
- * - anything else is serialised with `JSON.stringify` (so `toJSON`, e.g. of a `Date`, is honoured; object members
- *   that are `undefined` are left out and array items that are `undefined` become `null`, as JSON does).
+ * - anything else must be a JSON value that comes back unchanged from `JSON.parse(JSON.stringify(value))`: plain
+ *   objects and arrays of strings, finite numbers, booleans and null.
  *
- * @throws SpotflowError `INVALID_ARGUMENT` for `undefined`, functions, symbols and bigints (at the top or
- * nested, except nested `undefined`), non-finite numbers, `Map`/`Set` (which would become `{}`), circular
- * structures, nesting deeper than the engine's stack allows, and any error thrown by a `toJSON` method (as
- * `cause`).
+ * @param root how errors name the value (`payload`, `patch`).
+ * @throws SpotflowError `INVALID_ARGUMENT` naming the path of the first value that is not (e.g.
+ * `payload.readings[2].at cannot be a Date`), for circular structures, and for nesting deeper than the
+ * engine's stack allows.
  */
-export function encodePayload(payload: unknown): Uint8Array {
+export function encodePayload(payload: unknown, root = 'payload'): Uint8Array {
   if (payload instanceof Uint8Array) return payload;
   if (ArrayBuffer.isView(payload))
     return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
   if (isArrayBuffer(payload)) return new Uint8Array(payload);
   if (typeof payload === 'string') return utf8.encode(payload);
-  const rejected = unsupportedValue(payload);
-  if (rejected !== undefined) throw invalidArgument(`The payload cannot be ${rejected}`);
-  let json: string | undefined;
+  const problem = jsonProblem(payload, root);
+  if (problem !== undefined) throw invalidArgument(`${problem.path} cannot be ${problem.what}`);
   try {
-    json = JSON.stringify(payload, rejectLossyValues);
+    return utf8.encode(JSON.stringify(payload));
   } catch (error) {
-    if (isSpotflowError(error)) throw error;
     // The engine's stack limit: JSON.stringify recurses once per level of nesting.
-    if (error instanceof RangeError) {
-      throw invalidArgument('The payload nests too deeply to be serialised as JSON', { cause: error });
-    }
-    // TypeError for circular structures, or whatever a toJSON method threw.
-    throw invalidArgument('The payload cannot be serialised as JSON (circular structure?)', { cause: error });
+    throw invalidArgument(`The ${root} nests too deeply to be serialised as JSON`, { cause: error });
   }
-  // A toJSON method returned undefined, a function or a symbol.
-  if (json === undefined) throw invalidArgument('The payload serialises to nothing (undefined) in JSON');
-  return utf8.encode(json);
 }
 
-function isArrayBuffer(value: unknown): value is ArrayBuffer {
-  // Object.prototype.toString works across realms (iframes, vm contexts), where instanceof does not.
-  return Object.prototype.toString.call(value) === '[object ArrayBuffer]';
+/**
+ * The first value, depth first, that JSON would not give back as it was: where it is and what it is; undefined
+ * when there is none. Walks iteratively, so hostile nesting cannot overflow the stack here.
+ */
+export function jsonProblem(value: unknown, root = 'payload'): { path: string; what: string } | undefined {
+  type Frame = { value: unknown; path: string } | { leave: object };
+  const stack: Frame[] = [{ value, path: root }];
+  const open = new Set<object>(); // the objects on the path from the root: meeting one again is a cycle
+  while (stack.length > 0) {
+    const frame = stack.pop()!;
+    if ('leave' in frame) {
+      open.delete(frame.leave);
+      continue;
+    }
+    const what = notJson(frame.value);
+    if (what !== undefined) return { path: frame.path, what };
+    if (typeof frame.value !== 'object' || frame.value === null) continue;
+    const object = frame.value;
+    if (open.has(object)) return { path: frame.path, what: 'a circular reference' };
+    open.add(object);
+    stack.push({ leave: object });
+    const children: Frame[] = [];
+    if (Array.isArray(object)) {
+      for (let index = 0; index < object.length; index++) {
+        const path = `${frame.path}[${index}]`;
+        if (!(index in object)) return { path, what: 'an empty array slot (JSON makes it null)' };
+        children.push({ value: object[index], path });
+      }
+    } else {
+      if (Object.getOwnPropertySymbols(object).length > 0) {
+        return { path: frame.path, what: 'an object with symbol keys (JSON drops them)' };
+      }
+      for (const [key, child] of Object.entries(object)) {
+        children.push({ value: child, path: `${frame.path}${member(key)}` });
+      }
+    }
+    for (let index = children.length - 1; index >= 0; index--) stack.push(children[index]!);
+  }
+  return undefined;
 }
 
-/** Describes why a value has no faithful JSON form, or undefined when it has one (as far as this level goes). */
-function unsupportedValue(value: unknown): string | undefined {
+/** Why this one value (not what it holds) has no faithful JSON form, or undefined when it has one. */
+function notJson(value: unknown): string | undefined {
   switch (typeof value) {
     case 'undefined':
-      return 'undefined';
+      return 'undefined (JSON drops it; leave the member out or use null)';
     case 'function':
       return 'a function';
     case 'symbol':
@@ -65,19 +121,38 @@ function unsupportedValue(value: unknown): string | undefined {
       return 'a bigint (convert it to a string or number first)';
     case 'number':
       return Number.isFinite(value) ? undefined : `a non-finite number (${value})`;
+    case 'object': {
+      if (value === null || Array.isArray(value)) return undefined;
+      const prototype: unknown = Object.getPrototypeOf(value);
+      // A plain object: its prototype is null or an Object.prototype (of any realm: iframes, vm contexts).
+      if (prototype === null || Object.getPrototypeOf(prototype) === null) return undefined;
+      return describeObject(value);
+    }
     default:
-      if (value instanceof Map || value instanceof Set)
-        return 'a Map or Set (convert it to an object or array)';
       return undefined;
   }
 }
 
-/** JSON.stringify replacer: sees every value after toJSON, and refuses the lossy ones. */
-function rejectLossyValues(this: unknown, key: string, value: unknown): unknown {
-  // Nested undefined is ordinary (optional fields) and JSON's handling of it is well known.
-  if (value === undefined && key !== '') return value;
-  const rejected = unsupportedValue(value);
-  if (rejected === undefined) return value;
-  const where = key === '' ? 'The payload' : `Payload member ${JSON.stringify(key.slice(0, 64))}`;
-  throw invalidArgument(`${where} cannot be ${rejected}`);
+function describeObject(value: object): string {
+  if (value instanceof Date) return 'a Date (send date.toISOString() or a number)';
+  if (value instanceof Map || value instanceof Set)
+    return `a ${value.constructor.name} (convert it to an object or array)`;
+  if (ArrayBuffer.isView(value) || isArrayBuffer(value))
+    return 'binary data (bytes can only be the whole payload)';
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  const kind =
+    typeof name === 'string' && /^[A-Za-z_$][\w$]{0,63}$/.test(name) ? `a ${name}` : 'an object of a class';
+  return `${kind} (only plain objects and arrays are sent as JSON)`;
+}
+
+/** `.key` for identifier-like keys, `["key"]` for others (cut to 64 characters). */
+function member(key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) && key.length <= 64
+    ? `.${key}`
+    : `[${JSON.stringify(key.slice(0, 64))}]`;
+}
+
+function isArrayBuffer(value: unknown): value is ArrayBuffer {
+  // Object.prototype.toString works across realms (iframes, vm contexts), where instanceof does not.
+  return Object.prototype.toString.call(value) === '[object ArrayBuffer]';
 }

@@ -76,7 +76,7 @@ describe('browser start options', () => {
             const client = await spotflow.DeviceClient.start(options as never);
             const codes: string[] = [];
             for (let i = 0; i < count; i++) {
-              await client.enqueueMessage(payload).then(
+              await client.enqueueMessage(payload as never).then(
                 () => codes.push('ok'),
                 (error: { code: string }) => codes.push(error.code),
               );
