@@ -1,6 +1,8 @@
 /**
  * The token handler: establishes the registration and keeps the registration token and the SAS fresh for the
- * client's life. What to renew when is decided in renewal-plan.ts; this class carries it out.
+ * client's life. What to renew when is decided in renewal-plan.ts, what is stored in registration.ts; this class
+ * carries the steps out. A little over 300 lines because it is the one owner of the registration and its loop:
+ * splitting the remaining steps apart would spread that state over several classes.
  */
 import { abortedError, asSpotflowError, isSpotflowError, type SpotflowError } from '../errors.js';
 import type { HubCredentials } from '../iothub/connection-string.js';
@@ -13,24 +15,18 @@ import { Hurry, retrying } from '../util/retry.js';
 import type { Secrets } from '../util/secrets.js';
 import { sha256Hex } from '../util/sha256.js';
 import type { IssuedRegistrationToken, ProvisioningApi } from './api.js';
-import { effectiveExpiryUntil } from './expiry.js';
 import { type ProvisioningFlowOptions, runProvisioning } from './flow.js';
+import {
+  isReusable,
+  registrationKey,
+  type StoredRegistration,
+  toCredentials,
+  tokenFields,
+  withLifetime,
+} from './registration.js';
 import { type Now, nextRenewal, type RenewalState, type SasPacing, sasArrival } from './renewal-plan.js';
 
-/** What the database keeps about this device's registration (tokens included: the file is owner-only). */
-export interface StoredRegistration {
-  instance: string;
-  provisioningTokenHash: string;
-  requestedDeviceId: string | null;
-  registrationToken: string;
-  /** Absolute expiry of the registration token (ms epoch); null = it does not expire. */
-  registrationTokenExpiresAt: number | null;
-  /** When to refresh it (skew-tolerant, SPEC §2 step 4). */
-  registrationTokenRenewAt: number | null;
-  hub: Omit<HubCredentials, 'sasExpiresAt'> & { sasExpiresAt: number; sasRenewAt: number };
-}
-
-const stateKey = 'registration';
+export type { StoredRegistration } from './registration.js';
 
 export interface TokenHandlerEvents {
   provisioningRequired(reason: string): void;
@@ -52,7 +48,8 @@ export class TokenHandler implements CredentialSource {
   readonly #stop = new AbortController();
   readonly #listeners = new Set<() => void>();
   #registration!: StoredRegistration;
-  #wake: (() => void) | undefined;
+  /** Ends the loop's sleep early: a refusal, provisioning required, or stop. */
+  readonly #alarm: Hurry;
   #loop: Promise<void> | undefined;
   /** The pacing state {@link nextRenewal} decides from (the due times come from `#registration`). */
   readonly #pacing: Omit<RenewalState, 'sasRenewAt' | 'registrationTokenRenewAt'>;
@@ -77,6 +74,7 @@ export class TokenHandler implements CredentialSource {
       strikes: 0,
     };
     this.#hurry = new Hurry(clock);
+    this.#alarm = new Hurry(clock);
   }
 
   get registration(): StoredRegistration {
@@ -90,12 +88,14 @@ export class TokenHandler implements CredentialSource {
    */
   async establish(signal: AbortSignal | undefined): Promise<void> {
     const hash = await sha256Hex(this.options.provisioningToken);
-    const stored = await this.state.get<StoredRegistration>(stateKey);
+    const stored = await this.state.get<StoredRegistration>(registrationKey);
     if (
       stored &&
-      stored.provisioningTokenHash === hash &&
-      stored.requestedDeviceId === (this.options.deviceId ?? null) &&
-      stored.instance === this.options.instance
+      isReusable(stored, {
+        provisioningTokenHash: hash,
+        deviceId: this.options.deviceId,
+        instance: this.options.instance,
+      })
     ) {
       this.#registration = stored;
       this.options.secrets?.add(stored.registrationToken);
@@ -119,7 +119,7 @@ export class TokenHandler implements CredentialSource {
 
   async stop(): Promise<void> {
     this.#stop.abort();
-    this.#wake?.();
+    this.#alarm.now();
     await this.#loop;
   }
 
@@ -134,7 +134,7 @@ export class TokenHandler implements CredentialSource {
       this.#pacing.strikes++;
     }
     this.#pacing.refused = true;
-    this.#wake?.();
+    this.#alarm.now();
     this.#hurry.now();
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => {
@@ -160,7 +160,7 @@ export class TokenHandler implements CredentialSource {
     if (this.#pacing.needsProvisioning) return;
     this.#pacing.needsProvisioning = true;
     this.log.warn('Provisioning required', { reason });
-    this.#wake?.();
+    this.#alarm.now();
   }
 
   async #run(): Promise<void> {
@@ -196,7 +196,7 @@ export class TokenHandler implements CredentialSource {
             await this.#refreshRegistrationToken(signal);
             break;
           case 'sleep':
-            await this.#sleep(step.ms, signal);
+            await this.#alarm.wait(step.ms, signal);
             break;
         }
         attempt = 0;
@@ -225,11 +225,7 @@ export class TokenHandler implements CredentialSource {
     );
     const now = this.clock.now();
     const { hub, pacing } = this.#arrived(registration.credentials, now);
-    const next: StoredRegistration = { ...this.#registration, hub };
-    if (registration.registrationTokenLifetimeMs !== undefined && next.registrationTokenExpiresAt === null) {
-      next.registrationTokenExpiresAt = now + registration.registrationTokenLifetimeMs;
-      next.registrationTokenRenewAt = effectiveExpiryUntil(now, next.registrationTokenExpiresAt);
-    }
+    const next = withLifetime({ ...this.#registration, hub }, registration.registrationTokenLifetimeMs, now);
     this.#pacing.refused = false;
     await this.#store(next, pacing);
     // Not `sasExpiresAt`: the logger redacts fields whose name mentions a SAS.
@@ -259,11 +255,7 @@ export class TokenHandler implements CredentialSource {
       signal,
     );
     const now = this.clock.now();
-    const token = tokenFields(issued, now);
-    if (token.registrationTokenExpiresAt === null && registration.registrationTokenLifetimeMs !== undefined) {
-      token.registrationTokenExpiresAt = now + registration.registrationTokenLifetimeMs;
-      token.registrationTokenRenewAt = effectiveExpiryUntil(now, token.registrationTokenExpiresAt);
-    }
+    const token = withLifetime(tokenFields(issued, now), registration.registrationTokenLifetimeMs, now);
     const { hub, pacing } = this.#arrived(registration.credentials, now);
     await this.#store(
       {
@@ -283,7 +275,7 @@ export class TokenHandler implements CredentialSource {
 
   /** Stores `next`; `pacing` describes its SAS when one just arrived (not when only the registration token changed). */
   async #store(next: StoredRegistration, pacing?: SasPacing): Promise<void> {
-    await this.state.set(stateKey, next);
+    await this.state.set(registrationKey, next);
     const changed = this.#registration === undefined || this.#registration.hub.sasToken !== next.hub.sasToken;
     this.#registration = next;
     if (pacing) this.#adopt(pacing, next.hub.sasExpiresAt);
@@ -327,34 +319,4 @@ export class TokenHandler implements CredentialSource {
   #now(): Now {
     return { wall: this.clock.now(), monotonic: this.clock.monotonicNow() };
   }
-
-  /** Sleeps `delay` ms, or less when woken (a refusal, provisioning required, stop). */
-  async #sleep(delay: number, signal: AbortSignal): Promise<void> {
-    const clock = this.clock;
-    await new Promise<void>((resolve) => {
-      const timer = clock.setTimeout(done, delay);
-      // The listener goes with the wait: the signal lives as long as the client and this runs at every renewal.
-      function done() {
-        clock.clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      this.#wake = done;
-      signal.addEventListener('abort', done, { once: true });
-    });
-    this.#wake = undefined;
-  }
-}
-
-function tokenFields(issued: IssuedRegistrationToken, now: number) {
-  const expiresAt = issued.expiresAt ?? null;
-  return {
-    registrationToken: issued.registrationToken,
-    registrationTokenExpiresAt: expiresAt,
-    registrationTokenRenewAt: expiresAt === null ? null : effectiveExpiryUntil(now, expiresAt),
-  };
-}
-
-function toCredentials(registration: StoredRegistration): HubCredentials {
-  return { ...registration.hub, sasExpiresAt: new Date(registration.hub.sasExpiresAt) };
 }
