@@ -16,9 +16,16 @@ beforeAll(() => {
 afterAll(() => {
   for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 });
-afterEach(() => {
-  child?.kill('SIGKILL');
+afterEach(async () => {
+  // SIGTERM first: a --memory emulator removes its temporary directory (TLS key included) only when it stops cleanly.
+  const running = child;
   child = undefined;
+  if (!running || running.exitCode !== null || running.signalCode !== null) return;
+  const stopped = exited(running);
+  running.kill('SIGTERM');
+  const timer = setTimeout(() => running.kill('SIGKILL'), 5000);
+  await stopped;
+  clearTimeout(timer);
 });
 
 function start(args: string[], env: Record<string, string> = {}) {
