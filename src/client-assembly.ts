@@ -2,7 +2,8 @@
  * The one place a client is put together: options checked, database locked, opened and migrated, the device's
  * registration reused or obtained (provisioning waits for approval here), outbox and twin loaded, and the
  * background parts (token handler, hub session, sender, cloud messages) built and wired to one another.
- * Nothing runs until {@link startAssembly}; on a failure everything taken so far is released.
+ * Nothing runs until {@link startAssembly}; on a failure everything taken so far is released. Taking it apart again
+ * ({@link disassemble}) is here too, in the reverse order.
  */
 import type { DeviceClientEvents } from './client-events.js';
 import { ConnectionLink } from './client-link.js';
@@ -14,7 +15,7 @@ import { type ResolvedOptions, resolveOptions, type StartOptions } from './optio
 import { OutboxSender } from './outbox/sender.js';
 import { OutboxStore } from './outbox/store.js';
 import { FileUploader } from './outbox/upload.js';
-import type { Database, LockHandle, Platform } from './ports.js';
+import type { Database, LockHandle, Platform, TimerHandle } from './ports.js';
 import { ProvisioningApi } from './provisioning/api.js';
 import { TokenHandler } from './provisioning/token-handler.js';
 import { migrate } from './store/schema.js';
@@ -50,10 +51,43 @@ export async function assemble(platform: Platform, options: StartOptions): Promi
     await migrate(db);
     return await build(platform, resolved, lock, db);
   } catch (error) {
-    await db?.close().catch(() => {});
-    await lock.release().catch(() => {});
+    await releaseStorage({ db, lock });
     throw error;
   }
+}
+
+/** How long closing lets a running cloud-to-device handler finish before it releases the database. */
+const cloudStopGraceMs = 5000;
+
+/** Releases the database and its lock after a failed start (errors ignored: the start's error is the news). */
+export async function releaseStorage(parts: { db: Database | undefined; lock: LockHandle }): Promise<void> {
+  await parts.db?.close().catch(() => {});
+  await parts.lock.release().catch(() => {});
+}
+
+/**
+ * Stops the background work, lets in-flight writes finish, and releases the database, the lock and the platform:
+ * credentials first (no renewal starts), then the hub session, the sender's run, pending deletes and twin writes.
+ */
+export async function disassemble(parts: Assembly): Promise<void> {
+  await parts.tokens.stop();
+  await parts.session.stop();
+  await parts.link.stop();
+  await parts.sender.flushDeletes();
+  await parts.twin.idle();
+  // A C2D handler still running gets a moment to finish; its message stays stored if it does not.
+  const { clock } = parts.platform;
+  let timer: TimerHandle | undefined;
+  await Promise.race([
+    parts.cloud.stop(),
+    new Promise<void>((resolve) => {
+      timer = clock.setTimeout(resolve, cloudStopGraceMs);
+    }),
+  ]);
+  if (timer !== undefined) clock.clearTimeout(timer);
+  await parts.db.close();
+  await parts.lock.release();
+  await parts.platform.close?.();
 }
 
 /** Starts the background work: credentials are kept fresh and the hub connected. */

@@ -1,9 +1,10 @@
 /**
  * DeviceClient: the public API of SPEC.md §5, one method per call with its doc comment. The client is put together
- * in client-assembly.ts; this class only checks each call and hands it to the part that does the work.
+ * in client-assembly.ts; this class only checks each call and hands it to the part that does the work. About 300
+ * lines, most of them the doc comments that are the API's reference.
  */
 import { payloadBytes, readWaitOptions } from './call-arguments.js';
-import { type Assembly, assemble, startAssembly } from './client-assembly.js';
+import { type Assembly, assemble, disassemble, releaseStorage, startAssembly } from './client-assembly.js';
 import { checkListener, type DeviceClientEvents } from './client-events.js';
 import type { CloudMessageHandler, MethodHandler } from './cloud-messages/cloud-messages.js';
 import { abortedError, invalidArgument, SpotflowError } from './errors.js';
@@ -20,7 +21,7 @@ import {
   sendMessageOptionKeys,
 } from './outbox/message-options.js';
 import type { OutboxStore } from './outbox/store.js';
-import type { Platform, TimerHandle } from './ports.js';
+import type { Platform } from './ports.js';
 import type { ReportedProperties } from './twin/twin.js';
 import type { MessagePayload } from './util/json.js';
 import { untilAborted } from './util/until-aborted.js';
@@ -32,9 +33,6 @@ import { untilAborted } from './util/until-aborted.js';
 export interface PlatformRequired {
   readonly 'spotflow-device/core has no platform: import DeviceClient from spotflow-device, or call DeviceClient.startOn(platform, options)': never;
 }
-
-/** How long `close()` lets a running cloud-to-device handler finish before it releases the database. */
-const cloudStopGraceMs = 5000;
 
 /**
  * A device's connection to the Spotflow IoT Platform: provisioning, durable offline-first messaging, the device
@@ -97,8 +95,7 @@ export class DeviceClient {
       startAssembly(parts);
       return client;
     } catch (error) {
-      await parts.db.close().catch(() => {});
-      await parts.lock.release().catch(() => {});
+      await releaseStorage(parts);
       throw error;
     }
   }
@@ -270,26 +267,8 @@ export class DeviceClient {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const parts = this.#parts;
       this.#closed.abort(new SpotflowError('CLIENT_CLOSED', 'The client was closed while this call waited'));
-      await parts.tokens.stop();
-      await parts.session.stop();
-      await parts.link.stop();
-      await parts.sender.flushDeletes();
-      await parts.twin.idle();
-      // A C2D handler still running gets a moment to finish; its message stays stored if it does not.
-      const { clock } = parts.platform;
-      let timer: TimerHandle;
-      await Promise.race([
-        parts.cloud.stop(),
-        new Promise<void>((resolve) => {
-          timer = clock.setTimeout(resolve, cloudStopGraceMs);
-        }),
-      ]);
-      clock.clearTimeout(timer);
-      await parts.db.close();
-      await parts.lock.release();
-      await parts.platform.close?.();
+      await disassemble(this.#parts);
     })();
     return this.#closing;
   }
