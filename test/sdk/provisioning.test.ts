@@ -8,7 +8,9 @@ import { createNodePlatform } from '../../platform/node/index.js';
 import type { DeviceClient } from '../../src/client.js';
 import type { SpotflowErrorCode } from '../../src/errors.js';
 import { ProvisioningApi } from '../../src/provisioning/api.js';
+import { within } from '../contract/assert.js';
 import { eventOnce, startClient, tempDir } from '../helpers/client.js';
+import { StillClock } from '../helpers/clock.js';
 import { waitFor } from '../helpers/device-mqtt.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import {
@@ -342,21 +344,23 @@ describe('fatal provisioning outcomes reject start with their own codes', () => 
     const database = dirs.file('abort.db');
     const shown = display();
     const controller = new AbortController();
+    // The client's clock moves only when the test says, and only waits up to 1 s run on real time: an abort that
+    // had to wait for anything longer (a request timeout, a backoff) would never end.
+    const clock = new StillClock();
     const starting = rejectionOf(
       startClient(emulator, {
         database,
         deviceId: 'abort-me',
         signal: controller.signal,
         onProvisioningOperation: shown.onProvisioningOperation,
+        clock,
       }),
     );
     await shown.nth(0);
     // Let it poll a few times (the poll interval is 50 ms) before giving up.
     await sleepMs(200);
-    const abortedAt = Date.now();
     controller.abort();
-    expectCode(await starting, 'ABORTED');
-    expect(Date.now() - abortedAt).toBeLessThan(1000);
+    expectCode(await within(starting, 10_000, 'the ABORTED rejection'), 'ABORTED');
 
     const retry = approving(emulator);
     const client = await startClient(emulator, {
@@ -411,8 +415,15 @@ describe('one owner per database', () => {
 
 describe('background provisioning', () => {
   it('a stored registration token that expired while the device was off: start resolves at once, provisioning runs in the background', async () => {
-    const log = recordingLogger();
-    const own = await startTestEmulator({ settings: { registrationTokenLifetimeSeconds: 1 }, logger: log });
+    // Client and emulator read one clock that moves only when the test says: the token expires while no client
+    // runs, without a sleep.
+    const clock = new StillClock();
+    const log = recordingLogger(() => clock.now());
+    const own = await startTestEmulator({
+      settings: { registrationTokenLifetimeSeconds: 1 },
+      logger: log,
+      now: () => clock.now(),
+    });
     const database = dirs.file('expired-token.db');
     let client: DeviceClient | undefined;
     try {
@@ -421,21 +432,22 @@ describe('background provisioning', () => {
           database,
           deviceId: 'sleeper',
           onProvisioningOperation: approving(own).onProvisioningOperation,
+          clock,
         })
       ).close();
-      await sleepMs(1100); // the registration token expires
+      await clock.advance(1100); // the registration token expires
       await own.api.settings({ registrationTokenLifetimeSeconds: 0 });
 
+      // Start resolves without the approval, which comes only further down.
       const shown = display();
-      const startedAt = Date.now();
       client = await startClient(own, {
         database,
         deviceId: 'sleeper',
         onProvisioningOperation: shown.onProvisioningOperation,
+        clock,
       });
       const required: { reason: string }[] = [];
       client.on('provisioningRequired', (event) => required.push(event));
-      expect(Date.now() - startedAt).toBeLessThan(1000);
       const { id } = await client.enqueueMessage({ queued: 'while provisioning' });
 
       const op = await shown.nth(0);
