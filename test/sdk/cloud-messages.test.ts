@@ -120,7 +120,11 @@ describe('cloud-to-device messages', () => {
         await sendCloudMessage(deviceId, 'early 1'),
         await sendCloudMessage(deviceId, 'early 2'),
       ];
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The case: both were taken (acknowledged, so in the client's inbox) before there is a handler.
+      await waitFor(
+        async () =>
+          (await emulator.api.request('GET', `/devices/${deviceId}/c2d-messages`)).body.length === 0,
+      );
       second.onCloudMessage((message) => {
         received.push(message.messageId ?? '');
       });
@@ -157,8 +161,8 @@ describe('cloud-to-device messages', () => {
 
       await sendCloudMessage('c2d-throws', 'good');
       await waitFor(() => calls.includes('good'));
-      // The failed ones were taken (acknowledged), not redelivered again and again.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The failed ones were taken (acknowledged), not redelivered again and again: the emulator delivers in order
+      // and moves on only on an acknowledgement, so a redelivery would have come before 'good'.
       expect(calls).toEqual(['bad', 'bad later', 'good']);
       expect(errors).toHaveLength(2);
       expect(client.connected).toBe(true);
@@ -178,8 +182,10 @@ describe('cloud-to-device messages', () => {
         late.push(message.text());
       });
       await waitFor(() => again.connected);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(late).toEqual([]);
+      // Anything still queued would come before a message sent now.
+      await sendCloudMessage('c2d-throws', 'fence');
+      await waitFor(() => late.length > 0);
+      expect(late).toEqual(['fence']);
     } finally {
       await again.close();
     }
