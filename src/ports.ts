@@ -104,7 +104,8 @@ export interface MqttConnection {
 export interface MqttConnector {
   /**
    * Connects once, without retrying. Rejects with SpotflowError `CONNECTION_REFUSED` when the broker refuses the
-   * credentials (CONNACK 4 or 5), `NETWORK` for anything else (DNS, refused, TLS, timeout), `ABORTED` on `signal`.
+   * credentials (CONNACK 4 or 5), `TLS` when its certificate cannot be verified (where the platform can tell; a
+   * browser cannot), `NETWORK` for anything else (DNS, refused, timeout), `ABORTED` on `signal`.
    */
   connect(options: MqttConnectOptions, signal?: AbortSignal): Promise<MqttConnection>;
 }

@@ -6,6 +6,7 @@
  */
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { abortedError, isSpotflowError, SpotflowError } from '../../src/errors.js';
+import { tlsError, tlsVerificationCode } from '../../src/util/tls.js';
 import type { MqttConnection, MqttConnectOptions, MqttMessage } from '../../src/ports.js';
 
 /** What a platform passes: MQTT.js's `connect` from the build it bundles, and the URL schemes it can reach. */
@@ -79,6 +80,11 @@ function createClient(flavour: MqttJsFlavour, options: MqttConnectOptions, url: 
 
 /** Messages name the host and the failure's code, never a credential; the original error is the `cause`. */
 function connectError(error: Error | undefined, host: string): SpotflowError {
+  const verification = tlsVerificationCode(error);
+  if (verification !== undefined) {
+    const tls = tlsError(`the MQTT broker ${host}`, verification, true);
+    return new SpotflowError('TLS', tls.message, { cause: error });
+  }
   const code = (error as { code?: unknown } | undefined)?.code;
   if (code === 4 || code === 5) {
     const message = `The MQTT broker ${host} refused the credentials (CONNACK ${code})`;

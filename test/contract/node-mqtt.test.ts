@@ -107,11 +107,15 @@ describe('Node MQTT connector', () => {
   });
 
   it.each<Transport>(['mqtts', 'wss'])(
-    'verifies TLS: without the CA, %s rejects with NETWORK',
+    'verifies TLS: without the CA, %s rejects with TLS naming the broker',
     async (transport) => {
       const device = await provision();
       const options = connectOptions(context(transport), device);
-      await expect(createNodeMqttConnector().connect(options)).rejects.toMatchObject({ code: 'NETWORK' });
+      await expect(createNodeMqttConnector().connect(options)).rejects.toMatchObject({
+        code: 'TLS',
+        message: expect.stringContaining(`the MQTT broker ${new URL(options.url).host}`),
+        cause: expect.objectContaining({ code: expect.any(String) }),
+      });
       expect(await context(transport).isConnected(device.deviceId)).toBe(false);
     },
   );
