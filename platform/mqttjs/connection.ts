@@ -6,8 +6,8 @@
  */
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { abortedError, isSpotflowError, SpotflowError } from '../../src/errors.js';
-import { tlsError, tlsVerificationCode } from '../../src/util/tls.js';
 import type { MqttConnection, MqttConnectOptions, MqttMessage } from '../../src/ports.js';
+import { tlsError, tlsVerificationCode } from '../../src/util/tls.js';
 
 /** What a platform passes: MQTT.js's `connect` from the build it bundles, and the URL schemes it can reach. */
 export interface MqttJsFlavour {
