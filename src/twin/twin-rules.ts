@@ -6,7 +6,10 @@ import { invalidArgument } from '../errors.js';
 import { encodePayload } from '../util/json.js';
 import { isJsonObject, type JsonObject } from './merge-patch.js';
 
-/** How deep twin property objects may nest. */
+/**
+ * How deep twin property objects may nest below the section (IoT Hub's guide: `{ one: { two: … { ten: { p: 1 } } } }`
+ * is valid: ten objects below the top level).
+ */
 export const maxTwinDepth = 10;
 
 /** True when objects (or arrays) nest deeper than `limit` levels. */
@@ -59,7 +62,8 @@ export function checkReportedPatch(patch: unknown): JsonObject {
   if (!isJsonObject(patch) || (prototype !== Object.prototype && prototype !== null)) {
     throw invalidArgument('A reported-properties patch must be a plain JSON object');
   }
-  if (nestsDeeperThan(patch, maxTwinDepth))
+  // The patch is the section's top level (depth 0); its tenth nested object stands at depth 10.
+  if (nestsDeeperThan(patch, maxTwinDepth + 1))
     throw invalidArgument(`Reported properties may nest at most ${maxTwinDepth} levels`);
   const bytes = encodePayload(patch, 'patch');
   if (bytes.length > maxPatchBytes) {

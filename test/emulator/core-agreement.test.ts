@@ -1,8 +1,7 @@
 /**
  * The emulator implements IoT Hub's rules on its own (see independence.test.ts); the SDK has its own copies to
  * refuse bad input at the call. This runs both on the same cases: where they disagree, one of them is wrong about
- * IoT Hub. A disagreement that is known and reported stays listed below with the reason, until the wrong side is
- * fixed (the test then fails and asks for the entry to go).
+ * IoT Hub.
  */
 import { describe, expect, it } from 'vitest';
 import { isValidDeviceId as emulatorDeviceId } from '../../emulator/http/device-id.js';
@@ -12,7 +11,7 @@ import { twinPatchProblem } from '../../emulator/state/twin-rules.js';
 import { isValidDeviceId as coreDeviceId } from '../../src/iothub/device-id.js';
 import { parsePropertyBag as coreParseBag } from '../../src/iothub/property-bag.js';
 import { applyMergePatch as coreMerge } from '../../src/twin/merge-patch.js';
-import { invalidPropertyName, maxTwinDepth, nestsDeeperThan } from '../../src/twin/twin-rules.js';
+import { checkReportedPatch } from '../../src/twin/twin-rules.js';
 
 /** `{ a: { a: … { a: leaf } } }` with `levels` nested objects below the root. */
 function nested(levels: number, leaf: unknown = 1): JsonObject {
@@ -63,8 +62,8 @@ describe('merge patch: emulator and core agree', () => {
 
 describe('twin patch rules: emulator and core agree on what a device may report', () => {
   /** The core refuses what `checkPatch` in src/twin/twin.ts refuses (shape aside, which both require). */
-  const coreRefuses = (patch: unknown) =>
-    nestsDeeperThan(patch, maxTwinDepth) || invalidPropertyName(patch) !== undefined;
+  // The core's own check, as updateReportedProperties runs it.
+  const coreRefuses = (patch: unknown) => outcome(() => checkReportedPatch(patch)) === 'throws';
   const emulatorRefuses = (patch: unknown) => twinPatchProblem(patch, 'device') !== undefined;
 
   const cases: [string, unknown][] = [
@@ -87,19 +86,8 @@ describe('twin patch rules: emulator and core agree on what a device may report'
     ['11 nested objects', nested(11)],
     ['unicode and punctuation', { 'ä-_:@()!': 1 }],
   ];
-  /**
-   * IoT Hub's twin guide shows `tags: { one: { … ten: { property: "value" } } }` as valid: ten objects below the
-   * section. The core's `nestsDeeperThan(patch, maxTwinDepth)` refuses the tenth; the emulator follows the guide.
-   * Reported to the SDK owners; remove this entry when src/twin/twin-rules.ts allows ten levels.
-   */
-  const knownDisagreements = new Set(['10 nested objects below the section root (the IoT Hub docs example)']);
-
-  it.each(cases)('%s', (name, patch) => {
-    if (knownDisagreements.has(name)) {
-      expect(emulatorRefuses(patch)).not.toBe(coreRefuses(patch));
-    } else {
-      expect(emulatorRefuses(patch)).toBe(coreRefuses(patch));
-    }
+  it.each(cases)('%s', (_, patch) => {
+    expect(emulatorRefuses(patch)).toBe(coreRefuses(patch));
   });
 });
 
