@@ -178,6 +178,7 @@ async function build(
     },
     tokens,
     {
+      connecting: (attempt, host) => events.emit('connecting', { attempt, host }),
       connected: (connection, credentials) => link.onConnected(connection, credentials),
       disconnected: (error) => link.onDisconnected(error),
       error: reportError,

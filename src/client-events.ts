@@ -5,6 +5,11 @@ import type { UploadProgress } from './outbox/upload.js';
 
 /** Events of a {@link DeviceClient}, with their payloads. */
 export interface DeviceClientEvents {
+  /**
+   * A connection attempt to the hub begins. `attempt` counts the attempts since the last connection ended (or since
+   * the start), from 1: a status display can tell "connecting" from "still trying".
+   */
+  connecting: { attempt: number; host: string };
   connected: { workspaceId: string; deviceId: string };
   disconnected: { error: Error | undefined };
   /**
@@ -25,6 +30,7 @@ export interface DeviceClientEvents {
 
 /** One entry per event of {@link DeviceClientEvents}: a missing or extra name fails to compile. */
 const eventSet: { readonly [K in keyof DeviceClientEvents]: true } = {
+  connecting: true,
   connected: true,
   disconnected: true,
   error: true,

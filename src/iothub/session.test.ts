@@ -47,6 +47,7 @@ function sessionOn(
   clock: FakeClock,
   connection: MqttConnection | (() => Promise<MqttConnection>),
   onConnected: (connection: MqttConnection) => void = () => {},
+  onConnecting: (attempt: number) => void = () => {},
 ) {
   let renewed: () => void = () => {};
   let connected!: () => void;
@@ -78,6 +79,7 @@ function sessionOn(
       },
     },
     {
+      connecting: (attempt) => onConnecting(attempt),
       connected: (current) => {
         connected();
         onConnected(current);
@@ -267,6 +269,26 @@ describe('reconnect backoff', () => {
     const gaps = hub.connects.slice(1).map((at, i) => at - hub.connects[i]!);
     expect(gaps[0]).toBeLessThanOrEqual(1000 + 50);
     expect(Math.max(...gaps.slice(7))).toBeGreaterThanOrEqual(30_000 - 50);
+    const stopping = session.stop();
+    await clock.advance(1000);
+    await stopping;
+  });
+
+  it('says when each connection attempt begins, counting from 1 again after a connection', async () => {
+    const clock = new FakeClock();
+    const refusing = { refuseConnects: true };
+    const hub = droppingHub(clock, refusing);
+    const attempts: number[] = [];
+    const { session } = sessionOn(clock, hub.connect, undefined, (attempt) => attempts.push(attempt));
+    session.start();
+    await untilConnects(clock, hub.connects, 3);
+    expect(attempts).toEqual([1, 2, 3]);
+    refusing.refuseConnects = false;
+    await untilConnects(clock, hub.connects, 4);
+    expect(hub.accepted).toHaveLength(1);
+    hub.drop();
+    await untilConnects(clock, hub.connects, 5);
+    expect(attempts).toEqual([1, 2, 3, 4, 1]);
     const stopping = session.stop();
     await clock.advance(1000);
     await stopping;

@@ -27,6 +27,8 @@ export interface CredentialSource {
 }
 
 export interface SessionEvents {
+  /** A connection attempt begins: `attempt` counts the attempts since the last connection (or the start), from 1. */
+  connecting(attempt: number, host: string): void;
   connected(connection: MqttConnection, credentials: HubCredentials): void;
   disconnected(error: Error | undefined): void;
   error(error: SpotflowError): void;
@@ -161,6 +163,7 @@ export class HubSession {
     const signal = this.#stop.signal;
     let attempt = 0;
     let lastConnectionEndedAt = Number.NEGATIVE_INFINITY;
+    let attemptsSinceConnected = 0;
     while (!signal.aborted) {
       let credentials: HubCredentials;
       try {
@@ -185,6 +188,7 @@ export class HubSession {
         continue;
       }
       const url = this.options.transport === 'websocket' ? endpoints.webSocketUrl : endpoints.mqttUrl;
+      this.events.connecting(++attemptsSinceConnected, credentials.hostName);
       let connection: MqttConnection;
       try {
         connection = await this.platform.mqtt.connect(
@@ -222,6 +226,7 @@ export class HubSession {
         await connection.end(true).catch(() => {});
         return;
       }
+      attemptsSinceConnected = 0;
       // Monotonic: a wall clock stepped by NTP meanwhile must not make a connection look long- or short-lived.
       const connectedAt = this.platform.clock.monotonicNow();
       const acknowledgedPublishes = await this.#serve(connection, credentials);
