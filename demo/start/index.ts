@@ -6,7 +6,11 @@
  * new approval (their registrations are kept in `.spotflow-demo/` and in the browser's IndexedDB).
  *
  *   npm start -- [--port 5080] [--kiosk-port 5081] [--data-dir .spotflow-emulator] [--demo-dir .spotflow-demo]
- *                [--no-node-device]
+ *                [--no-node-device] [--portal-host <this machine's LAN address>]
+ *
+ * `--portal-host` is for a technician approving from a phone: the emulator then listens on every interface and the
+ * kiosk's QR code links to the portal at that address. The kiosk and the devices still use localhost (a page on a
+ * LAN address is no secure context: no Web Locks there, and the SDK keeps plain MQTT to loopback hosts).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -28,6 +32,7 @@ const { values } = parseArgs({
     'demo-dir': { type: 'string', default: '.spotflow-demo' },
     'node-device': { type: 'boolean', default: true },
     'no-node-device': { type: 'boolean' },
+    'portal-host': { type: 'string' },
   },
 });
 
@@ -58,17 +63,24 @@ function inUse(error: unknown, what: string, flag: string): never {
 async function main(): Promise<void> {
   if (!existsSync(join(kioskRoot, 'index.html')))
     fail(`the kiosk is not built (${kioskRoot}): run npm run build`);
-  const { startEmulator, createLogger } = await import('../../emulator/index.js').catch((error: unknown) =>
-    fail(error instanceof Error ? error.message : String(error)),
+  const { startEmulator, createLogger, isValidPublicHost } = await import('../../emulator/index.js').catch(
+    (error: unknown) => fail(error instanceof Error ? error.message : String(error)),
   );
+  const portalHost = values['portal-host'];
+  if (portalHost !== undefined && !isValidPublicHost(portalHost))
+    fail('--portal-host must be a host name or IPv4 address that phones on your network can reach');
   const emulator = await startEmulator({
     port: port('port'),
+    // Phones reach the portal on the LAN address; without --portal-host nothing listens beyond this machine.
+    host: portalHost === undefined ? '127.0.0.1' : '0.0.0.0',
     dataDir: values['data-dir'],
     logger: createLogger('warn', (line) => status.print(line)),
   }).catch((error: unknown) => inUse(error, 'The emulator', 'port'));
 
+  // The link the kiosk shows (as a QR code too): no token in it; the portal asks the technician for one.
   const portal = new URL(emulator.portalUrl);
   portal.hash = '';
+  if (portalHost !== undefined) portal.hostname = portalHost;
   const kiosk = await serveKiosk(
     kioskRoot,
     { instance: emulator.instance, provisioningToken: emulator.provisioningToken, portalUrl: portal.href },
@@ -104,6 +116,11 @@ async function main(): Promise<void> {
       'Spotflow demo is running.',
       `  Kiosk panel:  ${kiosk.url}`,
       `  Portal:       ${emulator.portalUrl}`,
+      ...(portalHost === undefined
+        ? []
+        : [
+            `  From a phone: ${portal.href}  (listening on every interface: anyone on your network can reach the emulator; its API still needs the token)`,
+          ]),
       `  Instance:     ${emulator.instance}  (provisioning token ${emulator.provisioningToken})`,
       `  Workspace:    ${emulator.workspaceId}  (API token ${emulator.apiToken})`,
       '  Open the kiosk, then approve it in the portal with the code it shows. Press Ctrl+C to stop.',

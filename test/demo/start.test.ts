@@ -82,4 +82,48 @@ describe('npm start', () => {
       busy.close();
     }
   });
+
+  it('with --portal-host, links the kiosk to the portal at that address, where it answers with the API behind it', async () => {
+    const started = run([
+      '--port',
+      '0',
+      '--kiosk-port',
+      '0',
+      '--no-node-device',
+      '--portal-host',
+      '127.0.0.2',
+    ]);
+    const urls = await urlsOf(started);
+    const config = (await (await fetch(new URL('config.json', urls.kiosk))).json()) as Record<string, string>;
+    const portal = new URL(config.portalUrl!);
+    expect(portal.hostname).toBe('127.0.0.2');
+    expect(portal.port).toBe(new URL(urls.instance).port);
+    expect(started.output()).toContain(`From a phone: ${portal.href}`);
+    // The devices' side stays on localhost; the phone's side answers on the LAN address.
+    expect(config.instance).toBe(urls.instance);
+    expect((await fetch(portal)).status).toBe(200);
+    const operations = await fetch(
+      `${portal.origin}/workspaces/${urls.workspaceId}/provisioning-operations`,
+      {
+        headers: { authorization: `Bearer ${urls.apiToken}` },
+      },
+    );
+    expect(operations.status).toBe(200);
+    expect(await stopWithSigint(started)).toBeLessThan(5_000);
+  });
+
+  it('refuses a --portal-host that is no host name or address', async () => {
+    const started = run([
+      '--port',
+      '0',
+      '--kiosk-port',
+      '0',
+      '--no-node-device',
+      '--portal-host',
+      'http://x/',
+    ]);
+    const { code } = await started.exited;
+    expect(code).toBe(1);
+    expect(started.output()).toMatch(/--portal-host must be a host name or IPv4 address/);
+  });
 });
