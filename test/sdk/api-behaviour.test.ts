@@ -3,26 +3,18 @@
  * reaches the logger; a payload JSON would change is refused naming its path; after `close()` the twin getters
  * refuse like every other call. (A certificate the device cannot verify: messaging.test.ts, "transports".)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventOnce, memoryLogger, startClient, tempDir } from '../helpers/client.js';
+import { describe, expect, it } from 'vitest';
+import { eventOnce, memoryLogger, startClient } from '../helpers/client.js';
 import { waitFor } from '../helpers/device-mqtt.js';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { emulatorPerFile } from '../helpers/test-bed.js';
 
-let emulator: TestEmulator;
-const dirs = tempDir('spotflow-api-');
-
-beforeAll(async () => {
-  emulator = await startTestEmulator({ settings: { autoApprove: true } });
-});
-afterAll(async () => {
-  await emulator.close();
-  dirs.cleanup();
-});
+const bed = emulatorPerFile('spotflow-api-');
+const { dirs } = bed;
 
 describe('background failures', () => {
   it("with no 'error' listener, a background failure is logged at warn with its code", async () => {
     const logger = memoryLogger();
-    const client = await startClient(emulator, {
+    const client = await startClient(bed.emulator, {
       database: dirs.file('unheard.db'),
       deviceId: 'unheard',
       logger,
@@ -31,21 +23,21 @@ describe('background failures', () => {
       await eventOnce(client, 'connected');
       // Disabling the workspace drops the connection and refuses every renewal: WORKSPACE_DISABLED in the
       // background, which nobody listens to.
-      await emulator.api.settings({ disabled: true });
+      await bed.emulator.api.settings({ disabled: true });
       const line = await waitFor(
         () => logger.lines.find((entry) => entry.includes('WORKSPACE_DISABLED')),
         10_000,
       );
       expect(line).toMatch(/^warn WORKSPACE_DISABLED: .*no 'error' listener/);
     } finally {
-      await emulator.api.settings({ disabled: false });
+      await bed.emulator.api.settings({ disabled: false });
       await client.close();
     }
   });
 
   it("with an 'error' listener, the failure goes to it and not to the log", async () => {
     const logger = memoryLogger();
-    const client = await startClient(emulator, {
+    const client = await startClient(bed.emulator, {
       database: dirs.file('heard.db'),
       deviceId: 'heard',
       logger,
@@ -54,11 +46,11 @@ describe('background failures', () => {
     client.on('error', (error) => codes.push(error.code));
     try {
       await eventOnce(client, 'connected');
-      await emulator.api.settings({ disabled: true });
+      await bed.emulator.api.settings({ disabled: true });
       await waitFor(() => codes.includes('WORKSPACE_DISABLED'), 10_000);
       expect(logger.lines.filter((entry) => entry.includes("no 'error' listener"))).toEqual([]);
     } finally {
-      await emulator.api.settings({ disabled: false });
+      await bed.emulator.api.settings({ disabled: false });
       await client.close();
     }
   });
@@ -66,7 +58,10 @@ describe('background failures', () => {
 
 describe('payloads', () => {
   it('a payload JSON would change is refused at the call, naming its path, and nothing is stored', async () => {
-    const client = await startClient(emulator, { database: dirs.file('payload.db'), deviceId: 'payload' });
+    const client = await startClient(bed.emulator, {
+      database: dirs.file('payload.db'),
+      deviceId: 'payload',
+    });
     try {
       const reading = { sensors: [{ id: 'a', at: new Date(0) }] };
       await expect(client.enqueueMessage(reading as never)).rejects.toMatchObject({
@@ -88,7 +83,7 @@ describe('payloads', () => {
 
 describe('after close()', () => {
   it('desiredProperties and reportedProperties refuse with CLIENT_CLOSED, as desiredPropertiesIfNewer does', async () => {
-    const client = await startClient(emulator, { database: dirs.file('closed.db'), deviceId: 'closed' });
+    const client = await startClient(bed.emulator, { database: dirs.file('closed.db'), deviceId: 'closed' });
     expect(client.desiredProperties().version).toBeGreaterThanOrEqual(0);
     await client.close();
     expect(() => client.desiredProperties()).toThrow(expect.objectContaining({ code: 'CLIENT_CLOSED' }));

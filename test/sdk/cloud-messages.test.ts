@@ -2,33 +2,30 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceClient } from '../../src/client.js';
 import type { CloudMessage, MethodHandler } from '../../src/cloud-messages/cloud-messages.js';
 import type { SpotflowError } from '../../src/errors.js';
-import { startClient, tempDir } from '../helpers/client.js';
+import { startClient } from '../helpers/client.js';
 import { waitFor } from '../helpers/device-mqtt.js';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { emulatorPerFile } from '../helpers/test-bed.js';
 
-let emulator: TestEmulator;
-const dirs = tempDir('spotflow-c2d-');
-
-beforeAll(async () => {
-  emulator = await startTestEmulator({ settings: { autoApprove: true } });
-});
-afterAll(async () => {
-  await emulator.close();
-  dirs.cleanup();
-});
+const bed = emulatorPerFile('spotflow-c2d-');
+const { dirs } = bed;
 
 /** Sends a cloud-to-device message through the management API; returns the `$.mid` the emulator gave it. */
 async function sendCloudMessage(deviceId: string, body: Uint8Array | string, query = '') {
-  const result = await emulator.api.request('POST', `/devices/${deviceId}/c2d-messages${query}`, undefined, {
-    body: typeof body === 'string' ? body : Buffer.from(body),
-  });
+  const result = await bed.emulator.api.request(
+    'POST',
+    `/devices/${deviceId}/c2d-messages${query}`,
+    undefined,
+    {
+      body: typeof body === 'string' ? body : Buffer.from(body),
+    },
+  );
   expect(result.status).toBe(202);
   return result.body.mid as string;
 }
 
 /** Provisions the device, lets it subscribe to C2D once, and closes it: the hub now queues messages for it. */
 async function provisionListeningDevice(database: string, deviceId: string): Promise<void> {
-  const first = await startClient(emulator, { database, deviceId });
+  const first = await startClient(bed.emulator, { database, deviceId });
   try {
     first.onCloudMessage(() => {});
     await waitFor(() => first.connected);
@@ -39,7 +36,7 @@ async function provisionListeningDevice(database: string, deviceId: string): Pro
 
 /** Invokes a direct method through the management API; returns the emulator's `{ status, payload }`. */
 async function invoke(deviceId: string, name: string, payload?: unknown) {
-  const result = await emulator.api.request(
+  const result = await bed.emulator.api.request(
     'POST',
     `/devices/${deviceId}/methods/${encodeURIComponent(name)}?timeoutSeconds=5`,
     payload,
@@ -56,7 +53,7 @@ function errorsOf(client: DeviceClient): SpotflowError[] {
 
 describe('cloud-to-device messages', () => {
   it('reach the handler with payload bytes, properties, message id and text', async () => {
-    const client = await startClient(emulator, { database: dirs.file('c1.db'), deviceId: 'c2d-live' });
+    const client = await startClient(bed.emulator, { database: dirs.file('c1.db'), deviceId: 'c2d-live' });
     const received: CloudMessage[] = [];
     try {
       client.onCloudMessage((message) => {
@@ -90,7 +87,7 @@ describe('cloud-to-device messages', () => {
       await sendCloudMessage(deviceId, 'three', '?n=3'),
     ];
 
-    const second = await startClient(emulator, { database, deviceId });
+    const second = await startClient(bed.emulator, { database, deviceId });
     const received: CloudMessage[] = [];
     try {
       second.onCloudMessage((message) => {
@@ -110,7 +107,7 @@ describe('cloud-to-device messages', () => {
     const deviceId = 'c2d-early';
     await provisionListeningDevice(database, deviceId);
 
-    const second = await startClient(emulator, { database, deviceId });
+    const second = await startClient(bed.emulator, { database, deviceId });
     const received: string[] = [];
     try {
       await waitFor(() => second.connected);
@@ -123,7 +120,7 @@ describe('cloud-to-device messages', () => {
       // The case: both were taken (acknowledged, so in the client's inbox) before there is a handler.
       await waitFor(
         async () =>
-          (await emulator.api.request('GET', `/devices/${deviceId}/c2d-messages`)).body.length === 0,
+          (await bed.emulator.api.request('GET', `/devices/${deviceId}/c2d-messages`)).body.length === 0,
       );
       second.onCloudMessage((message) => {
         received.push(message.messageId ?? '');
@@ -137,7 +134,7 @@ describe('cloud-to-device messages', () => {
   });
 
   it('a handler that throws: error event, the message is not redelivered, the client keeps working', async () => {
-    const client = await startClient(emulator, { database: dirs.file('c4.db'), deviceId: 'c2d-throws' });
+    const client = await startClient(bed.emulator, { database: dirs.file('c4.db'), deviceId: 'c2d-throws' });
     const errors = errorsOf(client);
     const calls: string[] = [];
     try {
@@ -169,13 +166,13 @@ describe('cloud-to-device messages', () => {
 
       // And the client as a whole still works.
       await client.sendMessage('after the bad handler');
-      const { items } = await emulator.api.messages('c2d-throws');
+      const { items } = await bed.emulator.api.messages('c2d-throws');
       expect(items).toHaveLength(1);
     } finally {
       await client.close();
     }
     // The emulator's queue is empty (both were acknowledged): a new run with a handler gets nothing.
-    const again = await startClient(emulator, { database: dirs.file('c4.db'), deviceId: 'c2d-throws' });
+    const again = await startClient(bed.emulator, { database: dirs.file('c4.db'), deviceId: 'c2d-throws' });
     const late: string[] = [];
     try {
       again.onCloudMessage((message) => {
@@ -194,7 +191,7 @@ describe('cloud-to-device messages', () => {
   it('a slow handler holds back neither telemetry nor methods (messages wait in the durable inbox)', async () => {
     const database = dirs.file('c-slow.db');
     const deviceId = 'c2d-slow';
-    const client = await startClient(emulator, { database, deviceId });
+    const client = await startClient(bed.emulator, { database, deviceId });
     let release!: () => void;
     const released = new Promise<void>((resolve) => {
       release = resolve;
@@ -224,7 +221,7 @@ describe('cloud-to-device messages', () => {
   it('a message taken from the hub but not handled before close is handed over on the next start', async () => {
     const database = dirs.file('c-inbox.db');
     const deviceId = 'c2d-inbox';
-    const first = await startClient(emulator, { database, deviceId });
+    const first = await startClient(bed.emulator, { database, deviceId });
     let entered = false;
     try {
       first.onCloudMessage(async () => {
@@ -237,7 +234,7 @@ describe('cloud-to-device messages', () => {
     } finally {
       await first.close(); // gives the stuck handler a moment, then closes anyway
     }
-    const second = await startClient(emulator, { database, deviceId });
+    const second = await startClient(bed.emulator, { database, deviceId });
     const received: string[] = [];
     try {
       second.onCloudMessage((message) => {
@@ -251,7 +248,7 @@ describe('cloud-to-device messages', () => {
   }, 20_000);
 
   it('onCloudMessage refuses a non-function', async () => {
-    const client = await startClient(emulator, { database: dirs.file('c5.db'), deviceId: 'c2d-args' });
+    const client = await startClient(bed.emulator, { database: dirs.file('c5.db'), deviceId: 'c2d-args' });
     try {
       for (const bad of [undefined, null, 'handler', {}]) {
         expect(() => client.onCloudMessage(bad as never)).toThrow(
@@ -270,7 +267,7 @@ describe('direct methods', () => {
   const deviceId = 'methods';
 
   beforeAll(async () => {
-    client = await startClient(emulator, { database: dirs.file('m1.db'), deviceId });
+    client = await startClient(bed.emulator, { database: dirs.file('m1.db'), deviceId });
     errors = errorsOf(client);
     await waitFor(() => client.connected);
   });

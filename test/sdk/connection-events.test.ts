@@ -2,25 +2,17 @@
  * `connecting`, `connected` and `disconnected` against the real emulator: a connection the hub drops is followed by
  * a new attempt, counted from 1, to the hub's host.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startClient, tempDir } from '../helpers/client.js';
+import { describe, expect, it } from 'vitest';
+import { startClient } from '../helpers/client.js';
 import { waitFor } from '../helpers/device-mqtt.js';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { emulatorPerFile } from '../helpers/test-bed.js';
 
-let emulator: TestEmulator;
-const dirs = tempDir('spotflow-connection-events-');
-
-beforeAll(async () => {
-  emulator = await startTestEmulator({ settings: { autoApprove: true } });
-});
-afterAll(async () => {
-  await emulator.close();
-  dirs.cleanup();
-});
+const bed = emulatorPerFile('spotflow-connection-events-');
+const { dirs } = bed;
 
 describe('connection events', () => {
   it('a dropped connection is followed by connecting (attempt 1, the hub host) and connected again', async () => {
-    const client = await startClient(emulator, { database: dirs.file('events.db'), deviceId: 'events' });
+    const client = await startClient(bed.emulator, { database: dirs.file('events.db'), deviceId: 'events' });
     const seen: string[] = [];
     client.on('connecting', ({ attempt, host }) => seen.push(`connecting ${attempt} ${host}`));
     client.on('connected', () => seen.push('connected'));
@@ -28,10 +20,14 @@ describe('connection events', () => {
     try {
       await waitFor(() => client.connected, 10_000);
       seen.length = 0;
-      const dropped = await emulator.api.request('DELETE', '/devices/events/connection');
+      const dropped = await bed.emulator.api.request('DELETE', '/devices/events/connection');
       expect(dropped.status).toBe(204);
       await waitFor(() => seen.includes('connected'), 10_000);
-      expect(seen).toEqual(['disconnected', `connecting 1 ${new URL(emulator.instance).host}`, 'connected']);
+      expect(seen).toEqual([
+        'disconnected',
+        `connecting 1 ${new URL(bed.emulator.instance).host}`,
+        'connected',
+      ]);
     } finally {
       await client.close();
     }

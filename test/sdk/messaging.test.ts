@@ -1,26 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNodePlatform } from '../../platform/node/index.js';
 import { DeviceClient } from '../../src/client.js';
-import { memoryLogger, startClient, tempDir } from '../helpers/client.js';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { memoryLogger, startClient } from '../helpers/client.js';
+import { startTestEmulator } from '../helpers/emulator.js';
+import { emulatorPerFile } from '../helpers/test-bed.js';
 
-let emulator: TestEmulator;
-const dirs = tempDir();
-
-beforeAll(async () => {
-  emulator = await startTestEmulator({ settings: { autoApprove: true } });
-});
-afterAll(async () => {
-  await emulator.close();
-  dirs.cleanup();
-});
+const bed = emulatorPerFile('spotflow-sdk-');
+const { dirs } = bed;
 
 describe('messaging end to end', () => {
   it('provisions, sends messages with their properties and completions, and the emulator has them all', async () => {
-    const client = await startClient(emulator, { database: dirs.file('m1.db'), deviceId: 'messenger' });
+    const client = await startClient(bed.emulator, { database: dirs.file('m1.db'), deviceId: 'messenger' });
     try {
       expect(client.deviceId).toBe('messenger');
-      expect(client.workspaceId).toBe(emulator.workspaceId);
+      expect(client.workspaceId).toBe(bed.emulator.workspaceId);
       const ids: string[] = [];
       for (let i = 0; i < 20; i++) {
         const { id } = await client.enqueueMessage(
@@ -39,7 +32,7 @@ describe('messaging end to end', () => {
       await client.enqueueBatchCompletion({ streamGroup: 'sg', stream: 'temps', batchId: 'b1' });
       await client.waitEnqueuedMessagesSent();
       expect(await client.pendingMessagesCount()).toBe(0);
-      const { items } = await emulator.api.messages('messenger', '?limit=1000');
+      const { items } = await bed.emulator.api.messages('messenger', '?limit=1000');
       expect(items).toHaveLength(21);
       expect(items.slice(0, 20).map((m: any) => m.mid)).toEqual(ids);
       expect(items[3]).toMatchObject({

@@ -1,32 +1,24 @@
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryLogger, startClient, tempDir } from '../helpers/client.js';
+import { describe, expect, it } from 'vitest';
+import { memoryLogger, startClient } from '../helpers/client.js';
 import { StillClock } from '../helpers/clock.js';
 import { waitFor } from '../helpers/device-mqtt.js';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { emulatorPerFile } from '../helpers/test-bed.js';
 
-let emulator: TestEmulator;
-const dirs = tempDir();
 /** Read by the client and the emulator: the SAS and registration token lifetimes pass when the test says. */
 const clock = new StillClock();
-
-beforeAll(async () => {
-  emulator = await startTestEmulator({
-    settings: { autoApprove: true, sasTokenLifetimeSeconds: 4, registrationTokenLifetimeSeconds: 6 },
-    now: () => clock.now(),
-  });
+const bed = emulatorPerFile('spotflow-sdk-', {
+  settings: { autoApprove: true, sasTokenLifetimeSeconds: 4, registrationTokenLifetimeSeconds: 6 },
+  now: () => clock.now(),
 });
-afterAll(async () => {
-  await emulator.close();
-  dirs.cleanup();
-});
+const { dirs } = bed;
 
 describe('secrets stay secret', () => {
   it('never logs a token, even at debug level through renewals, refreshes and reconnects', async () => {
     const logger = memoryLogger();
     const database = dirs.file('secrets.db');
-    const client = await startClient(emulator, { database, deviceId: 'quiet', logger, clock });
+    const client = await startClient(bed.emulator, { database, deviceId: 'quiet', logger, clock });
     const seen = new Set<string>();
     try {
       const db = new Database(database, { readonly: true });
@@ -42,7 +34,7 @@ describe('secrets stay secret', () => {
       snapshot();
       for (let i = 0; i < 5; i++) {
         await client.sendMessage({ i });
-        await emulator.api.request('DELETE', '/devices/quiet/connection');
+        await bed.emulator.api.request('DELETE', '/devices/quiet/connection');
         // A second of the client's time: over the five, the SAS is renewed twice and the token refreshed once.
         await clock.advance(1000);
         await clock.quiet();
@@ -57,7 +49,7 @@ describe('secrets stay secret', () => {
     expect(seen.size).toBeGreaterThan(3); // tokens really changed during the run
     const log = logger.lines.join('\n');
     expect(logger.lines.length).toBeGreaterThan(0);
-    expect(log).not.toContain(emulator.provisioningToken);
+    expect(log).not.toContain(bed.emulator.provisioningToken);
     for (const secret of seen) {
       expect(log).not.toContain(secret);
       expect(log).not.toContain(encodeURIComponent(secret));
