@@ -179,4 +179,64 @@ describe('file upload against a hostile hub', () => {
     expect(ms).toBeLessThan(3000);
     expect(written).toBeLessThan(20 * 1024 * 1024);
   });
+
+  /** Answers every request with `status`, `type` and `body` (a function of the request's Authorization header). */
+  function answering(status: number, type: string, body: (authorization: string) => string): Handler {
+    return (request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(status, { 'content-type': type });
+        response.end(body(request.headers.authorization ?? ''));
+      });
+    };
+  }
+
+  const session = {
+    correlationId: 'c',
+    hostName: 'localhost:1',
+    containerName: 'c',
+    blobName: 'b',
+    sasToken: '?sv=1',
+  };
+  it.each([
+    ['JSON that does not parse', answering(200, 'application/json', () => '{"correlationId": '), 'PROTOCOL'],
+    ['an HTML page', answering(200, 'text/html', () => '<html><body>Sign in</body></html>'), 'PROTOCOL'],
+    [
+      'a session without its SAS token',
+      answering(200, 'application/json', () => JSON.stringify({ ...session, sasToken: undefined })),
+      'PROTOCOL',
+    ],
+    [
+      'fields of the wrong type',
+      answering(200, 'application/json', () => JSON.stringify({ ...session, blobName: 5 })),
+      'PROTOCOL',
+    ],
+    [
+      'a host name that is a URL',
+      answering(200, 'application/json', () => JSON.stringify({ ...session, hostName: 'evil.example/x?' })),
+      'PROTOCOL',
+    ],
+    ['500, again and again', answering(500, 'text/plain', () => 'internal error'), 'UPLOAD_FAILED'],
+    [
+      'a 400 problem quoting the Authorization header',
+      answering(400, 'application/problem+json', (auth) => JSON.stringify({ title: `bad ${auth}` })),
+      'UPLOAD_FAILED',
+    ],
+    [
+      'a 200 whose fields quote the Authorization header',
+      answering(200, 'application/json', (auth) => JSON.stringify({ ...session, hostName: auth })),
+      'PROTOCOL',
+    ],
+  ] as const)('%s: a typed error within the deadline, no SAS in it', async (_, hostile, code) => {
+    handler = hostile;
+    const host = new URL(base).host;
+    const uploader = new FileUploader(base, fetch, realClock(), { timeoutMs: 1500 });
+    const { error, ms } = await failure(
+      uploader.upload({ ...credentials, hostName: host }, 'mid', new Uint8Array(300_000), () => {}),
+    );
+    expect(isSpotflowError(error, code), String(error)).toBe(true);
+    expect(ms).toBeLessThan(1500 + 2000);
+    const text = `${(error as Error).message} ${String((error as Error).cause ?? '')}`;
+    expect(text).not.toContain('SECRET-SIGNATURE');
+  });
 });
