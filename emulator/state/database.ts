@@ -1,9 +1,10 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { midHash } from './mid-hash.js';
 
 /** Ordered schema migrations; index + 1 is the `user_version` after applying it. */
-const migrations: readonly string[] = [
+export const migrations: readonly string[] = [
   `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE provisioning_operations (
@@ -123,6 +124,14 @@ const migrations: readonly string[] = [
   ALTER TABLE c2d_messages ADD COLUMN delivery_count INTEGER NOT NULL DEFAULT 0;
   UPDATE c2d_messages SET expires_at = enqueued_at + 3600000;
   `,
+  // Duplicates are found by an integer hash of (device, mid) instead of the text (see mid-hash.ts); plain messages
+  // stay out of the index.
+  `
+  ALTER TABLE messages ADD COLUMN mid_hash INTEGER;
+  UPDATE messages SET mid_hash = mid_hash(device_id, mid) WHERE mid IS NOT NULL;
+  DROP INDEX messages_mid;
+  CREATE INDEX messages_mid_hash ON messages (mid_hash) WHERE mid_hash IS NOT NULL;
+  `,
 ];
 
 export type EmulatorDatabase = Database.Database;
@@ -144,6 +153,7 @@ export function openEmulatorDatabase(dataDir: string | null): EmulatorDatabase {
     db.pragma('synchronous = NORMAL');
   }
   db.pragma('foreign_keys = ON');
+  db.function('mid_hash', { deterministic: true }, (deviceId, mid) => midHash(String(deviceId), String(mid)));
   migrate(db);
   return db;
 }

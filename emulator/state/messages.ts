@@ -1,4 +1,5 @@
 import { type EmulatorDatabase, statementCache } from './database.js';
+import { midHash } from './mid-hash.js';
 
 /** One telemetry message as the emulator stored it (payload already decoded). */
 export interface StoredMessage {
@@ -82,20 +83,23 @@ export class MessageStore {
     message: NewMessage,
     closes: { batch: boolean; message: boolean },
   ): StoredMessage {
+    const hash = message.mid === null ? null : midHash(deviceId, message.mid);
     const duplicate =
-      message.mid !== null &&
-      this.#sql('SELECT 1 FROM messages WHERE device_id = ? AND mid = ? LIMIT 1').get(
+      hash !== null &&
+      this.#sql('SELECT 1 FROM messages WHERE mid_hash = ? AND device_id = ? AND mid = ? LIMIT 1').get(
+        hash,
         deviceId,
         message.mid,
       ) !== undefined;
     const receivedAt = this.now();
     const { lastInsertRowid } = this.#sql(
-      `INSERT INTO messages (device_id, mid, stream_group, stream, site_id, batch_id, batch_slice_id, message_id,
-             chunk_id, properties, payload, received_at, duplicate)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (device_id, mid, mid_hash, stream_group, stream, site_id, batch_id, batch_slice_id,
+             message_id, chunk_id, properties, payload, received_at, duplicate)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       deviceId,
       message.mid,
+      hash,
       message.streamGroup,
       message.stream,
       message.siteId,
@@ -187,23 +191,19 @@ export class MessageStore {
     if (message.batchId === null) return;
     const key = [deviceId, message.streamGroup ?? '', message.stream ?? '', message.batchId];
     const carriesData = !('ignore-payload' in message.properties);
-    this.db
-      .prepare(
-        `INSERT INTO batches (device_id, stream_group, stream, batch_id, message_count, completed_at)
+    this.#sql(
+      `INSERT INTO batches (device_id, stream_group, stream, batch_id, message_count, completed_at)
          VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT DO UPDATE SET message_count = message_count + excluded.message_count,
            completed_at = COALESCE(excluded.completed_at, completed_at)`,
-      )
-      .run(...key, carriesData ? 1 : 0, closes.batch ? at : null);
+    ).run(...key, carriesData ? 1 : 0, closes.batch ? at : null);
     if (message.messageId === null) return;
-    this.db
-      .prepare(
-        `INSERT INTO chunked_messages (device_id, stream_group, stream, batch_id, message_id, chunk_count, completed_at)
+    this.#sql(
+      `INSERT INTO chunked_messages (device_id, stream_group, stream, batch_id, message_id, chunk_count, completed_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT DO UPDATE SET chunk_count = chunk_count + excluded.chunk_count,
            completed_at = COALESCE(excluded.completed_at, completed_at)`,
-      )
-      .run(...key, message.messageId, carriesData ? 1 : 0, closes.message ? at : null);
+    ).run(...key, message.messageId, carriesData ? 1 : 0, closes.message ? at : null);
   }
 }
 
