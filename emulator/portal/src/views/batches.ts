@@ -1,6 +1,6 @@
 import type { BatchView } from '../../../http/wire';
 import type { ManagementApi } from '../api';
-import { byId, el, say } from '../dom';
+import { byId, el } from '../dom';
 import { clock, localTime } from '../format';
 import type { LiveStream } from '../live';
 import { DeviceListLoader } from './device-list-loader';
