@@ -196,7 +196,9 @@ export class StillClock implements Clock {
 
   /**
    * Moves both clocks forward by `ms`, firing every timer due by then (short ones too, if their real wait has not
-   * ended yet) in time order, letting ready promise callbacks run after each.
+   * ended yet) in time order, letting promise callbacks run after each. No I/O completes within the step (only
+   * promise callbacks run between the timers): what a fired timer sends is answered at the step's end, so where an
+   * answer lands on the clock does not depend on how fast the machine is.
    */
   async advance(ms: number): Promise<void> {
     const target = this.#monotonic + ms;
@@ -209,7 +211,7 @@ export class StillClock implements Clock {
       this.#wall += timer.at - this.#monotonic;
       this.#monotonic = timer.at;
       timer.callback();
-      await settle();
+      for (let turn = 0; turn < 50; turn++) await Promise.resolve();
     }
     this.#wall += target - this.#monotonic;
     this.#monotonic = target;
