@@ -2,7 +2,8 @@
  * The `Compressor` port in browsers: Brotli from WebAssembly (`brotli-wasm`, about 1 MB of wasm), which browsers
  * lack natively (`CompressionStream` has no Brotli). It runs in a worker of its own, so compressing a large message
  * never blocks the page. The worker, and with it brotli-wasm, is fetched by the first `compress()` call only, so a
- * device that never compresses never downloads it.
+ * device that never compresses never downloads it. An idle worker is ended: Brotli at quality 11 grows its wasm
+ * memory by about 50 MB, which a WebAssembly memory never gives back, and a kiosk has little to spare.
  */
 import { SpotflowError } from '../../src/errors.js';
 import type { CompressionLevel, Compressor } from '../../src/ports.js';
@@ -11,20 +12,41 @@ import { WorkerConnection } from './worker-rpc.js';
 
 const QUALITY: Record<CompressionLevel, number> = { fastest: 1, smallest: 11 };
 
+export interface BrowserCompressorOptions {
+  /** How long the worker may sit idle before it is ended (a later call starts another). Default 30 s. */
+  idleMs?: number;
+}
+
 /**
  * @example
  * const compressed = await createBrowserCompressor().compress(bytes, 'smallest');
  */
-export function createBrowserCompressor(): Compressor {
+export function createBrowserCompressor(options: BrowserCompressorOptions = {}): Compressor {
+  const idleMs = options.idleMs ?? 30_000;
   let worker: WorkerConnection<CompressionRequest> | undefined;
+  let running = 0;
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  const endWhenIdle = () => {
+    clearTimeout(idleTimer);
+    if (running > 0 || worker === undefined) return;
+    const idle = worker;
+    idleTimer = setTimeout(() => {
+      if (worker === idle && running === 0) {
+        idle.terminate(unavailable('ended while idle'));
+        worker = undefined;
+      }
+    }, idleMs);
+  };
   return {
     async compress(data: Uint8Array, level: CompressionLevel): Promise<Uint8Array> {
       const quality = QUALITY[level];
       // The core validates options at the call; an unknown level reaching here is a bug.
       if (quality === undefined)
         throw new SpotflowError('INTERNAL', `Unknown compression level ${String(level)}`);
+      clearTimeout(idleTimer);
       if (worker === undefined || worker.failed) worker = startWorker();
       const current = worker;
+      running++;
       try {
         // Copied, not transferred: the caller keeps its bytes.
         return (await current.call({ quality, data })) as Uint8Array;
@@ -36,6 +58,9 @@ export function createBrowserCompressor(): Compressor {
           worker = undefined;
         }
         throw error;
+      } finally {
+        running--;
+        endWhenIdle();
       }
     },
   };

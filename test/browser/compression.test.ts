@@ -131,4 +131,17 @@ describe('lazy Brotli', () => {
       }
     },
   );
+
+  it('ends its worker when idle (Brotli keeps its memory otherwise) and starts another for the next call', async () => {
+    const page = await openPage(context, 'compression.html', 'idle worker');
+    const counts = () => page.evaluate(() => ({ ...globalThis.__workers! }));
+    const before = await counts();
+    expect(await page.evaluate(() => globalThis.__compressQuicklyIdle!('smallest'))).toBeGreaterThan(0);
+    expect((await counts()).started).toBe(before.started + 1);
+    await page.waitForFunction((ended) => globalThis.__workers!.ended > ended, before.ended, {
+      timeout: 5_000,
+    });
+    expect(await page.evaluate(() => globalThis.__compressQuicklyIdle!('fastest'))).toBeGreaterThan(0);
+    expect(await counts()).toMatchObject({ started: before.started + 2, ended: before.ended + 1 });
+  });
 });

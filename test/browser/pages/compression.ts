@@ -20,7 +20,22 @@ function fromBase64(base64: string): Uint8Array {
   return bytes;
 }
 
+// Counts the workers pages start and end (the real Worker underneath), to see the idle compressor end its own.
+const workers = { started: 0, ended: 0 };
+globalThis.__workers = workers;
+globalThis.Worker = class CountedWorker extends Worker {
+  constructor(url: string | URL, options?: WorkerOptions) {
+    super(url, options);
+    workers.started++;
+  }
+  override terminate(): void {
+    workers.ended++;
+    super.terminate();
+  }
+};
+
 const compressor = createBrowserCompressor();
+const quicklyIdle = createBrowserCompressor({ idleMs: 100 });
 
 exposeContract<CompressionContractContext>(compressionContract, {
   context: () => ({
@@ -35,5 +50,7 @@ exposeContract<CompressionContractContext>(compressionContract, {
 
 globalThis.__compress = async (level) =>
   (await compressor.compress(new TextEncoder().encode('hello hello hello hello'), level)).byteLength;
+globalThis.__compressQuicklyIdle = async (level) =>
+  (await quicklyIdle.compress(new TextEncoder().encode('hello hello hello hello'), level)).byteLength;
 
 markReady();

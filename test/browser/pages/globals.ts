@@ -59,6 +59,10 @@ declare global {
   var __brotliDecompress: ((base64: string) => Promise<string>) | undefined;
   /** pages/compression.ts: this page's compressor; returns the compressed size. */
   var __compress: ((level: 'fastest' | 'smallest') => Promise<number>) | undefined;
+  /** pages/compression.ts: a compressor whose worker ends after 100 ms idle; returns the compressed size. */
+  var __compressQuicklyIdle: ((level: 'fastest' | 'smallest') => Promise<number>) | undefined;
+  /** pages/compression.ts: how many workers the page has started and ended. */
+  var __workers: { started: number; ended: number } | undefined;
   /** pages/mqtt.ts: the emulator's side, exposed by the test. */
   var __emulatorProvision: () => Promise<ContractEmulatorDevice>;
   var __emulatorMessages: (deviceId: string) => Promise<{ mid: string | null; payloadBase64: string }[]>;
