@@ -1,4 +1,4 @@
-import type { CloudMessageView } from '../../../http/wire';
+import type { CloudMessageView, LiveEvents } from '../../../http/wire';
 import { describeError, type ManagementApi } from '../api';
 import { byId, el, say } from '../dom';
 import { base64Bytes, clock, localTime, payloadText } from '../format';
@@ -24,10 +24,19 @@ export function parseProperties(text: string): { properties: URLSearchParams } |
 interface Row {
   item: HTMLLIElement;
   state: HTMLSpanElement;
-  delivered: boolean;
+  /** Delivered or dropped: no longer in the device's queue. */
+  settled: boolean;
 }
 
-/** The cloud-to-device form, and the messages sent to the device: queued until it takes them, then delivered. */
+const dropReasons: Record<LiveEvents['c2d.dropped']['reason'], string> = {
+  expired: 'expired',
+  'delivery count exceeded': 'written 10× unacknowledged',
+};
+
+/**
+ * The cloud-to-device form, and the messages sent to the device: queued until it takes them, then delivered, or
+ * dropped by the hub (expired, or written 10 times unacknowledged).
+ */
 export class CloudMessagesView {
   readonly #form = byId('c2d-form', HTMLFormElement);
   readonly #result = byId('c2d-result');
@@ -47,13 +56,12 @@ export class CloudMessagesView {
       if (deviceId === this.#deviceId) this.#add(message);
     });
     live.on('c2d.delivered', ({ deviceId, mid, deliveredAt }) => {
+      if (deviceId === this.#deviceId) this.#settle(mid, 'delivered', `delivered ${clock(deliveredAt)}`);
+    });
+    // Expired or written too often: the hub will never deliver it, so it must not stay listed as queued.
+    live.on('c2d.dropped', ({ deviceId, mid, reason, droppedAt }) => {
       if (deviceId !== this.#deviceId) return;
-      const row = this.#rows.find((r) => !r.delivered && r.item.dataset.mid === mid);
-      if (!row) return;
-      row.delivered = true;
-      row.item.dataset.state = 'delivered';
-      row.state.className = 'badge delivered';
-      row.state.textContent = `delivered ${clock(deliveredAt)}`;
+      this.#settle(mid, 'dropped', `dropped ${clock(droppedAt)} · ${dropReasons[reason] ?? reason}`);
     });
     this.#form.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -88,7 +96,7 @@ export class CloudMessagesView {
   }
 
   #add(message: CloudMessageView): void {
-    if (this.#rows.some((r) => !r.delivered && r.item.dataset.mid === message.mid)) return;
+    if (this.#queued(message.mid)) return;
     const decoded = payloadText(
       base64Bytes(message.payloadBase64, 4096),
       message.payloadBase64.length > 5464,
@@ -97,7 +105,15 @@ export class CloudMessagesView {
     const properties = Object.entries(message.properties);
     const item = el(
       'li',
-      { test: 'c2d-message', data: { mid: message.mid, state: 'queued' } },
+      {
+        test: 'c2d-message',
+        data: {
+          mid: message.mid,
+          state: 'queued',
+          expiresAt: message.expiresAt,
+          deliveryCount: String(message.deliveryCount),
+        },
+      },
       el(
         'div',
         { class: 'head' },
@@ -109,6 +125,21 @@ export class CloudMessagesView {
           title: localTime(message.enqueuedAt),
           attrs: { datetime: message.enqueuedAt },
         }),
+        el('time', {
+          class: 'mid',
+          text: `expires ${clock(message.expiresAt)}`,
+          title: localTime(message.expiresAt),
+          test: 'c2d-message-expiry',
+          attrs: { datetime: message.expiresAt },
+        }),
+        // Written to the device before, never acknowledged: it comes again, and is dropped at the 10th write.
+        message.deliveryCount > 0
+          ? el('span', {
+              class: 'mid',
+              text: `written ${message.deliveryCount}× unacknowledged`,
+              test: 'c2d-message-deliveries',
+            })
+          : null,
       ),
       el('span', {
         class: 'body',
@@ -123,7 +154,7 @@ export class CloudMessagesView {
           )
         : null,
     );
-    this.#rows.unshift({ item, state, delivered: false });
+    this.#rows.unshift({ item, state, settled: false });
     this.#list.prepend(item);
     while (this.#rows.length > maxListed) this.#rows.pop()?.item.remove();
     this.#refresh();
@@ -159,6 +190,20 @@ export class CloudMessagesView {
     } finally {
       if (button) button.disabled = false;
     }
+  }
+
+  #queued(mid: string): Row | undefined {
+    return this.#rows.find((r) => !r.settled && r.item.dataset.mid === mid);
+  }
+
+  /** Marks the queued message `mid` as no longer waiting: `state` is its `data-state` and badge. */
+  #settle(mid: string, state: 'delivered' | 'dropped', text: string): void {
+    const row = this.#queued(mid);
+    if (!row) return;
+    row.settled = true;
+    row.item.dataset.state = state;
+    row.state.className = `badge ${state}`;
+    row.state.textContent = text;
   }
 
   #refresh(): void {
