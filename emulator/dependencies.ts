@@ -6,7 +6,15 @@
  */
 
 /** Every package the emulator imports beyond Node's built-ins. */
-export const emulatorPackages = ['aedes', 'ws', 'mqtt-packet', '@peculiar/x509', 'better-sqlite3'] as const;
+export const emulatorPackages = [
+  'aedes',
+  'ws',
+  'mqtt-packet',
+  '@peculiar/x509',
+  'better-sqlite3',
+  'hono',
+  '@hono/node-server',
+] as const;
 
 /** What to run to install them. */
 export const emulatorInstallCommand = `npm i -D ${emulatorPackages.join(' ')}`;

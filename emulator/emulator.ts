@@ -12,8 +12,7 @@ import { addManagementApi } from './http/management-api.js';
 import { addManagementEvents } from './http/management-events.js';
 import { addManagementFiles } from './http/management-files.js';
 import { addPortal } from './http/portal.js';
-import { Router } from './http/router.js';
-import { createRequestListener } from './http/server.js';
+import { createHttpApp, createRequestListener } from './http/server.js';
 import { EventBus } from './live/event-bus.js';
 import { OperationExpiry } from './live/operation-expiry.js';
 import { type EmulatorLogger, silentLogger } from './log.js';
@@ -163,18 +162,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
 
     const broker = await IotHubBroker.start(context);
     hub = broker;
-    const router = new Router();
-    addDeviceApi(router, context);
-    addHubFileApi(router, context);
-    addManagementApi(router, context, broker);
-    addManagementFiles(router, context);
-    const liveStreams = addManagementEvents(router, context);
-    addPortal(router, context);
+    const app = createHttpApp(log);
+    addDeviceApi(app, context);
+    addHubFileApi(app, context);
+    addManagementApi(app, context, broker);
+    addManagementFiles(app, context);
+    const liveStreams = addManagementEvents(app, context);
+    addPortal(app, context);
     const listening = await listenOnePort({
       host,
       port: options.port ?? 5080,
       tls,
-      http: createRequestListener(router, log),
+      http: createRequestListener(app),
       mqtt: (stream, request) => {
         guardMqttPacketSize(stream, maxMqttPacketBytes, (reason) => {
           log.warn('MQTT connection dropped', { reason });

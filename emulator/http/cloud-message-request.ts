@@ -1,6 +1,6 @@
 import { senderSystemProperties } from '../mqtt/cloud-message-topic.js';
 import { defaultCloudMessageTtlMs, maxCloudMessageTtlMs } from '../state/cloud-to-device.js';
-import { HttpProblem } from './router.js';
+import { HttpProblem } from './problem.js';
 
 /** What a `POST …/c2d-messages` query asks for. */
 export interface CloudMessageRequest {

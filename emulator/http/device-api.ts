@@ -1,29 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import { type EmulatorContext, hubDeviceId } from '../context.js';
 import { createSasToken } from '../mqtt/sas.js';
-import { problem, type Request, type Router } from './router.js';
+import { problem } from './problem.js';
+import { bearer, readJson } from './request.js';
+import type { HttpApp, HttpContext } from './server.js';
 import { deviceIdRule, isValidDeviceId, requireObject, requireString, sameSecret } from './validate.js';
 
 const cancelledType = '/problems/deviceProvisioning/provisioningOperationCancelled';
 const expiredType = '/problems/deviceProvisioning/provisioningOperationExpired';
 
 /** The platform's device-facing HTTP API (SPEC §2): provisioning, token refresh and registration. */
-export function addDeviceApi(router: Router, context: EmulatorContext): void {
+export function addDeviceApi(app: HttpApp, context: EmulatorContext): void {
   const { workspace, provisioning } = context;
 
   /** 401 for a wrong provisioning token, 423 for a disabled workspace; undefined when the call may go on. */
-  const provisioningGate = (request: Request) => {
-    if (!sameSecret(request.bearer(), workspace.identity.provisioningToken)) {
+  const provisioningGate = (c: HttpContext) => {
+    if (!sameSecret(bearer(c), workspace.identity.provisioningToken)) {
       return problem(401, 'Unauthorized', 'the provisioning token is not valid');
     }
     if (workspace.settings.disabled) return problem(423, 'Workspace disabled', 'the workspace is disabled');
     return undefined;
   };
 
-  router.on('POST', '/provisioning-operations/init', async (request) => {
-    const refused = provisioningGate(request);
+  app.post('/provisioning-operations/init', async (c) => {
+    const refused = provisioningGate(c);
     if (refused) return refused;
-    const body = requireObject(await request.json());
+    const body = requireObject(await readJson(c));
     const requested = body.deviceId;
     if (requested !== undefined && requested !== null && !isValidDeviceId(requested)) {
       return problem(400, 'Invalid device ID', `device IDs are ${deviceIdRule}`);
@@ -38,24 +40,21 @@ export function addDeviceApi(router: Router, context: EmulatorContext): void {
     });
     context.events.emit('operation.created', operation);
     context.operationExpiry.watch(operation.provisioningOperationId);
-    return {
-      status: 200,
-      body: {
-        provisioningOperationId: operation.provisioningOperationId,
-        verificationCode: operation.verificationCode,
-        expirationTime: operation.expirationTime,
-      },
-    };
+    return c.json({
+      provisioningOperationId: operation.provisioningOperationId,
+      verificationCode: operation.verificationCode,
+      expirationTime: operation.expirationTime,
+    });
   });
 
-  router.on('PUT', '/provisioning-operations/complete', async (request) => {
-    const refused = provisioningGate(request);
+  app.put('/provisioning-operations/complete', async (c) => {
+    const refused = provisioningGate(c);
     if (refused) return refused;
-    const id = requireString(requireObject(await request.json()), 'provisioningOperationId');
+    const id = requireString(requireObject(await readJson(c)), 'provisioningOperationId');
     const outcome = provisioning.complete(id);
     switch (outcome.kind) {
       case 'pending':
-        return { status: 202, body: { status: 'pending' } };
+        return c.json({ status: 'pending' }, 202);
       case 'cancelled':
         return problem(
           410,
@@ -74,31 +73,28 @@ export function addDeviceApi(router: Router, context: EmulatorContext): void {
         return problem(404, 'Provisioning operation not found');
       case 'issued': {
         const { registrationToken, expirationTime } = outcome;
-        return {
-          status: 200,
-          body: expirationTime ? { registrationToken, expirationTime } : { registrationToken },
-        };
+        return c.json(expirationTime ? { registrationToken, expirationTime } : { registrationToken });
       }
     }
   });
 
-  router.on('PUT', '/devices/registration-tokens/refresh', async (request) => {
-    const refused = provisioningGate(request);
+  app.put('/devices/registration-tokens/refresh', async (c) => {
+    const refused = provisioningGate(c);
     if (refused) return refused;
-    const token = requireString(requireObject(await request.json()), 'registrationToken', 4096);
+    const token = requireString(requireObject(await readJson(c)), 'registrationToken', 4096);
     const issued = provisioning.refresh(token);
     if (!issued)
       return problem(401, 'Unauthorized', 'the registration token is not valid, expired or was revoked');
-    return { status: 200, body: issued };
+    return c.json(issued);
   });
 
-  router.on('PUT', '/devices/register', async (request) => {
-    const token = request.bearer();
+  app.put('/devices/register', async (c) => {
+    const token = bearer(c);
     const valid = token === undefined ? undefined : provisioning.validToken(token);
     if (!valid)
       return problem(401, 'Unauthorized', 'the registration token is not valid, expired or was revoked');
     if (workspace.settings.disabled) return problem(423, 'Workspace disabled', 'the workspace is disabled');
-    const body = requireObject(await request.json());
+    const body = requireObject(await readJson(c));
     if (body.connectionStringType !== 'SharedAccessSignature') {
       return problem(
         400,
@@ -117,19 +113,16 @@ export function addDeviceApi(router: Router, context: EmulatorContext): void {
       connected: context.links.client(valid.deviceId) !== undefined,
       lastSeen: device.lastSeen === null ? null : new Date(device.lastSeen).toISOString(),
     });
-    return {
-      status: 200,
-      body: {
-        connectionString: `HostName=${hubHostName};DeviceId=${hubId};SharedAccessSignature=${sas}`,
-        connectionStringType: 'SharedAccessSignature',
-        connectionStringExpiration: new Date(expiresAt * 1000).toISOString(),
-        iotHubHostName: hubHostName,
-        ...(valid.expiresAt === null
-          ? {}
-          : {
-              tokenRemainingLifetime: `PT${Math.max(0, Math.floor((valid.expiresAt - context.now()) / 1000))}S`,
-            }),
-      },
-    };
+    return c.json({
+      connectionString: `HostName=${hubHostName};DeviceId=${hubId};SharedAccessSignature=${sas}`,
+      connectionStringType: 'SharedAccessSignature',
+      connectionStringExpiration: new Date(expiresAt * 1000).toISOString(),
+      iotHubHostName: hubHostName,
+      ...(valid.expiresAt === null
+        ? {}
+        : {
+            tokenRemainingLifetime: `PT${Math.max(0, Math.floor((valid.expiresAt - context.now()) / 1000))}S`,
+          }),
+    });
   });
 }

@@ -2,7 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { deviceIdFromHubId, type EmulatorContext, hubDeviceId } from '../context.js';
 import { verifySasToken } from '../mqtt/sas.js';
 import { maxBlobBlocks, maxBlobBytes, type StoredFile, uploadContainer } from '../state/blobs.js';
-import { HttpProblem, problem, type Request, type Router } from './router.js';
+import { HttpProblem, problem } from './problem.js';
+import { queryOf, readBody, readJson } from './request.js';
+import type { HttpApp, HttpContext } from './server.js';
 import { requireObject, requireString } from './validate.js';
 import type { FileView } from './wire.js';
 
@@ -10,13 +12,13 @@ import type { FileView } from './wire.js';
 const maxBlockIdLength = 88;
 
 /** The device a hub HTTPS call is for, once its `Authorization: SharedAccessSignature …` header checks out. */
-function authenticateHubCall(context: EmulatorContext, request: Request): string {
-  const hubId = request.params.hubId ?? '';
+function authenticateHubCall(context: EmulatorContext, c: HttpContext): string {
+  const hubId = c.req.param('hubId') ?? '';
   const deviceId = deviceIdFromHubId(context, hubId);
   const device = deviceId === undefined ? undefined : context.devices.get(deviceId);
   const verdict = device
     ? verifySasToken(
-        request.raw.headers.authorization ?? '',
+        c.req.header('authorization') ?? '',
         hubId,
         device.sasKey,
         Math.floor(context.now() / 1000),
@@ -47,37 +49,34 @@ function announceFile(context: EmulatorContext, deviceId: string, blobName: stri
 }
 
 /** IoT Hub's file-upload calls (SPEC §3) and the blob endpoint the upload goes to. */
-export function addHubFileApi(router: Router, context: EmulatorContext): void {
-  router.on('POST', '/devices/:hubId/files', async (request) => {
-    const deviceId = authenticateHubCall(context, request);
-    const blobName = requireString(requireObject(await request.json()), 'blobName', 1024);
+export function addHubFileApi(app: HttpApp, context: EmulatorContext): void {
+  app.post('/devices/:hubId/files', async (c) => {
+    const deviceId = authenticateHubCall(context, c);
+    const blobName = requireString(requireObject(await readJson(c)), 'blobName', 1024);
     if (blobName.includes('..') || blobName.startsWith('/')) return problem(400, 'Invalid blobName');
     const upload = {
       correlationId: randomUUID(),
       deviceId,
-      blobName: `${request.params.hubId}/${blobName}`,
+      blobName: `${c.req.param('hubId')}/${blobName}`,
       sasToken: `?sv=2021-08-06&sr=b&sp=cw&se=${encodeURIComponent(
         new Date(context.now() + 3600_000).toISOString(),
       )}&sig=${randomBytes(24).toString('base64url')}`,
     };
     context.blobs.startUpload(upload);
-    return {
-      status: 200,
-      body: {
-        correlationId: upload.correlationId,
-        hostName: context.hubHostName(),
-        containerName: uploadContainer,
-        blobName: upload.blobName,
-        sasToken: upload.sasToken,
-      },
-    };
+    return c.json({
+      correlationId: upload.correlationId,
+      hostName: context.hubHostName(),
+      containerName: uploadContainer,
+      blobName: upload.blobName,
+      sasToken: upload.sasToken,
+    });
   });
 
   // Older clients send the correlation id in the body, current ones (Microsoft's Node SDK) in the path.
-  const notify = async (request: Request) => {
-    const deviceId = authenticateHubCall(context, request);
-    const body = requireObject(await request.json());
-    const correlationId = request.params.correlationId ?? requireString(body, 'correlationId');
+  const notify = async (c: HttpContext) => {
+    const deviceId = authenticateHubCall(context, c);
+    const body = requireObject(await readJson(c));
+    const correlationId = c.req.param('correlationId') ?? requireString(body, 'correlationId');
     if (typeof body.isSuccess !== 'boolean')
       return problem(400, 'Invalid isSuccess', 'isSuccess must be a boolean');
     if (!context.blobs.completeUpload(deviceId, correlationId, body.isSuccess)) {
@@ -85,15 +84,15 @@ export function addHubFileApi(router: Router, context: EmulatorContext): void {
     }
     const blobName = context.blobs.uploadBlobName(deviceId, correlationId);
     if (blobName !== undefined) announceFile(context, deviceId, blobName);
-    return { status: 204 };
+    return c.body(null, 204);
   };
-  router.on('POST', '/devices/:hubId/files/notifications', notify);
-  router.on('POST', '/devices/:hubId/files/notifications/:correlationId', notify);
+  app.post('/devices/:hubId/files/notifications', notify);
+  app.post('/devices/:hubId/files/notifications/:correlationId', notify);
 
   // Azure Storage's blob PUT: a whole block blob, or Put Block + Put Block List as @azure/storage-blob does.
-  router.on('PUT', `/${uploadContainer}/*`, async (request) => {
-    const blobName = request.params['*'] ?? '';
-    const query = request.url.searchParams;
+  app.put(`/${uploadContainer}/:blobName{.+}`, async (c) => {
+    const blobName = c.req.param('blobName') ?? '';
+    const query = queryOf(c);
     const upload = context.blobs.uploadFor(blobName, query.get('sig') ?? '');
     if (upload === 'expired') return problem(403, 'Forbidden', 'the SAS token has expired');
     if (upload === 'no-upload') {
@@ -120,17 +119,17 @@ export function addHubFileApi(router: Router, context: EmulatorContext): void {
       if (room <= 0) return tooLarge;
       let content: Buffer;
       try {
-        content = await request.body(room);
+        content = await readBody(c, room);
       } catch (error) {
         if (error instanceof HttpProblem && error.status === 413) return tooLarge;
         throw error;
       }
       context.blobs.stageBlock(uploadContainer, blobName, blockId, content);
-      return { status: 201 };
+      return c.body(null, 201);
     }
     if (comp === 'blocklist') {
       // Room for a list of maxBlobBlocks ids of the longest kind.
-      const xml = (await request.body(8 * 1024 * 1024)).toString('utf8');
+      const xml = (await readBody(c, 8 * 1024 * 1024)).toString('utf8');
       const ids = [...xml.matchAll(/<(?:Latest|Committed|Uncommitted)>([^<]*)<\//g)].map((m) => m[1]!);
       if (ids.length === 0) return problem(400, 'Invalid block list');
       if (ids.length > maxBlobBlocks) {
@@ -146,15 +145,15 @@ export function addHubFileApi(router: Router, context: EmulatorContext): void {
         return problem(413, 'Payload Too Large', `a blob may not exceed ${maxBlobBytes} bytes`);
       }
       announceFile(context, upload.deviceId, blobName);
-      return { status: 201 };
+      return c.body(null, 201);
     }
     if (comp !== null)
       return problem(400, 'Unsupported comp', `comp=${comp} is not supported by the emulator`);
-    if (request.raw.headers['x-ms-blob-type'] !== 'BlockBlob') {
+    if (c.req.header('x-ms-blob-type') !== 'BlockBlob') {
       return problem(400, 'Missing x-ms-blob-type', 'x-ms-blob-type must be BlockBlob');
     }
-    context.blobs.put(uploadContainer, blobName, await request.body(maxBlobBytes));
+    context.blobs.put(uploadContainer, blobName, await readBody(c, maxBlobBytes));
     announceFile(context, upload.deviceId, blobName);
-    return { status: 201 };
+    return c.body(null, 201);
   });
 }

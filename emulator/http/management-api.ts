@@ -14,7 +14,9 @@ import { nestsDeeperThan, twinPatchProblem } from '../state/twin-rules.js';
 import { defaultSettings, settingProblem, type WorkspaceSettings } from '../state/workspace.js';
 import { cloudMessageRequest } from './cloud-message-request.js';
 import { knownDeviceOf, managedBy, managementBase } from './management-auth.js';
-import { HttpProblem, problem, type Request, type Router } from './router.js';
+import { HttpProblem, problem } from './problem.js';
+import { queryOf, readBody, readJson } from './request.js';
+import type { HttpApp, HttpContext } from './server.js';
 import { requireObject, requireString } from './validate.js';
 import type { CloudMessageView, MessageView } from './wire.js';
 
@@ -22,33 +24,28 @@ const maxC2dBytes = 64 * 1024;
 const operationStatuses: OperationStatus[] = ['pending', 'approved', 'cancelled', 'expired'];
 
 /** The management API of SPEC §6, for the portal, tests and CI scripts; bearer = the API token. */
-export function addManagementApi(router: Router, context: EmulatorContext, hub: IotHubBroker): void {
+export function addManagementApi(app: HttpApp, context: EmulatorContext, hub: IotHubBroker): void {
   const base = managementBase;
 
   const managed = managedBy(context);
-  const knownDevice = (request: Request) => knownDeviceOf(context, request);
+  const knownDevice = (c: HttpContext) => knownDeviceOf(context, c);
 
-  router.on(
-    'GET',
+  app.get(
     `${base}/provisioning-operations`,
-    managed((request) => {
-      const status = request.url.searchParams.get('status');
+    managed((c) => {
+      const status = queryOf(c).get('status');
       if (status !== null && !operationStatuses.includes(status as OperationStatus)) {
         return problem(400, 'Invalid status', `status must be one of ${operationStatuses.join(', ')}`);
       }
-      return {
-        status: 200,
-        body: context.provisioning.list((status as OperationStatus | null) ?? undefined),
-      };
+      return c.json(context.provisioning.list((status as OperationStatus | null) ?? undefined));
     }),
   );
 
-  router.on(
-    'GET',
+  app.get(
     `${base}/provisioning-operations/:id`,
-    managed((request) => {
-      const operation = context.provisioning.get(request.params.id ?? '');
-      return operation ? { status: 200, body: operation } : problem(404, 'Provisioning operation not found');
+    managed((c) => {
+      const operation = context.provisioning.get(c.req.param('id') ?? '');
+      return operation ? c.json(operation) : problem(404, 'Provisioning operation not found');
     }),
   );
 
@@ -56,11 +53,10 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
     ['approve', 'approved'],
     ['cancel', 'cancelled'],
   ] as const) {
-    router.on(
-      'PUT',
+    app.put(
       `${base}/provisioning-operations/${action}`,
-      managed(async (request) => {
-        const id = requireString(requireObject(await request.json()), 'provisioningOperationId');
+      managed(async (c) => {
+        const id = requireString(requireObject(await readJson(c)), 'provisioningOperationId');
         const operation = context.provisioning.decide(id, decision);
         if (!operation) return problem(404, 'Provisioning operation not found');
         if (operation.status !== decision) {
@@ -76,30 +72,29 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
           decision === 'approved' ? 'operation.approved' : 'operation.cancelled',
           operation,
         );
-        return { status: 200, body: operation };
+        return c.json(operation);
       }),
     );
   }
 
-  router.on(
-    'GET',
+  app.get(
     `${base}/devices`,
-    managed(() => ({
-      status: 200,
-      body: context.devices.list().map((device) => ({
-        deviceId: device.deviceId,
-        connected: hub.isConnected(device.deviceId),
-        lastSeen: device.lastSeen === null ? null : new Date(device.lastSeen).toISOString(),
-      })),
-    })),
+    managed((c) =>
+      c.json(
+        context.devices.list().map((device) => ({
+          deviceId: device.deviceId,
+          connected: hub.isConnected(device.deviceId),
+          lastSeen: device.lastSeen === null ? null : new Date(device.lastSeen).toISOString(),
+        })),
+      ),
+    ),
   );
 
-  router.on(
-    'GET',
+  app.get(
     `${base}/devices/:deviceId/messages`,
-    managed((request) => {
-      const deviceId = knownDevice(request);
-      const query = request.url.searchParams;
+    managed((c) => {
+      const deviceId = knownDevice(c);
+      const query = queryOf(c);
       const after = query.get('after');
       const limit = query.get('limit');
       const last = query.get('last');
@@ -118,54 +113,47 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
         }
         const start = Math.max(afterValue, context.messages.sequenceBeforeLast(deviceId, lastValue, stream));
         const page = context.messages.list(deviceId, { after: start, limit: lastValue, stream });
-        return { status: 200, body: { items: page.items.map(messageView), next: page.next } };
+        return c.json({ items: page.items.map(messageView), next: page.next });
       }
       const page = context.messages.list(deviceId, { after: afterValue, limit: limitValue, stream });
-      return { status: 200, body: { items: page.items.map(messageView), next: page.next } };
+      return c.json({ items: page.items.map(messageView), next: page.next });
     }),
   );
 
-  router.on(
-    'GET',
+  app.get(
     `${base}/devices/:deviceId/batches`,
-    managed((request) => ({ status: 200, body: context.messages.batches(knownDevice(request)) })),
+    managed((c) => c.json(context.messages.batches(knownDevice(c)))),
   );
 
-  router.on(
-    'GET',
+  app.get(
     `${base}/devices/:deviceId/twin`,
-    managed((request) => {
-      const twin = context.twins.get(knownDevice(request));
-      return {
-        status: 200,
-        body: { desired: sectionDocument(twin.desired), reported: sectionDocument(twin.reported) },
-      };
+    managed((c) => {
+      const twin = context.twins.get(knownDevice(c));
+      return c.json({ desired: sectionDocument(twin.desired), reported: sectionDocument(twin.reported) });
     }),
   );
 
-  router.on(
-    'PATCH',
+  app.patch(
     `${base}/devices/:deviceId/twin/desired`,
-    managed(async (request) => {
-      const deviceId = knownDevice(request);
-      const body = await request.json();
+    managed(async (c) => {
+      const deviceId = knownDevice(c);
+      const body = await readJson(c);
       const refused = twinPatchProblem(body);
       if (refused) return problem(400, refused.title, refused.detail);
       const patch = body as JsonObject;
       const section = context.twins.patch(deviceId, 'desired', patch);
       hub.pushDesired(deviceId, patch, section);
       context.events.emit('twin.changed', { deviceId, side: 'desired', document: sectionDocument(section) });
-      return { status: 200, body: sectionDocument(section) };
+      return c.json(sectionDocument(section));
     }),
   );
 
-  router.on(
-    'POST',
+  app.post(
     `${base}/devices/:deviceId/c2d-messages`,
-    managed(async (request) => {
-      const deviceId = knownDevice(request);
-      const { properties, expiresAt } = cloudMessageRequest(request.url.searchParams, context.now());
-      const payload = await request.body(maxC2dBytes);
+    managed(async (c) => {
+      const deviceId = knownDevice(c);
+      const { properties, expiresAt } = cloudMessageRequest(queryOf(c), context.now());
+      const payload = await readBody(c, maxC2dBytes);
       const mid = hub.sendCloudMessage(deviceId, properties, payload, expiresAt);
       if (mid === undefined) {
         return problem(
@@ -174,37 +162,31 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
           `the device already has ${maxQueuedCloudMessages} cloud-to-device messages waiting (IoT Hub's limit)`,
         );
       }
-      return { status: 202, body: { mid, queued: true } };
+      return c.json({ mid, queued: true }, 202);
     }),
   );
 
-  router.on(
-    'GET',
+  app.get(
     `${base}/devices/:deviceId/c2d-messages`,
-    managed((request) => ({
-      status: 200,
-      body: context.cloudMessages.list(knownDevice(request)).map(cloudMessageView),
-    })),
+    managed((c) => c.json(context.cloudMessages.list(knownDevice(c)).map(cloudMessageView))),
   );
 
-  router.on(
-    'GET',
+  app.get(
     `${base}/devices/:deviceId/connections`,
-    managed((request) => ({ status: 200, body: context.connections.list(knownDevice(request)) })),
+    managed((c) => c.json(context.connections.list(knownDevice(c)))),
   );
 
-  router.on(
-    'POST',
+  app.post(
     `${base}/devices/:deviceId/methods/:name`,
-    managed(async (request) => {
-      const deviceId = knownDevice(request);
-      const timeout = Number(request.url.searchParams.get('timeoutSeconds') ?? 30);
+    managed(async (c) => {
+      const deviceId = knownDevice(c);
+      const timeout = Number(queryOf(c).get('timeoutSeconds') ?? 30);
       if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 300) {
         return problem(400, 'Invalid timeoutSeconds', 'timeoutSeconds must be in (0, 300]');
       }
       // The body decides, not content-length: a chunked body has none. No body at all means a null payload.
       const limit = 128 * 1024;
-      const payload = (await request.body(limit)).length === 0 ? null : await request.json(limit);
+      const payload = (await readBody(c, limit)).length === 0 ? null : await readJson(c, limit);
       if (nestsDeeperThan(payload, maxMethodPayloadDepth)) {
         return problem(
           400,
@@ -213,8 +195,8 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
         );
       }
       try {
-        const result = await hub.methods.invoke(deviceId, request.params.name ?? '', payload, timeout * 1000);
-        return { status: 200, body: result };
+        const result = await hub.methods.invoke(deviceId, c.req.param('name') ?? '', payload, timeout * 1000);
+        return c.json(result);
       } catch (error) {
         if (error instanceof DeviceNotListening) return problem(404, 'Device not connected', error.message);
         if (error instanceof MethodTimeout) return problem(504, 'Method timed out', error.message);
@@ -225,39 +207,35 @@ export function addManagementApi(router: Router, context: EmulatorContext, hub: 
     }),
   );
 
-  router.on(
-    'DELETE',
+  app.delete(
     `${base}/devices/:deviceId/connection`,
-    managed((request) => {
-      const deviceId = knownDevice(request);
-      return hub.disconnect(deviceId) ? { status: 204 } : problem(404, 'Device not connected');
+    managed((c) => {
+      const deviceId = knownDevice(c);
+      return hub.disconnect(deviceId) ? c.body(null, 204) : problem(404, 'Device not connected');
     }),
   );
 
-  router.on(
-    'DELETE',
+  app.delete(
     `${base}/devices/:deviceId/registration-token`,
-    managed((request) => {
-      const revoked = context.provisioning.revokeDeviceTokens(knownDevice(request));
-      return { status: 200, body: { revoked } };
+    managed((c) => {
+      const revoked = context.provisioning.revokeDeviceTokens(knownDevice(c));
+      return c.json({ revoked });
     }),
   );
 
-  router.on(
-    'GET',
+  app.get(
     `${base}/settings`,
-    managed(() => ({ status: 200, body: context.workspace.settings })),
+    managed((c) => c.json(context.workspace.settings)),
   );
 
-  router.on(
-    'PATCH',
+  app.patch(
     `${base}/settings`,
-    managed(async (request) => {
-      const body = requireObject(await request.json());
+    managed(async (c) => {
+      const body = requireObject(await readJson(c));
       const settings = context.workspace.updateSettings(validSettingsPatch(body));
       // Like a disabled IoT Hub device: its connections end at once (and reconnecting is refused).
       if (body.disabled === true) hub.disconnectAll('the workspace was disabled');
-      return { status: 200, body: settings };
+      return c.json(settings);
     }),
   );
 }

@@ -1,8 +1,10 @@
 import type { ServerResponse } from 'node:http';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { EmulatorContext } from '../context.js';
 import { formatEvent, type PublishedEvent } from '../live/event-bus.js';
 import { managedBy, managementBase } from './management-auth.js';
-import { problem, type Router } from './router.js';
+import { problem } from './problem.js';
+import type { HttpApp } from './server.js';
 
 /** A comment line is written this often, so idle streams stay open through proxies and dead ones are noticed. */
 export const heartbeatMs = 15_000;
@@ -17,31 +19,31 @@ const maxStreams = 100;
  * reads the stream with fetch(), so the token never goes into a URL). A client that sends `Last-Event-ID` gets
  * the events it missed, if they are still known; the first `ready` event says whether that happened.
  */
-export function addManagementEvents(router: Router, context: EmulatorContext): { close(): void } {
+export function addManagementEvents(app: HttpApp, context: EmulatorContext): { close(): void } {
   const streams = new Set<ServerResponse>();
   const managed = managedBy(context);
 
-  router.on(
-    'GET',
+  app.get(
     `${managementBase}/events`,
-    managed((request) => {
+    managed((c) => {
       if (streams.size >= maxStreams) {
         return problem(503, 'Too many live streams', `at most ${maxStreams} event streams can be open`);
       }
-      const header = request.raw.headers['last-event-id'];
-      const missed = typeof header === 'string' && header !== '' ? context.events.since(header) : undefined;
-      return {
-        status: 200,
-        headers: {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-store',
-          'x-accel-buffering': 'no',
-        },
-        stream: (response) => {
-          streams.add(response);
-          serve(context, response, missed, () => streams.delete(response));
-        },
-      };
+      const header = c.req.header('last-event-id');
+      const missed = header ? context.events.since(header) : undefined;
+      // Written on Node's response itself: the stream closes a client that stops reading (see serve), which a
+      // web ReadableStream body would hide. The headers the middleware set so far (CORS) go along.
+      const response = c.env.outgoing;
+      response.writeHead(200, {
+        ...Object.fromEntries(c.res.headers),
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-accel-buffering': 'no',
+      });
+      response.flushHeaders();
+      streams.add(response);
+      serve(context, response, missed, () => streams.delete(response));
+      return RESPONSE_ALREADY_SENT;
     }),
   );
 

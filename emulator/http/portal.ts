@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EmulatorContext } from '../context.js';
-import type { Reply, Router } from './router.js';
+import type { HttpApp } from './server.js';
 
 /**
  * Where the built portal is looked for: beside the emulator's modules (`dist/emulator/portal/`, also inside an
@@ -65,20 +65,22 @@ const securityHeaders = {
  * `locate` finds the build (tests pass their own).
  */
 export function addPortal(
-  router: Router,
+  app: HttpApp,
   context: EmulatorContext,
   locate: () => string | undefined = () => findBuiltPortal(),
 ): void {
-  const notBuilt = (): Reply => ({
-    status: 503,
-    headers: { 'content-type': 'text/plain; charset=utf-8', ...securityHeaders },
-    body: 'The portal is not built: run `npm run build` (it writes dist/emulator/portal/).\n',
-  });
+  const notBuilt = () =>
+    new Response('The portal is not built: run `npm run build` (it writes dist/emulator/portal/).\n', {
+      status: 503,
+      headers: { 'content-type': 'text/plain; charset=utf-8', ...securityHeaders },
+    });
+  const notFound = () =>
+    new Response('Not Found\n', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
   if (locate() === undefined) {
     context.log.debug('the portal is not built', { lookedIn: portalDirectories() });
   }
 
-  router.on('GET', '/portal', async () => {
+  app.get('/portal', async (c) => {
     // Looked up on each request, so a build made while the emulator runs is picked up.
     const directory = locate();
     if (directory === undefined) return notBuilt();
@@ -88,48 +90,41 @@ export function addPortal(
     } catch {
       return notBuilt();
     }
-    return {
-      status: 200,
-      headers: {
-        'content-type': 'text/html; charset=utf-8',
-        'content-security-policy': portalCsp,
-        'cache-control': 'no-cache',
-        ...securityHeaders,
-      },
-      body: withWorkspaceId(html, context.workspace.identity.workspaceId),
-    };
+    return c.body(withWorkspaceId(html, context.workspace.identity.workspaceId), 200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': portalCsp,
+      'cache-control': 'no-cache',
+      ...securityHeaders,
+    });
   });
 
-  router.on('GET', '/portal/*', async (request) => {
-    const path = request.params['*'] ?? '';
+  app.get('/portal/:path{.+}', async (c) => {
+    const path = c.req.param('path') ?? '';
     const directory = locate();
     if (directory === undefined) return notBuilt();
     const type = contentTypes[extname(path)];
     const root = resolve(directory);
     const file = resolve(root, path);
     if (!assetPath.test(path) || type === undefined || !file.startsWith(root + sep)) {
-      return { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Not Found\n' };
+      return notFound();
     }
     let content: Buffer;
     try {
       content = await readFile(file);
     } catch {
-      return { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Not Found\n' };
+      return notFound();
     }
-    return {
-      status: 200,
-      headers: {
-        'content-type': type,
-        // Built asset names carry a content hash.
-        'cache-control': path.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
-        ...securityHeaders,
-      },
-      body: content,
-    };
+    // readFile's Buffer sits on a plain ArrayBuffer, never a shared one.
+    return c.body(content as Uint8Array<ArrayBuffer>, 200, {
+      'content-type': type,
+      // Built asset names carry a content hash.
+      'cache-control': path.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+      ...securityHeaders,
+    });
   });
 
-  router.on('GET', '/favicon.ico', () => ({ status: 204 }));
-  router.on('GET', '/', () => ({ status: 302, headers: { location: '/portal' } }));
+  app.get('/favicon.ico', (c) => c.body(null, 204));
+  app.get('/', (c) => c.redirect('/portal', 302));
 }
 
 /** Fills the page's `<meta name="spotflow-workspace-id">` (the page reads the workspace id from there). */

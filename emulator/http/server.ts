@@ -1,82 +1,79 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import { type Context, Hono } from 'hono';
+import { cors } from 'hono/cors';
 import type { EmulatorLogger } from '../log.js';
-import { createRequest, HttpProblem, problem, type Reply, type Router } from './router.js';
+import { HttpProblem, problem } from './problem.js';
 
-const corsHeaders = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
-  'access-control-allow-headers':
-    'authorization, content-type, last-event-id, x-ms-blob-type, x-ms-version, x-ms-date',
-  'access-control-expose-headers': 'content-type, location',
-  'access-control-max-age': '600',
-};
+/** Handlers reach Node's request and response through `c.env` (bodies with limits, server-sent events). */
+export type HttpEnv = { Bindings: HttpBindings };
+export type HttpApp = Hono<HttpEnv>;
+export type HttpContext = Context<HttpEnv>;
+export type HttpHandler = (c: HttpContext) => Response | Promise<Response>;
 
-/** Turns a router into a `node:http` request listener: CORS on every route, problem details on every failure. */
-export function createRequestListener(router: Router, log: EmulatorLogger) {
-  return (raw: IncomingMessage, res: ServerResponse): void => {
-    respond(router, log, raw, res).catch((error: unknown) => {
-      // respond() handles its own failures; this is the last line, so nothing can become an unhandled rejection.
-      log.error('request failed', { path: raw.url?.split('?')[0], error: String(error) });
-      if (!res.destroyed) res.destroy();
-    });
-  };
+/** The path as sent, before any decoding. */
+export function rawPath(c: HttpContext): string {
+  return new URL(c.req.url).pathname;
 }
 
-async function respond(router: Router, log: EmulatorLogger, raw: IncomingMessage, res: ServerResponse) {
-  const method = raw.method ?? 'GET';
-  let reply: Reply;
-  try {
-    const url = new URL(raw.url ?? '/', 'http://emulator.invalid');
-    if (method === 'OPTIONS') {
-      reply = { status: 204 };
-    } else {
-      const found = router.match(method, url.pathname);
-      if ('status' in found) {
-        reply = found.status === 404 ? problem(404, 'Not Found') : problem(405, 'Method Not Allowed');
-      } else {
-        reply = await found.handler(createRequest(raw, url, found.params));
+/**
+ * The emulator's HTTP app before its routes: CORS for any origin on every reply (OPTIONS answers 204), problem
+ * details for every failure, a log line for every refusal. Routes are added to it; {@link createRequestListener}
+ * then makes the `node:http` listener.
+ */
+export function createHttpApp(log: EmulatorLogger): HttpApp {
+  // Not strict: `/portal/` is `/portal`.
+  const app = new Hono<HttpEnv>({ strict: false });
+  app.use(
+    cors({
+      origin: '*',
+      allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowHeaders: [
+        'authorization',
+        'content-type',
+        'last-event-id',
+        'x-ms-blob-type',
+        'x-ms-version',
+        'x-ms-date',
+      ],
+      exposeHeaders: ['content-type', 'location'],
+      maxAge: 600,
+    }),
+  );
+  app.use(async (c, next) => {
+    await next();
+    if (c.res.status >= 400) {
+      log.info('request refused', { method: c.req.method, path: rawPath(c), status: c.res.status });
+    }
+  });
+  app.use(async (c, next) => {
+    // hono hands a segment it cannot decode to the handler as sent; a device ID or blob name must not be that.
+    for (const segment of rawPath(c).split('/')) {
+      try {
+        decodeURIComponent(segment);
+      } catch {
+        throw new HttpProblem(400, 'Malformed URL', 'a path segment is not valid percent-encoding');
       }
     }
-  } catch (error) {
-    if (error instanceof HttpProblem) {
-      reply = problem(error.status, error.title, error.detail, error.type);
-    } else {
-      log.error('request failed', { method, path: raw.url?.split('?')[0], error: String(error) });
-      reply = problem(500, 'Internal Server Error');
-    }
-  }
-  if (reply.status >= 400) {
-    log.info('request refused', { method, path: raw.url?.split('?')[0], status: reply.status });
-  }
-  try {
-    send(res, reply);
-  } catch (error) {
-    // A reply that cannot be written (say a body JSON.stringify cannot serialise) becomes a 500, never a crash.
-    log.error('response could not be sent', { method, path: raw.url?.split('?')[0], error: String(error) });
-    send(res, problem(500, 'Internal Server Error', 'the response could not be serialised'));
-  }
+    await next();
+  });
+  app.notFound(() => problem(404, 'Not Found'));
+  app.onError((error, c) => {
+    if (error instanceof HttpProblem) return problem(error.status, error.title, error.detail, error.type);
+    log.error('request failed', { method: c.req.method, path: rawPath(c), error: String(error) });
+    return problem(500, 'Internal Server Error');
+  });
+  return app;
 }
 
-/** Writes the reply; throws (before writing anything) when its body cannot be serialised. */
-function send(res: ServerResponse, reply: Reply): void {
-  if (res.headersSent || res.destroyed) return;
-  const headers: Record<string, string> = { ...corsHeaders, ...reply.headers };
-  if (reply.stream) {
-    res.writeHead(reply.status, headers);
-    res.flushHeaders();
-    reply.stream(res);
-    return;
-  }
-  let body: Buffer | undefined;
-  if (reply.body instanceof Buffer) {
-    body = reply.body;
-  } else if (typeof reply.body === 'string') {
-    body = Buffer.from(reply.body);
-  } else if (reply.body !== undefined) {
-    body = Buffer.from(JSON.stringify(reply.body));
-    headers['content-type'] ??= 'application/json; charset=utf-8';
-  }
-  if (reply.status === 413) headers.connection = 'close';
-  res.writeHead(reply.status, headers);
-  res.end(body);
+/** A known path asked with another method is 405, not hono's 404. Runs after every route, so it only catches the rest. */
+function refuseOtherMethods(app: HttpApp): void {
+  const paths = new Set(app.routes.filter((route) => route.method !== 'ALL').map((route) => route.path));
+  for (const path of paths) app.all(path, () => problem(405, 'Method Not Allowed'));
+}
+
+/** The app, with all its routes added, as a `node:http` request listener for the one-port listener. */
+export function createRequestListener(app: HttpApp) {
+  refuseOtherMethods(app);
+  // Leaves the process's global Request and Response alone: the SDK under test may run in the same process.
+  return getRequestListener(app.fetch, { overrideGlobalObjects: false });
 }

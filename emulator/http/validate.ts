@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { isJsonObject, type JsonObject } from '../state/merge-patch.js';
-import { HttpProblem } from './router.js';
+import { HttpProblem } from './problem.js';
 
 export { deviceIdRule, isValidDeviceId } from './device-id.js';
 

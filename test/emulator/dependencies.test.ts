@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
-const install = 'npm i -D aedes ws mqtt-packet @peculiar/x509 better-sqlite3';
+const install = 'npm i -D aedes ws mqtt-packet @peculiar/x509 better-sqlite3 hono @hono/node-server';
 
 function node(hidden: string, args: string[]) {
   return spawnSync(

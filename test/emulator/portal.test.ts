@@ -13,7 +13,7 @@ import {
   portalDirectories,
   withWorkspaceId,
 } from '../../emulator/http/portal.js';
-import { createRequest, type Reply, Router } from '../../emulator/http/router.js';
+import { createHttpApp } from '../../emulator/http/server.js';
 import { silentLogger } from '../../emulator/log.js';
 import { call, startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 
@@ -119,25 +119,22 @@ describe('the built portal is found', () => {
 });
 
 describe('without a build', () => {
-  const reply = async (path: string): Promise<Reply> => {
-    const router = new Router();
+  const reply = async (path: string): Promise<Response> => {
+    const app = createHttpApp(silentLogger);
     const context = {
       log: silentLogger,
       workspace: { identity: { workspaceId: 'ws' } },
     } as unknown as EmulatorContext;
-    addPortal(router, context, () => undefined);
-    const found = router.match('GET', path);
-    if ('status' in found) throw new Error(`no route for ${path}`);
-    const url = new URL(path, 'http://x');
-    return found.handler(createRequest({ headers: {} } as never, url, found.params));
+    addPortal(app, context, () => undefined);
+    return app.request(path);
   };
 
   it('answers 503 with one line saying to run npm run build', async () => {
     for (const path of ['/portal', '/portal/assets/index.js']) {
       const answer = await reply(path);
       expect(answer.status).toBe(503);
-      expect(answer.headers?.['content-type']).toBe('text/plain; charset=utf-8');
-      const body = String(answer.body);
+      expect(answer.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+      const body = await answer.text();
       expect(body.trim().split('\n')).toHaveLength(1);
       expect(body).toContain('npm run build');
     }

@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, constants as zlibConstants } from 'node:zlib';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { problem, Router } from '../../emulator/http/router.js';
-import { createRequestListener } from '../../emulator/http/server.js';
+import { problem } from '../../emulator/http/problem.js';
+import { createHttpApp, createRequestListener } from '../../emulator/http/server.js';
 import { silentLogger } from '../../emulator/log.js';
 import { connectDevice, waitFor } from '../helpers/device-mqtt.js';
 import {
@@ -90,10 +90,10 @@ describe('answers that cannot be written out', () => {
   it('turns a reply whose body cannot be serialised into a 500, never an unhandled rejection', async () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    const router = new Router()
-      .on('GET', '/cyclic', () => ({ status: 200, body: cyclic }))
-      .on('GET', '/fine', () => problem(418, 'Still fine'));
-    const server: Server = createServer(createRequestListener(router, silentLogger));
+    const app = createHttpApp(silentLogger)
+      .get('/cyclic', (c) => c.json(cyclic))
+      .get('/fine', () => problem(418, 'Still fine'));
+    const server: Server = createServer(createRequestListener(app));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
