@@ -71,7 +71,7 @@ describe('desired-properties editor', () => {
     ['"text"', 'A merge patch must be a JSON object, e.g. {"interval": 10}.'],
     [
       '{"sampling interval": 5}',
-      "400 Invalid property name — property names may not contain '.', '$', spaces or control characters",
+      "400 Invalid property name — a property name contains '.', '$', a space or a control character",
     ],
   ])('refuses %j with a clear message beside the form', async (patch, message) => {
     const page = await deviceOpen('form-pump');
