@@ -1,10 +1,10 @@
 // A kiosk offline for a long time: enqueue latency at 0 and at 100,000 pending messages of 256 B, the longest
 // main-thread task the SDK causes meanwhile (snapshot folds included), the page's memory, and the time from a
 // reload to the first message sent with the backlog. Generous bounds; the figures are printed for the notes.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TestEmulator } from '../helpers/emulator.js';
 import { deviceOptions, pageConnected, startInPage, startPersistentEmulator } from './device-page.js';
@@ -16,6 +16,7 @@ import {
   openPage,
   traceMainThread,
 } from './harness/index.js';
+import { memoryBreakdown, rendererMemoryMb } from './memory-breakdown.js';
 
 const BACKLOG = 100_000;
 const dataDir = mkdtempSync(join(tmpdir(), 'spotflow-browser-backlog-'));
@@ -59,21 +60,6 @@ function fill(page: Page, total: number): Promise<number> {
   }, total);
 }
 
-/** Resident memory of the browser's renderer processes (the page and its database worker), in MB. */
-async function rendererMemoryMb(browser: Browser): Promise<number> {
-  const session = await browser.newBrowserCDPSession();
-  const { processInfo } = (await session.send('SystemInfo.getProcessInfo')) as {
-    processInfo: { type: string; id: number }[];
-  };
-  await session.detach();
-  let kb = 0;
-  for (const { id } of processInfo.filter((p) => p.type === 'renderer')) {
-    const status = readFileSync(`/proc/${id}/status`, 'utf8');
-    kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  }
-  return Math.round(kb / 1024);
-}
-
 describe('a long offline backlog in a page', () => {
   it('keeps enqueue latency, main-thread tasks and reload time in bounds at 100,000 pending', async () => {
     let emulator: TestEmulator = await startPersistentEmulator(dataDir);
@@ -102,6 +88,7 @@ describe('a long offline backlog in a page', () => {
     const longest = Math.max(0, ...tasks);
     const mainThread = await stopTrace();
     const memoryAtBacklog = await rendererMemoryMb(browser);
+    const breakdown = await memoryBreakdown(browser, page);
 
     emulator = await startPersistentEmulator(dataDir, port);
     cleanups.push(() => emulator.close());
@@ -128,6 +115,7 @@ describe('a long offline backlog in a page', () => {
       rendererMemoryMbAtBacklog: memoryAtBacklog,
     };
     console.log(`browser backlog figures: ${JSON.stringify(figures)}`);
+    console.log(`browser backlog memory at 100,000 pending: ${JSON.stringify(breakdown)}`);
     // Within 1.5×, with an absolute slack for timer granularity.
     expect(full.p50).toBeLessThanOrEqual(Math.max(1.5 * empty.p50, empty.p50 + 2));
     // p99 is a handful of samples: on a machine busy with other tests, generous.
