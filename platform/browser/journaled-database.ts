@@ -20,12 +20,6 @@ import { SqlEngine } from './sql-engine.js';
 /** Fold the journal into a snapshot once it holds this many records or bytes (replay at open stays short). */
 const FOLD_RECORDS = 2_000;
 const FOLD_BYTES = 8 * 1024 * 1024;
-/**
- * ...but not before the journal holds 1/FOLD_SHARE of the snapshot's size: a fold copies the whole database (37 MB
- * at 100,000 messages), and folding a large database every 2,000 small records left hundreds of MB of copies for
- * the garbage collector. Replay stays within FOLD_BYTES.
- */
-const FOLD_SHARE = 4;
 
 interface Waiting {
   record: JournalRecord;
@@ -48,8 +42,6 @@ export class JournaledDatabase {
   #broken: SpotflowError | undefined;
   #journalRecords = 0;
   #journalBytes = 0;
-  /** Size of the stored snapshot (0: none). */
-  #snapshotBytes = 0;
 
   private constructor(sql: SqlJsStatic, store: JournalStore, name: string, loaded: Loaded) {
     this.#sql = sql;
@@ -116,7 +108,6 @@ export class JournaledDatabase {
     this.#nextSeq = loaded.lastSeq + 1;
     this.#journalRecords = loaded.journalRecords;
     this.#journalBytes = loaded.journalBytes;
-    this.#snapshotBytes = loaded.snapshotBytes;
   }
 
   async #appendAll(): Promise<void> {
@@ -165,16 +156,12 @@ export class JournaledDatabase {
 
   /** Folds only when everything applied in memory is also stored, so the snapshot holds no unstored write. */
   #foldIfDue(): void {
-    const due =
-      this.#journalBytes >= FOLD_BYTES ||
-      (this.#journalRecords >= FOLD_RECORDS && this.#journalBytes * FOLD_SHARE >= this.#snapshotBytes);
-    if (!due) return;
+    if (this.#journalRecords < FOLD_RECORDS && this.#journalBytes < FOLD_BYTES) return;
     if (this.#folding || this.#appending || this.#waiting.length > 0 || this.#broken) return;
     const seq = this.#nextSeq - 1;
     const records = this.#journalRecords;
     const bytes = this.#journalBytes;
     const image = this.#engine.export();
-    const imageBytes = image.byteLength;
     let written: Promise<void>;
     try {
       written = this.#store.writeSnapshot({ bytes: image, seq });
@@ -189,7 +176,6 @@ export class JournaledDatabase {
       .then(() => {
         this.#journalRecords -= records;
         this.#journalBytes -= bytes;
-        this.#snapshotBytes = imageBytes;
       })
       // A failed fold loses nothing (the journal stays); the next append tries again.
       .catch(() => {})
@@ -204,7 +190,6 @@ interface Loaded {
   lastSeq: number;
   journalRecords: number;
   journalBytes: number;
-  snapshotBytes: number;
 }
 
 /** The stored snapshot with the journal replayed on it. */
@@ -213,7 +198,6 @@ async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promis
     throw storageError(error, `Cannot read the IndexedDB database ${name}`);
   });
   let engine: SqlEngine;
-  const snapshotBytes = stored.snapshot?.bytes.byteLength ?? 0;
   try {
     engine = new SqlEngine(new sql.Database(stored.snapshot?.bytes));
   } catch (error) {
@@ -233,7 +217,6 @@ async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promis
     lastSeq: stored.journal.at(-1)?.seq ?? stored.snapshot?.seq ?? 0,
     journalRecords: stored.journal.length,
     journalBytes: stored.journal.reduce((sum, record) => sum + recordBytes(record), 0),
-    snapshotBytes,
   };
 }
 

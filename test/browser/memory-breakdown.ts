@@ -27,14 +27,35 @@ const mb = (bytes: number) => Math.round(bytes / 104857.6) / 10;
 
 /** Resident memory of the browser's renderer processes (the page and its workers), in MB. */
 export async function rendererMemoryMb(browser: Browser): Promise<number> {
+  return residentMb(await rendererPids(browser));
+}
+
+/** Samples the renderers' resident memory every 20 ms until `stop()`, which returns the highest in MB. */
+export async function sampleRendererPeak(browser: Browser): Promise<() => number> {
+  const pids = await rendererPids(browser);
+  let peak = residentMb(pids);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, residentMb(pids));
+  }, 20);
+  return () => {
+    clearInterval(timer);
+    return Math.max(peak, residentMb(pids));
+  };
+}
+
+async function rendererPids(browser: Browser): Promise<number[]> {
   const session = await browser.newBrowserCDPSession();
   const { processInfo } = (await session.send('SystemInfo.getProcessInfo')) as {
     processInfo: { type: string; id: number }[];
   };
   await session.detach();
+  return processInfo.filter((p) => p.type === 'renderer').map((p) => p.id);
+}
+
+function residentMb(pids: number[]): number {
   let kb = 0;
-  for (const { id } of processInfo.filter((p) => p.type === 'renderer')) {
-    const status = readFileSync(`/proc/${id}/status`, 'utf8');
+  for (const pid of pids) {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   }
   return Math.round(kb / 1024);

@@ -16,7 +16,7 @@ import {
   openPage,
   traceMainThread,
 } from './harness/index.js';
-import { memoryBreakdown, rendererMemoryMb } from './memory-breakdown.js';
+import { memoryBreakdown, rendererMemoryMb, sampleRendererPeak } from './memory-breakdown.js';
 
 const BACKLOG = 100_000;
 const dataDir = mkdtempSync(join(tmpdir(), 'spotflow-browser-backlog-'));
@@ -80,6 +80,7 @@ describe('a long offline backlog in a page', () => {
     const before = (await longTasks()).length;
     const stopTrace = await traceMainThread(browser, page);
     const empty = await latencies(page, 300);
+    const stopSampling = await sampleRendererPeak(browser);
     const fillMs = await fill(page, BACKLOG);
     const pendingNow = await page.evaluate(() => device.client!.pendingMessagesCount());
     expect(pendingNow).toBeGreaterThanOrEqual(BACKLOG);
@@ -88,6 +89,7 @@ describe('a long offline backlog in a page', () => {
     const longest = Math.max(0, ...tasks);
     const mainThread = await stopTrace();
     const memoryAtBacklog = await rendererMemoryMb(browser);
+    const memoryPeak = stopSampling();
     const breakdown = await memoryBreakdown(browser, page);
 
     emulator = await startPersistentEmulator(dataDir, port);
@@ -113,6 +115,7 @@ describe('a long offline backlog in a page', () => {
       longTasks: tasks.length,
       rendererMemoryMbAt0: memoryAt0,
       rendererMemoryMbAtBacklog: memoryAtBacklog,
+      rendererMemoryMbPeak: memoryPeak,
     };
     console.log(`browser backlog figures: ${JSON.stringify(figures)}`);
     console.log(`browser backlog memory at 100,000 pending: ${JSON.stringify(breakdown)}`);
