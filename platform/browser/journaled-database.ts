@@ -162,16 +162,10 @@ export class JournaledDatabase {
     const records = this.#journalRecords;
     const bytes = this.#journalBytes;
     const image = this.#engine.export();
-    let written: Promise<void>;
-    try {
-      written = this.#store.writeSnapshot({ bytes: image, seq });
-    } catch (error) {
-      written = Promise.reject(error);
-    } finally {
-      // IndexedDB cloned the image when the write was issued: free it now rather than at the next GC.
-      release(image);
-    }
-    this.#folding = written
+    // Left to the GC on purpose: freeing it once IndexedDB cloned it did not lower the renderer's peak while filling
+    // 100,000 messages (median +230 vs +207 MB, 9 alternating runs); its size makes V8 collect sooner.
+    this.#folding = this.#store
+      .writeSnapshot({ bytes: image, seq })
       .then(() => this.#store.dropThrough(seq))
       .then(() => {
         this.#journalRecords -= records;
@@ -203,7 +197,8 @@ async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promis
   } catch (error) {
     throw new SpotflowError('DATABASE_CORRUPT', `The stored database ${name} is damaged`, { cause: error });
   } finally {
-    // sql.js copied the image into its file system (or failed): the read copy is not needed any more.
+    // sql.js copied the image (or failed): free the read copy now, so the worker holds the database once, not twice
+    // until a GC.
     if (stored.snapshot) release(stored.snapshot.bytes);
   }
   try {
@@ -222,7 +217,7 @@ async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promis
 
 /**
  * Frees an image's memory at once instead of at the next GC (ArrayBuffer `transfer(0)` detaches it; a browser
- * without it just leaves the image to the GC). Only for images nothing else reads.
+ * without it just leaves the image to the GC). Only for an image nothing else reads.
  */
 function release(image: Uint8Array): void {
   (image.buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);

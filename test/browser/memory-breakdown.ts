@@ -55,7 +55,10 @@ async function rendererPids(browser: Browser): Promise<number[]> {
 function residentMb(pids: number[]): number {
   let kb = 0;
   for (const pid of pids) {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    let status = '';
+    try {
+      status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {} // a renderer that has gone away counts nothing
     kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   }
   return Math.round(kb / 1024);

@@ -94,6 +94,8 @@ describe('a long offline backlog in a page', () => {
 
     emulator = await startPersistentEmulator(dataDir, port);
     cleanups.push(() => emulator.close());
+    const memoryBeforeReload = await rendererMemoryMb(browser);
+    const stopReloadSampling = await sampleRendererPeak(browser);
     const reloadStarted = Date.now();
     await gotoPage(page, 'device.html');
     await startInPage(page, options);
@@ -101,6 +103,7 @@ describe('a long offline backlog in a page', () => {
       timeout: 60_000,
     });
     const reloadToFirstMs = Date.now() - reloadStarted;
+    const memoryPeakReload = stopReloadSampling();
 
     const figures = {
       fillMsgPerS: Math.round(BACKLOG / (fillMs / 1000)),
@@ -116,6 +119,8 @@ describe('a long offline backlog in a page', () => {
       rendererMemoryMbAt0: memoryAt0,
       rendererMemoryMbAtBacklog: memoryAtBacklog,
       rendererMemoryMbPeak: memoryPeak,
+      rendererMemoryMbBeforeReload: memoryBeforeReload,
+      rendererMemoryMbPeakAtReload: memoryPeakReload,
     };
     console.log(`browser backlog figures: ${JSON.stringify(figures)}`);
     console.log(`browser backlog memory at 100,000 pending: ${JSON.stringify(breakdown)}`);
