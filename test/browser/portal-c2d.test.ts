@@ -5,7 +5,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice, nextMessage } from '../helpers/device-mqtt.js';
 import { provisionDevice, startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { launchBrowser, logPageProblems, newContext } from './harness/index.js';
+import { launchBrowser, newContext } from './harness/index.js';
+import { openPortalOnDevice } from './portal-page.js';
 
 let emulator: TestEmulator;
 let browser: Browser;
@@ -29,17 +30,11 @@ afterAll(async () => {
   await emulator?.close();
 });
 
-/** The portal signed in, on one device. */
+/** The portal signed in, on one device, in a context of its own. */
 async function deviceOpen(deviceId: string): Promise<Page> {
   const context = await newContext(browser);
   contexts.push(context);
-  const page = await context.newPage();
-  logPageProblems(page, 'portal');
-  const fragment = new URLSearchParams({ apiToken: emulator.apiToken, device: deviceId });
-  await page.goto(`${emulator.instance}/portal#${fragment}`);
-  await page.locator('[data-test=live-status][data-state=live]').waitFor();
-  await page.locator(`[data-test=device-panel][data-device-id="${deviceId}"]`).waitFor();
-  return page;
+  return openPortalOnDevice(context, emulator, deviceId);
 }
 
 /** Queues a C2D message expiring `inMs` from the emulator's now; resolves with its mid and expiry. */

@@ -11,7 +11,8 @@ import {
   startTestEmulator,
   type TestEmulator,
 } from '../helpers/emulator.js';
-import { launchBrowser, logPageProblems, newContext } from './harness/index.js';
+import { launchBrowser, newContext } from './harness/index.js';
+import { openPortalOnDevice } from './portal-page.js';
 
 let emulator: TestEmulator;
 let browser: Browser;
@@ -42,18 +43,11 @@ afterAll(async () => {
   await emulator?.close();
 });
 
-/** The portal signed in, on one device. */
+/** The portal signed in, on one device, in a context of its own. */
 async function deviceOpen(deviceId: string): Promise<Page> {
   const context = await newContext(browser);
   contexts.push(context);
-  const page = await context.newPage();
-  logPageProblems(page, 'portal');
-  const fragment = new URLSearchParams({ apiToken: emulator.apiToken, device: deviceId });
-  await page.goto(`${emulator.instance}/portal#${fragment}`);
-  await page.locator('[data-test=live-status][data-state=live]').waitFor();
-  await page.locator('[data-test=device-panel]').waitFor();
-  expect(await page.locator('[data-test=device-panel]').getAttribute('data-device-id')).toBe(deviceId);
-  return page;
+  return openPortalOnDevice(context, emulator, deviceId);
 }
 
 /** The text of a result area once it shows `state` (not the "busy" text in between). */

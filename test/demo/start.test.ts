@@ -19,6 +19,15 @@ async function stopWithSigint(started: StartedDemo): Promise<number> {
   return Date.now() - began;
 }
 
+/** Runs `npm start` with `args`, which it must refuse: exit code 1, one line, no stack trace. Returns the output. */
+async function refusal(args: string[]): Promise<string> {
+  const started = run(args);
+  const { code } = await started.exited;
+  expect(code).toBe(1);
+  expect(started.output()).not.toMatch(/\n\s+at /);
+  return started.output();
+}
+
 async function refused(url: string): Promise<boolean> {
   return fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
     () => false,
@@ -73,11 +82,9 @@ describe('npm start', () => {
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const port = (busy.address() as { port: number }).port;
     try {
-      const started = run(['--port', String(port), '--kiosk-port', '0', '--no-node-device']);
-      const { code } = await started.exited;
-      expect(code).toBe(1);
-      expect(started.output()).toMatch(/already in use/);
-      expect(started.output()).not.toMatch(/\n\s+at /);
+      expect(await refusal(['--port', String(port), '--kiosk-port', '0', '--no-node-device'])).toMatch(
+        /already in use/,
+      );
     } finally {
       busy.close();
     }
@@ -113,17 +120,15 @@ describe('npm start', () => {
   });
 
   it('refuses a --portal-host that is no host name or address', async () => {
-    const started = run([
+    const output = await refusal([
       '--port',
       '0',
       '--kiosk-port',
       '0',
       '--no-node-device',
       '--portal-host',
-      'http://x/',
+      'x/',
     ]);
-    const { code } = await started.exited;
-    expect(code).toBe(1);
-    expect(started.output()).toMatch(/--portal-host must be a host name or IPv4 address/);
+    expect(output).toMatch(/--portal-host must be a host name or IPv4 address/);
   });
 });
