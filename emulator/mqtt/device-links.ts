@@ -15,6 +15,11 @@ export class DeviceLinks {
   readonly #links = new Map<string, { client: Client; acks: Map<number, PendingAck>; nextId: number }>();
 
   attach(deviceId: string, client: Client): void {
+    // A new connection can register before the old one's disconnect is handled (a browser's WebSocket close still
+    // on its way when the device connects again); that disconnect then no longer finds its link. What waited for the
+    // old connection's PUBACK will not get it: fail it now, or the delivery waiting on it would hold the queue.
+    const replaced = this.#links.get(deviceId);
+    if (replaced !== undefined && replaced.client !== client) rejectPending(replaced.acks);
     const link = { client, acks: new Map<number, PendingAck>(), nextId: 1 };
     this.#links.set(deviceId, link);
     // aedes parses every incoming packet here; we only watch for the PUBACKs of our own deliveries.
@@ -32,8 +37,7 @@ export class DeviceLinks {
     const link = this.#links.get(deviceId);
     if (link?.client !== client) return;
     this.#links.delete(deviceId);
-    for (const pending of link.acks.values())
-      pending.reject(new Error('device disconnected before acknowledging'));
+    rejectPending(link.acks);
   }
 
   client(deviceId: string): Client | undefined {
@@ -77,4 +81,9 @@ export class DeviceLinks {
   closeAll(): void {
     for (const { client } of this.#links.values()) client.close();
   }
+}
+
+function rejectPending(acks: Map<number, PendingAck>): void {
+  for (const pending of acks.values()) pending.reject(new Error('device disconnected before acknowledging'));
+  acks.clear();
 }
