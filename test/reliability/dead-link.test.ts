@@ -1,42 +1,15 @@
-/**
- * A dead link noticed while sending, through the real stack: default options (keep-alive 60 s), publishes
- * outstanding, and the proxy black-holes every byte (sockets kept open, so nothing tells the device). The device
- * must drop the connection within 15 s of the last packet it got, and deliver everything once the link is back.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isSpotflowError } from '../../src/errors.js';
-import type { FaultProxy } from './fault-proxy.js';
-import {
-  type EmulatorProcess,
-  proxyFor,
-  startDevice,
-  startEmulatorProcess,
-  stopEmulatorProcess,
-  storedMids,
-  until,
-} from './harness.js';
+import { startDevice, storedMids, until } from './harness.js';
+import { proxiedEmulatorPerFile } from './proxied-emulator.js';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'spotflow-reliability-dead-link-'));
-let emulator: EmulatorProcess;
-let proxy: FaultProxy;
-
-beforeAll(async () => {
-  emulator = await startEmulatorProcess({ dataDir: join(dataDir, 'emulator') });
-  proxy = await proxyFor(emulator);
-});
-afterAll(async () => {
-  await proxy?.close();
-  if (emulator) await stopEmulatorProcess(emulator);
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const site = proxiedEmulatorPerFile('dead-link');
 
 describe('a dead link while sending', () => {
   it('is noticed within 15 s of the last packet with default options, and nothing is lost', async () => {
-    const client = await startDevice(emulator, 'tcp', {
-      database: join(dataDir, 'dead-link.db'),
+    const client = await startDevice(site.emulator, 'tcp', {
+      database: join(site.dataDir, 'dead-link.db'),
       deviceId: 'dead-link',
     });
     try {
@@ -45,8 +18,8 @@ describe('a dead link while sending', () => {
       const disconnected = new Promise<{ error?: Error; at: number }>((resolve) =>
         client.once('disconnected', ({ error }) => resolve({ error, at: performance.now() })),
       );
-      proxy.mode = { kind: 'blackhole' };
-      const lastPacketAt = proxy.lastToDeviceAt;
+      site.proxy.mode = { kind: 'blackhole' };
+      const lastPacketAt = site.proxy.lastToDeviceAt;
       const ids: string[] = [];
       for (let i = 0; i < 20; i++) ids.push((await client.enqueueMessage({ i })).id);
 
@@ -63,15 +36,15 @@ describe('a dead link while sending', () => {
         /^No packet from the hub for 15 s while \d+ operations? awaited/,
       );
 
-      proxy.mode = { kind: 'pass' };
+      site.proxy.mode = { kind: 'pass' };
       await Promise.race([
         client.waitEnqueuedMessagesSent(),
         new Promise((_, reject) => setTimeout(() => reject(new Error('not delivered within 20 s')), 20_000)),
       ]);
-      const stored = new Set(await storedMids(emulator, 'dead-link'));
+      const stored = new Set(await storedMids(site.emulator, 'dead-link'));
       expect(ids.filter((id) => !stored.has(id))).toEqual([]);
     } finally {
-      proxy.mode = { kind: 'pass' };
+      site.proxy.mode = { kind: 'pass' };
       await client.close();
     }
   }, 60_000);

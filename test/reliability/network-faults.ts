@@ -92,8 +92,8 @@ export function describeNetworkFaults(transport: Transport): void {
             const faulting = fault.run(proxy);
             // The second device has messages in flight when it is told to close, in the middle of the fault.
             await sleep(fault.closeAfterMs);
-            for (let i = 0; i < 20; i++) void closing.enqueueMessage({ i }).catch(() => {});
-            await sleep(200);
+            // Durable and handed to the sender before close() is called (not a guess at how long that takes).
+            await Promise.all(Array.from({ length: 20 }, (_, i) => closing.enqueueMessage({ i })));
             closeMs = await timeClose(closing, patient ? 30_000 : 10_000);
             await faulting;
             facts.faultEndedAt = performance.now();

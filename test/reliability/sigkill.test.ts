@@ -5,37 +5,13 @@
  * per case, with the emulator down; this is the long run.)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FaultProxy } from './fault-proxy.js';
-import {
-  type EmulatorProcess,
-  proxyFor,
-  report,
-  root,
-  startDevice,
-  startEmulatorProcess,
-  stopEmulatorProcess,
-  storedMids,
-  until,
-} from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { report, root, startDevice, storedMids, until } from './harness.js';
+import { proxiedEmulatorPerFile } from './proxied-emulator.js';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'spotflow-reliability-sigkill-'));
-let emulator: EmulatorProcess;
-let proxy: FaultProxy;
-
-beforeAll(async () => {
-  emulator = await startEmulatorProcess({ dataDir: join(dataDir, 'emulator') });
-  proxy = await proxyFor(emulator);
-});
-afterAll(async () => {
-  await proxy?.close();
-  if (emulator) await stopEmulatorProcess(emulator);
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const site = proxiedEmulatorPerFile('sigkill');
 
 /** Runs the writer until `lifeMs` after it started, SIGKILLs it, and returns the ids it printed. */
 async function runAndKill(database: string, lifeMs: number): Promise<string[]> {
@@ -44,11 +20,11 @@ async function runAndKill(database: string, lifeMs: number): Promise<string[]> {
     [
       join(root, 'test', 'fixtures', 'outbox-writer.mjs'),
       JSON.stringify({
-        instance: emulator.instance,
-        provisioningToken: emulator.provisioningToken,
+        instance: site.emulator.instance,
+        provisioningToken: site.emulator.provisioningToken,
         deviceId: 'sigkilled',
         database,
-        ca: emulator.ca,
+        ca: site.emulator.ca,
         writers: 4,
       }),
     ],
@@ -76,9 +52,9 @@ async function runAndKill(database: string, lifeMs: number): Promise<string[]> {
 
 describe('a sending process SIGKILLed twenty times', () => {
   it('loses nothing whose enqueue resolved', async () => {
-    const database = join(dataDir, 'device.db');
+    const database = join(site.dataDir, 'device.db');
     // Provisioned once; every writer starts from the stored registration.
-    const first = await startDevice(emulator, 'tcp', { database, deviceId: 'sigkilled' });
+    const first = await startDevice(site.emulator, 'tcp', { database, deviceId: 'sigkilled' });
     await first.close();
     const printed: string[] = [];
     // Seeded, so a failure can be replayed: lives between 100 and 600 ms.
@@ -90,7 +66,7 @@ describe('a sending process SIGKILLed twenty times', () => {
     for (let kill = 0; kill < 20; kill++) printed.push(...(await runAndKill(database, 100 + random() * 500)));
     expect(printed.length).toBeGreaterThan(100);
 
-    const client = await startDevice(emulator, 'tcp', { database, deviceId: 'sigkilled' });
+    const client = await startDevice(site.emulator, 'tcp', { database, deviceId: 'sigkilled' });
     try {
       await until(() => client.connected, 10_000, 'connected');
       await Promise.race([
@@ -100,7 +76,7 @@ describe('a sending process SIGKILLed twenty times', () => {
     } finally {
       await client.close();
     }
-    const stored = await storedMids(emulator, 'sigkilled');
+    const stored = await storedMids(site.emulator, 'sigkilled');
     const distinct = new Set(stored);
     const lost = printed.filter((id) => !distinct.has(id));
     const mine = new Set(printed);
