@@ -82,8 +82,7 @@ function createClient(flavour: MqttJsFlavour, options: MqttConnectOptions, url: 
 function connectError(error: Error | undefined, host: string): SpotflowError {
   const verification = tlsVerificationCode(error);
   if (verification !== undefined) {
-    const tls = tlsError(`the MQTT broker ${host}`, verification, true);
-    return new SpotflowError('TLS', tls.message, { cause: error });
+    return tlsError(`the MQTT broker ${host}`, verification, { retried: true, cause: error });
   }
   const code = (error as { code?: unknown } | undefined)?.code;
   if (code === 4 || code === 5) {

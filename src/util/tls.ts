@@ -42,15 +42,20 @@ export function tlsVerificationCode(error: unknown): string | undefined {
 }
 
 /**
- * The `TLS` error for `host`, whose certificate failed verification with `code`. `retried`: whether the caller tries
- * again anyway (the MQTT session does, at its longest backoff: a device whose clock is wrong at boot sees a valid
- * certificate as not yet valid until its clock is set).
+ * The `TLS` error for `host`, whose certificate failed verification with `code`; `cause` is the TLS stack's error.
+ * `retried`: whether the caller tries again anyway (the MQTT session does, at its backoff: a device whose clock is
+ * wrong at boot sees a valid certificate as not yet valid until its clock is set).
  */
-export function tlsError(host: string, code: string, retried = false): SpotflowError {
-  const what = retried ? 'tried again with backoff' : 'not retried';
+export function tlsError(
+  host: string,
+  code: string,
+  options: { retried?: boolean; cause?: unknown } = {},
+): SpotflowError {
+  const what = options.retried ? 'tried again with backoff' : 'not retried';
   return new SpotflowError(
     'TLS',
     `The TLS certificate of ${host} cannot be verified (${code}); this is ${what}. Give the device the CA ` +
       "that signed it (Node: the `ca` option) or fix the server's certificate",
+    options.cause === undefined ? undefined : { cause: options.cause },
   );
 }
