@@ -49,7 +49,9 @@ describe('the emulator SIGKILLed mid-stream', () => {
       await until(() => device.connected, 10_000, 'connected');
       workload.start();
       for (let kill = 0; kill < 3; kill++) {
-        await sleep(2000);
+        // Mid-stream: killed once the hub has acknowledged a good run of messages since the last restart.
+        const ackedBefore = workload.acknowledged;
+        await until(() => workload.acknowledged >= ackedBefore + 100, 15_000, 'sending before the kill');
         await stopEmulatorProcess(emulator, 'SIGKILL');
         await sleep(1000);
         emulator = await startEmulatorProcess({ dataDir: emulatorDir, port: emulator.port });
