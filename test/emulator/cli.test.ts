@@ -44,6 +44,11 @@ function exited(process: ChildProcess) {
   return new Promise<number | null>((resolve) => process.once('exit', (code) => resolve(code)));
 }
 
+/** Starts the CLI in memory on a free port, printing JSON, with `extra` flags; resolves with what it printed. */
+async function startedWith(...extra: string[]) {
+  return JSON.parse(await start(['--memory', '--port', '0', '--json', '--log-level', 'silent', ...extra]));
+}
+
 describe('spotflow-emulator command', () => {
   it('prints one JSON line with the credentials, serves them, and exits cleanly on SIGTERM', async () => {
     const line = await start(['--memory', '--port', '0', '--json', '--log-level', 'warn']);
@@ -179,35 +184,12 @@ describe('spotflow-emulator command', () => {
   });
 
   it('advertises --public-host in the instance URL', async () => {
-    const ready = JSON.parse(
-      await start([
-        '--memory',
-        '--port',
-        '0',
-        '--json',
-        '--log-level',
-        'silent',
-        '--public-host',
-        'devbox.local',
-      ]),
-    );
+    const ready = await startedWith('--public-host', 'devbox.local');
     expect(ready.instance).toMatch(/^http:\/\/devbox\.local:\d+$/);
   });
 
   it('advertises --public-port, leaving the default port out of the instance URL', async () => {
-    const ready = JSON.parse(
-      await start([
-        '--memory',
-        '--port',
-        '0',
-        '--json',
-        '--log-level',
-        'silent',
-        '--tls',
-        '--public-port',
-        '443',
-      ]),
-    );
+    const ready = await startedWith('--tls', '--public-port', '443');
     expect(ready.instance).toBe('https://localhost');
   });
 });
