@@ -7,7 +7,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import type { MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectDevice, nextMessage } from '../helpers/device-mqtt.js';
 import {
   type ProvisionedDevice,
@@ -15,16 +15,10 @@ import {
   startTestEmulator,
   type TestEmulator,
 } from '../helpers/emulator.js';
+import { emulatorWithDevices } from '../helpers/mqtt-devices.js';
 
-let emulator: TestEmulator;
-const clients: MqttClient[] = [];
-
-async function connect(who: ProvisionedDevice) {
-  const client = await connectDevice(emulator, who);
-  client.on('error', () => {});
-  clients.push(client);
-  return client;
-}
+const bed = emulatorWithDevices();
+const { connect } = bed;
 
 /** Every message on topics starting with `prefix`, in arrival order. */
 function collect(client: MqttClient, prefix: string): { topic: string; payload: Buffer }[] {
@@ -35,20 +29,12 @@ function collect(client: MqttClient, prefix: string): { topic: string; payload: 
   return seen;
 }
 
-beforeAll(async () => {
-  emulator = await startTestEmulator();
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));
-});
-afterAll(() => emulator.close());
-
 describe('twin responses', () => {
   it('refuses a reported patch with a $ key at the top with IoT Hub error body 400004, and stores nothing', async () => {
-    const device = await provisionDevice(emulator, 'twin-dollar');
+    const device = await provisionDevice(bed.emulator, 'twin-dollar');
     const client = await connect(device);
     await client.subscribeAsync('$iothub/twin/res/#');
-    const before = await emulator.api.twin('twin-dollar');
+    const before = await bed.emulator.api.twin('twin-dollar');
     const response = nextMessage(client, '$iothub/twin/res/');
     await client.publishAsync(
       '$iothub/twin/PATCH/properties/reported/?$rid=7',
@@ -64,11 +50,11 @@ describe('twin responses', () => {
       message: expect.stringContaining('property name'),
       timestampUtc: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$/),
     });
-    expect(await emulator.api.twin('twin-dollar')).toEqual(before);
+    expect(await bed.emulator.api.twin('twin-dollar')).toEqual(before);
   });
 
   it('answers malformed JSON and too deep a patch with errorCode 400004', async () => {
-    const device = await provisionDevice(emulator, 'twin-bad-json');
+    const device = await provisionDevice(bed.emulator, 'twin-bad-json');
     const client = await connect(device);
     await client.subscribeAsync('$iothub/twin/res/#');
     let deep: unknown = 1;
@@ -86,7 +72,7 @@ describe('twin responses', () => {
   });
 
   it('sends nothing to a device not subscribed to $iothub/twin/res/#, and answers once it subscribes', async () => {
-    const device = await provisionDevice(emulator, 'twin-unsubscribed');
+    const device = await provisionDevice(bed.emulator, 'twin-unsubscribed');
     const client = await connect(device);
     // Subscribed to something else, so a stray response would reach the client and be seen.
     await client.subscribeAsync('$iothub/twin/PATCH/properties/desired/#');
@@ -102,13 +88,13 @@ describe('twin responses', () => {
     expect((await answer).topic).toBe('$iothub/twin/res/200/?$rid=4');
     expect(seen.map((m) => m.topic)).toEqual(['$iothub/twin/res/200/?$rid=4']);
     // The unanswered patch was still applied, as IoT Hub applies it.
-    expect((await emulator.api.twin('twin-unsubscribed')).reported).toMatchObject({ x: 1 });
+    expect((await bed.emulator.api.twin('twin-unsubscribed')).reported).toMatchObject({ x: 1 });
   });
 });
 
 describe('direct method responses', () => {
   it.each([0, 1000, 42, -1])('relays status %i to the caller and keeps the connection', async (status) => {
-    const device = await provisionDevice(emulator, `method-status-${status}`);
+    const device = await provisionDevice(bed.emulator, `method-status-${status}`);
     const client = await connect(device);
     await client.subscribeAsync('$iothub/methods/POST/#');
     client.on('message', (topic) => {
@@ -117,7 +103,7 @@ describe('direct method responses', () => {
     });
     const path = `/devices/${encodeURIComponent(device.deviceId)}/methods/check?timeoutSeconds=10`;
     for (let call = 0; call < 2; call++) {
-      const result = await emulator.api.request('POST', path, {});
+      const result = await bed.emulator.api.request('POST', path, {});
       expect(result).toMatchObject({ status: 200, body: { status, payload: { status } } });
     }
     expect(client.connected).toBe(true);
@@ -137,7 +123,7 @@ describe('host names on the default HTTPS port', () => {
       const sr = decodeURIComponent(/sr=([^&]+)/.exec(device.sasToken)?.[1] ?? '');
       expect(sr).toBe(`localhost/devices/${device.hubDeviceId}`);
       const client = await connectDevice(mapped, device, 'mqtts');
-      clients.push(client);
+      bed.track(client);
       expect(client.connected).toBe(true);
     } finally {
       await mapped.close();
@@ -145,9 +131,9 @@ describe('host names on the default HTTPS port', () => {
   });
 
   it('keeps any other port in the names', async () => {
-    const device = await provisionDevice(emulator, 'on-other-port');
-    expect(device.iotHubHostName).toBe(`localhost:${emulator.port}`);
-    expect(emulator.instance).toBe(`http://localhost:${emulator.port}`);
+    const device = await provisionDevice(bed.emulator, 'on-other-port');
+    expect(device.iotHubHostName).toBe(`localhost:${bed.emulator.port}`);
+    expect(bed.emulator.instance).toBe(`http://localhost:${bed.emulator.port}`);
   });
 });
 
@@ -211,12 +197,12 @@ function bagOf(topic: string): [string, string][] {
 
 describe('cloud-to-device messages', () => {
   it("carry $.mid, $.to and the sender's system properties first, percent-encoded, then user properties", async () => {
-    const device = await provisionDevice(emulator, 'c2d-system');
+    const device = await provisionDevice(bed.emulator, 'c2d-system');
     const client = await connect(device);
     await client.subscribeAsync(`devices/${device.hubDeviceId}/messages/devicebound/#`);
     const arrived = nextMessage(client, `devices/${device.hubDeviceId}/messages/devicebound/`);
     const mid = await sendC2d(
-      emulator,
+      bed.emulator,
       'c2d-system',
       'color=dark%20red&%24.ct=application%2Fjson&%24.ce=utf-8&%24.cid=c-1',
     );
@@ -233,24 +219,29 @@ describe('cloud-to-device messages', () => {
   });
 
   it('refuses system properties that only the hub sets', async () => {
-    await provisionDevice(emulator, 'c2d-to');
+    await provisionDevice(bed.emulator, 'c2d-to');
     for (const query of ['%24.to=%2Fdevices%2Fother', '%24.lockToken=1', '%24.exp=yesterday']) {
-      const result = await emulator.api.request('POST', `/devices/c2d-to/c2d-messages?${query}`, undefined, {
-        body: 'x',
-      });
+      const result = await bed.emulator.api.request(
+        'POST',
+        `/devices/c2d-to/c2d-messages?${query}`,
+        undefined,
+        {
+          body: 'x',
+        },
+      );
       expect(result.status).toBe(400);
     }
   });
 
   it('drops a message written 10 times without an acknowledgement, then delivers the next', async () => {
-    const device = await provisionDevice(emulator, 'c2d-unacked');
-    const first = await sendC2d(emulator, 'c2d-unacked', 'n=1');
-    const second = await sendC2d(emulator, 'c2d-unacked', 'n=2');
+    const device = await provisionDevice(bed.emulator, 'c2d-unacked');
+    const first = await sendC2d(bed.emulator, 'c2d-unacked', 'n=1');
+    const second = await sendC2d(bed.emulator, 'c2d-unacked', 'n=2');
     for (let delivery = 1; delivery <= 10; delivery++) {
-      expect(bagOf(await receiveWithoutAck(emulator, device))[0]).toEqual(['$.mid', first]);
+      expect(bagOf(await receiveWithoutAck(bed.emulator, device))[0]).toEqual(['$.mid', first]);
     }
-    expect(bagOf(await receiveWithoutAck(emulator, device))[0]).toEqual(['$.mid', second]);
-    const queued = await emulator.api.request('GET', '/devices/c2d-unacked/c2d-messages');
+    expect(bagOf(await receiveWithoutAck(bed.emulator, device))[0]).toEqual(['$.mid', second]);
+    const queued = await bed.emulator.api.request('GET', '/devices/c2d-unacked/c2d-messages');
     expect(queued.body.map((m: { mid: string }) => m.mid)).toEqual([second]);
     expect(queued.body[0].deliveryCount).toBe(1);
   });
@@ -274,7 +265,7 @@ describe('cloud-to-device messages', () => {
 
       now += 3600_000 + 1;
       const client = await connectDevice(clocked, device);
-      clients.push(client);
+      bed.track(client);
       const arrived = nextMessage(client, `devices/${device.hubDeviceId}/messages/devicebound/`);
       await client.subscribeAsync(`devices/${device.hubDeviceId}/messages/devicebound/#`);
       const { topic } = await arrived;

@@ -4,50 +4,30 @@
  * per device, and a disabled workspace keeps no device connected. Plus management API details.
  */
 import { request as httpRequest } from 'node:http';
-import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { brokerUrl, closed, connectDevice, waitFor } from '../helpers/device-mqtt.js';
-import {
-  call,
-  type ProvisionedDevice,
-  provisionDevice,
-  startTestEmulator,
-  type TestEmulator,
-} from '../helpers/emulator.js';
+import mqtt from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { brokerUrl, closed, waitFor } from '../helpers/device-mqtt.js';
+import { call, provisionDevice } from '../helpers/emulator.js';
+import { emulatorWithDevices } from '../helpers/mqtt-devices.js';
 
-let emulator: TestEmulator;
-const clients: MqttClient[] = [];
-
-async function connect(who: ProvisionedDevice, overrides = {}) {
-  const client = await connectDevice(emulator, who, 'mqtt', overrides);
-  client.on('error', () => {});
-  clients.push(client);
-  return client;
-}
-
-beforeAll(async () => {
-  emulator = await startTestEmulator();
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));
-});
-afterAll(() => emulator.close());
+const bed = emulatorWithDevices();
+const { connect } = bed;
 
 describe('MQTT as IoT Hub does it', () => {
   it('keeps no retained message and marks it mqtt-retain=true', async () => {
-    const device = await provisionDevice(emulator, 'retainer');
+    const device = await provisionDevice(bed.emulator, 'retainer');
     const client = await connect(device);
     await client.publishAsync(`devices/${device.hubDeviceId}/messages/events/n=1`, 'kept?', {
       qos: 1,
       retain: true,
     });
-    const { items } = await emulator.api.messages('retainer');
+    const { items } = await bed.emulator.api.messages('retainer');
     expect(items).toHaveLength(1);
     expect(items[0].properties).toEqual({ n: '1', 'mqtt-retain': 'true' });
   });
 
   it('grants QoS 1 to a subscription asking for QoS 2', async () => {
-    const device = await provisionDevice(emulator, 'qos2-subscriber');
+    const device = await provisionDevice(bed.emulator, 'qos2-subscriber');
     const client = await connect(device);
     const granted = await client.subscribeAsync(
       [`devices/${device.hubDeviceId}/messages/devicebound/#`, '$iothub/twin/res/#'],
@@ -57,18 +37,18 @@ describe('MQTT as IoT Hub does it', () => {
   });
 
   it('delivers queued C2D to a persistent session that comes back without subscribing again', async () => {
-    const device = await provisionDevice(emulator, 'persistent');
+    const device = await provisionDevice(bed.emulator, 'persistent');
     const first = await connect(device, { clean: false });
     await first.subscribeAsync(`devices/${device.hubDeviceId}/messages/devicebound/#`, { qos: 1 });
     await first.endAsync();
-    const sent = await emulator.api.request('POST', '/devices/persistent/c2d-messages', undefined, {
+    const sent = await bed.emulator.api.request('POST', '/devices/persistent/c2d-messages', undefined, {
       body: 'while away',
     });
     expect(sent.status).toBe(202);
 
     // The listener goes in before CONNECT: the message may come right behind the CONNACK.
     const received: string[] = [];
-    const again = mqtt.connect(brokerUrl(emulator, 'mqtt'), {
+    const again = mqtt.connect(brokerUrl(bed.emulator, 'mqtt'), {
       clientId: device.hubDeviceId,
       username: `${device.iotHubHostName}/${device.hubDeviceId}/?api-version=2021-04-12`,
       password: device.sasToken,
@@ -77,24 +57,24 @@ describe('MQTT as IoT Hub does it', () => {
       clean: false,
       resubscribe: false,
     });
-    clients.push(again);
+    bed.track(again);
     again.on('message', (_topic, payload) => received.push(payload.toString()));
     await waitFor(() => received.length === 1);
     expect(received).toEqual(['while away']);
   });
 
   it('closes every device connection when the workspace is disabled', async () => {
-    const device = await provisionDevice(emulator, 'disabled-live');
+    const device = await provisionDevice(bed.emulator, 'disabled-live');
     const client = await connect(device);
     const gone = closed(client, 3000);
     try {
-      expect((await emulator.api.settings({ disabled: true })).status).toBe(200);
+      expect((await bed.emulator.api.settings({ disabled: true })).status).toBe(200);
       await gone;
     } finally {
-      await emulator.api.settings({ disabled: false });
+      await bed.emulator.api.settings({ disabled: false });
     }
-    expect((await emulator.api.messages('disabled-live')).items).toHaveLength(0);
-    const devices = await emulator.api.request('GET', '/devices');
+    expect((await bed.emulator.api.messages('disabled-live')).items).toHaveLength(0);
+    const devices = await bed.emulator.api.request('GET', '/devices');
     expect(devices.body).toContainEqual(
       expect.objectContaining({ deviceId: 'disabled-live', connected: false }),
     );
@@ -103,14 +83,14 @@ describe('MQTT as IoT Hub does it', () => {
 
 describe('cloud-to-device queue', () => {
   it('holds at most 50 messages per device and refuses more with 403 problem details', async () => {
-    await provisionDevice(emulator, 'queue-full');
+    await provisionDevice(bed.emulator, 'queue-full');
     for (let i = 0; i < 50; i++) {
-      const sent = await emulator.api.request('POST', '/devices/queue-full/c2d-messages', undefined, {
+      const sent = await bed.emulator.api.request('POST', '/devices/queue-full/c2d-messages', undefined, {
         body: `m${i}`,
       });
       expect(sent.status).toBe(202);
     }
-    const refused = await emulator.api.request('POST', '/devices/queue-full/c2d-messages', undefined, {
+    const refused = await bed.emulator.api.request('POST', '/devices/queue-full/c2d-messages', undefined, {
       body: 'one too many',
     });
     expect(refused).toMatchObject({ status: 403, body: { title: 'Device queue full', status: 403 } });
@@ -120,7 +100,7 @@ describe('cloud-to-device queue', () => {
 
 describe('management API', () => {
   it('passes a method payload sent with a chunked body (no content-length) to the device', async () => {
-    const device = await provisionDevice(emulator, 'chunked');
+    const device = await provisionDevice(bed.emulator, 'chunked');
     const client = await connect(device);
     await client.subscribeAsync('$iothub/methods/POST/#', { qos: 0 });
     const got: unknown[] = [];
@@ -133,10 +113,10 @@ describe('management API', () => {
       const request = httpRequest(
         {
           host: '127.0.0.1',
-          port: emulator.port,
+          port: bed.emulator.port,
           method: 'POST',
-          path: `/workspaces/${emulator.workspaceId}/devices/chunked/methods/go?timeoutSeconds=5`,
-          headers: { authorization: `Bearer ${emulator.apiToken}`, 'content-type': 'application/json' },
+          path: `/workspaces/${bed.emulator.workspaceId}/devices/chunked/methods/go?timeoutSeconds=5`,
+          headers: { authorization: `Bearer ${bed.emulator.apiToken}`, 'content-type': 'application/json' },
         },
         (response) => {
           let body = '';
@@ -156,25 +136,25 @@ describe('management API', () => {
   });
 
   it('keeps a desired property named __proto__ as a plain property (no prototype games)', async () => {
-    await provisionDevice(emulator, 'proto-twin');
+    await provisionDevice(bed.emulator, 'proto-twin');
     const patched = await call(
-      `http://localhost:${emulator.port}`,
+      `http://localhost:${bed.emulator.port}`,
       'PATCH',
-      `/workspaces/${emulator.workspaceId}/devices/proto-twin/twin/desired`,
+      `/workspaces/${bed.emulator.workspaceId}/devices/proto-twin/twin/desired`,
       {
-        token: emulator.apiToken,
+        token: bed.emulator.apiToken,
         body: '{"__proto__": {"polluted": true}, "plain": 1}',
         headers: { 'content-type': 'application/json' },
       },
     );
     expect(patched.status).toBe(200);
-    const twin = await emulator.api.twin('proto-twin');
+    const twin = await bed.emulator.api.twin('proto-twin');
     expect(Object.keys(twin.desired).sort()).toEqual(['$version', '__proto__', 'plain']);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('sends a null payload when the method call has no body', async () => {
-    const device = await provisionDevice(emulator, 'no-body');
+    const device = await provisionDevice(bed.emulator, 'no-body');
     const client = await connect(device);
     await client.subscribeAsync('$iothub/methods/POST/#', { qos: 0 });
     const got: string[] = [];
@@ -183,7 +163,7 @@ describe('management API', () => {
       const rid = new URLSearchParams(topic.split('?')[1]).get('$rid');
       client.publish(`$iothub/methods/res/200/?$rid=${rid}`, '');
     });
-    const result = await emulator.api.request('POST', '/devices/no-body/methods/ping?timeoutSeconds=5');
+    const result = await bed.emulator.api.request('POST', '/devices/no-body/methods/ping?timeoutSeconds=5');
     expect(result).toMatchObject({ status: 200, body: { status: 200, payload: null } });
     expect(got).toEqual(['null']);
   });
@@ -194,22 +174,22 @@ describe('management API', () => {
     ['sasTokenLifetimeSeconds', -1],
     ['sasTokenLifetimeSeconds', 1.5],
   ])('refuses %s = %s with 400', async (key, value) => {
-    const before = (await emulator.api.request('GET', '/settings')).body;
-    const result = await emulator.api.settings({ [key]: value });
+    const before = (await bed.emulator.api.request('GET', '/settings')).body;
+    const result = await bed.emulator.api.settings({ [key]: value });
     expect(result).toMatchObject({ status: 400, body: { title: `Invalid ${key}` } });
-    expect((await emulator.api.request('GET', '/settings')).body).toEqual(before);
+    expect((await bed.emulator.api.request('GET', '/settings')).body).toEqual(before);
   });
 
   it('accepts registrationTokenLifetimeSeconds = 0 (tokens that do not expire) and a 1 s SAS', async () => {
-    const before = (await emulator.api.request('GET', '/settings')).body;
+    const before = (await bed.emulator.api.request('GET', '/settings')).body;
     try {
-      const result = await emulator.api.settings({
+      const result = await bed.emulator.api.settings({
         registrationTokenLifetimeSeconds: 0,
         sasTokenLifetimeSeconds: 1,
       });
       expect(result.status).toBe(200);
     } finally {
-      await emulator.api.settings({
+      await bed.emulator.api.settings({
         registrationTokenLifetimeSeconds: before.registrationTokenLifetimeSeconds,
         sasTokenLifetimeSeconds: before.sasTokenLifetimeSeconds,
       });
