@@ -11,6 +11,29 @@ import type { ProvisioningStore } from './state/provisioning.js';
 import type { TwinStore } from './state/twins.js';
 import type { Workspace } from './state/workspace.js';
 
+/**
+ * Time as the emulator reads it and waits on it: the SAS-expiry close, the announcement of expired provisioning
+ * operations and the direct-method timeout wait on `setTimeout`. Tests hand in their own (the SDK's `Clock` port has
+ * this shape) so that a lifetime passes when the test moves the clock, not after a sleep.
+ */
+export interface EmulatorClock {
+  /** Wall-clock milliseconds since the epoch. */
+  now(): number;
+  /** Runs `callback` once after `ms`; the handle is only given back to {@link EmulatorClock.clearTimeout}. */
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/**
+ * The real clock. Its timers do not keep the process alive (the listener does, while the emulator runs), and it reads
+ * the `setTimeout` global at each call, so a test that watches or fakes the globals sees these timers too.
+ */
+export const realEmulatorClock: EmulatorClock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
 /** Everything the HTTP and MQTT sides of the emulator share. */
 export interface EmulatorContext {
   workspace: Workspace;
@@ -27,7 +50,10 @@ export interface EmulatorContext {
   /** Announces pending provisioning operations when they expire. */
   operationExpiry: OperationExpiry;
   log: EmulatorLogger;
+  /** The time; the same as `clock.now`. */
   now: () => number;
+  /** What the emulator's timing rules read and wait on. */
+  clock: EmulatorClock;
   /** `host:port` devices use for IoT Hub (MQTT, WebSocket, file upload) and blob storage. */
   hubHostName: () => string;
 }

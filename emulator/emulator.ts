@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EmulatorContext } from './context.js';
+import { type EmulatorClock, type EmulatorContext, realEmulatorClock } from './context.js';
 import { addDeviceApi } from './http/device-api.js';
 import { addHubFileApi } from './http/hub-files.js';
 import { addManagementApi } from './http/management-api.js';
@@ -32,6 +32,7 @@ import { ProvisioningStore } from './state/provisioning.js';
 import { TwinStore } from './state/twins.js';
 import { Workspace, type WorkspaceSettings } from './state/workspace.js';
 
+export type { EmulatorClock } from './context.js';
 export type { EmulatorLogger } from './log.js';
 export { createLogger } from './log.js';
 export type { ConnectionTimeouts } from './net/listener.js';
@@ -73,7 +74,12 @@ export interface EmulatorOptions {
   maxConnections?: number;
   /** Deadlines for connections that stop talking (defaults: 10 s, 10 s, 30 s, 120 s); for tests. */
   connectionTimeouts?: Partial<ConnectionTimeouts>;
-  /** Clock, for tests. */
+  /**
+   * The clock the emulator reads and waits on (its expiries: a connection's SAS token, an undecided provisioning
+   * operation, a direct method's timeout), for tests: the SDK's `Clock` port fits. Default: the real clock.
+   */
+  clock?: EmulatorClock;
+  /** Reads the time from this instead of `clock.now` (a skewed clock); the waits still run on `clock`. For tests. */
   now?: () => number;
 }
 
@@ -107,7 +113,13 @@ export function isValidPublicHost(value: string): boolean {
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const log = options.logger ?? silentLogger;
-  const now = options.now ?? Date.now;
+  const base = options.clock ?? realEmulatorClock;
+  const now = options.now ?? (() => base.now());
+  const clock: EmulatorClock = {
+    now,
+    setTimeout: (callback, ms) => base.setTimeout(callback, ms),
+    clearTimeout: (handle) => base.clearTimeout(handle),
+  };
   const host = options.host ?? '127.0.0.1';
   const publicHost = options.publicHost ?? 'localhost';
   if (!isValidPublicHost(publicHost)) throw new Error(`public host ${publicHost} is not a host name`);
@@ -154,9 +166,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       connections: new ConnectionLog(db, now),
       links: new DeviceLinks(),
       events,
-      operationExpiry: new OperationExpiry(provisioning, events, now),
+      operationExpiry: new OperationExpiry(provisioning, events, clock),
       log,
       now,
+      clock,
       hubHostName: () => hubHostName,
     };
 

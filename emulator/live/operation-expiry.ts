@@ -1,3 +1,4 @@
+import type { EmulatorClock } from '../context.js';
 import type { ProvisioningStore } from '../state/provisioning.js';
 import type { EventBus } from './event-bus.js';
 
@@ -10,12 +11,12 @@ const maxTimerMs = 2 ** 31 - 1;
  * so that the portal hears of it without asking.
  */
 export class OperationExpiry {
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #timers = new Map<string, unknown>();
 
   constructor(
     private readonly provisioning: ProvisioningStore,
     private readonly events: EventBus,
-    private readonly now: () => number,
+    private readonly clock: EmulatorClock,
   ) {}
 
   /** Watches every operation that is pending now (at start-up). */
@@ -35,22 +36,25 @@ export class OperationExpiry {
       this.#timers.delete(id);
       return;
     }
-    const wait = Math.max(0, Date.parse(operation.expirationTime) - this.now());
+    const wait = Math.max(0, Date.parse(operation.expirationTime) - this.clock.now());
     // A little after the expiry, so the store (which compares with <=) sees it expired.
-    const timer = setTimeout(() => this.watch(id), Math.min(wait + 5, maxTimerMs));
-    timer.unref();
-    clearTimeout(this.#timers.get(id));
+    const timer = this.clock.setTimeout(() => this.watch(id), Math.min(wait + 5, maxTimerMs));
+    this.#clear(id);
     this.#timers.set(id, timer);
   }
 
   /** Stops watching one operation (it was decided). */
   forget(id: string): void {
-    clearTimeout(this.#timers.get(id));
+    this.#clear(id);
     this.#timers.delete(id);
   }
 
   close(): void {
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    for (const timer of this.#timers.values()) this.clock.clearTimeout(timer);
     this.#timers.clear();
+  }
+
+  #clear(id: string): void {
+    if (this.#timers.has(id)) this.clock.clearTimeout(this.#timers.get(id));
   }
 }

@@ -20,7 +20,7 @@ export class IotHubBroker {
   /** When each connection's SAS token expires: IoT Hub closes the connection then. */
   readonly #sasExpiry = new WeakMap<Client, number>();
   /** The timer that closes each live connection when its SAS token expires; cleared when the connection ends. */
-  readonly #sasTimers = new Map<Client, NodeJS.Timeout>();
+  readonly #sasTimers = new Map<Client, unknown>();
   /** Each connection's PUBLISHes are handled one after another (decoding is asynchronous), in arrival order. */
   readonly #publishChains = new WeakMap<Client, Promise<void>>();
   /** Devices whose queued C2D messages are being written, so one flush runs at a time per device. */
@@ -157,7 +157,7 @@ export class IotHubBroker {
 
   async close(): Promise<void> {
     this.#closeAll('the emulator stopped');
-    for (const timer of this.#sasTimers.values()) clearTimeout(timer);
+    for (const timer of this.#sasTimers.values()) this.context.clock.clearTimeout(timer);
     this.#sasTimers.clear();
     await new Promise<void>((resolve) => this.#broker.close(() => resolve()));
   }
@@ -216,8 +216,7 @@ export class IotHubBroker {
       if (deviceId) void this.#flushCloudMessages(deviceId);
     });
     this.#broker.on('clientDisconnect', (client) => {
-      const timer = this.#sasTimers.get(client);
-      if (timer) clearTimeout(timer);
+      if (this.#sasTimers.has(client)) context.clock.clearTimeout(this.#sasTimers.get(client));
       this.#sasTimers.delete(client);
       const deviceId = deviceIdFromHubId(context, client.id);
       if (!deviceId) return;
@@ -295,9 +294,7 @@ export class IotHubBroker {
       const left = expiresAt - this.context.now();
       if (left > 0) {
         // Timers cap at about 24.8 days; long-lived tokens are checked again then.
-        const timer = setTimeout(check, Math.min(left, 2 ** 31 - 1));
-        timer.unref();
-        this.#sasTimers.set(client, timer);
+        this.#sasTimers.set(client, this.context.clock.setTimeout(check, Math.min(left, 2 ** 31 - 1)));
         return;
       }
       this.context.log.info('SAS token expired; closing the connection', { deviceId });

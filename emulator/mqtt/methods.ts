@@ -33,12 +33,13 @@ export class MethodCalls {
     const rid = (this.#nextRid++).toString(16);
     const key = `${deviceId}\n${rid}`;
     return new Promise<MethodResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const { clock } = this.context;
+      const timer = clock.setTimeout(() => {
         this.#pending.delete(key);
         reject(new MethodTimeout(`device ${deviceId} did not answer ${name} in ${timeoutMs} ms`));
       }, timeoutMs);
       this.#pending.set(key, (result) => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         if (result instanceof Error) reject(result);
         else resolve(result);
       });

@@ -2,6 +2,7 @@ import { request as httpsRequest } from 'node:https';
 import { brotliCompressSync } from 'node:zlib';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakeClock } from '../helpers/clock.js';
 import { closed, connectDevice, nextMessage, type Transport, waitFor } from '../helpers/device-mqtt.js';
 import {
   call,
@@ -22,11 +23,14 @@ async function connect(device: ProvisionedDevice, transport: Transport = 'mqtt')
   return client;
 }
 
-/** Added to the emulator's clock (its `now` hook): a lifetime passes when a test moves it, not after a sleep. */
-let clockOffsetMs = 0;
+/**
+ * The emulator's clock: it stands still until a test moves it, and its expiries (a SAS token, a method's timeout)
+ * wait on its timers, so a lifetime passes when a test says, not after a sleep.
+ */
+const clock = new FakeClock(Date.now());
 
 beforeAll(async () => {
-  emulator = await startTestEmulator({ now: () => Date.now() + clockOffsetMs });
+  emulator = await startTestEmulator({ clock });
   alice = await provisionDevice(emulator, 'alice');
   bob = await provisionDevice(emulator, 'bob');
 });
@@ -60,22 +64,28 @@ describe('CONNECT', () => {
     await emulator.api.settings({ sasTokenLifetimeSeconds: 1 });
     try {
       const shortLived = await provisionDevice(emulator, 'short-lived');
-      clockOffsetMs = 1100;
+      await clock.advance(1100);
       await expect(connectDevice(emulator, shortLived)).rejects.toMatchObject({ code: 4 });
     } finally {
-      clockOffsetMs = 0;
       await emulator.api.settings({ sasTokenLifetimeSeconds: 3600 });
     }
   });
 
   it('closes a connection when the SAS token it authenticated with expires, as IoT Hub does', async () => {
-    await emulator.api.settings({ sasTokenLifetimeSeconds: 2 });
+    // A lifetime far longer than the test may take: only the emulator's clock can bring the close in time.
+    await emulator.api.settings({ sasTokenLifetimeSeconds: 600 });
     try {
       const shortLived = await provisionDevice(emulator, 'expiring');
       const client = await connect(shortLived);
-      const started = Date.now();
-      await closed(client, 5000);
-      expect(Date.now() - started).toBeGreaterThan(500);
+      const expiresAt = Number(/(?:^|&)se=(\d+)/.exec(shortLived.sasToken)![1]) * 1000;
+      // Up to the last millisecond before the token's `se`, the connection stays open...
+      await clock.advance(expiresAt - clock.now() - 1);
+      const devices = await emulator.api.request('GET', '/devices');
+      expect(devices.body).toContainEqual(expect.objectContaining({ deviceId: 'expiring', connected: true }));
+      expect(client.connected).toBe(true);
+      // ...and at `se` the hub closes it.
+      await clock.advance(1);
+      await closed(client, 2000);
     } finally {
       await emulator.api.settings({ sasTokenLifetimeSeconds: 3600 });
     }
@@ -291,11 +301,20 @@ describe('direct methods', () => {
   it('answers 504 when the device does not respond in time', async () => {
     const client = await connect(alice);
     await client.subscribeAsync('$iothub/methods/POST/#');
-    const started = Date.now();
-    const result = await emulator.api.request('POST', '/devices/alice/methods/slow?timeoutSeconds=0.3', {});
-    expect(result.status).toBe(504);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
-  });
+    const delivered = new Promise((resolve) => client.once('message', resolve));
+    let answered = false;
+    const invocation = emulator.api
+      .request('POST', '/devices/alice/methods/slow?timeoutSeconds=30', {})
+      .finally(() => (answered = true));
+    await delivered;
+    // The timeout runs on the emulator's clock: 1 ms short of it, the call still waits for the device...
+    await clock.advance(29_999);
+    await emulator.api.request('GET', '/devices');
+    expect(answered).toBe(false);
+    // ...and at 30 s it is answered 504.
+    await clock.advance(1);
+    expect((await invocation).status).toBe(504);
+  }, 5000);
 
   it('answers 404 when the device is offline', async () => {
     const result = await emulator.api.request('POST', '/devices/bob/methods/reboot?timeoutSeconds=1', {});
