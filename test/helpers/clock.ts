@@ -8,22 +8,105 @@ import type { Clock, TimerHandle } from '../../src/ports.js';
 
 export { createNodeClock as realClock } from '../../platform/node/clock.js';
 
-interface FakeTimer {
-  at: number;
-  seq: number;
-  callback: () => void;
-}
-
 /** Lets every promise callback that is ready run (a real macrotask; not affected by fake timers). */
 export function settle(): Promise<void> {
   return new Promise((resolve) => realSetImmediate(resolve));
 }
 
+interface QueuedTimer {
+  at: number;
+  seq: number;
+  callback: () => void;
+}
+
+/**
+ * The timers of a test's clock, due at times of its monotonic clock (which moves only in `advance`): they fire in
+ * time order, timers due at the same time in the order they were set. {@link FakeClock} and {@link StillClock} keep
+ * theirs here.
+ */
+class TimerQueue {
+  #now = 0;
+  #seq = 0;
+  readonly #timers = new Map<object, QueuedTimer>();
+
+  /** The monotonic time. */
+  get now(): number {
+    return this.#now;
+  }
+
+  /** Timers neither fired nor deleted. */
+  get size(): number {
+    return this.#timers.size;
+  }
+
+  /** A timer due `delay` ms from now; its handle. */
+  add(delay: number, callback: () => void): object {
+    const handle = {};
+    this.#timers.set(handle, { at: this.#now + delay, seq: this.#seq++, callback });
+    return handle;
+  }
+
+  /** Whether `handle` was a timer still waiting (it no longer is). */
+  delete(handle: unknown): boolean {
+    return typeof handle === 'object' && handle !== null && this.#timers.delete(handle);
+  }
+
+  /** How far ahead (ms) the timers `include` picks are due, soonest first. */
+  delays(include: (handle: object) => boolean): number[] {
+    return [...this.#timers]
+      .filter(([handle]) => include(handle))
+      .map(([, timer]) => timer.at - this.#now)
+      .sort((a, b) => a - b);
+  }
+
+  /**
+   * Moves time forward by `ms`, firing every timer due by then in time order: the ready promise callbacks run first
+   * and last (a real macrotask), `fired(handle)` just before a timer's callback and `afterEach` after it (so a timer
+   * set by a fired one fires too, when it falls within the step). `moved` hears of each step of time.
+   */
+  async advance(
+    ms: number,
+    hooks: { moved: (ms: number) => void; afterEach: () => Promise<void>; fired?: (handle: object) => void },
+  ): Promise<void> {
+    const target = this.#now + ms;
+    await settle();
+    for (;;) {
+      const next = this.#next();
+      if (next === undefined || next[1].at > target) break;
+      const [handle, timer] = next;
+      this.#timers.delete(handle);
+      hooks.fired?.(handle);
+      this.#moveTo(timer.at, hooks.moved);
+      timer.callback();
+      await hooks.afterEach();
+    }
+    this.#moveTo(target, hooks.moved);
+    await settle();
+  }
+
+  #moveTo(at: number, moved: (ms: number) => void): void {
+    moved(at - this.#now);
+    this.#now = at;
+  }
+
+  #next(): [object, QueuedTimer] | undefined {
+    let best: [object, QueuedTimer] | undefined;
+    for (const entry of this.#timers) {
+      if (!best || entry[1].at < best[1].at || (entry[1].at === best[1].at && entry[1].seq < best[1].seq))
+        best = entry;
+    }
+    return best;
+  }
+}
+
+/** A timer's delay as `setTimeout` takes it: a negative or non-finite one is 0. */
+function delayOf(ms: number): number {
+  return Number.isFinite(ms) && ms > 0 ? ms : 0;
+}
+
 export class FakeClock implements Clock {
   #wall: number;
-  #monotonic = 0;
-  #seq = 0;
-  readonly #timers = new Map<object, FakeTimer>();
+  readonly #timers = new TimerQueue();
   /** Every delay asked of `setTimeout`, in order. */
   readonly delays: number[] = [];
 
@@ -36,19 +119,17 @@ export class FakeClock implements Clock {
   }
 
   monotonicNow(): number {
-    return this.#monotonic;
+    return this.#timers.now;
   }
 
   setTimeout(callback: () => void, ms: number): TimerHandle {
-    const delay = Number.isFinite(ms) && ms > 0 ? ms : 0;
+    const delay = delayOf(ms);
     this.delays.push(delay);
-    const handle = {};
-    this.#timers.set(handle, { at: this.#monotonic + delay, seq: this.#seq++, callback });
-    return handle;
+    return this.#timers.add(delay, callback);
   }
 
   clearTimeout(handle: TimerHandle): void {
-    if (typeof handle === 'object' && handle !== null) this.#timers.delete(handle);
+    this.#timers.delete(handle);
   }
 
   /** Timers neither fired nor cleared. */
@@ -60,45 +141,14 @@ export class FakeClock implements Clock {
    * Moves both clocks forward by `ms`, firing due timers in time order and letting promise callbacks run after
    * each (so a timer set by a fired one fires too, when it falls within the step).
    */
-  async advance(ms: number): Promise<void> {
-    const target = this.#monotonic + ms;
-    await settle();
-    for (;;) {
-      const next = this.#next();
-      if (next === undefined || next[1].at > target) break;
-      const [handle, timer] = next;
-      this.#timers.delete(handle);
-      this.#wall += timer.at - this.#monotonic;
-      this.#monotonic = timer.at;
-      timer.callback();
-      await settle();
-    }
-    this.#wall += target - this.#monotonic;
-    this.#monotonic = target;
-    await settle();
+  advance(ms: number): Promise<void> {
+    return this.#timers.advance(ms, { moved: (step) => (this.#wall += step), afterEach: settle });
   }
 
   /** Steps the wall clock only (NTP correcting it); the monotonic clock and timers do not move. */
   stepWall(ms: number): void {
     this.#wall += ms;
   }
-
-  #next(): [object, FakeTimer] | undefined {
-    let best: [object, FakeTimer] | undefined;
-    for (const entry of this.#timers) {
-      if (!best || entry[1].at < best[1].at || (entry[1].at === best[1].at && entry[1].seq < best[1].seq))
-        best = entry;
-    }
-    return best;
-  }
-}
-
-interface HeldTimer {
-  at: number;
-  seq: number;
-  callback: () => void;
-  /** The real timer of a short wait, cleared when `advance` fires the callback first. */
-  real?: ReturnType<typeof setTimeout>;
 }
 
 /**
@@ -107,13 +157,14 @@ interface HeldTimer {
  * passes exactly when the test says, however slow the machine is. Timers up to `realTimersUpToMs` (the machinery's
  * short waits: a reconnect backoff, a provisioning poll, the next task) also run on real time, without moving the
  * clock, so the client keeps working between steps; longer ones (renewals, dead-link and request timeouts) fire
- * only when `advance` reaches them. Give the emulator `now: () => clock.now()` so both sides share the same time.
+ * only when `advance` reaches them. Give the emulator this clock too (its `clock` option) so both sides share the
+ * same time, and its expiries (a SAS token's, a provisioning operation's) come when `advance` reaches them.
  */
 export class StillClock implements Clock {
   #wall: number;
-  #monotonic = 0;
-  #seq = 0;
-  readonly #timers = new Map<object, HeldTimer>();
+  readonly #timers = new TimerQueue();
+  /** The real timers of the short waits, cleared when `advance` fires the callback first. */
+  readonly #real = new Map<object, ReturnType<typeof setTimeout>>();
   readonly #realUpToMs: number;
 
   constructor(options: { wallStartMs?: number; realTimersUpToMs?: number } = {}) {
@@ -126,27 +177,25 @@ export class StillClock implements Clock {
   }
 
   monotonicNow(): number {
-    return this.#monotonic;
+    return this.#timers.now;
   }
 
   setTimeout(callback: () => void, ms: number): TimerHandle {
-    const delay = Number.isFinite(ms) && ms > 0 ? ms : 0;
-    const handle = {};
-    const timer: HeldTimer = { at: this.#monotonic + delay, seq: this.#seq++, callback };
+    const delay = delayOf(ms);
+    const handle = this.#timers.add(delay, callback);
     if (delay <= this.#realUpToMs) {
-      timer.real = globalThis.setTimeout(() => {
+      const real = globalThis.setTimeout(() => {
+        this.#real.delete(handle);
         if (this.#timers.delete(handle)) callback();
       }, delay);
+      this.#real.set(handle, real);
     }
-    this.#timers.set(handle, timer);
     return handle;
   }
 
   clearTimeout(handle: TimerHandle): void {
-    if (typeof handle !== 'object' || handle === null) return;
-    const timer = this.#timers.get(handle);
-    if (timer?.real !== undefined) globalThis.clearTimeout(timer.real);
     this.#timers.delete(handle);
+    this.#clearReal(handle);
   }
 
   /**
@@ -188,10 +237,7 @@ export class StillClock implements Clock {
 
   /** Delays (ms from now) of the timers that only `advance` fires, soonest first. */
   heldDelays(): number[] {
-    return [...this.#timers.values()]
-      .filter((timer) => timer.real === undefined)
-      .map((timer) => timer.at - this.#monotonic)
-      .sort((a, b) => a - b);
+    return this.#timers.delays((handle) => !this.#real.has(handle));
   }
 
   /**
@@ -200,30 +246,21 @@ export class StillClock implements Clock {
    * promise callbacks run between the timers): what a fired timer sends is answered at the step's end, so where an
    * answer lands on the clock does not depend on how fast the machine is.
    */
-  async advance(ms: number): Promise<void> {
-    const target = this.#monotonic + ms;
-    await settle();
-    for (;;) {
-      const next = this.#next();
-      if (next === undefined || next[1].at > target) break;
-      const [handle, timer] = next;
-      this.clearTimeout(handle);
-      this.#wall += timer.at - this.#monotonic;
-      this.#monotonic = timer.at;
-      timer.callback();
-      for (let turn = 0; turn < 50; turn++) await Promise.resolve();
-    }
-    this.#wall += target - this.#monotonic;
-    this.#monotonic = target;
-    await settle();
+  advance(ms: number): Promise<void> {
+    return this.#timers.advance(ms, {
+      moved: (step) => (this.#wall += step),
+      fired: (handle) => this.#clearReal(handle),
+      afterEach: async () => {
+        for (let turn = 0; turn < 50; turn++) await Promise.resolve();
+      },
+    });
   }
 
-  #next(): [object, HeldTimer] | undefined {
-    let best: [object, HeldTimer] | undefined;
-    for (const entry of this.#timers) {
-      if (!best || entry[1].at < best[1].at || (entry[1].at === best[1].at && entry[1].seq < best[1].seq))
-        best = entry;
-    }
-    return best;
+  #clearReal(handle: unknown): void {
+    if (typeof handle !== 'object' || handle === null) return;
+    const real = this.#real.get(handle);
+    if (real === undefined) return;
+    globalThis.clearTimeout(real);
+    this.#real.delete(handle);
   }
 }
