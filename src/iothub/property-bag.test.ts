@@ -6,6 +6,7 @@ import {
   type MessageProperties,
   PROPERTY_BAG_KEYS,
   parsePropertyBag,
+  TelemetryTopics,
   telemetryTopic,
   validatePropertyValue,
 } from './property-bag.js';
@@ -85,6 +86,31 @@ describe('telemetryTopic', () => {
 
   it('ends with a slash when there are no properties', () => {
     expect(telemetryTopic('ws:d', {})).toBe('devices/ws:d/messages/events/');
+  });
+});
+
+describe('TelemetryTopics', () => {
+  const sets: MessageProperties[] = [
+    {},
+    { stream: 'bench' },
+    { streamGroup: 'g', stream: 'a/b&c', batchId: 'b1', completeBatch: true, ignorePayload: true },
+    { siteId: 'Plzeň ☃', messageId: 'm', chunkId: '7', completeMessage: true },
+  ];
+
+  it('gives the topic telemetryTopic gives with the mid added, for every set of properties', () => {
+    const topics = new TelemetryTopics();
+    for (const properties of sets) {
+      for (const mid of ['e0f3a1c2-0000-4000-8000-000000000001', 'e0f3a1c2-0000-4000-8000-000000000002']) {
+        expect(topics.of('ws:dev', properties, mid)).toBe(telemetryTopic('ws:dev', { ...properties, mid }));
+      }
+    }
+  });
+
+  it('follows a change of hub device id for the same properties object', () => {
+    const topics = new TelemetryTopics();
+    const properties = { stream: 's' };
+    expect(topics.of('ws:a', properties, 'm1')).toBe('devices/ws:a/messages/events/stream-name=s&$.mid=m1');
+    expect(topics.of('ws:b', properties, 'm1')).toBe('devices/ws:b/messages/events/stream-name=s&$.mid=m1');
   });
 });
 

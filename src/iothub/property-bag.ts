@@ -80,6 +80,27 @@ export function telemetryTopic(hubDeviceId: string, properties: MessagePropertie
 }
 
 /**
+ * Telemetry topics of messages that differ only in `$.mid`, the last key of every bag: what comes before it is
+ * encoded once per properties object (the outbox hands out one shared, frozen object per distinct set), so the
+ * sender's per-message work is one string concatenation.
+ */
+export class TelemetryTopics {
+  readonly #prefixes = new WeakMap<MessageProperties, { hubDeviceId: string; prefix: string }>();
+
+  /** `telemetryTopic(hubDeviceId, { ...properties, mid })`; `properties` must not hold `mid` and must not change. */
+  of(hubDeviceId: string, properties: MessageProperties, mid: string): string {
+    let cached = this.#prefixes.get(properties);
+    if (cached?.hubDeviceId !== hubDeviceId) {
+      const bag = encodePropertyBag(properties);
+      const prefix = `devices/${hubDeviceId}/messages/events/${bag}${bag === '' ? '' : '&'}${PROPERTY_BAG_KEYS.mid}=`;
+      cached = { hubDeviceId, prefix };
+      this.#prefixes.set(properties, cached);
+    }
+    return cached.prefix + encodeURIComponent(mid);
+  }
+}
+
+/**
  * Reads a property bag received from the hub (for example the tail of a cloud-to-device topic). Empty parts are
  * skipped, a part without `=` has the value `''`, and a repeated key keeps its last value. `+` is not a space
  * here: IoT Hub percent-encodes.
