@@ -1,7 +1,8 @@
 import type { Clock, Database, SqlStatement, WriteOptions, WriteResult } from '../ports.js';
 
-interface Waiting {
+interface Waiting<Tally> {
   statements: readonly SqlStatement[];
+  tally: Tally | undefined;
   durability: NonNullable<WriteOptions['durability']>;
   resolve: (results: WriteResult[]) => void;
   reject: (error: unknown) => void;
@@ -12,20 +13,29 @@ interface Waiting {
  * (one fsync) the moment it finishes. Each caller resolves with the results of its own statements once they are
  * durable. Under load this turns N commits into about N / (callers per round) commits.
  */
-export class GroupCommit {
-  #waiting: Waiting[] = [];
+export class GroupCommit<Tally = never> {
+  #waiting: Waiting<Tally>[] = [];
   #writing = false;
 
+  /**
+   * @param summarize statements appended to a round that carries tallies (one per write that gave one), in the
+   *   same transaction: e.g. one update of running totals per round instead of a trigger per row.
+   */
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
+    private readonly summarize?: (tallies: readonly Tally[]) => SqlStatement[],
   ) {}
 
   /** Queues `statements` for the next round; a round is relaxed only when every write in it asked for that. */
-  write(statements: readonly SqlStatement[], options: WriteOptions = {}): Promise<WriteResult[]> {
+  write(
+    statements: readonly SqlStatement[],
+    options: WriteOptions = {},
+    tally?: Tally,
+  ): Promise<WriteResult[]> {
     const durability = options.durability ?? 'full';
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ statements, durability, resolve, reject });
+      this.#waiting.push({ statements, tally, durability, resolve, reject });
       if (!this.#writing) void this.#drain();
     });
   }
@@ -57,6 +67,9 @@ export class GroupCommit {
         this.#waiting = [];
         try {
           const statements = group.flatMap((w) => w.statements);
+          const tallies = group.flatMap((w) => (w.tally === undefined ? [] : [w.tally]));
+          // After every caller's statements, so each caller's results keep their offsets.
+          if (tallies.length > 0 && this.summarize) statements.push(...this.summarize(tallies));
           const durability = group.every((w) => w.durability === 'relaxed') ? 'relaxed' : 'full';
           const results = statements.length === 0 ? [] : await this.db.write(statements, { durability });
           let offset = 0;

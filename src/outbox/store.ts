@@ -8,7 +8,8 @@ import { GroupCommit } from './group-commit.js';
 export type Compression = 'none' | 'fastest' | 'smallest';
 
 /**
- * A stored outgoing message; `properties` never include `$.mid`, encoding or externalization (added at send). A
+ * A stored outgoing message; `properties` (frozen, shared by entries with the same ones) never include `$.mid`,
+ * encoding or externalization (added at send). A
  * page carries the payloads of small entries only ({@link inlinePayloadMaxBytes}), so a page's memory stays small
  * whatever the sizes; {@link OutboxStore.payloadOf} gives the payload either way.
  */
@@ -30,6 +31,9 @@ export interface OutboxEntry {
 
 /** A page of 256 entries then holds at most 4 MiB of payloads; larger ones are read one by one when sent. */
 export const inlinePayloadMaxBytes = 16 * 1024;
+
+/** Distinct properties texts kept parsed; past this many (a batch id per message, say) the memo starts over. */
+const parsedPropertiesMax = 256;
 
 interface Row {
   id: number;
@@ -59,19 +63,26 @@ export interface Dropped {
  * are kept in memory so limits are checked without a query per message.
  */
 export class OutboxStore {
-  readonly #commit: GroupCommit;
+  /** Tallied with the bytes of each insert: the round adds them to `outbox_totals` in one statement. */
+  readonly #commit: GroupCommit<number>;
   #count = 0;
   #bytes = 0;
   #oldest: number | undefined;
   /** Counts the drops committed by outbox limits, so an entry read before one knows to check it still exists. */
   #drops = 0;
+  readonly #parsedProperties = new Map<string, MessageProperties>();
 
   private constructor(
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly limits: Required<Omit<OutboxLimits, 'policy'>> & { policy: OutboxPolicy },
   ) {
-    this.#commit = new GroupCommit(db, clock);
+    this.#commit = new GroupCommit<number>(db, clock, (sizes) => [
+      {
+        sql: 'UPDATE outbox_totals SET messages = messages + ?, bytes = bytes + ? WHERE id = 1',
+        params: [sizes.length, sizes.reduce((sum, size) => sum + size, 0)],
+      },
+    ]);
   }
 
   static async open(db: Database, clock: Clock, limits: OutboxStore['limits']): Promise<OutboxStore> {
@@ -115,7 +126,7 @@ export class OutboxStore {
     this.#bytes += entry.payload.length;
     this.#oldest ??= now;
     try {
-      const results = await this.#commit.write(statements);
+      const results = await this.#commit.write(statements, {}, entry.payload.length);
       if (dropped) {
         this.#drops++;
         await this.#recount();
@@ -139,13 +150,31 @@ export class OutboxStore {
        FROM outbox WHERE id > ? ORDER BY id LIMIT ?`,
       [inlinePayloadMaxBytes, afterId, limit],
     );
-    return rows.map((row) => toEntry(row, drops));
+    return rows.map((row) => toEntry(row, drops, this.#properties(row.properties)));
+  }
+
+  /**
+   * One frozen object per distinct properties text: the entries of a stream share it, so the page does not parse
+   * the same JSON 256 times and the sender encodes their topic once.
+   */
+  #properties(json: string): MessageProperties {
+    let properties = this.#parsedProperties.get(json);
+    if (properties === undefined) {
+      if (this.#parsedProperties.size >= parsedPropertiesMax) this.#parsedProperties.clear();
+      properties = Object.freeze(JSON.parse(json) as MessageProperties);
+      this.#parsedProperties.set(json, properties);
+    }
+    return properties;
   }
 
   /** The entry's payload, or undefined when an outbox limit has dropped the entry since its page was read. */
   async payloadOf(entry: OutboxEntry): Promise<Uint8Array | undefined> {
-    if (entry.inlinePayload !== null && entry.dropsAtRead === this.#drops) return entry.inlinePayload;
-    return this.#payload(entry.id);
+    return this.inlinePayloadOf(entry) ?? this.#payload(entry.id);
+  }
+
+  /** The payload that came with the page, while no drop since may have deleted the entry; else undefined. */
+  inlinePayloadOf(entry: OutboxEntry): Uint8Array | undefined {
+    return entry.dropsAtRead === this.#drops ? (entry.inlinePayload ?? undefined) : undefined;
   }
 
   async #payload(id: number): Promise<Uint8Array | undefined> {
@@ -268,11 +297,11 @@ export class OutboxStore {
   }
 }
 
-function toEntry(row: Row, dropsAtRead: number): OutboxEntry {
+function toEntry(row: Row, dropsAtRead: number, properties: MessageProperties): OutboxEntry {
   return {
     id: Number(row.id),
     mid: row.mid,
-    properties: JSON.parse(row.properties) as MessageProperties,
+    properties,
     compression: row.compression,
     size: Number(row.size),
     enqueuedAt: Number(row.enqueued_at),

@@ -44,6 +44,11 @@ export const migrations: readonly (readonly string[])[] = [
       UPDATE outbox_totals SET messages = messages - 1, bytes = bytes - OLD.size WHERE id = 1;
     END`,
   ],
+  [
+    // Inserts add to the totals once per group commit (OutboxStore), not once per row: the insert trigger cost
+    // 17 % of a durable enqueue's throughput. Deletes (a limit's drop may take any number of rows) keep theirs.
+    'DROP TRIGGER outbox_totals_insert',
+  ],
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer SDK. */
