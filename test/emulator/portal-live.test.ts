@@ -3,6 +3,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EventBus, replayedEvents } from '../../emulator/live/event-bus.js';
 import { type SseEvent, SseParser } from '../../emulator/portal/src/sse.js';
+import { FakeClock } from '../helpers/clock.js';
 import { connectDevice, nextMessage } from '../helpers/device-mqtt.js';
 import {
   call,
@@ -26,8 +27,8 @@ afterEach(async () => {
 });
 afterAll(() => emulator.close());
 
-async function live(options: Parameters<typeof openLive>[1] = {}): Promise<LiveReader> {
-  const reader = await openLive(emulator, options);
+async function live(options: Parameters<typeof openLive>[1] = {}, target = emulator): Promise<LiveReader> {
+  const reader = await openLive(target, options);
   open.push(reader);
   return reader;
 }
@@ -192,13 +193,36 @@ describe('live events', () => {
       status: 'cancelled',
     });
 
-    await manage('PATCH', '/settings', { json: { provisioningOperationLifetimeSeconds: 1 } });
+    // The expiry waits on the emulator's clock: an emulator of its own whose clock stands still until the test
+    // moves it (the file's emulator keeps real time for the other tests). A lifetime far longer than the test may
+    // take: only the emulator's clock can bring the expiry in time.
+    const clock = new FakeClock(Date.now());
+    const own = await startTestEmulator({ clock, settings: { provisioningOperationLifetimeSeconds: 600 } });
     try {
-      const expiring = (await init('live-expire')).body.provisioningOperationId as string;
-      const expired = await reader.next('operation.expired', undefined, 4000);
+      const ownReader = await live({}, own);
+      await ownReader.next('ready');
+      const started = await call(`http://localhost:${own.port}`, 'POST', '/provisioning-operations/init', {
+        token: own.provisioningToken,
+        json: { deviceId: 'live-expire' },
+      });
+      const expiring = started.body.provisioningOperationId as string;
+      const expiresAt = Date.parse(started.body.expirationTime as string);
+      // Up to the last millisecond before its expiration time, the operation is pending and nothing is announced...
+      await clock.advance(expiresAt - clock.now() - 1);
+      const operation = await call(
+        `http://localhost:${own.port}`,
+        'GET',
+        `/workspaces/${own.workspaceId}/provisioning-operations/${expiring}`,
+        { token: own.apiToken },
+      );
+      expect(operation.body).toMatchObject({ provisioningOperationId: expiring, status: 'pending' });
+      expect(ownReader.events.map((event) => event.type)).not.toContain('operation.expired');
+      // ...and once it has passed, the stream hears of it without anyone asking.
+      await clock.advance(11);
+      const expired = await ownReader.next('operation.expired', undefined, 2000);
       expect(expired).toMatchObject({ provisioningOperationId: expiring, status: 'expired' });
     } finally {
-      await manage('PATCH', '/settings', { json: { provisioningOperationLifetimeSeconds: 900 } });
+      await own.close();
     }
   });
 
