@@ -4,6 +4,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionLog, keptConnectionEntries } from '../../emulator/state/connections.js';
 import { openEmulatorDatabase } from '../../emulator/state/database.js';
+import { FakeClock } from '../helpers/clock.js';
 import { closed, connectDevice, waitFor } from '../helpers/device-mqtt.js';
 import {
   call,
@@ -243,27 +244,46 @@ describe('GET /devices/{id}/connections', () => {
   });
 
   it('records why the emulator closed a connection: SAS expiry, a refused publish, a disabled workspace', async () => {
-    const device = await provisionDevice(emulator, 'routes-reasons');
-    const bad = await connectDevice(emulator, device);
-    bad.publish('devices/someone-else/messages/events/', 'x', { qos: 1 });
-    await closed(bad);
-    const disabled = await connectDevice(emulator, device);
-    await manage('PATCH', '/settings', { json: { disabled: true } });
-    await closed(disabled);
-    await manage('PATCH', '/settings', { json: { disabled: false, sasTokenLifetimeSeconds: 1 } });
+    // The SAS expiry waits on the emulator's clock: an emulator of its own whose clock stands still until the test
+    // moves it (the file's emulator keeps real time for the other tests).
+    const clock = new FakeClock(Date.now());
+    const own = await startTestEmulator({ clock });
+    const ownHistory = async (id: string) =>
+      (await own.api.request('GET', `/devices/${id}/connections`)).body as {
+        event: string;
+        reason: string;
+      }[];
     try {
-      const shortLived = await provisionDevice(emulator, 'routes-reasons');
-      await closed(await connectDevice(emulator, shortLived), 4000);
+      const device = await provisionDevice(own, 'routes-reasons');
+      const bad = await connectDevice(own, device);
+      bad.publish('devices/someone-else/messages/events/', 'x', { qos: 1 });
+      await closed(bad);
+      const disabled = await connectDevice(own, device);
+      await own.api.settings({ disabled: true });
+      await closed(disabled);
+      // A lifetime far longer than the test may take: only the emulator's clock can bring the close in time.
+      await own.api.settings({ disabled: false, sasTokenLifetimeSeconds: 600 });
+      const shortLived = await provisionDevice(own, 'routes-reasons');
+      const expiring = await connectDevice(own, shortLived);
+      const expiresAt = Number(/(?:^|&)se=(\d+)/.exec(shortLived.sasToken)![1]) * 1000;
+      // Up to the last millisecond before the token's `se`, the connection stays open...
+      await clock.advance(expiresAt - clock.now() - 1);
+      const before = (await ownHistory('routes-reasons')).filter((e) => e.event === 'disconnected');
+      expect(before).toHaveLength(2);
+      expect(expiring.connected).toBe(true);
+      // ...and at `se` the emulator closes it, and says why.
+      await clock.advance(1);
+      await closed(expiring, 2000);
+      const reasons = await waitFor(async () => {
+        const found = (await ownHistory('routes-reasons')).filter((e) => e.event === 'disconnected');
+        return found.length === 3 ? found.map((e) => e.reason) : undefined;
+      }, 2000);
+      expect(reasons[0]).toMatch(/^publish refused: device may not publish to devices\/someone-else/);
+      expect(reasons[1]).toBe('the workspace was disabled');
+      expect(reasons[2]).toBe('the SAS token expired');
     } finally {
-      await manage('PATCH', '/settings', { json: { sasTokenLifetimeSeconds: 3600 } });
+      await own.close();
     }
-    const reasons = await waitFor(async () => {
-      const found = (await history('routes-reasons')).filter((e) => e.event === 'disconnected');
-      return found.length === 3 ? found.map((e) => e.reason) : undefined;
-    });
-    expect(reasons[0]).toMatch(/^publish refused: device may not publish to devices\/someone-else/);
-    expect(reasons[1]).toBe('the workspace was disabled');
-    expect(reasons[2]).toBe('the SAS token expired');
   });
 
   it('keeps the newest entries of each device only', () => {
