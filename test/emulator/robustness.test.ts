@@ -11,6 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { problem } from '../../emulator/http/problem.js';
 import { createHttpApp, createRequestListener } from '../../emulator/http/server.js';
 import { silentLogger } from '../../emulator/log.js';
+import { within } from '../contract/assert.js';
+import { FakeClock } from '../helpers/clock.js';
 import { connectDevice, waitFor } from '../helpers/device-mqtt.js';
 import {
   call,
@@ -186,8 +188,14 @@ describe('per-connection timers', () => {
 
 describe('connections that stop talking', () => {
   let short: TestEmulator;
+  /**
+   * The emulator's clock, for the direct method's timeout; the connection deadlines run on real timers, so the
+   * other cases here (raw sockets only) do not notice it.
+   */
+  const clock = new FakeClock(Date.now());
   beforeAll(async () => {
     short = await startTestEmulator({
+      clock,
       connectionTimeouts: { firstByteMs: 400, tlsHandshakeMs: 400, httpIdleMs: 600, httpBodyMs: 600 },
     });
   });
@@ -234,13 +242,24 @@ describe('connections that stop talking', () => {
     const client = await connectDevice(short, slow);
     try {
       await client.subscribeAsync('$iothub/methods/POST/#', { qos: 0 });
-      const result = await call(
+      const delivered = new Promise((resolve) => client.once('message', resolve));
+      let answered = false;
+      const invocation = call(
         short.instance,
         'POST',
-        `/workspaces/${short.workspaceId}/devices/slow-answerer/methods/wait?timeoutSeconds=1.2`,
+        `/workspaces/${short.workspaceId}/devices/slow-answerer/methods/wait?timeoutSeconds=30`,
         { token: short.apiToken, json: {} },
-      );
-      expect(result.status).toBe(504);
+      ).finally(() => (answered = true));
+      await delivered;
+      // The connection deadlines (600 ms) run on real time: the request waits on real time past them...
+      await sleep(700);
+      // ...and its method's timeout on the emulator's clock: 1 ms short of it, still unanswered and not cut...
+      await clock.advance(29_999);
+      await expectServing(short);
+      expect(answered).toBe(false);
+      // ...and at 30 s it is answered 504 on the same connection.
+      await clock.advance(1);
+      expect((await within(invocation, 2000, 'the 504 answer')).status).toBe(504);
     } finally {
       await client.endAsync(true);
     }
