@@ -35,9 +35,11 @@ export async function run({ smoke, runs, warmup, dir, options, log }) {
             pid: emulator.pid,
           },
         };
+        // BENCH_FLEET_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles each side's client process.
+        const nodeArgs = process.env.BENCH_FLEET_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
         execFile(
           process.execPath,
-          [script, JSON.stringify(spec)],
+          [...nodeArgs, script, JSON.stringify(spec)],
           { timeout: 900_000, maxBuffer: 1 << 24 },
           (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout.trim().split('\n').pop()))),
         );
