@@ -208,9 +208,17 @@ export class OutboxStore {
     }
   }
 
+  /**
+   * Records a finished upload; the entry is sent as a link from now on, so its payload goes too. (Kept, it made
+   * SQLite write the whole row again, payload included: 40-80 ms and 5 MB more of WAL for a 5 MB message.) `size`
+   * stays what was enqueued, which the totals and the limits count.
+   */
   async rememberUpload(id: number, upload: NonNullable<OutboxEntry['upload']>): Promise<void> {
     await this.#commit.write([
-      { sql: 'UPDATE outbox SET upload = ? WHERE id = ?', params: [JSON.stringify(upload), id] },
+      {
+        sql: 'UPDATE outbox SET upload = ?, payload = zeroblob(0) WHERE id = ?',
+        params: [JSON.stringify(upload), id],
+      },
     ]);
   }
 

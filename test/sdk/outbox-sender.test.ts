@@ -140,6 +140,18 @@ describe('the outbox store', () => {
     expect(plain(await store.payloadOf(big!))).toEqual(large);
   });
 
+  it('lets go of a payload once it is uploaded, still counting what was enqueued', async () => {
+    const { db, store } = await openStore();
+    const payload = new Uint8Array(300_000).fill(4);
+    const { id } = await store.add({ properties: {}, compression: 'none', payload });
+    await store.rememberUpload(id, { blobName: 'dev/m.bin', compressed: false });
+    const [entry] = await store.page(0, 10);
+    expect(entry!.upload).toEqual({ blobName: 'dev/m.bin', compressed: false });
+    const [row] = await db.query<{ stored: number }>('SELECT length(payload) AS stored FROM outbox');
+    expect(Number(row!.stored)).toBe(0);
+    expect(await totals(db)).toEqual({ messages: 1, bytes: 300_000 });
+  });
+
   it('does not hand out the payload of an entry an outbox limit dropped after its page was read', async () => {
     const { store } = await openStore({ ...unlimited, maxMessages: 3, policy: 'dropOldest' });
     await fill(store, 3, 8);
