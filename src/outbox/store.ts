@@ -296,8 +296,12 @@ export class OutboxStore {
     this.#oldest = await this.#oldestEnqueuedAt();
   }
 
-  /** Ids grow with time, so the first row is the oldest: an index lookup, not a scan. */
+  /**
+   * Ids grow with time, so the first row is the oldest: an index lookup, not a scan. Only an age limit reads it, so
+   * without one (the default) there is no query after every batch of deletes.
+   */
   async #oldestEnqueuedAt(): Promise<number | undefined> {
+    if (this.limits.maxAgeMs === Number.POSITIVE_INFINITY) return undefined;
     const [first] = await this.db.query<{ enqueued_at: number }>(
       'SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1',
     );
