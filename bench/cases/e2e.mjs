@@ -57,15 +57,30 @@ export async function run({ smoke, runs, warmup, dir }) {
         return rate(count, performance.now() - started);
       };
       const client = await startDevice(emulator, { dir, name: `sdk-${transport.toLowerCase()}`, tls });
+      // CPU per message on each side, beside each figure: on this machine the two processes share two cores, so
+      // what each spends per message bounds the rate. (The bench process hosts both clients; one sends at a time.)
+      const cpu = { ours: [], baseline: [], same: [] };
+      const emulatorCpu = { ours: [], baseline: [], same: [] };
+      const withCpu = (key, fn) => async (i) => {
+        const started = process.cpuUsage();
+        const emulatorStarted = emulator.cpuMs();
+        const figure = await fn();
+        const used = process.cpuUsage(started);
+        if (i >= warmup) {
+          cpu[key].push((used.user + used.system) / count);
+          emulatorCpu[key].push(((emulator.cpuMs() - emulatorStarted) * 1000) / count);
+        }
+        return figure;
+      };
       try {
         await waitConnected(client);
         const figures = await alternate({
           runs,
           warmup,
           measure: {
-            ours: () => sdkSend(client, payload, count),
-            baseline: raw(topic),
-            same: raw(sameTopic),
+            ours: withCpu('ours', () => sdkSend(client, payload, count)),
+            baseline: withCpu('baseline', raw(topic)),
+            same: withCpu('same', raw(sameTopic)),
           },
         });
         rows.push(
@@ -85,6 +100,30 @@ export async function run({ smoke, runs, warmup, dir }) {
             ours: figures.ours,
             baseline: figures.same,
             baselineName: 'raw MQTT.js sending our topic (stream + a $.mid each), no persistence',
+          }),
+          row({
+            caseName: name,
+            name: `device process CPU per message over ${transport} (all threads)`,
+            unit: 'µs/msg',
+            ours: cpu.ours,
+            baseline: cpu.baseline,
+            baselineName: 'raw MQTT.js QoS 1, no persistence',
+          }),
+          row({
+            caseName: name,
+            name: `emulator CPU per message over ${transport}`,
+            unit: 'µs/msg',
+            ours: emulatorCpu.ours,
+            baseline: emulatorCpu.baseline,
+            baselineName: 'the same for raw MQTT.js QoS 1 (plain topic)',
+          }),
+          row({
+            caseName: name,
+            name: `emulator CPU per message over ${transport}`,
+            unit: 'µs/msg',
+            ours: emulatorCpu.ours,
+            baseline: emulatorCpu.same,
+            baselineName: 'the same for raw MQTT.js sending our topic',
           }),
         );
       } finally {
