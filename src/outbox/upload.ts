@@ -4,6 +4,7 @@ import { type HubCredentials, hubEndpoints } from '../iothub/connection-string.j
 import type { Clock } from '../ports.js';
 import { type Answer, exchange, jsonOf } from '../util/http.js';
 import type { Secrets } from '../util/secrets.js';
+import { tlsError, tlsVerificationCode } from '../util/tls.js';
 
 /** Payloads above this many bytes (after compression) go through file upload (SPEC §3). */
 export const uploadThresholdBytes = 250_000;
@@ -89,10 +90,11 @@ export class FileUploader {
     const endpoints = hubEndpoints(credentials.hostName, this.instance);
     const files = `${endpoints.httpsBase}/devices/${encodeURIComponent(credentials.hubDeviceId)}/files`;
     const headers = { authorization: credentials.sasToken };
+    const hub = `the hub ${credentials.hostName}`;
     const session = readSession(
       jsonOf(
         (
-          await this.#call("The hub's file upload answer", signal, (deadline) =>
+          await this.#call("The hub's file upload answer", hub, signal, (deadline) =>
             this.#http.post(`${files}?api-version=${apiVersion}`, {
               json: { blobName: `${mid}.bin` },
               headers,
@@ -111,7 +113,7 @@ export class FileUploader {
       description = 'uploaded';
     } finally {
       // The hub must always hear how the upload ended; a failure to tell it must not hide the upload's own error.
-      await this.#call("The hub's answer to the upload notification", signal, (deadline) =>
+      await this.#call("The hub's answer to the upload notification", hub, signal, (deadline) =>
         this.#http.post(`${files}/notifications?api-version=${apiVersion}`, {
           json: {
             correlationId: session.correlationId,
@@ -139,10 +141,11 @@ export class FileUploader {
   ): Promise<void> {
     const path = session.blobName.split('/').map(encodeURIComponent).join('/');
     const blobUrl = `${secure ? 'https' : 'http'}://${session.hostName}/${encodeURIComponent(session.containerName)}/${path}`;
+    const storage = `blob storage ${session.hostName}`;
     onProgress({ mid, sentBytes: 0, totalBytes: bytes.length });
     if (bytes.length <= blockBytes) {
       // One request: IoT Hub's documented upload (Put Blob with x-ms-blob-type: BlockBlob).
-      await this.#call("Blob storage's answer", signal, (deadline) =>
+      await this.#call("Blob storage's answer", storage, signal, (deadline) =>
         this.#http.put(`${blobUrl}${session.sasToken}`, {
           body: requestBody(bytes),
           headers: { 'x-ms-blob-type': 'BlockBlob' },
@@ -159,7 +162,7 @@ export class FileUploader {
       const id = btoa(String(ids.length).padStart(6, '0'));
       ids.push(id);
       const block = bytes.subarray(offset, Math.min(offset + blockBytes, bytes.length));
-      await this.#call("Blob storage's answer", signal, (deadline) =>
+      await this.#call("Blob storage's answer", storage, signal, (deadline) =>
         this.#http.put(`${blobUrl}${session.sasToken}&comp=block&blockid=${encodeURIComponent(id)}`, {
           body: requestBody(block),
           signal: deadline,
@@ -168,7 +171,7 @@ export class FileUploader {
       onProgress({ mid, sentBytes: offset + block.length, totalBytes: bytes.length });
     }
     const list = `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join('')}</BlockList>`;
-    await this.#call("Blob storage's answer", signal, (deadline) =>
+    await this.#call("Blob storage's answer", storage, signal, (deadline) =>
       this.#http.put(`${blobUrl}${session.sasToken}&comp=blocklist`, {
         body: list,
         headers: { 'content-type': 'application/xml' },
@@ -178,11 +181,13 @@ export class FileUploader {
   }
 
   /**
-   * One request under one deadline (headers and body), its answer capped; a status other than 2xx is UPLOAD_FAILED.
-   * Errors name the status or the failure, never the URL (blob URLs carry a SAS token).
+   * One request under one deadline (headers and body), its answer capped; a status other than 2xx is UPLOAD_FAILED,
+   * a certificate that cannot be verified TLS naming `host`. Errors name the status or the failure, never the URL
+   * (blob URLs carry a SAS token).
    */
   async #call(
     what: string,
+    host: string,
     signal: AbortSignal | undefined,
     send: (signal: AbortSignal) => Promise<Response>,
   ): Promise<Answer> {
@@ -196,7 +201,10 @@ export class FileUploader {
       );
     } catch (error) {
       if (isSpotflowError(error)) throw error;
-      // No `cause`: ky's errors quote the request URL, and blob URLs carry a SAS token.
+      // No `cause`: ky's errors quote the request URL, and blob URLs carry a SAS token. Tried again at the sender's
+      // backoff, as the MQTT session does (a clock still wrong at boot sees a valid certificate as not yet valid).
+      const verification = tlsVerificationCode(error);
+      if (verification !== undefined) throw tlsError(host, verification, { retried: true });
       const name = error instanceof Error ? error.name : 'Error';
       throw new SpotflowError('UPLOAD_FAILED', `File upload failed: storage not reachable (${name})`);
     }

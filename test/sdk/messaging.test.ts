@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createNodePlatform } from '../../platform/node/index.js';
 import { DeviceClient } from '../../src/client.js';
+import { FileUploader } from '../../src/outbox/upload.js';
+import { realClock } from '../helpers/clock.js';
 import { memoryLogger, startClient } from '../helpers/client.js';
 import { startTestEmulator } from '../helpers/emulator.js';
 import { emulatorPerFile } from '../helpers/test-bed.js';
@@ -102,6 +104,34 @@ describe('transports', () => {
       });
       // Refused at the first attempt: nothing was retried.
       expect(logger.lines.filter((line) => line.includes('retrying'))).toEqual([]);
+    } finally {
+      await secure.close();
+    }
+  });
+
+  it('an upload to a host whose certificate cannot be verified fails with TLS naming the host, no SAS in it', async () => {
+    const secure = await startTestEmulator({ tls: true });
+    try {
+      const host = new URL(secure.instance).host;
+      // The platform's fetch would trust the emulator's CA; this one (Node's own) does not.
+      const uploader = new FileUploader(secure.instance, fetch, realClock());
+      const failure = await uploader
+        .upload(
+          {
+            hostName: host,
+            hubDeviceId: 'ws:dev',
+            workspaceId: 'ws',
+            deviceId: 'dev',
+            sasToken: 'SharedAccessSignature sr=x&sig=SECRET-SIGNATURE&se=1',
+            sasExpiresAt: new Date(Date.UTC(2030, 0, 1)),
+          },
+          'mid',
+          new Uint8Array(300_000),
+          () => {},
+        )
+        .catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: 'TLS', message: expect.stringContaining(`the hub ${host}`) });
+      expect(String((failure as Error).message)).not.toContain('SECRET-SIGNATURE');
     } finally {
       await secure.close();
     }
