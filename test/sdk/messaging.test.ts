@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createNodePlatform } from '../../platform/node/index.js';
 import { DeviceClient } from '../../src/client.js';
 import { FileUploader } from '../../src/outbox/upload.js';
-import { realClock } from '../helpers/clock.js';
 import { memoryLogger, startClient } from '../helpers/client.js';
+import { realClock } from '../helpers/clock.js';
 import { startTestEmulator } from '../helpers/emulator.js';
 import { emulatorPerFile } from '../helpers/test-bed.js';
 
