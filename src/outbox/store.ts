@@ -1,3 +1,8 @@
+/**
+ * The outbox table and every statement on it: enqueue under the limits, pages for the sender, removal, uploads and the
+ * totals. A little over 300 lines, on purpose in one place: the in-memory counters the limits read are only right if
+ * one class owns every write that changes what they count.
+ */
 import { SpotflowError } from '../errors.js';
 import type { MessageProperties } from '../iothub/property-bag.js';
 import type { OutboxLimits, OutboxPolicy } from '../options.js';
