@@ -175,7 +175,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
 
     const broker = await IotHubBroker.start(context);
     hub = broker;
-    const app = createHttpApp(log);
+    const app = createHttpApp(log, now);
     addDeviceApi(app, context);
     addHubFileApi(app, context);
     addManagementApi(app, context, broker);

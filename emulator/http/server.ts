@@ -17,10 +17,11 @@ export function rawPath(c: HttpContext): string {
 
 /**
  * The emulator's HTTP app before its routes: CORS for any origin on every reply (OPTIONS answers 204), problem
- * details for every failure, a log line for every refusal. Routes are added to it; {@link createRequestListener}
- * then makes the `node:http` listener.
+ * details for every failure, a log line for every refusal (and a debug line for every request, which tests count).
+ * Every answer carries a `Date` header read from `now`, the emulator's clock (Node's own would be the real time, not
+ * a test's). Routes are added to it; {@link createRequestListener} then makes the `node:http` listener.
  */
-export function createHttpApp(log: EmulatorLogger): HttpApp {
+export function createHttpApp(log: EmulatorLogger, now: () => number = Date.now): HttpApp {
   // Not strict: `/portal/` is `/portal`.
   const app = new Hono<HttpEnv>({ strict: false });
   app.use(
@@ -35,14 +36,23 @@ export function createHttpApp(log: EmulatorLogger): HttpApp {
         'x-ms-version',
         'x-ms-date',
       ],
-      exposeHeaders: ['content-type', 'location'],
+      // `date`: the platform's time, which a device reads instead of trusting its own clock.
+      exposeHeaders: ['content-type', 'location', 'date'],
       maxAge: 600,
     }),
   );
   app.use(async (c, next) => {
     await next();
-    if (c.res.status >= 400) {
-      log.info('request refused', { method: c.req.method, path: rawPath(c), status: c.res.status });
+    const fields = { method: c.req.method, path: rawPath(c), status: c.res.status };
+    log.debug('request', fields);
+    if (c.res.status >= 400) log.info('request refused', fields);
+    // An answer that streams (server-sent events) has sent its headers already.
+    if (!c.res.headers.has('date')) {
+      try {
+        c.res.headers.set('date', new Date(now()).toUTCString());
+      } catch {
+        // immutable headers: Node adds the real time
+      }
     }
   });
   app.use(async (c, next) => {

@@ -225,4 +225,24 @@ describe('CORS', () => {
     const result = await init('x', 'wrong');
     expect(result.headers.get('access-control-allow-origin')).toBe('*');
   });
+
+  it("lets a page read the Date header (the platform's time)", async () => {
+    const result = await init('x', 'wrong');
+    expect(result.headers.get('access-control-expose-headers')?.split(',')).toContain('date');
+  });
+});
+
+describe('Date header', () => {
+  it("tells the emulator's time (its clock, a test's), on answers and refusals alike", async () => {
+    clockOffsetMs = 3 * 86_400_000;
+    try {
+      const device = await provisionDevice(emulator, 'date-header');
+      for (const result of [await register(device.registrationToken), await init('x', 'wrong')]) {
+        const date = Date.parse(result.headers.get('date') ?? '');
+        expect(Math.abs(date - (Date.now() + clockOffsetMs))).toBeLessThan(5000);
+      }
+    } finally {
+      clockOffsetMs = 0;
+    }
+  });
 });
