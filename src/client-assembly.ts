@@ -113,6 +113,7 @@ async function build(
       log.warn(`${error.code}: ${error.message} (no 'error' listener; the SDK retries by itself)`, { error });
     }
   };
+  db.onProblem?.(reportError);
   const tokens = new TokenHandler(
     new ProvisioningApi(options.instance, platform.fetch, clock, { secrets: options.secrets }),
     new StateStore(db),

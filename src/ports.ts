@@ -2,6 +2,7 @@
  * The only things the portable core knows of a platform. Each runtime (`platform/node`, `platform/browser`)
  * provides them through one factory; the core never imports a platform package, a Node built-in or a DOM global.
  */
+import type { SpotflowError } from './errors.js';
 
 /** A value SQLite stores: BLOBs travel as `Uint8Array` (Node's `Buffer` is one). */
 export type SqlValue = string | number | bigint | Uint8Array | null;
@@ -42,6 +43,12 @@ export interface Database {
   query<Row = Record<string, SqlValue>>(sql: string, params?: readonly SqlValue[]): Promise<Row[]>;
   /** Flushes and releases the database; later calls reject with `CLIENT_CLOSED`. */
   close(): Promise<void>;
+  /**
+   * Optional: registers the listener for problems the adapter meets in the background, outside any call (the
+   * browser's stored pages failing to update, its IndexedDB database deleted from outside). Each kind is reported
+   * once until it clears; calls that fail meanwhile reject as usual.
+   */
+  onProblem?(listener: (problem: SpotflowError) => void): void;
 }
 
 export interface DatabaseOpener {

@@ -7,7 +7,7 @@ import bundledWasmUrl from 'sql.js/dist/sql-wasm-browser.wasm?url';
 import { SpotflowError } from '../../src/errors.js';
 import type { DatabaseRequest } from './database-protocol.js';
 import { JournaledDatabase } from './journaled-database.js';
-import { serveRequests, type WorkerReply } from './worker-rpc.js';
+import { notify, serveRequests, type WorkerReply } from './worker-rpc.js';
 
 let database: JournaledDatabase | undefined;
 
@@ -16,7 +16,7 @@ serveRequests(handle, 'The database worker failed');
 async function handle(request: DatabaseRequest): Promise<WorkerReply> {
   switch (request.op) {
     case 'open':
-      database = await JournaledDatabase.open(await loadSqlJs(request.wasmUrl), request.name);
+      database = await JournaledDatabase.open(await loadSqlJs(request.wasmUrl), request.name, notify);
       return { value: undefined };
     case 'write':
       return { value: await opened().write(request.statements, request.durability) };

@@ -62,6 +62,10 @@ class BrowserDatabase implements Database {
     return (await this.#connection.call({ op: 'query', sql, params })) as Row[];
   }
 
+  onProblem(listener: (problem: SpotflowError) => void): void {
+    this.#connection.onNotice = listener;
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#connection
       .call({ op: 'close' })

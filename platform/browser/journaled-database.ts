@@ -1,65 +1,114 @@
 /**
- * A sql.js database made durable by an IndexedDB journal (runs in the database worker).
+ * A sql.js database made durable by IndexedDB (runs in the database worker): a journal of committed statements
+ * and, folded from it now and then, the SQLite file's changed pages (see journal-store.ts).
  *
- * A write runs on the in-memory database at once (so its results are known), then its statements are appended to
- * the journal; the write resolves when that IndexedDB transaction completed. Writes that arrive while an append
- * is in flight go together in the next one (group commit). When the journal has grown, it is folded into a new
- * snapshot while nothing is waiting to be appended. On open, the snapshot is loaded and the journal replayed:
- * the statements are deterministic (the core passes times and ids as parameters), so replay rebuilds the same rows
- * and rowids.
+ * Writes are applied in groups (group commit): the writes that arrived while the previous group was being stored
+ * are applied together inside one SQLite transaction, each in its own savepoint, and that transaction stays open
+ * until the group's journal record is stored. Then it commits and the writes resolve; if the append fails, it rolls
+ * back and they reject, leaving memory exactly as stored. Reads run only between groups, once every write sent
+ * before them has settled, so no read ever sees a row that is not stored (and no rejected write is ever read).
+ * Ids handed out by a rolled-back group are never handed out again.
  *
- * If an append fails, the in-memory database is ahead of what is stored: every write not yet stored is rejected
- * and the database is rebuilt from IndexedDB, so that nothing of a rejected write stays applied.
+ * The journal is folded once it holds enough records: the file's chunks changed since the last fold are stored
+ * with the journal position they include, and the journal up to there is dropped. A failed fold loses nothing (the
+ * journal stays) and is retried with backoff; if folds keep failing until the journal is too long to reload
+ * comfortably, durable writes are refused with a typed error until one succeeds.
  */
 import type { SqlJsStatic } from 'sql.js';
 import { isSpotflowError, SpotflowError } from '../../src/errors.js';
 import type { SqlStatement, SqlValue, WriteResult } from '../../src/ports.js';
-import { type JournalRecord, JournalStore } from './journal-store.js';
-import { SqlEngine } from './sql-engine.js';
+import { type JournalRecord, JournalStore, StoredPagesMissing } from './journal-store.js';
+import { PageFile } from './page-file.js';
+import { GroupLostError, SqlEngine } from './sql-engine.js';
 
-/** Fold the journal into a snapshot once it holds this many records or bytes (replay at open stays short). */
-const FOLD_RECORDS = 2_000;
+/** Fold the journal once it holds this many statements or bytes (replay at open stays short). */
+const FOLD_STATEMENTS = 2_000;
 const FOLD_BYTES = 8 * 1024 * 1024;
+/** The unit the file is stored in: 16 SQLite pages. */
+const CHUNK_BYTES = 64 * 1024;
+/** Past this much unfolded journal, durable writes are refused (a journal this long still reloads in seconds). */
+const JOURNAL_LIMIT_BYTES = 32 * 1024 * 1024;
+const FOLD_RETRY_FIRST_MS = 500;
+const FOLD_RETRY_MAX_MS = 60_000;
 
-interface Waiting {
-  record: JournalRecord;
-  durability: 'strict' | 'relaxed';
-  resolve: () => void;
+export type Durability = 'strict' | 'relaxed';
+
+interface PendingWrite {
+  statements: readonly SqlStatement[];
+  durability: Durability;
+  ordinal: number;
+  resolve: (results: WriteResult[]) => void;
   reject: (error: unknown) => void;
 }
 
+interface PendingRead {
+  /** The last write received before this read: it runs once that one has settled. */
+  after: number;
+  run: () => void;
+}
+
+/** A problem in the background (a fold failing, the database deleted from outside), reported once until it clears. */
+export type ProblemListener = (problem: SpotflowError) => void;
+
 export class JournaledDatabase {
   readonly #sql: SqlJsStatic;
-  readonly #store: JournalStore;
   readonly #name: string;
+  readonly #onProblem: ProblemListener;
+  #store: JournalStore;
+  #file: PageFile;
   #engine: SqlEngine;
-  #nextSeq = 1;
-  #waiting: Waiting[] = [];
-  #appending: Promise<void> | undefined;
+  #nextSeq: number;
+  #writes: PendingWrite[] = [];
+  #reads: PendingRead[] = [];
+  #received = 0;
+  #settled = 0;
+  #draining: Promise<void> | undefined;
+  /** A group's SQLite transaction is open: no read, no fold until it commits or rolls back. */
+  #groupOpen = false;
   #folding: Promise<void> | undefined;
-  /** Set while the database is rebuilt after a failed append: every call waits for it. */
-  #rebuilding: Promise<void> | undefined;
+  #foldFailures = 0;
+  #foldBlockedUntil = 0;
+  #foldRetry: ReturnType<typeof setTimeout> | undefined;
+  /** Every chunk is to be stored again by the next fold (a new database, an upgrade, a database created again). */
+  #fullRewrite: boolean;
+  /** The IndexedDB database was created again: nothing may be appended before the whole file is stored. */
+  #recreated = false;
+  /** Ids a rolled-back group handed out, per AUTOINCREMENT table: the next group starts above them. */
+  readonly #sequenceFloors = new Map<string, number>();
+  #journalStatements: number;
+  #journalBytes: number;
+  readonly #reported = new Set<string>();
+  #closing = false;
   #broken: SpotflowError | undefined;
-  #journalRecords = 0;
-  #journalBytes = 0;
 
-  private constructor(sql: SqlJsStatic, store: JournalStore, name: string, loaded: Loaded) {
+  private constructor(
+    sql: SqlJsStatic,
+    store: JournalStore,
+    name: string,
+    loaded: Loaded,
+    onProblem: ProblemListener,
+  ) {
     this.#sql = sql;
     this.#store = store;
     this.#name = name;
+    this.#onProblem = onProblem;
+    this.#file = loaded.file;
     this.#engine = loaded.engine;
-    this.#adopt(loaded);
+    this.#nextSeq = loaded.lastSeq + 1;
+    this.#journalStatements = loaded.journalStatements;
+    this.#journalBytes = loaded.journalBytes;
+    this.#fullRewrite = loaded.fullRewrite;
+    this.#watch(store);
   }
 
-  static async open(sql: SqlJsStatic, name: string): Promise<JournaledDatabase> {
-    let store: JournalStore;
+  static async open(
+    sql: SqlJsStatic,
+    name: string,
+    onProblem: ProblemListener = () => {},
+  ): Promise<JournaledDatabase> {
+    const store = await openStore(name);
     try {
-      store = await JournalStore.open(name);
-    } catch (error) {
-      throw storageError(error, `Cannot open the IndexedDB database ${name}`);
-    }
-    try {
-      const database = new JournaledDatabase(sql, store, name, await load(sql, store, name));
+      const database = new JournaledDatabase(sql, store, name, await load(sql, store, name), onProblem);
       database.#foldIfDue();
       return database;
     } catch (error) {
@@ -68,138 +117,376 @@ export class JournaledDatabase {
     }
   }
 
-  async write(statements: readonly SqlStatement[], durability: 'strict' | 'relaxed'): Promise<WriteResult[]> {
-    await this.#ready();
-    if (statements.length === 0) {
-      await this.#appending;
-      return [];
-    }
-    const results = this.#engine.write(statements);
-    const record = { seq: this.#nextSeq++, statements };
-    await new Promise<void>((resolve, reject) => {
-      this.#waiting.push({ record, durability, resolve, reject });
-      this.#appending ??= this.#appendAll();
+  write(statements: readonly SqlStatement[], durability: Durability): Promise<WriteResult[]> {
+    const refused = this.#refusal();
+    if (refused) return Promise.reject(refused);
+    // An empty write changes nothing: it resolves once the writes before it have settled.
+    if (statements.length === 0) return this.#read(() => []);
+    return new Promise((resolve, reject) => {
+      this.#writes.push({ statements, durability, ordinal: ++this.#received, resolve, reject });
+      this.#drain();
     });
-    return results;
   }
 
-  async query<Row>(sql: string, params?: readonly SqlValue[]): Promise<Row[]> {
-    await this.#ready();
-    return this.#engine.query<Row>(sql, params);
+  query<Row>(sql: string, params?: readonly SqlValue[]): Promise<Row[]> {
+    const refused = this.#refusal();
+    if (refused) return Promise.reject(refused);
+    return this.#read(() => this.#engine.query<Row>(sql, params));
   }
 
-  /** Waits for appends and a fold in flight, then releases the database. */
+  /** Waits for the writes received and a fold in flight, then releases the database. */
   async close(): Promise<void> {
-    await this.#rebuilding;
-    await this.#appending;
-    await this.#folding?.catch(() => {});
+    if (this.#closing) return;
+    this.#closing = true;
+    while (this.#draining) await this.#draining;
+    await this.#folding;
+    clearTimeout(this.#foldRetry);
     this.#broken = new SpotflowError('CLIENT_CLOSED', `The database ${this.#name} is closed`);
-    this.#engine.close();
+    this.#file.close();
     this.#store.close();
   }
 
-  async #ready(): Promise<void> {
-    if (this.#rebuilding) await this.#rebuilding;
-    if (this.#broken) throw this.#broken;
+  #refusal(): SpotflowError | undefined {
+    if (this.#closing) return new SpotflowError('CLIENT_CLOSED', `The database ${this.#name} is closed`);
+    return this.#broken;
   }
 
-  #adopt(loaded: Loaded): void {
-    this.#engine = loaded.engine;
-    this.#nextSeq = loaded.lastSeq + 1;
-    this.#journalRecords = loaded.journalRecords;
-    this.#journalBytes = loaded.journalBytes;
-  }
-
-  async #appendAll(): Promise<void> {
-    while (this.#waiting.length > 0) {
-      const batch = this.#waiting.splice(0);
-      const durability = batch.every((w) => w.durability === 'relaxed') ? 'relaxed' : 'strict';
+  #read<T>(read: () => T): Promise<T> {
+    const after = this.#received;
+    if (!this.#groupOpen && this.#settled >= after) {
       try {
-        await this.#store.append(
-          batch.map((w) => w.record),
-          durability,
-        );
+        return Promise.resolve(read());
       } catch (error) {
-        const failed = [...batch, ...this.#waiting.splice(0)];
-        const reason = storageError(error, `Cannot write to the IndexedDB database ${this.#name}`);
-        for (const waiting of failed) waiting.reject(reason);
-        this.#appending = undefined;
-        await this.#rebuild();
-        return;
-      }
-      this.#journalRecords += batch.length;
-      for (const waiting of batch) {
-        this.#journalBytes += recordBytes(waiting.record);
-        waiting.resolve();
+        return Promise.reject(error);
       }
     }
-    this.#appending = undefined;
-    this.#foldIfDue();
+    return new Promise((resolve, reject) => {
+      this.#reads.push({
+        after,
+        run: () => {
+          try {
+            resolve(read());
+          } catch (error) {
+            reject(error);
+          }
+        },
+      });
+    });
   }
 
-  #rebuild(): Promise<void> {
-    this.#rebuilding = (async () => {
-      const stale = this.#engine;
+  #runReadyReads(): void {
+    if (this.#groupOpen || this.#reads.length === 0) return;
+    const ready = this.#reads.filter((read) => read.after <= this.#settled);
+    this.#reads = this.#reads.filter((read) => read.after > this.#settled);
+    for (const read of ready) read.run();
+  }
+
+  /** Applies and stores the queued writes, group after group, until none is left. */
+  #drain(): void {
+    if (this.#draining) return;
+    this.#draining = (async () => {
       try {
-        this.#adopt(await load(this.#sql, this.#store, this.#name));
-        stale.close();
-      } catch (error) {
-        this.#broken = isSpotflowError(error)
-          ? error
-          : storageError(error, `Cannot reload the IndexedDB database ${this.#name}`);
+        do {
+          if (this.#store.closedByOthers && !this.#broken) await this.#reopen();
+          const group = this.#writes.splice(0);
+          if (group.length > 0) {
+            await this.#storeGroup(group);
+            this.#settled = group[group.length - 1]!.ordinal;
+          }
+          this.#runReadyReads();
+          this.#foldIfDue();
+        } while (this.#writes.length > 0);
       } finally {
-        this.#rebuilding = undefined;
+        this.#draining = undefined;
       }
     })();
-    return this.#rebuilding;
   }
 
-  /** Folds only when everything applied in memory is also stored, so the snapshot holds no unstored write. */
+  async #storeGroup(group: PendingWrite[]): Promise<void> {
+    const unavailable = this.#broken ?? (this.#recreated ? await this.#storeWholeFile() : undefined);
+    if (unavailable) {
+      for (const write of group) write.reject(unavailable);
+      return;
+    }
+    const full = this.#journalFull();
+    this.#engine.begin();
+    this.#groupOpen = true;
+    let applied: { write: PendingWrite; results: WriteResult[] }[] = [];
+    let statements = this.#applyFloors();
+    for (const write of group) {
+      if (full && write.durability === 'strict') {
+        write.reject(full);
+        continue;
+      }
+      try {
+        applied.push({ write, results: this.#engine.apply(write.statements) });
+        statements.push(...write.statements);
+      } catch (error) {
+        if (!(error instanceof GroupLostError)) {
+          write.reject(error);
+          continue;
+        }
+        // SQLite rolled back the whole group: the writes applied so far are gone with it.
+        for (const { write: lost } of applied) lost.reject(error.reason);
+        write.reject(error.reason);
+        applied = [];
+        statements = this.#applyFloors();
+      }
+    }
+    if (applied.length === 0) {
+      this.#engine.rollback();
+      this.#groupOpen = false;
+      return;
+    }
+    const record: JournalRecord = { seq: this.#nextSeq, statements };
+    const durability = applied.every(({ write }) => write.durability === 'relaxed') ? 'relaxed' : 'strict';
+    try {
+      await this.#store.append([record], durability);
+    } catch (error) {
+      this.#rollBack();
+      const reason = storageError(error, `Cannot write to the IndexedDB database ${this.#name}`);
+      for (const { write } of applied) write.reject(reason);
+      return;
+    }
+    try {
+      this.#engine.commit();
+    } catch (error) {
+      // Stored but not applied: memory no longer matches IndexedDB. Only a reopen puts them together again.
+      this.#rollBack();
+      this.#broken = new SpotflowError(
+        'INTERNAL',
+        `A stored transaction did not commit in memory; reopen the database ${this.#name}`,
+        { cause: error },
+      );
+      for (const { write } of applied) write.reject(this.#broken);
+      return;
+    }
+    this.#groupOpen = false;
+    this.#nextSeq++;
+    this.#sequenceFloors.clear();
+    this.#journalStatements += statements.length;
+    this.#journalBytes += recordBytes(record);
+    for (const { write, results } of applied) write.resolve(results);
+  }
+
+  /** Statements that lift AUTOINCREMENT counters above ids a rolled-back group used; applied, and journaled. */
+  #applyFloors(): SqlStatement[] {
+    const statements: SqlStatement[] = [...this.#sequenceFloors].map(([table, seq]) => ({
+      sql: 'UPDATE sqlite_sequence SET seq = ? WHERE name = ? AND seq < ?',
+      params: [seq, table, seq],
+    }));
+    if (statements.length > 0) this.#engine.apply(statements);
+    return statements;
+  }
+
+  /** Rolls the open group back, remembering the ids it handed out (for tables that still exist after it). */
+  #rollBack(): void {
+    const used = this.#engine.sequences();
+    this.#engine.rollback();
+    this.#groupOpen = false;
+    for (const [table, seq] of this.#engine.sequences()) {
+      const floor = Math.max(used.get(table) ?? 0, this.#sequenceFloors.get(table) ?? 0);
+      if (floor > seq) this.#sequenceFloors.set(table, floor);
+    }
+  }
+
+  /** The refusal for durable writes while the journal is too long (folds keep failing), if it is. */
+  #journalFull(): SpotflowError | undefined {
+    if (this.#journalBytes < JOURNAL_LIMIT_BYTES) return undefined;
+    const megabytes = Math.round(this.#journalBytes / (1024 * 1024));
+    return new SpotflowError(
+      'DATABASE_UNAVAILABLE',
+      `Storage is full: the journal of ${this.#name} has grown to ${megabytes} MB because storing it as pages ` +
+        'keeps failing; writes are refused until that succeeds (free storage for this site)',
+    );
+  }
+
   #foldIfDue(): void {
-    if (this.#journalRecords < FOLD_RECORDS && this.#journalBytes < FOLD_BYTES) return;
-    if (this.#folding || this.#appending || this.#waiting.length > 0 || this.#broken) return;
+    if (this.#folding || this.#groupOpen || this.#broken || this.#closing) return;
+    if (!this.#fullRewrite && this.#journalStatements < FOLD_STATEMENTS && this.#journalBytes < FOLD_BYTES)
+      return;
+    if (performance.now() < this.#foldBlockedUntil) return;
+    this.#folding = this.#fold().finally(() => {
+      this.#folding = undefined;
+    });
+  }
+
+  /**
+   * Stores the chunks changed since the last fold, as of the last committed group. Starts synchronously, while no
+   * group is open: the chunks are copied before anything else can change them.
+   */
+  #fold(): Promise<void> {
+    const fileBytes = this.#engine.fileBytes();
+    if (!this.#file.verify(fileBytes)) {
+      console.warn(
+        `spotflow-device: the database file of ${this.#name} is stored whole (page tracking was lost)`,
+      );
+      this.#retrack();
+    }
+    const full = this.#fullRewrite;
+    if (full) this.#file.markAllChanged();
+    const chunks = this.#file.takeChanged(fileBytes);
     const seq = this.#nextSeq - 1;
-    const records = this.#journalRecords;
+    const statements = this.#journalStatements;
     const bytes = this.#journalBytes;
-    const image = this.#engine.export();
-    // Left to the GC on purpose: freeing it once IndexedDB cloned it did not lower the renderer's peak while filling
-    // 100,000 messages (median +230 vs +207 MB, 9 alternating runs); its size makes V8 collect sooner.
-    this.#folding = this.#store
-      .writeSnapshot({ bytes: image, seq })
-      .then(() => this.#store.dropThrough(seq))
-      .then(() => {
-        this.#journalRecords -= records;
+    const meta = { seq, fileBytes, chunkBytes: this.#file.chunkBytes };
+    return this.#store.writePages(meta, chunks, full).then(
+      async () => {
+        if (full) this.#fullRewrite = false;
+        this.#recreated = false;
+        this.#journalStatements -= statements;
         this.#journalBytes -= bytes;
-      })
-      // A failed fold loses nothing (the journal stays); the next append tries again.
-      .catch(() => {})
-      .finally(() => {
-        this.#folding = undefined;
-      });
+        this.#foldFailures = 0;
+        this.#foldBlockedUntil = 0;
+        this.#reported.delete('fold');
+        // Records left behind are skipped at load (the pages hold them) and dropped by the next fold.
+        await this.#store.dropThrough(seq).catch(() => {});
+      },
+      (error: unknown) => {
+        this.#file.restoreChanged(chunks.keys());
+        const delay = Math.min(FOLD_RETRY_MAX_MS, FOLD_RETRY_FIRST_MS * 2 ** this.#foldFailures);
+        this.#foldFailures++;
+        this.#foldBlockedUntil = performance.now() + delay;
+        clearTimeout(this.#foldRetry);
+        this.#foldRetry = setTimeout(() => this.#foldIfDue(), delay);
+        const reason = storageError(
+          error,
+          `Cannot store the database ${this.#name} as pages (the journal keeps every write meanwhile); ` +
+            `trying again in ${Math.round(delay / 1000)} s`,
+        );
+        this.#report('fold', reason);
+        return Promise.reject(reason);
+      },
+    );
+  }
+
+  /**
+   * The writes seen no longer account for the file (sql.js changed how it writes): store the whole file again,
+   * from a fresh tracked copy of it.
+   */
+  #retrack(): void {
+    const image = this.#engine.export();
+    const file = PageFile.open(this.#sql, image, CHUNK_BYTES);
+    const engine = new SqlEngine(file.db);
+    this.#engine.close();
+    this.#file = file;
+    this.#engine = engine;
+    this.#fullRewrite = true;
+  }
+
+  /** For a database created again: stores the whole file before anything else; the error if that failed. */
+  async #storeWholeFile(): Promise<SpotflowError | undefined> {
+    await this.#folding?.catch(() => {});
+    this.#fullRewrite = true;
+    this.#foldIfDue();
+    try {
+      await (this.#folding ?? Promise.reject(this.#lastFoldRefusal()));
+      return undefined;
+    } catch (error) {
+      return storageError(error, `Cannot store the database ${this.#name} again`);
+    }
+  }
+
+  #lastFoldRefusal(): SpotflowError {
+    return new SpotflowError(
+      'DATABASE_UNAVAILABLE',
+      `Storing the database ${this.#name} failed a moment ago; trying again shortly`,
+    );
+  }
+
+  /**
+   * The IndexedDB connection was closed from outside. If the database was deleted, it is created again from
+   * memory (which holds exactly what was stored); if another context put something else there, this client stops.
+   */
+  async #reopen(): Promise<void> {
+    let store: JournalStore;
+    try {
+      store = await openStore(this.#name);
+    } catch (error) {
+      this.#report('lost', storageError(error, `Cannot open the IndexedDB database ${this.#name} again`));
+      return;
+    }
+    const empty = await store.isEmpty().catch(() => false);
+    this.#store.close();
+    this.#store = store;
+    this.#watch(store);
+    if (!empty) {
+      this.#broken = new SpotflowError(
+        'DATABASE_UNAVAILABLE',
+        `The IndexedDB database ${this.#name} was replaced by another context while this client had it open; ` +
+          'close the client and start it again',
+      );
+      this.#report('lost', this.#broken);
+      return;
+    }
+    this.#recreated = true;
+    this.#fullRewrite = true;
+    // Memory holds exactly what was stored: store it at once (a failure is retried before the next write).
+    await this.#storeWholeFile();
+    this.#report(
+      'recreated',
+      new SpotflowError(
+        'DATABASE_UNAVAILABLE',
+        `The IndexedDB database ${this.#name} was deleted from outside; it is created again from the client's memory`,
+      ),
+    );
+  }
+
+  /** Recovers at once when the connection is closed from outside, not only at the next write. */
+  #watch(store: JournalStore): void {
+    store.onClosedByOthers = () => {
+      if (this.#closing || this.#broken) return;
+      this.#drain();
+    };
+  }
+
+  #report(kind: string, problem: SpotflowError): void {
+    if (this.#reported.has(kind)) return;
+    this.#reported.add(kind);
+    this.#onProblem(problem);
   }
 }
 
 interface Loaded {
+  file: PageFile;
   engine: SqlEngine;
   lastSeq: number;
-  journalRecords: number;
+  journalStatements: number;
   journalBytes: number;
+  fullRewrite: boolean;
 }
 
-/** The stored snapshot with the journal replayed on it. */
+async function openStore(name: string): Promise<JournalStore> {
+  try {
+    return await JournalStore.open(name);
+  } catch (error) {
+    throw storageError(error, `Cannot open the IndexedDB database ${name}`);
+  }
+}
+
+/** The stored file with the journal replayed on it. */
 async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promise<Loaded> {
   const stored = await store.load().catch((error: unknown) => {
+    if (error instanceof StoredPagesMissing) {
+      throw new SpotflowError('DATABASE_CORRUPT', `The stored database ${name} is damaged`, { cause: error });
+    }
     throw storageError(error, `Cannot read the IndexedDB database ${name}`);
   });
+  let file: PageFile;
   let engine: SqlEngine;
   try {
-    engine = new SqlEngine(new sql.Database(stored.snapshot?.bytes));
+    file = PageFile.open(sql, stored.image ?? new Uint8Array(0), CHUNK_BYTES);
   } catch (error) {
     throw new SpotflowError('DATABASE_CORRUPT', `The stored database ${name} is damaged`, { cause: error });
   } finally {
-    // sql.js copied the image (or failed): free the read copy now, so the worker holds the database once, not twice
-    // until a GC.
-    if (stored.snapshot) release(stored.snapshot.bytes);
+    // sql.js copied the image (or failed): free the read copy now, so the worker holds the database once.
+    if (stored.image) release(stored.image);
+  }
+  try {
+    engine = new SqlEngine(file.db);
+  } catch (error) {
+    file.close();
+    throw new SpotflowError('DATABASE_CORRUPT', `The stored database ${name} is damaged`, { cause: error });
   }
   try {
     for (const record of stored.journal) engine.write(record.statements);
@@ -208,10 +495,13 @@ async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promis
     throw new SpotflowError('DATABASE_CORRUPT', `The journal of ${name} does not replay`, { cause: error });
   }
   return {
+    file,
     engine,
-    lastSeq: stored.journal.at(-1)?.seq ?? stored.snapshot?.seq ?? 0,
-    journalRecords: stored.journal.length,
+    lastSeq: stored.journal.at(-1)?.seq ?? stored.seq,
+    journalStatements: stored.journal.reduce((sum, record) => sum + record.statements.length, 0),
     journalBytes: stored.journal.reduce((sum, record) => sum + recordBytes(record), 0),
+    // Nothing stored yet, a version 1 image, or pages cut at another size: store every chunk at the next fold.
+    fullRewrite: stored.image === undefined || stored.chunkBytes !== CHUNK_BYTES,
   };
 }
 

@@ -47,6 +47,59 @@ export class SqlEngine {
     }
   }
 
+  /** Opens the transaction a group of writes is applied in, held open until its journal append settles. */
+  begin(): void {
+    this.#exec('BEGIN');
+  }
+
+  /**
+   * Applies one write inside the open transaction: all of its statements or, if one fails, none (a savepoint).
+   * Throws `GroupLostError` if SQLite rolled back the whole transaction by itself (then a new one is open).
+   */
+  apply(statements: readonly SqlStatement[]): WriteResult[] {
+    this.#exec('SAVEPOINT write');
+    try {
+      const results = statements.map(({ sql, params }) => this.#run(sql, params));
+      this.#exec('RELEASE write');
+      return results;
+    } catch (error) {
+      try {
+        this.#exec('ROLLBACK TO write');
+        this.#exec('RELEASE write');
+      } catch {
+        // No savepoint left: SQLite ended the transaction itself (ON CONFLICT ROLLBACK, out of memory).
+        this.#exec('BEGIN');
+        throw new GroupLostError(statementError(error));
+      }
+      throw statementError(error);
+    }
+  }
+
+  commit(): void {
+    this.#exec('COMMIT');
+  }
+
+  rollback(): void {
+    try {
+      this.#exec('ROLLBACK');
+    } catch {}
+  }
+
+  /** The file's size as SQLite sees it: page count times page size. */
+  fileBytes(): number {
+    return Number(this.#scalar('PRAGMA page_count')) * Number(this.#scalar('PRAGMA page_size'));
+  }
+
+  /** AUTOINCREMENT tables' last handed-out ids (sqlite_sequence), empty when there is no such table. */
+  sequences(): Map<string, number> {
+    const exists = this.query<{ n: number }>(
+      "SELECT count(*) AS n FROM sqlite_master WHERE name = 'sqlite_sequence'",
+    )[0];
+    if (!exists?.n) return new Map();
+    const rows = this.query<{ name: string; seq: number }>('SELECT name, seq FROM sqlite_sequence');
+    return new Map(rows.map((row) => [row.name, Number(row.seq)]));
+  }
+
   query<Row>(sql: string, params?: readonly SqlValue[]): Row[] {
     try {
       const { statement } = this.#prepare(sql);
@@ -90,6 +143,10 @@ export class SqlEngine {
     return { changes, lastInsertRowid: rowid };
   }
 
+  #exec(sql: string): void {
+    this.#prepare(sql).statement.run();
+  }
+
   #scalar(sql: string): SqlValue {
     const { statement } = this.#prepare(sql);
     try {
@@ -118,6 +175,13 @@ export class SqlEngine {
     }
     this.#statements.set(sql, prepared);
     return prepared;
+  }
+}
+
+/** SQLite rolled back a group's whole transaction while one write failed: every write applied in it is gone. */
+export class GroupLostError extends Error {
+  constructor(readonly reason: SpotflowError) {
+    super(reason.message, { cause: reason });
   }
 }
 

@@ -14,7 +14,9 @@ export interface WireError {
 
 export type WorkerResponse =
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: WireError };
+  | { id: number; ok: false; error: WireError }
+  /** Not an answer: something the worker reports by itself (a background problem). */
+  | { id: 0; notice: WireError };
 
 /** What the worker side answers with: a value, and the buffers in it to hand over instead of copying. */
 export interface WorkerReply {
@@ -35,10 +37,17 @@ export class WorkerConnection<Request extends { id: number }> {
   #nextId = 1;
   #failure: SpotflowError | undefined;
 
+  /** Receives what the worker reports by itself (see `notify`). */
+  onNotice: ((problem: SpotflowError) => void) | undefined;
+
   /** @param failed the error every pending and later call gets when the worker fails to load or dies */
   constructor(worker: Worker, failed: (detail: string) => SpotflowError) {
     this.#worker = worker;
     this.#worker.onmessage = ({ data }: MessageEvent<WorkerResponse>) => {
+      if ('notice' in data) {
+        this.onNotice?.(fromWire(data.notice));
+        return;
+      }
       const pending = this.#pending.get(data.id);
       if (pending === undefined) return;
       this.#pending.delete(data.id);
@@ -97,6 +106,11 @@ export function serveRequests<Request extends { id: number }>(
       (error: unknown) => scope.postMessage({ id: request.id, ok: false, error: toWire(error, unexpected) }),
     );
   };
+}
+
+/** The worker's side: reports `problem` to the page unasked (`WorkerConnection.onNotice`). */
+export function notify(problem: SpotflowError): void {
+  (globalThis as unknown as WorkerScope).postMessage({ id: 0, notice: toWire(problem, problem.message) });
 }
 
 function toWire(error: unknown, unexpected: string): WireError {

@@ -50,21 +50,22 @@ describe('browser database durability', () => {
     await context.close();
   });
 
-  it('folds a long journal into a snapshot, and a reopen is the snapshot plus what came after it', async () => {
+  it('folds a long journal into stored pages, and a reopen is the pages plus what came after them', async () => {
     const context = await newContext(browser);
     const writer = await openPage(context, 'database.html');
     const name = `fold-${Date.now()}`;
     const stored = await writer.evaluate(async (name) => {
       const db = await globalThis.__openDatabase!(name);
       await db.write([{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)' }]);
-      // One after another: 2,500 journal records, past the fold threshold of 2,000.
+      // One after another: 2,500 journal records of one statement each, past the fold threshold of 2,000.
       for (let i = 0; i < 2_500; i++) await db.write([{ sql: 'INSERT INTO t (v) VALUES (?)', params: [i] }]);
       await db.close(); // waits for a fold in flight
       return globalThis.__idbSummary!(name);
     }, name);
-    expect(stored.snapshotSeq).toBeGreaterThanOrEqual(2_000);
-    // 2,501 records in all (the CREATE and the inserts): the journal keeps exactly those after the snapshot.
-    expect(stored.journalRecords).toBe(2_501 - stored.snapshotSeq);
+    expect(stored.pagesSeq).toBeGreaterThanOrEqual(2_000);
+    // 2,501 records in all (the CREATE and the inserts): the journal keeps exactly those after the pages.
+    expect(stored.journalRecords).toBe(2_501 - stored.pagesSeq);
+    expect(stored.chunks).toBe(Math.ceil(stored.fileBytes / (64 * 1024)));
     const rows = await writer.evaluate(async (name) => {
       const db = await globalThis.__openDatabase!(name);
       const [row] = await db.query<{ n: number; total: number }>(
@@ -77,32 +78,34 @@ describe('browser database durability', () => {
     await context.close();
   });
 
-  it('rejects writes with DATABASE_UNAVAILABLE once its IndexedDB database is deleted under it, never resolving them', async () => {
+  it('creates its IndexedDB database again from memory when it is deleted under it, reporting that once', async () => {
     const context = await newContext(browser);
     const writer = await openPage(context, 'database.html');
     const name = `deleted-${Date.now()}`;
     // A real fault, as when a user clears the site's data while the kiosk runs: the worker's connection is closed
-    // by the deletion, and every later IndexedDB transaction fails.
+    // by the deletion. Memory holds exactly what was stored, so the database is stored again from it.
     const outcome = await writer.evaluate(async (name) => {
       const db = await globalThis.__openDatabase!(name);
+      const problems: string[] = [];
+      db.onProblem?.((problem) => problems.push(`${problem.code}: ${problem.message}`));
       await db.write([{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)' }]);
       await db.write([{ sql: 'INSERT INTO t (v) VALUES (1)' }]);
       await globalThis.__deleteIdb!(name);
-      const code = (promise: Promise<unknown>) =>
-        promise.then(
-          () => 'resolved',
-          (error: { code: string }) => error.code,
-        );
-      const write = await code(db.write([{ sql: 'INSERT INTO t (v) VALUES (2)' }]));
-      const query = await code(db.query('SELECT count(*) AS n FROM t'));
+      await db.write([{ sql: 'INSERT INTO t (v) VALUES (2)' }]);
+      const [live] = await db.query<{ n: number }>('SELECT count(*) AS n FROM t');
+      await globalThis.__deleteIdb!(name);
+      await db.write([{ sql: 'INSERT INTO t (v) VALUES (3)' }]);
       await db.close();
-      // Opening again starts from what IndexedDB holds now: nothing.
       const again = await globalThis.__openDatabase!(name);
-      const tables = await again.query("SELECT name FROM sqlite_master WHERE type = 'table'");
+      const rows = await again.query<{ v: number }>('SELECT v FROM t ORDER BY id');
       await again.close();
-      return { write, query, tables: tables.length };
+      return { live: live?.n, stored: rows.map((row) => row.v), problems };
     }, name);
-    expect(outcome).toEqual({ write: 'DATABASE_UNAVAILABLE', query: 'DATABASE_UNAVAILABLE', tables: 0 });
+    expect(outcome.live).toBe(2);
+    expect(outcome.stored).toEqual([1, 2, 3]);
+    // Once per deletion: each is news to the app (its storage was wiped and rebuilt).
+    expect(outcome.problems).toHaveLength(1);
+    expect(outcome.problems[0]).toMatch(/^DATABASE_UNAVAILABLE: .*deleted from outside.*created again/);
     await context.close();
   });
 });

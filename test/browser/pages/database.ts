@@ -39,14 +39,18 @@ globalThis.__idbSummary = (name) =>
     request.onerror = () => reject(request.error);
     request.onsuccess = () => {
       const idb = request.result;
-      const transaction = idb.transaction(['snapshot', 'journal'], 'readonly');
-      const snapshot = transaction.objectStore('snapshot').get('main');
+      const transaction = idb.transaction(['meta', 'pages', 'journal'], 'readonly');
+      const meta = transaction.objectStore('meta').get('main');
+      const chunks = transaction.objectStore('pages').count();
       const journal = transaction.objectStore('journal').count();
       transaction.oncomplete = () => {
         idb.close();
+        const stored = meta.result as { seq: number; fileBytes: number } | undefined;
         resolve({
-          snapshotSeq: (snapshot.result as { seq: number } | undefined)?.seq ?? 0,
+          pagesSeq: stored?.seq ?? 0,
           journalRecords: journal.result,
+          chunks: chunks.result,
+          fileBytes: stored?.fileBytes ?? 0,
         });
       };
       transaction.onerror = () => reject(transaction.error);

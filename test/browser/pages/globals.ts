@@ -49,8 +49,11 @@ declare global {
   var spotflow: { DeviceClient: { start(options: PageStartOptions): Promise<DeviceClient> } };
   /** pages/database.ts: opens a database in the page, for tests that drive it directly. */
   var __openDatabase: ((name: string) => Promise<Database>) | undefined;
-  /** pages/database.ts: what IndexedDB holds for a database (its snapshot's sequence number, journal length). */
-  var __idbSummary: ((name: string) => Promise<{ snapshotSeq: number; journalRecords: number }>) | undefined;
+  /**
+   * pages/database.ts: what IndexedDB holds for a database: the journal position its stored pages include, how many
+   * journal records follow, how many chunks are stored and the file size they make.
+   */
+  var __idbSummary: ((name: string) => Promise<IdbSummary>) | undefined;
   /** pages/database.ts: deletes an IndexedDB database (as clearing the site's data does). */
   var __deleteIdb: ((name: string) => Promise<void>) | undefined;
   /** pages/lock.ts: drives locks by name. */
@@ -73,4 +76,11 @@ declare global {
   ) => Promise<void>;
   var __emulatorDrop: (deviceId: string) => Promise<void>;
   var __emulatorIsConnected: (deviceId: string) => Promise<boolean>;
+}
+
+export interface IdbSummary {
+  pagesSeq: number;
+  journalRecords: number;
+  chunks: number;
+  fileBytes: number;
 }
