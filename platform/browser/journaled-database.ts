@@ -65,7 +65,8 @@ export class JournaledDatabase {
   #draining: Promise<void> | undefined;
   /** A group's SQLite transaction is open: no read, no fold until it commits or rolls back. */
   #groupOpen = false;
-  #folding: Promise<void> | undefined;
+  #folding: Promise<SpotflowError | undefined> | undefined;
+  #lastFold: Promise<SpotflowError | undefined> | undefined;
   #foldFailures = 0;
   #foldBlockedUntil = 0;
   #foldRetry: ReturnType<typeof setTimeout> | undefined;
@@ -309,13 +310,14 @@ export class JournaledDatabase {
     this.#folding = this.#fold().finally(() => {
       this.#folding = undefined;
     });
+    this.#lastFold = this.#folding;
   }
 
   /**
    * Stores the chunks changed since the last fold, as of the last committed group. Starts synchronously, while no
-   * group is open: the chunks are copied before anything else can change them.
+   * group is open: the chunks are copied before anything else can change them. Resolves to the failure, if any.
    */
-  #fold(): Promise<void> {
+  #fold(): Promise<SpotflowError | undefined> {
     const fileBytes = this.#engine.fileBytes();
     if (!this.#file.verify(fileBytes)) {
       console.warn(
@@ -341,6 +343,7 @@ export class JournaledDatabase {
         this.#reported.delete('fold');
         // Records left behind are skipped at load (the pages hold them) and dropped by the next fold.
         await this.#store.dropThrough(seq).catch(() => {});
+        return undefined;
       },
       (error: unknown) => {
         this.#file.restoreChanged(chunks.keys());
@@ -355,7 +358,7 @@ export class JournaledDatabase {
             `trying again in ${Math.round(delay / 1000)} s`,
         );
         this.#report('fold', reason);
-        return Promise.reject(reason);
+        return reason;
       },
     );
   }
@@ -376,22 +379,11 @@ export class JournaledDatabase {
 
   /** For a database created again: stores the whole file before anything else; the error if that failed. */
   async #storeWholeFile(): Promise<SpotflowError | undefined> {
-    await this.#folding?.catch(() => {});
+    await this.#folding;
     this.#fullRewrite = true;
     this.#foldIfDue();
-    try {
-      await (this.#folding ?? Promise.reject(this.#lastFoldRefusal()));
-      return undefined;
-    } catch (error) {
-      return storageError(error, `Cannot store the database ${this.#name} again`);
-    }
-  }
-
-  #lastFoldRefusal(): SpotflowError {
-    return new SpotflowError(
-      'DATABASE_UNAVAILABLE',
-      `Storing the database ${this.#name} failed a moment ago; trying again shortly`,
-    );
+    // No fold started: the last one failed a moment ago and its backoff has not run out.
+    return this.#folding ? await this.#folding : ((await this.#lastFold) ?? refusedForNow(this.#name));
   }
 
   /**
@@ -526,9 +518,17 @@ function recordBytes(record: JournalRecord): number {
   return bytes;
 }
 
+function refusedForNow(name: string): SpotflowError {
+  return new SpotflowError(
+    'DATABASE_UNAVAILABLE',
+    `Storing the database ${name} failed a moment ago; trying again shortly`,
+  );
+}
+
 /** IndexedDB failures (quota, a deleted database, private mode) by their DOMException name. */
 function storageError(error: unknown, context: string): SpotflowError {
   if (isSpotflowError(error)) return error;
-  const name = error instanceof Error || error instanceof DOMException ? error.name : 'unknown error';
+  const named = (error as { name?: unknown } | null)?.name;
+  const name = typeof named === 'string' ? named : 'unknown error';
   return new SpotflowError('DATABASE_UNAVAILABLE', `${context} (${name})`, { cause: error });
 }
