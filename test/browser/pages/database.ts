@@ -57,4 +57,51 @@ globalThis.__idbSummary = (name) =>
     };
   });
 
+globalThis.__storedImage = async (name) => {
+  const idb = await request(indexedDB.open(name));
+  const transaction = idb.transaction(['meta', 'pages'], 'readonly');
+  const meta = request(transaction.objectStore('meta').get('main'));
+  const chunks = request(transaction.objectStore('pages').getAll());
+  const { seq, fileBytes, chunkBytes } = (await meta) as {
+    seq: number;
+    fileBytes: number;
+    chunkBytes: number;
+  };
+  const image = new Uint8Array(fileBytes);
+  for (const [i, chunk] of ((await chunks) as Uint8Array[]).entries()) {
+    image.set(chunk.subarray(0, fileBytes - i * chunkBytes), i * chunkBytes);
+  }
+  idb.close();
+  return { image, seq };
+};
+globalThis.__writeVersion1 = async (name, snapshot, journal) => {
+  const open = indexedDB.open(name, 1);
+  open.onupgradeneeded = () => {
+    open.result.createObjectStore('snapshot');
+    open.result.createObjectStore('journal');
+  };
+  const idb = await request(open);
+  const transaction = idb.transaction(['snapshot', 'journal'], 'readwrite');
+  transaction.objectStore('snapshot').put(snapshot, 'main');
+  for (const record of journal) transaction.objectStore('journal').put(record, record.seq);
+  await new Promise((resolve, reject) => {
+    transaction.oncomplete = resolve;
+    transaction.onerror = () => reject(transaction.error);
+  });
+  idb.close();
+};
+globalThis.__version1Left = async (name) => {
+  const idb = await request(indexedDB.open(name));
+  const count = await request(idb.transaction('snapshot').objectStore('snapshot').count());
+  idb.close();
+  return count;
+};
+
+function request<T>(r: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
 markReady();

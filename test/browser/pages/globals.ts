@@ -54,6 +54,18 @@ declare global {
    * journal records follow, how many chunks are stored and the file size they make.
    */
   var __idbSummary: ((name: string) => Promise<IdbSummary>) | undefined;
+  /** pages/database.ts: the SQLite file a database's stored pages make, and the journal position they include. */
+  var __storedImage: ((name: string) => Promise<{ image: Uint8Array; seq: number }>) | undefined;
+  /** pages/database.ts: stores a database as the previous version did (a whole-file snapshot and a journal). */
+  var __writeVersion1:
+    | ((
+        name: string,
+        snapshot: { bytes: Uint8Array; seq: number },
+        journal: { seq: number; statements: { sql: string }[] }[],
+      ) => Promise<void>)
+    | undefined;
+  /** pages/database.ts: how many version 1 snapshots a database still holds. */
+  var __version1Left: ((name: string) => Promise<number>) | undefined;
   /** pages/database.ts: deletes an IndexedDB database (as clearing the site's data does). */
   var __deleteIdb: ((name: string) => Promise<void>) | undefined;
   /** pages/lock.ts: drives locks by name. */
