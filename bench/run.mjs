@@ -16,7 +16,17 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { misses, table } from './lib/harness.mjs';
 
-const caseNames = ['enqueue', 'e2e', 'azure', 'backlog', 'browser', 'compression', 'fleet', 'bundle'];
+const caseNames = [
+  'enqueue',
+  'e2e',
+  'azure',
+  'backlog',
+  'browser',
+  'browser-writes',
+  'compression',
+  'fleet',
+  'bundle',
+];
 
 const { values: args } = parseArgs({
   options: {

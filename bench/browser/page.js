@@ -25,26 +25,31 @@ async function start(options) {
   }
 }
 
+/** `size` bytes: all `1`, or random (`random`: incompressible, as an encrypted or packed reading is). */
+function payloadOf(size, random) {
+  return random ? crypto.getRandomValues(new Uint8Array(size)) : new Uint8Array(size).fill(1);
+}
+
 /** `count` enqueues of `size` bytes by `callers` concurrent callers; returns msg/s. */
-async function enqueueRate(count, callers, size) {
-  const payload = new Uint8Array(size).fill(1);
+async function enqueueRate(count, callers, size, random = false) {
+  const same = payloadOf(size, false);
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: callers }, async () => {
       while (next < count) {
         next++;
-        await state.client.enqueueMessage(payload, { stream: 'bench' });
+        await state.client.enqueueMessage(random ? payloadOf(size, true) : same, { stream: 'bench' });
       }
     }),
   );
   return count / ((performance.now() - started) / 1000);
 }
 
-/** Tops the outbox up to `total` pending messages of 256 B. */
-async function fill(total) {
+/** Tops the outbox up to `total` pending messages of 256 B (random bytes with `random`). */
+async function fill(total, random = false) {
   const pending = await state.client.pendingMessagesCount();
-  if (pending < total) await enqueueRate(total - pending, 64, 256);
+  if (pending < total) await enqueueRate(total - pending, 64, 256, random);
   return state.client.pendingMessagesCount();
 }
 
@@ -62,34 +67,78 @@ async function latencies(count) {
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-let baselineDb;
-/** The baseline: one IndexedDB put per message, each in its own `durability: 'strict'` transaction. */
-async function idbRate(count, callers, size) {
-  baselineDb ??= await new Promise((resolve, reject) => {
-    const request = indexedDB.open('bench-baseline', 1);
+/** Opens (creating it) the IndexedDB database `name` with one auto-increment store, `messages`. */
+function openBaseline(name) {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(name, 1);
     request.onupgradeneeded = () => request.result.createObjectStore('messages', { autoIncrement: true });
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error);
   });
-  const put = (value) =>
-    new Promise((resolve, reject) => {
-      const transaction = baselineDb.transaction('messages', 'readwrite', { durability: 'strict' });
-      transaction.objectStore('messages').put(value);
-      transaction.oncomplete = () => resolve();
-      transaction.onerror = () => reject(transaction.error);
-      transaction.onabort = () => reject(transaction.error);
-    });
+}
+
+/** One put of `value` in its own `durability: 'strict'` transaction; resolves when the transaction completed. */
+function strictPut(db, value) {
+  return new Promise((resolve, reject) => {
+    const transaction = db.transaction('messages', 'readwrite', { durability: 'strict' });
+    transaction.objectStore('messages').put(value);
+    transaction.oncomplete = () => resolve();
+    transaction.onerror = () => reject(transaction.error);
+    transaction.onabort = () => reject(transaction.error);
+  });
+}
+
+let baselineDb;
+/** The baseline: one IndexedDB put per message, each in its own `durability: 'strict'` transaction. */
+async function idbRate(count, callers, size) {
+  baselineDb ??= await openBaseline('bench-baseline');
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: callers }, async () => {
       while (next < count) {
         next++;
-        await put(new Uint8Array(size).fill(1));
+        await strictPut(baselineDb, new Uint8Array(size).fill(1));
       }
     }),
   );
   return count / ((performance.now() - started) / 1000);
+}
+
+/**
+ * `count` enqueues of `size` bytes (random with `random`), each awaited before the next (a sensor loop); returns
+ * the ms taken.
+ */
+async function enqueueSequential(count, size, random = false) {
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    await state.client.enqueueMessage(payloadOf(size, random), { stream: 'sequential' });
+  }
+  return performance.now() - started;
+}
+
+let floorDb;
+/**
+ * The floor of a durable write per message: `count` IndexedDB puts of `size` bytes (random with `random`), each in
+ * its own `durability: 'strict'` transaction, each awaited before the next; returns the ms taken.
+ */
+async function idbSequential(count, size, random = false) {
+  floorDb ??= await openBaseline('bench-floor');
+  const started = performance.now();
+  for (let i = 0; i < count; i++) await strictPut(floorDb, payloadOf(size, random));
+  return performance.now() - started;
+}
+
+/** Closes the client (its database waits for every write and fold in flight); the page can `start` it again. */
+async function stop() {
+  const client = state.client;
+  state.client = undefined;
+  await client?.close();
+}
+
+/** What the origin stores, as the browser counts it (`navigator.storage.estimate()`), bytes. */
+async function storageUsage() {
+  return (await navigator.storage.estimate()).usage ?? 0;
 }
 
 let compressor;
@@ -119,5 +168,17 @@ async function compressRate(messages, level) {
   return { mbPerS: bytesIn / 1e6 / seconds, ratio: bytesIn / bytesOut };
 }
 
-globalThis.bench = { state, start, enqueueRate, fill, latencies, idbRate, compressRate };
+globalThis.bench = {
+  state,
+  start,
+  stop,
+  enqueueRate,
+  fill,
+  latencies,
+  idbRate,
+  enqueueSequential,
+  idbSequential,
+  storageUsage,
+  compressRate,
+};
 globalThis.benchReady = true;
