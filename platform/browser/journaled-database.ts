@@ -143,6 +143,7 @@ export class JournaledDatabase {
     await this.#folding;
     clearTimeout(this.#foldRetry);
     this.#broken = new SpotflowError('CLIENT_CLOSED', `The database ${this.#name} is closed`);
+    this.#engine.close();
     this.#file.close();
     this.#store.close();
   }
@@ -484,6 +485,7 @@ async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promis
     for (const record of stored.journal) engine.write(record.statements);
   } catch (error) {
     engine.close();
+    file.close();
     throw new SpotflowError('DATABASE_CORRUPT', `The journal of ${name} does not replay`, { cause: error });
   }
   return {

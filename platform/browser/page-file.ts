@@ -105,6 +105,7 @@ export class PageFile {
     return this.#size === fileBytes && this.#bytes.length >= fileBytes;
   }
 
+  /** Stops watching and closes the database (closing twice is harmless). */
   close(): void {
     if (watcher === this.#watcher) watcher = undefined;
     this.db.close();
