@@ -4,10 +4,11 @@
  * first compression, so brotli-wasm (imported statically: one chunk, whatever the bundler's worker format) is
  * fetched only then. A failed load is reported as NETWORK, after which the page replaces this worker.
  */
-
+import './compression-fetches.js';
 import type { BrotliWasmType } from 'brotli-wasm';
 import * as brotliWasm from 'brotli-wasm';
 import { SpotflowError } from '../../src/errors.js';
+import { lastFetch } from './compression-fetches.js';
 import type { CompressionRequest } from './compression-protocol.js';
 import { serveRequests, type WorkerReply } from './worker-rpc.js';
 
@@ -15,9 +16,13 @@ import { serveRequests, type WorkerReply } from './worker-rpc.js';
 // import the whole module instead).
 const loading = (brotliWasm as unknown as { default: Promise<BrotliWasmType> }).default;
 const brotli = loading.catch((error: unknown) => {
-  throw new SpotflowError('NETWORK', 'Cannot load the Brotli compressor (package brotli-wasm)', {
-    cause: error,
-  });
+  throw new SpotflowError(
+    'NETWORK',
+    `Cannot load the Brotli compressor (package brotli-wasm)${lastFetch()}`,
+    {
+      cause: error,
+    },
+  );
 });
 // Reported to the request that awaits it, not as an unhandled rejection of the worker.
 brotli.catch(() => {});

@@ -71,7 +71,9 @@ function startWorker(): WorkerConnection<CompressionRequest> {
     type: 'module',
     name: 'spotflow-device compression',
   });
-  return new WorkerConnection<CompressionRequest>(worker, (detail) => unavailable(detail));
+  return new WorkerConnection<CompressionRequest>(worker, (detail) =>
+    unavailable(`its worker's script failed to load or run: ${detail}`),
+  );
 }
 
 function unavailable(detail?: string): SpotflowError {

@@ -1,8 +1,8 @@
-import { asSpotflowError, type SpotflowError } from '../errors.js';
+import { asSpotflowError, SpotflowError } from '../errors.js';
 import type { HubCredentials } from '../iothub/connection-string.js';
 import { type MessageProperties, TelemetryTopics, telemetryTopic } from '../iothub/property-bag.js';
 import type { Logger } from '../logger.js';
-import type { Clock, Compressor, MqttConnection, TimerHandle } from '../ports.js';
+import type { Clock, CompressionLevel, Compressor, MqttConnection, TimerHandle } from '../ports.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
 import type { OutboxEntry, OutboxStore } from './store.js';
 import { type FileUploader, type UploadProgress, uploadThresholdBytes } from './upload.js';
@@ -23,6 +23,13 @@ const pageSize = 256;
 /** IoT Hub's limit for one device-to-cloud message, and what MQTT adds around topic and payload. */
 const maxMessageBytes = 256 * 1024;
 const maxPacketOverheadBytes = 16;
+/**
+ * Compression is an optimisation: when the compressor fails (its wasm cannot be downloaded, a proxy stalls it),
+ * messages that asked for it go uncompressed, and it is tried again after these delays (doubling, jittered).
+ */
+const compressorRetry = { initialMs: 10_000, maxMs: 5 * 60_000 };
+/** How long a compressor that has not worked yet may take (its load included): 30 s, plus 1 s per 100 kB. */
+const unprovenCompressorMs = (bytes: number) => 30_000 + bytes / 100;
 
 /**
  * Streams the outbox to the hub over one connection at a time: reads pages in id order, compresses and uploads
@@ -38,6 +45,10 @@ export class OutboxSender {
   #generation = 0;
   readonly #wakers = new Set<() => void>();
   readonly #topics = new TelemetryTopics();
+  /** Whether the compressor has worked since it last failed (a proven one gets no deadline). */
+  #compressorProven = false;
+  #compressorFailures = 0;
+  #compressorRetryAt = 0;
 
   constructor(
     private readonly store: OutboxStore,
@@ -183,8 +194,8 @@ export class OutboxSender {
     let payload = await this.store.payloadOf(entry);
     if (payload === undefined) return undefined;
     if (entry.compression !== 'none' && payload.length > 0) {
-      const compressed = await this.compressor.compress(payload, entry.compression);
-      if (compressed.length < payload.length) {
+      const compressed = await this.#compressIfAvailable(payload, entry.compression);
+      if (compressed !== undefined && compressed.length < payload.length) {
         payload = compressed;
         properties.contentEncoding = 'br';
       }
@@ -204,6 +215,55 @@ export class OutboxSender {
     const upload = { blobName, compressed: properties.contentEncoding === 'br' };
     await this.store.rememberUpload(entry.id, upload);
     return linkMessage(credentials, properties, upload);
+  }
+
+  /**
+   * The payload compressed, or undefined while the compressor is failing: the message then goes as it is (the
+   * platform takes both), so a compressor that cannot load never holds up delivery. A failure is reported once
+   * until the compressor works again; meanwhile it is tried again after a growing delay, not by every message.
+   */
+  async #compressIfAvailable(payload: Uint8Array, level: CompressionLevel): Promise<Uint8Array | undefined> {
+    if (this.#compressorFailures > 0 && this.clock.monotonicNow() < this.#compressorRetryAt) return undefined;
+    try {
+      const compressing = this.compressor.compress(payload, level);
+      const compressed = this.#compressorProven
+        ? await compressing
+        : await this.#withDeadline(compressing, unprovenCompressorMs(payload.length));
+      this.#compressorProven = true;
+      this.#compressorFailures = 0;
+      return compressed;
+    } catch (error) {
+      this.#compressorProven = false;
+      this.#compressorRetryAt =
+        this.clock.monotonicNow() + backoffDelay(this.#compressorFailures, compressorRetry);
+      if (this.#compressorFailures++ === 0) {
+        const cause = asSpotflowError(error, 'The compressor failed');
+        const reported = new SpotflowError(
+          cause.code,
+          `${cause.message}; messages that ask for compression are sent uncompressed until it works`,
+          { cause },
+        );
+        this.log.warn('Compression unavailable; sending uncompressed', { error: reported });
+        this.events.error(reported);
+      }
+      return undefined;
+    }
+  }
+
+  /** `work`, or a TIMEOUT rejection after `ms` (the work's own outcome is then ignored). */
+  #withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+    let timer: TimerHandle | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = this.clock.setTimeout(
+        () =>
+          reject(
+            new SpotflowError('TIMEOUT', `The compressor did not answer within ${Math.round(ms / 1000)} s`),
+          ),
+        ms,
+      );
+    });
+    work.catch(() => {});
+    return Promise.race([work, deadline]).finally(() => this.clock.clearTimeout(timer));
   }
 
   /** Waits until something happened after generation `seen` (returns at once if it already has). */
