@@ -9,21 +9,28 @@ import type { Clock } from '../ports.js';
 import { type Answer, exchange, jsonOf } from '../util/http.js';
 import { Secrets } from '../util/secrets.js';
 import { tlsError, tlsVerificationCode } from '../util/tls.js';
-import { parseDuration, parseExpirationTime } from './expiry.js';
+import { parseDuration, parseExpirationTime, parseHttpDate } from './expiry.js';
 
-export interface StartedOperation {
+/** What every successful answer tells besides its body. */
+export interface Answered {
+  /** The platform's time when it answered (its `Date` header), or undefined when it sent none that could be read. */
+  platformTime: number | undefined;
+}
+
+export interface StartedOperation extends Answered {
   id: string;
   verificationCode: string;
+  /** The platform's time when the operation expires (the platform, not the device, decides when it has). */
   expiresAt: number;
 }
 
-export interface IssuedRegistrationToken {
+export interface IssuedRegistrationToken extends Answered {
   registrationToken: string;
-  /** Absolute expiry (ms epoch), or undefined when the token does not expire. */
+  /** Absolute expiry on the platform's clock (ms epoch), or undefined when the token does not expire. */
   expiresAt: number | undefined;
 }
 
-export interface Registration {
+export interface Registration extends Answered {
   credentials: HubCredentials;
   /** Remaining lifetime of the registration token, when the platform says. */
   registrationTokenLifetimeMs: number | undefined;
@@ -136,6 +143,7 @@ export class ProvisioningApi {
       id: requireString(body, 'provisioningOperationId', 256),
       verificationCode: requireString(body, 'verificationCode', 256),
       expiresAt: expiresAt ?? Number.POSITIVE_INFINITY,
+      platformTime: platformTimeOf(response),
     };
   }
 
@@ -206,6 +214,7 @@ export class ProvisioningApi {
     const lifetime = body.tokenRemainingLifetime;
     return {
       credentials,
+      platformTime: platformTimeOf(response),
       registrationTokenLifetimeMs:
         lifetime === undefined || lifetime === null
           ? undefined
@@ -220,6 +229,7 @@ export class ProvisioningApi {
     return {
       registrationToken,
       expiresAt: parseExpirationTime(body.expirationTime, 'expirationTime'),
+      platformTime: platformTimeOf(response),
     };
   }
 
@@ -270,6 +280,11 @@ export class ProvisioningApi {
       throw new SpotflowError('NETWORK', `The platform could not be reached (${describeFailure(error)})`);
     }
   }
+}
+
+/** The answer's Date header; a missing or unreadable one is undefined (the caller falls back to what it knew). */
+function platformTimeOf(answer: Answer): number | undefined {
+  return parseHttpDate(answer.headers.get('date'));
 }
 
 function hostOf(instance: string): string {

@@ -7,6 +7,7 @@ import {
   LONG_LIFETIME_MS,
   parseDuration,
   parseExpirationTime,
+  parseHttpDate,
 } from './expiry.js';
 
 const MINUTE = 60_000;
@@ -217,5 +218,37 @@ describe('parseExpirationTime', () => {
     expect(() => parseExpirationTime('x', 'connectionStringExpiration')).toThrow(
       /^connectionStringExpiration/,
     );
+  });
+});
+
+describe("parseHttpDate (the platform's time from a Date header)", () => {
+  it('reads an IMF-fixdate', () => {
+    expect(parseHttpDate('Wed, 15 Jan 2025 12:00:00 GMT')).toBe(Date.UTC(2025, 0, 15, 12));
+    expect(parseHttpDate('Thu, 29 Feb 2024 23:59:59 GMT')).toBe(Date.UTC(2024, 1, 29, 23, 59, 59));
+    expect(parseHttpDate(new Date(Date.UTC(2031, 6, 4, 1, 2, 3)).toUTCString())).toBe(
+      Date.UTC(2031, 6, 4, 1, 2, 3),
+    );
+  });
+
+  it('gives undefined (the caller falls back) for a missing, garbled or implausible header', () => {
+    const bad = [
+      null,
+      undefined,
+      '',
+      'yesterday',
+      'Tue, 99 Foo 20x5 25:61:61 GMT',
+      'Wed, 15 Jan 2025 12:00:00 UTC',
+      'Wed, 15 Jan 2025 12:00:00',
+      '2025-01-15T12:00:00Z',
+      'Wednesday, 15-Jan-25 12:00:00 GMT',
+      'Wed Jan 15 12:00:00 2025',
+      'Mon, 31 Apr 2025 12:00:00 GMT',
+      'Fri, 29 Feb 2025 12:00:00 GMT',
+      'Wed, 15 Jan 2025 24:00:00 GMT',
+      'Wed, 15 Jan 2025 12:60:00 GMT',
+      'Thu, 01 Jan 1970 00:00:00 GMT',
+      `Wed, 15 Jan 2025 12:00:00 GMT${' '.repeat(100)}x`,
+    ];
+    for (const text of bad) expect(parseHttpDate(text), String(text)).toBeUndefined();
   });
 });

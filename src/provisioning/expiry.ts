@@ -159,3 +159,29 @@ export function parseExpirationTime(text?: unknown, field = 'expirationTime'): n
   }
   return date.getTime() - offsetMs;
 }
+
+const httpDatePattern =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const httpMonths = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** Dates before this are not taken from a server: a clock at 1970 is a broken one, not the platform's time. */
+const EARLIEST_SERVER_DATE_MS = Date.UTC(2000, 0, 1);
+
+/**
+ * The platform's time from an HTTP `Date` header (RFC 9110 IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`), in ms
+ * since the epoch; `undefined` for a missing header, any other form, an impossible date or one before 2000. Server
+ * input is untrusted: whoever calls this falls back to what it knew before.
+ */
+export function parseHttpDate(text: string | null | undefined): number | undefined {
+  if (typeof text !== 'string' || text.length > 64) return undefined;
+  const match = httpDatePattern.exec(text.trim());
+  if (match === null) return undefined;
+  const [, day, month, year, hour, minute, second] = match;
+  const [d, h, m, s] = [Number(day), Number(hour), Number(minute), Number(second)];
+  if (d < 1 || h > 23 || m > 59 || s > 60) return undefined; // 60: a leap second, as the RFC allows
+  const date = new Date(0);
+  date.setUTCFullYear(Number(year), httpMonths.indexOf(month!), d);
+  if (date.getUTCDate() !== d) return undefined; // 31 Apr rolled over into May
+  date.setUTCHours(h, m, Math.min(s, 59), 0);
+  const ms = date.getTime();
+  return ms >= EARLIEST_SERVER_DATE_MS ? ms : undefined;
+}

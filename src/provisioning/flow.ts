@@ -1,4 +1,4 @@
-import { abortedError, SpotflowError } from '../errors.js';
+import { abortedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ProvisioningOperation } from '../options.js';
 import type { Clock } from '../ports.js';
@@ -18,6 +18,7 @@ export interface ProvisioningFlowOptions {
  * SPEC §2 steps 2: start an operation, show its verification code, poll `complete` until a technician approves.
  * Network failures are retried with backoff (a device may boot before its network); fatal outcomes reject with
  * their own codes: PROVISIONING_REJECTED, PROVISIONING_CANCELLED, PROVISIONING_EXPIRED, WORKSPACE_DISABLED.
+ * The operation has expired when the platform says so (410), never by the device's clock, which may be years off.
  */
 export async function runProvisioning(
   api: ProvisioningApi,
@@ -53,12 +54,6 @@ export async function runProvisioning(
       signal,
     );
     if (!result.pending) return result;
-    if (clock.now() > operation.expiresAt) {
-      throw new SpotflowError(
-        'PROVISIONING_EXPIRED',
-        'The provisioning operation expired before it was approved',
-      );
-    }
     await sleep(clock, options.pollIntervalMs, signal);
   }
 }

@@ -5,8 +5,12 @@
 import type { HubCredentials } from '../iothub/connection-string.js';
 import type { IssuedRegistrationToken } from './api.js';
 import { effectiveExpiryUntil } from './expiry.js';
+import { tokenArrival } from './renewal-plan.js';
 
-/** What the database keeps about this device's registration (tokens included: the file is owner-only). */
+/**
+ * What the database keeps about this device's registration (tokens included: the file is owner-only). Every time
+ * in it is on the platform's clock, never the device's.
+ */
 export interface StoredRegistration {
   instance: string;
   provisioningTokenHash: string;
@@ -17,6 +21,11 @@ export interface StoredRegistration {
   /** When to refresh it (skew-tolerant, SPEC §2 step 4). */
   registrationTokenRenewAt: number | null;
   hub: Omit<HubCredentials, 'sasExpiresAt'> & { sasExpiresAt: number; sasRenewAt: number };
+  /**
+   * The platform's time minus the device's wall time when last known (absent in databases of earlier versions): the
+   * next start's guess of the platform's time until an answer tells it.
+   */
+  platformOffsetMs?: number;
 }
 
 type TokenFields = Pick<
@@ -39,13 +48,24 @@ export function isReusable(
   );
 }
 
-/** The registration-token fields of a token the platform just issued. */
-export function tokenFields(issued: IssuedRegistrationToken, now: number): TokenFields {
+/**
+ * The registration-token fields of a token the platform just issued, at platform time `now`, and whether it arrived
+ * already expired (`strikes`: how many in a row did before it; see {@link tokenArrival}).
+ */
+export function tokenFields(
+  issued: IssuedRegistrationToken,
+  now: number,
+  strikes = 0,
+): { token: TokenFields; struck: boolean } {
   const expiresAt = issued.expiresAt ?? null;
+  const { renewAt, struck } = tokenArrival(expiresAt, strikes, now);
   return {
-    registrationToken: issued.registrationToken,
-    registrationTokenExpiresAt: expiresAt,
-    registrationTokenRenewAt: expiresAt === null ? null : effectiveExpiryUntil(now, expiresAt),
+    token: {
+      registrationToken: issued.registrationToken,
+      registrationTokenExpiresAt: expiresAt,
+      registrationTokenRenewAt: renewAt,
+    },
+    struck,
   };
 }
 

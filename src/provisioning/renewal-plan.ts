@@ -1,7 +1,8 @@
 /**
  * When the token handler renews what, as pure functions of its pacing state and the time, so that every rule
  * (SPEC §2 step 4, SPEC §3 "never hammer the hub") is a row in a table of cases (renewal-plan.test.ts).
- * Intervals between renewals are measured on the monotonic clock, because NTP may step the wall clock by hours.
+ * Due times are on the platform's clock (platform-time.ts: learnt from its answers, carried on the monotonic clock);
+ * intervals between renewals are measured on the monotonic clock. The device's wall clock decides nothing.
  */
 import { effectiveExpiryUntil } from './expiry.js';
 
@@ -10,7 +11,11 @@ import { effectiveExpiryUntil } from './expiry.js';
  * is due sooner by its own lifetime (SPEC §2 step 4: a 2 s SAS is renewed after 1 s).
  */
 export const MIN_RENEWAL_INTERVAL_MS = 10_000;
-/** Longest wait between renewals after refusals in a row: the device is offline meanwhile. */
+/**
+ * Longest wait between renewals after refusals in a row (the device is offline meanwhile), and between refreshes of
+ * registration tokens that keep arriving already expired by the platform's time as the device knows it (a token of
+ * a few minutes must still be refreshed before the platform lets it expire).
+ */
 export const MAX_REFUSED_INTERVAL_MS = 5 * 60_000;
 /**
  * Longest wait between renewals of SAS tokens that keep arriving already expired by the device's clock: the hub
@@ -19,14 +24,17 @@ export const MAX_REFUSED_INTERVAL_MS = 5 * 60_000;
 export const MAX_SKEWED_INTERVAL_MS = 30 * 60_000;
 /** A SAS with less than this left by the device's clock when it arrives counts as already expired. */
 export const MIN_SAS_REMAINING_MS = 1000;
-/** The loop wakes at least this often: the wall clock may jump (NTP after boot) and timers do not follow it. */
-export const MAX_SLEEP_MS = 60_000;
+/**
+ * The loop wakes at least this often to look at the wall clock: a step forward may be a suspend (the monotonic clock
+ * stood still, the platform's time did not), so the time is learnt again within seconds, not a minute.
+ */
+export const MAX_SLEEP_MS = 5000;
 
 /** What is known about the current SAS, to pace its renewal. */
 export interface SasPacing {
   /** Monotonic time when it arrived (when the client started, for one read from the database). */
   arrivedAt: number;
-  /** How long after its arrival it is due for renewal by the monotonic clock (Infinity: the wall clock decides). */
+  /** How long after its arrival it is due for renewal by the monotonic clock (Infinity: its due time on the platform's clock decides). */
   renewAfterMs: number;
   /** It arrived already expired, or the hub refused it: renewing it is a retry, paced by {@link backoffInterval}. */
   struck: boolean;
@@ -42,14 +50,24 @@ export interface RenewalState {
   sas: SasPacing;
   /** Renewals in a row that brought no usable SAS (it arrived already expired, or the hub refused it). */
   strikes: number;
-  /** Wall time the stored SAS is due for renewal. */
+  /** Platform time the stored SAS is due for renewal. */
   sasRenewAt: number;
-  /** Wall time the registration token is due for refresh; null when it does not expire. */
+  /** Platform time the registration token is due for refresh; null when it does not expire. */
   registrationTokenRenewAt: number | null;
+  /**
+   * The platform's time is not known: the client started (from the database: only a guess from the wall clock) or
+   * the wall clock stepped forward. A refresh of the registration token tells it, and re-plans everything.
+   */
+  timeUnknown: boolean;
+  /** Monotonic time the last refresh of the registration token began; undefined before the first. */
+  lastRefreshAt: number | undefined;
+  /** Refreshes made only to learn the time since the last one that was due: each waits twice as long. */
+  timeChecks: number;
 }
 
+/** The time: the platform's as the device knows it (platform-time.ts), and the monotonic clock's. */
 export interface Now {
-  wall: number;
+  platform: number;
   monotonic: number;
 }
 
@@ -57,12 +75,12 @@ export interface Now {
 export type RenewalStep =
   | { kind: 'provision' }
   | { kind: 'renewSas'; waitMs: number; strikes: number }
-  | { kind: 'refreshRegistrationToken' }
+  | { kind: 'refreshRegistrationToken'; timeCheck: boolean }
   | { kind: 'sleep'; ms: number };
 
 /**
- * Provisioning first; then the SAS when refused or due (by either clock); then the registration token when due;
- * otherwise sleep until the sooner of the two is due, at most {@link MAX_SLEEP_MS}.
+ * Provisioning first; then the SAS when refused or due (by either clock); then the registration token when due, or
+ * to learn the platform's time; otherwise sleep until the sooner of the two is due, at most {@link MAX_SLEEP_MS}.
  *
  * Every SAS renewal, scheduled or after a refusal, starts no sooner than an interval after the previous one, and
  * never waits longer than that interval (NTP stepping the clock back must not make the wait as long as the step).
@@ -72,7 +90,7 @@ export type RenewalStep =
 export function nextRenewal(state: RenewalState, now: Now): RenewalStep {
   if (state.needsProvisioning) return { kind: 'provision' };
   const sasDueIn = Math.min(
-    state.sasRenewAt - now.wall,
+    state.sasRenewAt - now.platform,
     state.sas.arrivedAt + state.sas.renewAfterMs - now.monotonic,
   );
   if (state.refused || sasDueIn <= 0) {
@@ -85,33 +103,59 @@ export function nextRenewal(state: RenewalState, now: Now): RenewalStep {
     const waitMs = Math.min(Math.max(interval - (now.monotonic - state.lastRenewalAt), 0), interval);
     return { kind: 'renewSas', waitMs, strikes };
   }
-  const tokenDueIn = (state.registrationTokenRenewAt ?? Number.POSITIVE_INFINITY) - now.wall;
-  if (tokenDueIn <= 0) return { kind: 'refreshRegistrationToken' };
+  let tokenDueIn = (state.registrationTokenRenewAt ?? Number.POSITIVE_INFINITY) - now.platform;
+  if (tokenDueIn <= 0) return { kind: 'refreshRegistrationToken', timeCheck: false };
+  if (state.timeUnknown) {
+    // Learning the time is not worth a storm: 10 s after the last refresh, doubling with each check in a row.
+    const interval = backoffInterval(state.timeChecks + 1, MAX_REFUSED_INTERVAL_MS);
+    const since = state.lastRefreshAt === undefined ? interval : now.monotonic - state.lastRefreshAt;
+    tokenDueIn = Math.min(Math.max(interval - since, 0), interval);
+    if (tokenDueIn <= 0) return { kind: 'refreshRegistrationToken', timeCheck: true };
+  }
   return { kind: 'sleep', ms: Math.max(0, Math.min(sasDueIn, tokenDueIn, MAX_SLEEP_MS)) };
 }
 
 /**
+ * When a registration token that just arrived, expiring at `expiresAt` (null: never), is due for refresh, in
+ * platform time. One that arrived already expired (less than a second left) by the platform's time as the device
+ * knows it is kept (the platform decides whether it accepts it) and refreshed after the backoff interval for one more
+ * strike, at most 5 minutes: refreshing at once would loop, each new token looking expired too.
+ */
+export function tokenArrival(
+  expiresAt: number | null,
+  strikes: number,
+  now: number,
+): { renewAt: number | null; struck: boolean } {
+  if (expiresAt === null) return { renewAt: null, struck: false };
+  if (expiresAt - now >= MIN_SAS_REMAINING_MS) {
+    return { renewAt: effectiveExpiryUntil(now, expiresAt), struck: false };
+  }
+  return { renewAt: now + backoffInterval(strikes + 1, MAX_REFUSED_INTERVAL_MS), struck: true };
+}
+
+/**
  * When a SAS that just arrived, expiring at `sasExpiresAt`, is due for renewal. One whose expiry is already past
- * (or less than a second away) by the device's clock means the clock is ahead of the platform's by more than the
- * SAS lifetime, or the platform sent a past expiry. Its real lifetime is unknown, so it is kept (the hub decides
- * whether it accepts it) and renewed after the backoff interval for one more strike, not at once: renewing at once
- * would loop, each new SAS looking expired too, each one a reconnect.
+ * (or less than a second away) by the platform's time as the device knows it (its answer's Date header; without one,
+ * the device's clock, which may be ahead by more than the SAS lifetime), or the platform sent a past expiry. Its real
+ * lifetime is unknown, so it is kept (the hub decides whether it accepts it) and renewed after the backoff interval
+ * for one more strike, not at once: renewing at once would loop, each new SAS looking expired too, each one a
+ * reconnect.
  */
 export function sasArrival(
   sasExpiresAt: number,
   strikes: number,
   now: Now,
 ): { sasRenewAt: number; pacing: SasPacing } {
-  if (sasExpiresAt - now.wall >= MIN_SAS_REMAINING_MS) {
-    const sasRenewAt = effectiveExpiryUntil(now.wall, sasExpiresAt);
+  if (sasExpiresAt - now.platform >= MIN_SAS_REMAINING_MS) {
+    const sasRenewAt = effectiveExpiryUntil(now.platform, sasExpiresAt);
     return {
       sasRenewAt,
-      pacing: { arrivedAt: now.monotonic, renewAfterMs: sasRenewAt - now.wall, struck: false },
+      pacing: { arrivedAt: now.monotonic, renewAfterMs: sasRenewAt - now.platform, struck: false },
     };
   }
   const renewAfterMs = backoffInterval(strikes + 1, MAX_SKEWED_INTERVAL_MS);
   return {
-    sasRenewAt: now.wall + renewAfterMs,
+    sasRenewAt: now.platform + renewAfterMs,
     pacing: { arrivedAt: now.monotonic, renewAfterMs, struck: true },
   };
 }

@@ -64,6 +64,7 @@ async function device(options: { deviceAheadMs: number; sasLifetimeMs: number })
           `HostName=hub.example.com;DeviceId=ws:dev;SharedAccessSignature=${sas}`,
         ),
         registrationTokenLifetimeMs: undefined,
+        platformTime: undefined,
       };
     },
   } as unknown as ProvisioningApi;

@@ -1,8 +1,11 @@
 /**
  * The token handler: establishes the registration and keeps the registration token and the SAS fresh for the
- * client's life. What to renew when is decided in renewal-plan.ts, what is stored in registration.ts; this class
- * carries the steps out. A little over 300 lines because it is the one owner of the registration and its loop:
- * splitting the remaining steps apart would spread that state over several classes.
+ * client's life. What to renew when is decided in renewal-plan.ts, what is stored in registration.ts, the platform's
+ * time in platform-time.ts; this class carries the steps out. About 380 lines because it is the one owner of the
+ * registration and its loop: splitting the remaining steps apart would spread that state over several classes.
+ *
+ * The device's clock decides nothing: a stored registration is used until the platform refuses it (401), whatever
+ * the clock says, and every due time is on the platform's clock as its answers tell it, carried on the monotonic one.
  */
 import { abortedError, asSpotflowError, isSpotflowError, type SpotflowError } from '../errors.js';
 import type { HubCredentials } from '../iothub/connection-string.js';
@@ -14,8 +17,9 @@ import { backoffDelay, sleep } from '../util/backoff.js';
 import { Hurry, retrying } from '../util/retry.js';
 import type { Secrets } from '../util/secrets.js';
 import { sha256Hex } from '../util/sha256.js';
-import type { IssuedRegistrationToken, ProvisioningApi } from './api.js';
+import type { Answered, IssuedRegistrationToken, ProvisioningApi } from './api.js';
 import { type ProvisioningFlowOptions, runProvisioning } from './flow.js';
+import { PlatformTime, WALL_JUMP_MS } from './platform-time.js';
 import {
   isReusable,
   registrationKey,
@@ -25,6 +29,19 @@ import {
   withLifetime,
 } from './registration.js';
 import { type Now, nextRenewal, type RenewalState, type SasPacing, sasArrival } from './renewal-plan.js';
+
+/** The device's clock this far off the platform's is worth a warning (once, until it comes back within it). */
+const CLOCK_WARNING_MS = 60_000;
+/** Allowed for an answer's way from the platform to the device, when placing the platform's time. */
+const ANSWER_LATENCY_MS = 1000;
+
+/**
+ * Where the platform's time is, given an answer's Date header (whole seconds, the time it was written): likely in
+ * the middle of that second, surely within it or the time the answer took to arrive.
+ */
+function dateWindow(date: number): [number, number, number] {
+  return [date + 500, date, date + 1000 + ANSWER_LATENCY_MS];
+}
 
 export type { StoredRegistration } from './registration.js';
 
@@ -55,6 +72,14 @@ export class TokenHandler implements CredentialSource {
   readonly #pacing: Omit<RenewalState, 'sasRenewAt' | 'registrationTokenRenewAt'>;
   /** Whether the current run of already-expired SAS tokens has been logged (once, not at every renewal). */
   #skewReported = false;
+  /** Whether the device's clock has been reported far off the platform's (once, until it comes back). */
+  #clockReported = false;
+  /** The platform's time, as its answers told it (a guess from the wall clock before the first). */
+  #time: PlatformTime;
+  /** Registration tokens in a row that arrived already expired by the platform's time as known. */
+  #refreshStrikes = 0;
+  /** Refusals of the registration (401) in a row: after the first, provisioning again waits, with backoff. */
+  #invalidInARow = 0;
   /** Cuts a renewal's retry backoff short when the hub refuses the SAS (proof the network is back). */
   readonly #hurry: Hurry;
 
@@ -72,7 +97,11 @@ export class TokenHandler implements CredentialSource {
       lastRenewalAt: undefined,
       sas: { arrivedAt: clock.monotonicNow(), renewAfterMs: Number.POSITIVE_INFINITY, struck: false },
       strikes: 0,
+      timeUnknown: false,
+      lastRefreshAt: undefined,
+      timeChecks: 0,
     };
+    this.#time = new PlatformTime(clock);
     this.#hurry = new Hurry(clock);
     this.#alarm = new Hurry(clock);
   }
@@ -83,8 +112,9 @@ export class TokenHandler implements CredentialSource {
 
   /**
    * Start-up: reuse the stored registration when it was made with the same provisioning token, requested device
-   * id and instance; otherwise provision now (waiting for approval). A stored registration whose token expired
-   * still starts the client at once (offline-first); provisioning then runs in the background.
+   * id and instance; otherwise provision now (waiting for approval). A stored registration is used whatever the
+   * device's clock says about its expiry (offline-first, and the clock may be years off): the loop's first refresh
+   * learns the platform's time, and only the platform's refusal (401) makes the client provision again.
    */
   async establish(signal: AbortSignal | undefined): Promise<void> {
     const hash = await sha256Hex(this.options.provisioningToken);
@@ -100,13 +130,8 @@ export class TokenHandler implements CredentialSource {
       this.#registration = stored;
       this.options.secrets?.add(stored.registrationToken);
       this.options.secrets?.add(stored.hub.sasToken);
-      if (
-        stored.registrationTokenExpiresAt !== null &&
-        stored.registrationTokenExpiresAt <= this.clock.now()
-      ) {
-        this.log.warn('The stored registration token has expired; provisioning again in the background');
-        this.#pacing.needsProvisioning = true;
-      }
+      this.#time = new PlatformTime(this.clock, stored.platformOffsetMs ?? 0);
+      this.#pacing.timeUnknown = true;
       return;
     }
     const issued = await runProvisioning(this.api, this.options, this.clock, this.log, signal);
@@ -171,6 +196,11 @@ export class TokenHandler implements CredentialSource {
     let attempt = 0;
     while (!signal.aborted) {
       try {
+        if (this.#time.wallStep() > WALL_JUMP_MS) {
+          // NTP, a user, or a suspend (the monotonic clock stood still meanwhile): learn the platform's time again.
+          this.log.info("The device's clock stepped forward; asking the platform for its time");
+          this.#pacing.timeUnknown = true;
+        }
         const step = nextRenewal(
           {
             ...this.#pacing,
@@ -193,7 +223,7 @@ export class TokenHandler implements CredentialSource {
             await this.#renewSas(signal);
             break;
           case 'refreshRegistrationToken':
-            await this.#refreshRegistrationToken(signal);
+            await this.#refreshRegistrationToken(step.timeCheck, signal);
             break;
           case 'sleep':
             await this.#alarm.wait(step.ms, signal);
@@ -204,6 +234,11 @@ export class TokenHandler implements CredentialSource {
         if (signal.aborted) return;
         if (isSpotflowError(error, 'REGISTRATION_INVALID')) {
           this.requireProvisioning(error.message);
+          // A platform that refuses the registration it has just issued must not make a loop of provisionings.
+          if (this.#invalidInARow++ > 0) {
+            const delay = backoffDelay(this.#invalidInARow - 2, { initialMs: 10_000, maxMs: 300_000 });
+            await sleep(this.clock, delay, signal).catch(() => {});
+          }
           continue;
         }
         this.events.error(asSpotflowError(error, 'Token handler failed'));
@@ -223,24 +258,34 @@ export class TokenHandler implements CredentialSource {
       signal,
       this.#hurry,
     );
-    const now = this.clock.now();
+    const lifetimeMs = registration.registrationTokenLifetimeMs;
+    const now = this.#answered(registration, this.#registration.registrationTokenExpiresAt, lifetimeMs);
     const { hub, pacing } = this.#arrived(registration.credentials, now);
-    const next = withLifetime({ ...this.#registration, hub }, registration.registrationTokenLifetimeMs, now);
+    const next = withLifetime({ ...this.#registration, hub }, lifetimeMs, now);
     this.#pacing.refused = false;
     await this.#store(next, pacing);
     // Not `sasExpiresAt`: the logger redacts fields whose name mentions a SAS.
     this.log.info('Hub credentials renewed', { expiresAt: new Date(next.hub.sasExpiresAt).toISOString() });
   }
 
-  async #refreshRegistrationToken(signal: AbortSignal): Promise<void> {
+  /** `timeCheck`: the token is not due, the refresh is to learn the platform's time (paced in renewal-plan.ts). */
+  async #refreshRegistrationToken(timeCheck: boolean, signal: AbortSignal): Promise<void> {
+    this.#pacing.lastRefreshAt = this.clock.monotonicNow();
+    this.#pacing.timeChecks = timeCheck ? this.#pacing.timeChecks + 1 : 0;
     const issued = await retrying(
       () => this.api.refresh(this.options.provisioningToken, this.#registration.registrationToken, signal),
       this.clock,
       this.log,
       signal,
+      this.#hurry,
     );
-    await this.#store({ ...this.#registration, ...tokenFields(issued, this.clock.now()) });
-    this.log.info('Registration token refreshed');
+    const { token, struck } = tokenFields(issued, this.#answered(issued), this.#refreshStrikes);
+    this.#refreshStrikes = struck ? this.#refreshStrikes + 1 : 0;
+    await this.#store({ ...this.#registration, ...token });
+    this.log.info('Registration token refreshed', {
+      renewInMs:
+        token.registrationTokenRenewAt === null ? null : token.registrationTokenRenewAt - this.#time.now(),
+    });
   }
 
   async #register(
@@ -254,8 +299,12 @@ export class TokenHandler implements CredentialSource {
       this.log,
       signal,
     );
-    const now = this.clock.now();
-    const token = withLifetime(tokenFields(issued, now), registration.registrationTokenLifetimeMs, now);
+    const lifetimeMs = registration.registrationTokenLifetimeMs;
+    if (issued.platformTime !== undefined) this.#time.learn(...dateWindow(issued.platformTime));
+    const now = this.#answered(registration, issued.expiresAt ?? null, lifetimeMs);
+    const { token: fields, struck } = tokenFields(issued, now);
+    this.#refreshStrikes = struck ? 1 : 0;
+    const token = withLifetime(fields, lifetimeMs, now);
     const { hub, pacing } = this.#arrived(registration.credentials, now);
     await this.#store(
       {
@@ -274,7 +323,12 @@ export class TokenHandler implements CredentialSource {
   }
 
   /** Stores `next`; `pacing` describes its SAS when one just arrived (not when only the registration token changed). */
-  async #store(next: StoredRegistration, pacing?: SasPacing): Promise<void> {
+  async #store(registration: StoredRegistration, pacing?: SasPacing): Promise<void> {
+    // Every store follows an answer of the platform, which accepted the registration.
+    this.#invalidInARow = 0;
+    const next = this.#time.known
+      ? { ...registration, platformOffsetMs: Math.round(this.#time.offsetMs) }
+      : registration;
     await this.state.set(registrationKey, next);
     const changed = this.#registration === undefined || this.#registration.hub.sasToken !== next.hub.sasToken;
     this.#registration = next;
@@ -286,11 +340,50 @@ export class TokenHandler implements CredentialSource {
     for (const listener of [...this.#listeners]) listener();
   }
 
+  /**
+   * Learns the platform's time from an answer that just arrived, and returns it. Its Date header tells it; without
+   * one, a registration token's remaining lifetime (`lifetimeMs`, from `register`) against its known expiry
+   * (`tokenExpiresAt`) does; without either, it stays what it was (at worst the device's own clock). Either way the
+   * platform has been asked: the time is no longer waiting to be learnt.
+   */
+  #answered(answer: Answered, tokenExpiresAt?: number | null, lifetimeMs?: number): number {
+    if (answer.platformTime !== undefined) this.#time.learn(...dateWindow(answer.platformTime));
+    else if (lifetimeMs !== undefined && tokenExpiresAt != null) {
+      // A lifetime in whole seconds, rounded down: the platform's time is within a second before expiry minus it.
+      const at = tokenExpiresAt - lifetimeMs;
+      this.#time.learn(at - 500, at - 1000, at + ANSWER_LATENCY_MS);
+    }
+    this.#pacing.timeUnknown = false;
+    this.#reportClock();
+    return this.#time.now();
+  }
+
+  /** Says once when the device's clock is far off the platform's: harmless to the SDK, not to the application. */
+  #reportClock(): void {
+    if (!this.#time.known) return;
+    const aheadMs = -this.#time.offsetMs;
+    if (Math.abs(aheadMs) < CLOCK_WARNING_MS) {
+      this.#clockReported = false;
+      return;
+    }
+    if (this.#clockReported) return;
+    this.#clockReported = true;
+    this.log.warn(
+      `The device's clock is ${formatDuration(Math.abs(aheadMs))} ${aheadMs > 0 ? 'ahead of' : 'behind'} the ` +
+        "platform's. Credentials are timed by the platform's time, so the SDK is not affected; set the device's " +
+        'clock (NTP) for the times your application reads from it',
+      {
+        deviceClock: new Date(this.clock.now()).toISOString(),
+        platformTime: new Date(this.#time.now()).toISOString(),
+      },
+    );
+  }
+
   /** The hub part of the registration for a SAS that just arrived, and how to pace its renewal. */
   #arrived(credentials: HubCredentials, now: number): { hub: StoredRegistration['hub']; pacing: SasPacing } {
     const sasExpiresAt = credentials.sasExpiresAt.getTime();
     const { sasRenewAt, pacing } = sasArrival(sasExpiresAt, this.#pacing.strikes, {
-      wall: now,
+      platform: now,
       monotonic: this.clock.monotonicNow(),
     });
     return { hub: { ...credentials, sasExpiresAt, sasRenewAt }, pacing };
@@ -306,8 +399,12 @@ export class TokenHandler implements CredentialSource {
     if (this.#skewReported) return;
     this.#skewReported = true;
     this.log.warn(
-      "The hub credentials arrived already expired by this device's clock: the clock is probably ahead of the " +
-        "platform's. Using them anyway and renewing them with backoff; set the device's clock (NTP) to fix this",
+      this.#time.known
+        ? "The hub credentials arrived already expired by the platform's own time (its Date header). Using them " +
+            'anyway and renewing them with backoff'
+        : "The hub credentials arrived already expired by this device's clock (the platform does not tell its " +
+            "time): the clock is probably ahead of the platform's. Using them anyway and renewing them with " +
+            "backoff; set the device's clock (NTP) to fix this",
       {
         expiresAt: new Date(sasExpiresAt).toISOString(),
         deviceClock: new Date(this.clock.now()).toISOString(),
@@ -317,6 +414,21 @@ export class TokenHandler implements CredentialSource {
   }
 
   #now(): Now {
-    return { wall: this.clock.now(), monotonic: this.clock.monotonicNow() };
+    return { platform: this.#time.now(), monotonic: this.clock.monotonicNow() };
   }
+}
+
+/** `2 years`, `3 hours`, `90 seconds`: a clock's error as people read it (to within a percent). */
+function formatDuration(ms: number): string {
+  const units: [string, number][] = [
+    ['year', 365 * 86_400_000],
+    ['day', 86_400_000],
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+  ];
+  for (const [name, size] of units) {
+    const count = Math.round(ms / size);
+    if (ms >= 0.99 * size) return `${count} ${name}${count === 1 ? '' : 's'}`;
+  }
+  return `${Math.round(ms / 1000)} seconds`;
 }

@@ -32,24 +32,27 @@ export function tempDir(prefix = 'spotflow-sdk-'): {
 
 /**
  * Starts a real client (Node platform) against the emulator, trusting its CA (or the `ca` given); `clock` replaces
- * the platform's (a `StillClock` from `./clock.js`, so the test decides when time passes).
+ * the platform's (a `StillClock` from `./clock.js`, so the test decides when time passes), and `fetch` its fetch.
  */
 export function startClient(
   emulator: TestEmulator,
-  options: Partial<NodeStartOptions> & { database: string; clock?: Clock },
+  options: Partial<NodeStartOptions> & { database: string; clock?: Clock; fetch?: typeof globalThis.fetch },
 ): Promise<DeviceClient> {
-  const { ca = emulator.ca, clock, ...core } = options;
+  const { ca = emulator.ca, clock, fetch, ...core } = options;
   const platform = createNodePlatform({ ca });
-  return DeviceClient.startOn(clock ? { ...platform, clock } : platform, {
-    provisioningToken: emulator.provisioningToken,
-    instance: emulator.instance,
-    logger: memoryLogger(),
-    provisioningPollIntervalMs: 50,
-    reconnectInitialDelayMs: 50,
-    reconnectMaxDelayMs: 500,
-    onProvisioningOperation: () => {},
-    ...core,
-  });
+  return DeviceClient.startOn(
+    { ...platform, ...(clock ? { clock } : {}), ...(fetch ? { fetch } : {}) },
+    {
+      provisioningToken: emulator.provisioningToken,
+      instance: emulator.instance,
+      logger: memoryLogger(),
+      provisioningPollIntervalMs: 50,
+      reconnectInitialDelayMs: 50,
+      reconnectMaxDelayMs: 500,
+      onProvisioningOperation: () => {},
+      ...core,
+    },
+  );
 }
 
 export function eventOnce<T>(client: DeviceClient, event: string, timeoutMs = 10_000): Promise<T> {

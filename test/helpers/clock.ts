@@ -264,3 +264,36 @@ export class StillClock implements Clock {
     this.#real.delete(handle);
   }
 }
+
+/**
+ * A device whose wall clock is wrong: `now()` is the test clock's wall time plus `aheadMs` (negative: behind), and
+ * {@link WrongWallClock.jump} steps it as NTP or a user would, while the monotonic time and the timers stay the test
+ * clock's own. Give the emulator the test clock itself: the platform's time is right, the device's is not.
+ */
+export class WrongWallClock implements Clock {
+  constructor(
+    private readonly base: Clock,
+    public aheadMs: number,
+  ) {}
+
+  now(): number {
+    return this.base.now() + this.aheadMs;
+  }
+
+  monotonicNow(): number {
+    return this.base.monotonicNow();
+  }
+
+  setTimeout(callback: () => void, ms: number): TimerHandle {
+    return this.base.setTimeout(callback, ms);
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.base.clearTimeout(handle);
+  }
+
+  /** Steps the wall clock by `ms` (forward when positive); monotonic time and timers do not move. */
+  jump(ms: number): void {
+    this.aheadMs += ms;
+  }
+}
