@@ -11,12 +11,14 @@ import { effectiveExpiryUntil } from './expiry.js';
  * is due sooner by its own lifetime (SPEC §2 step 4: a 2 s SAS is renewed after 1 s).
  */
 export const MIN_RENEWAL_INTERVAL_MS = 10_000;
-/**
- * Longest wait between renewals after refusals in a row (the device is offline meanwhile), and between refreshes of
- * registration tokens that keep arriving already expired by the platform's time as the device knows it (a token of
- * a few minutes must still be refreshed before the platform lets it expire).
- */
+/** Longest wait between renewals after refusals in a row (the device is offline meanwhile), and between time checks. */
 export const MAX_REFUSED_INTERVAL_MS = 5 * 60_000;
+/**
+ * Longest wait between refreshes of registration tokens that keep arriving already expired by the platform's time
+ * as the device knows it (only when the platform tells neither its time nor the token's lifetime, and the device's
+ * clock is ahead): their real lifetime is unknown, and a token of a few minutes must not expire meanwhile.
+ */
+export const MAX_STRUCK_TOKEN_INTERVAL_MS = 60_000;
 /**
  * Longest wait between renewals of SAS tokens that keep arriving already expired by the device's clock: the hub
  * (whose clock is right) accepts them, and a typical 1 h SAS would be renewed after 30 min anyway.
@@ -119,7 +121,7 @@ export function nextRenewal(state: RenewalState, now: Now): RenewalStep {
  * When a registration token that just arrived, expiring at `expiresAt` (null: never), is due for refresh, in
  * platform time. One that arrived already expired (less than a second left) by the platform's time as the device
  * knows it is kept (the platform decides whether it accepts it) and refreshed after the backoff interval for one more
- * strike, at most 5 minutes: refreshing at once would loop, each new token looking expired too.
+ * strike, at most a minute: refreshing at once would loop, each new token looking expired too.
  */
 export function tokenArrival(
   expiresAt: number | null,
@@ -130,7 +132,7 @@ export function tokenArrival(
   if (expiresAt - now >= MIN_SAS_REMAINING_MS) {
     return { renewAt: effectiveExpiryUntil(now, expiresAt), struck: false };
   }
-  return { renewAt: now + backoffInterval(strikes + 1, MAX_REFUSED_INTERVAL_MS), struck: true };
+  return { renewAt: now + backoffInterval(strikes + 1, MAX_STRUCK_TOKEN_INTERVAL_MS), struck: true };
 }
 
 /**

@@ -10,8 +10,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { realClock } from '../../test/helpers/clock.js';
+import { SpotflowError } from '../errors.js';
 import { parseConnectionString } from '../iothub/connection-string.js';
 import type { Logger } from '../logger.js';
+import type { Clock } from '../ports.js';
 import type { StateStore } from '../store/state.js';
 import { sha256Hex } from '../util/sha256.js';
 import type { ProvisioningApi, Registration } from './api.js';
@@ -49,6 +51,61 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
+/**
+ * A token handler on `api` and `clock`, established from a stored registration (a registration token that does not
+ * expire, and a SAS from long ago, so that the handler renews it as soon as it starts), not started yet.
+ */
+async function establishedHandler(
+  api: ProvisioningApi,
+  clock: Clock,
+  token: Partial<StoredRegistration> = {},
+) {
+  const stored: StoredRegistration = {
+    instance: 'https://platform.example.com',
+    provisioningTokenHash: await sha256Hex('provisioning-token'),
+    requestedDeviceId: 'dev',
+    registrationToken: 'registration-token',
+    registrationTokenExpiresAt: null,
+    registrationTokenRenewAt: null,
+    // A SAS from long ago: the handler renews it as soon as it starts.
+    hub: {
+      hostName: 'hub.example.com',
+      hubDeviceId: 'ws:dev',
+      workspaceId: 'ws',
+      deviceId: 'dev',
+      sasToken: 'SharedAccessSignature sr=hub.example.com%2Fdevices%2Fws%253Adev&sig=old&se=1',
+      sasExpiresAt: 1000,
+      sasRenewAt: 500,
+    },
+    ...token,
+  };
+  const values = new Map<string, unknown>([['registration', stored]]);
+  const state = {
+    get: async (key: string) => values.get(key),
+    set: async (key: string, value: unknown) => void values.set(key, value),
+  } as unknown as StateStore;
+  const warnings: string[] = [];
+  const required: string[] = [];
+  const log: Logger = { debug() {}, info() {}, warn: (message) => warnings.push(message), error() {} };
+  const handler = new TokenHandler(
+    api,
+    state,
+    {
+      instance: 'https://platform.example.com',
+      provisioningToken: 'provisioning-token',
+      deviceId: 'dev',
+      pollIntervalMs: 10,
+      onProvisioningOperation: () => {},
+    },
+    clock,
+    log,
+    { provisioningRequired: (reason) => void required.push(reason), error() {} },
+  );
+  handlers.push(handler);
+  await handler.establish(undefined);
+  return { handler, warnings, required };
+}
+
 async function device(options: { deviceAheadMs: number; sasLifetimeMs: number }): Promise<Device> {
   let aheadMs = options.deviceAheadMs;
   let lifetimeMs = options.sasLifetimeMs;
@@ -68,47 +125,10 @@ async function device(options: { deviceAheadMs: number; sasLifetimeMs: number })
       };
     },
   } as unknown as ProvisioningApi;
-  const stored: StoredRegistration = {
-    instance: 'https://platform.example.com',
-    provisioningTokenHash: await sha256Hex('provisioning-token'),
-    requestedDeviceId: 'dev',
-    registrationToken: 'registration-token',
-    registrationTokenExpiresAt: null,
-    registrationTokenRenewAt: null,
-    // A SAS from long ago: the handler renews it as soon as it starts.
-    hub: {
-      hostName: 'hub.example.com',
-      hubDeviceId: 'ws:dev',
-      workspaceId: 'ws',
-      deviceId: 'dev',
-      sasToken: 'SharedAccessSignature sr=hub.example.com%2Fdevices%2Fws%253Adev&sig=old&se=1',
-      sasExpiresAt: 1000,
-      sasRenewAt: 500,
-    },
-  };
-  const values = new Map<string, unknown>([['registration', stored]]);
-  const state = {
-    get: async (key: string) => values.get(key),
-    set: async (key: string, value: unknown) => void values.set(key, value),
-  } as unknown as StateStore;
-  const warnings: string[] = [];
-  const log: Logger = { debug() {}, info() {}, warn: (message) => warnings.push(message), error() {} };
-  const handler = new TokenHandler(
-    api,
-    state,
-    {
-      instance: 'https://platform.example.com',
-      provisioningToken: 'provisioning-token',
-      deviceId: 'dev',
-      pollIntervalMs: 10,
-      onProvisioningOperation: () => {},
-    },
-    { ...realClock(), now: () => Date.now() + aheadMs },
-    log,
-    { provisioningRequired() {}, error() {} },
-  );
-  handlers.push(handler);
-  await handler.establish(undefined);
+  const { handler, warnings } = await establishedHandler(api, {
+    ...realClock(),
+    now: () => Date.now() + aheadMs,
+  });
   let changes = 0;
   handler.onChange(() => changes++);
   handler.start();
@@ -122,6 +142,24 @@ async function device(options: { deviceAheadMs: number; sasLifetimeMs: number })
     },
     setSasLifetime: (ms) => {
       lifetimeMs = ms;
+    },
+  };
+}
+
+/** A `register` that issues 1 h SAS tokens by the platform's clock and tells nothing of its time. */
+async function registering(): Promise<Pick<ProvisioningApi, 'register'>> {
+  return {
+    async register(): Promise<Registration> {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const se = Math.floor((Date.now() + HOUR) / SECOND);
+      const sas = `SharedAccessSignature sr=hub.example.com%2Fdevices%2Fws%253Adev&sig=s&se=${se}`;
+      return {
+        credentials: parseConnectionString(
+          `HostName=hub.example.com;DeviceId=ws:dev;SharedAccessSignature=${sas}`,
+        ),
+        registrationTokenLifetimeMs: undefined,
+        platformTime: undefined,
+      };
     },
   };
 }
@@ -222,5 +260,80 @@ describe('TokenHandler pacing', () => {
     expect(dev.registers).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(2 * SECOND);
     expect(dev.registers).toHaveLength(3);
+  });
+
+  it('a platform that tells neither its time nor lifetimes, device clock 1 day ahead: each 300 s token looks expired, refreshes back off 10 s … 1 min', async () => {
+    const refreshes: number[] = [];
+    const { handler } = await establishedHandler(
+      {
+        ...(await registering()),
+        async refresh() {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          refreshes.push(Date.now());
+          return {
+            registrationToken: `rt${refreshes.length}`,
+            expiresAt: Date.now() + 300 * SECOND,
+            platformTime: undefined,
+          };
+        },
+      } as unknown as ProvisioningApi,
+      { ...realClock(), now: () => Date.now() + 24 * HOUR },
+      {
+        registrationTokenExpiresAt: Date.now() + 300 * SECOND,
+        registrationTokenRenewAt: Date.now() + 150 * SECOND,
+      },
+    );
+    handler.start();
+    await vi.advanceTimersByTimeAsync(10 * MINUTE);
+    // The stored token looks due by the device's clock: refreshed at once, then 10 s, doubling, at most a minute.
+    const gaps = gapsInSeconds(refreshes);
+    expect(gaps.slice(0, 3)).toEqual([10, 20, 40]);
+    expect(gaps.slice(3).every((gap) => gap === 60)).toBe(true);
+    expect(refreshes.length).toBeLessThanOrEqual(14);
+  });
+
+  it('a platform that refuses every registration it has just issued: provisioning again backs off from 10 s, no loop', async () => {
+    let inits = 0;
+    const refused = () =>
+      new SpotflowError('REGISTRATION_INVALID', 'The platform refused the registration token (401)');
+    const later = () => new Promise((resolve) => setTimeout(resolve, 50));
+    const { handler, required } = await establishedHandler(
+      {
+        async init() {
+          await later();
+          inits++;
+          return {
+            id: `op${inits}`,
+            verificationCode: 'ABC-123',
+            expiresAt: Date.now() + HOUR,
+            platformTime: undefined,
+          };
+        },
+        async complete() {
+          await later();
+          return {
+            pending: false,
+            registrationToken: `rt${inits}`,
+            expiresAt: undefined,
+            platformTime: undefined,
+          };
+        },
+        async refresh() {
+          await later();
+          throw refused();
+        },
+        async register() {
+          await later();
+          throw refused();
+        },
+      } as unknown as ProvisioningApi,
+      realClock(),
+    );
+    handler.start();
+    await vi.advanceTimersByTimeAsync(10 * MINUTE);
+    // 10 s, 20 s, … (up to half taken off at random), at most 5 min: a dozen in 10 minutes at the very most.
+    expect(inits).toBeGreaterThanOrEqual(4);
+    expect(inits).toBeLessThanOrEqual(12);
+    expect(required.length).toBe(inits);
   });
 });
