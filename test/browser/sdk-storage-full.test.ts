@@ -1,0 +1,151 @@
+// The browser store on a real full disk (issue 17, "Done when" 1 and the real-quota part of 2): Chromium's profile
+// on a 48 MB tmpfs, 50 KB payloads from 8 callers while the link goes down now and then, until IndexedDB refuses
+// writes with QuotaExceededError; then the link stays up, the sender frees space, and the same client must keep
+// going. Exact sets: each resolved enqueue arrived under its own id with its own payload, no rejected one arrived.
+// Needs root (mount); without it the test is skipped with the reason, loudly.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deviceOptions, pageConnected, startInPage } from './device-page.js';
+import { gotoPage, logPageProblems, startKillableBrowser } from './harness/index.js';
+import {
+  Arrivals,
+  clientState,
+  databaseWorker,
+  judge,
+  Link,
+  NO_PROBLEMS,
+  type Outcome,
+  patchDatabaseWorker,
+  patchStats,
+  problems,
+  progressWatch,
+  random,
+  startWorkload,
+  stopWorkload,
+  summary,
+  testSeed,
+  waitForArrivals,
+  workloadProgress,
+} from './harness/storage-faults.js';
+
+const DISK = '48m';
+const PAYLOAD = 50_000;
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      console.log(`cleanup failed: ${error}`);
+    }
+  }
+});
+
+function freeMb(dir: string): number {
+  const stats = statfsSync(dir);
+  return Math.round((stats.bavail * stats.bsize) / 1e5) / 10;
+}
+
+describe('a real full disk under the browser profile', () => {
+  // .skip until the page store lands (issue 17): today's store leaves resolved messages unsent and retries the fold
+  // in a loop.
+  it.skip('delivers every resolved enqueue with its own payload, no rejected one, and keeps going once space is free', async (context) => {
+    const profile = mkdtempSync(join(tmpdir(), 'spotflow-browser-full-disk-'));
+    cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK}`, 'tmpfs', profile], { stdio: 'pipe' });
+    } catch (error) {
+      const reason =
+        `SKIPPED, NOT PASSED: cannot mount a ${DISK} tmpfs for the browser profile (needs root or CAP_SYS_ADMIN): ` +
+        `${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
+      console.warn(`\n!!! ${reason}\n`);
+      context.skip(reason);
+    }
+    cleanups.push(() => execFileSync('umount', [profile]));
+
+    const seed = testSeed();
+    console.log(`full disk: seed ${seed} (SPOTFLOW_TEST_SEED=${seed} repeats the link schedule)`);
+    const started = Date.now();
+    const emulatorDir = mkdtempSync(join(tmpdir(), 'spotflow-browser-full-disk-emulator-'));
+    cleanups.push(() => rmSync(emulatorDir, { recursive: true, force: true }));
+    const link = await Link.start(emulatorDir);
+    cleanups.push(() => link.close());
+    const chromium = await startKillableBrowser(profile);
+    cleanups.push(() => chromium.kill());
+    const page = await chromium.context.newPage();
+    logPageProblems(page, 'full-disk');
+    await gotoPage(page, 'device.html');
+    const deviceId = 'full-disk-panel';
+    await startInPage(page, deviceOptions(link.emulator, { database: 'full-disk', deviceId }));
+    await pageConnected(page);
+    const freeAtStart = freeMb(profile);
+    // No faults injected: the patch only counts what IndexedDB itself aborts, and why.
+    const worker = await databaseWorker(page);
+    await patchDatabaseWorker(worker, { active: false });
+
+    await startWorkload(page, { prefix: 'q', callers: 8, sizes: [PAYLOAD], max: 4_000 });
+    // The link goes down for 1.5–3 s, then is up for 0.5–1.5 s, and again, until IndexedDB refused writes for
+    // quota at least 10 times and the link went down at least twice (or 30 s went by).
+    const next = random(seed);
+    const progress = progressWatch(page);
+    const downs: number[] = [];
+    let quota = 0;
+    let lowestFreeMb = freeAtStart;
+    while ((await progress()) === 'running' && Date.now() - started < 30_000) {
+      const ms = Math.round(1_500 + next() * 1_500);
+      await link.pause();
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        lowestFreeMb = Math.min(lowestFreeMb, freeMb(profile));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await link.resume();
+      downs.push(ms);
+      await new Promise((resolve) => setTimeout(resolve, 500 + next() * 1_000));
+      quota = (await patchStats(worker)).aborts.QuotaExceededError ?? 0;
+      if (quota >= 10 && downs.length >= 2) break;
+    }
+    const full = await stopWorkload(page, { now: true, timeoutMs: 30_000 });
+    const statsAtFull = await patchStats(worker);
+    const fillMs = Date.now() - started;
+
+    // The link stays up now: what resolved must arrive, and the sender's deletes free space.
+    const arrivals = new Arrivals(() => link.emulator, deviceId);
+    const ids = (outcomes: readonly Outcome[]) => outcomes.flatMap((o) => (o.id === undefined ? [] : [o.id]));
+    const firstWait = await waitForArrivals(arrivals, ids(full), { page, timeoutMs: 20_000 });
+    const freeAfterDelivery = freeMb(profile);
+    // Space is free again: the same client, no restart, takes and sends new messages.
+    await startWorkload(page, { prefix: 'after', callers: 4, sizes: [PAYLOAD], max: 20 });
+    const after = await stopWorkload(page, { timeoutMs: 20_000 });
+    const outcomes = [...full, ...after];
+    const wait = await waitForArrivals(arrivals, ids(outcomes), { page, timeoutMs: 10_000 });
+    const verdict = judge(outcomes, arrivals.all);
+    const stats = await patchStats(worker);
+    const { resolved, rejected } = await workloadProgress(page);
+    console.log(
+      `full disk (${DISK} tmpfs, ${freeAtStart} MB free at start, lowest ${lowestFreeMb} MB, ` +
+        `${freeAfterDelivery} MB after delivery): ${summary(verdict)}; ` +
+        `IndexedDB aborts when the filling stopped ${JSON.stringify(statsAtFull.aborts)}, ` +
+        `folds ${statsAtFull.foldStarts} started / ${statsAtFull.foldCompletes} completed; at the end ` +
+        `${JSON.stringify(stats)}; link down ${downs.join(', ')} ms; filling ${fillMs} ms; first delivery wait ` +
+        `${firstWait.ended} after ${firstWait.ms} ms (${firstWait.missing} missing); after the disk was full ` +
+        `${rejected} of ${resolved + rejected} rejected; final wait ${wait.ended} after ${wait.ms} ms; ` +
+        `client ${await clientState(page)}`,
+    );
+    // Not vacuous: the disk did fill.
+    expect(
+      statsAtFull.aborts.QuotaExceededError ?? 0,
+      'IndexedDB never refused a write for quota',
+    ).toBeGreaterThan(0);
+    expect(verdict.rejected).toBeGreaterThan(0);
+    expect(problems(verdict)).toEqual(NO_PROBLEMS);
+    expect(after.filter((o) => o.id === undefined).map((o) => `${o.tag}: ${o.code} ${o.message}`)).toEqual(
+      [],
+    );
+    expect(wait.ended).toBe('all arrived');
+  }, 90_000);
+});
