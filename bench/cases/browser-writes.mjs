@@ -13,6 +13,7 @@ import {
   browserProcesses,
   filesystemOf,
   ioBetween,
+  lastBlobNumber,
   readIo,
   residentMb,
   serveStatic,
@@ -71,12 +72,30 @@ export async function run({ smoke, runs, dir, log }) {
   const server = await serveStatic(outDir);
   // The floor's page: the same page from another origin, so its IndexedDB database is not in ours' directory.
   const floorUrl = server.url.replace('127.0.0.1', 'localhost');
-  const browser = await startOwnBrowser(profile, ['--js-flags=--expose-gc']);
+  // Without the optimization guide Chromium does not start its on-device model service mid-run (+43 MB of RSS that
+  // is not the page's).
+  const browser = await startOwnBrowser(profile, [
+    '--js-flags=--expose-gc',
+    '--disable-features=OptimizationHints,OptimizationGuideOnDeviceModel',
+  ]);
   try {
     const processes = () => browserProcesses(browser.pid);
+    const origin = new URL(server.url).host.replace(':', '_');
+    const indexedDbDir = join(profile, 'Default', 'IndexedDB');
+    const ourBlobs = join(indexedDbDir, `http_${origin}.indexeddb.blob`);
     const open = async (url) => {
       const tab = await browser.context.newPage();
       tab.on('pageerror', (error) => log(`page error (${url}): ${error.message}`));
+      // What the page and its workers (the database's) report: a fold that fails says so only there, if at all.
+      const report = (where) => (message) => {
+        // The link is down on purpose: its refused WebSocket connections are expected.
+        const offline = message.text().includes('WebSocket connection to');
+        if ((message.type() === 'error' || message.type() === 'warning') && !offline) {
+          log(`${where} console.${message.type()} (${url}): ${message.text().slice(0, 300)}`);
+        }
+      };
+      tab.on('console', report('page'));
+      tab.on('worker', (worker) => worker.on('console', report('worker')));
       await tab.goto(url, { waitUntil: 'load' });
       await tab.waitForFunction(() => globalThis.benchReady === true);
       return tab;
@@ -130,17 +149,20 @@ export async function run({ smoke, runs, dir, log }) {
         .join(', ');
     /** Runs `fn` between two readings of every process's disk writes; logs which processes wrote. */
     const measured = async (label, count, fn) => {
+      const blobsBefore = lastBlobNumber(ourBlobs);
       const before = readIo(processes());
       const ms = await fn();
       const after = readIo(processes());
       const io = ioBetween(before, after);
+      const blobs = lastBlobNumber(ourBlobs) - blobsBefore;
       const byType = Object.entries(io.byType)
         .sort((a, b) => b[1] - a[1])
         .map(([type, bytes]) => `${type} ${number(bytes)}`)
         .join(', ');
       const gone = io.gone.length === 0 ? '' : `; exited meanwhile: ${io.gone.map((p) => p.type).join(', ')}`;
+      const large = label.includes('floor') ? '' : `; ${blobs} large values (snapshots) stored`;
       log(
-        `${label}: ${number(count)} in ${number(ms)} ms, ${number(io.written)} B written (${number(io.written / count)} B each; ${byType}; cancelled ${number(io.cancelled)})${gone}`,
+        `${label}: ${number(count)} in ${number(ms)} ms, ${number(io.written)} B written (${number(io.written / count)} B each; ${byType}; cancelled ${number(io.cancelled)})${large}${gone}`,
       );
       return { perWrite: io.written / count, msEach: ms / count };
     };
@@ -206,10 +228,8 @@ export async function run({ smoke, runs, dir, log }) {
     }
     const top = levels.at(-1);
     await stop();
-    const origin = new URL(server.url).host.replace(':', '_');
-    const indexedDbDir = join(profile, 'Default', 'IndexedDB');
     const leveldb = treeBytes(join(indexedDbDir, `http_${origin}.indexeddb.leveldb`));
-    const blobs = treeBytes(join(indexedDbDir, `http_${origin}.indexeddb.blob`));
+    const blobs = treeBytes(ourBlobs);
     const onDisk = leveldb + blobs;
     const usage = await tab.evaluate(() => globalThis.bench.storageUsage());
     log(

@@ -13,7 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
-import { extname, join, normalize } from 'node:path';
+import { basename, extname, join, normalize } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -356,4 +356,23 @@ export function filesystemOf(path) {
     if (within && mount.length >= found.mount.length) found = { type, mount };
   }
   return found;
+}
+
+/**
+ * The highest number among the blob files of an IndexedDB blob directory (`….indexeddb.blob`), 0 if none. Chromium
+ * stores each large value (a snapshot of the database, say) in a new file, numbered in sequence, so the difference
+ * between two readings counts the large values written in between, even those deleted since.
+ */
+export function lastBlobNumber(path) {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return 0;
+  }
+  if (!stat.isDirectory())
+    return /^[0-9a-f]+$/.test(basename(path)) ? Number.parseInt(basename(path), 16) : 0;
+  let last = 0;
+  for (const entry of readdirSync(path)) last = Math.max(last, lastBlobNumber(join(path, entry)));
+  return last;
 }
