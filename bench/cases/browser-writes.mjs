@@ -160,7 +160,9 @@ export async function run({ smoke, runs, dir, log }) {
         .map(([type, bytes]) => `${type} ${number(bytes)}`)
         .join(', ');
       const gone = io.gone.length === 0 ? '' : `; exited meanwhile: ${io.gone.map((p) => p.type).join(', ')}`;
-      const large = label.includes('floor') ? '' : `; ${blobs} large values (snapshots) stored`;
+      const large = label.includes('floor')
+        ? ''
+        : `; ${blobs} values of 64 KiB or more stored (blob files: snapshots or chunks)`;
       log(
         `${label}: ${number(count)} in ${number(ms)} ms, ${number(io.written)} B written (${number(io.written / count)} B each; ${byType}; cancelled ${number(io.cancelled)})${large}${gone}`,
       );

@@ -360,7 +360,7 @@ export function filesystemOf(path) {
 
 /**
  * The highest number among the blob files of an IndexedDB blob directory (`….indexeddb.blob`), 0 if none. Chromium
- * stores each large value (a snapshot of the database, say) in a new file, numbered in sequence, so the difference
+ * stores each large value (64 KiB or more: a database image, or a chunk of one) in a new file, numbered in sequence, so the difference
  * between two readings counts the large values written in between, even those deleted since.
  */
 export function lastBlobNumber(path) {
