@@ -1,0 +1,263 @@
+// Whole-browser SIGKILLs (a kiosk losing power) across journal folds (issue 17, "Done when" 3). sdk-offline.test.ts
+// kills before the first fold; here one caller enqueues small messages (each its own journal record) with the link
+// down, so every resolved enqueue can only come back from what the profile stored, and the whole browser is
+// SIGKILLed at seeded points. A fold is seen from inside the database worker: a read-write transaction on a store
+// other than `journal` (harness/storage-faults.ts). After each restart the database must open (no new
+// provisioning) and hold at least everything resolved so far; at the end every resolved enqueue must arrive at the
+// emulator under its own id with its own payload.
+//
+// - Across folds: past two folds (> 4,000 journal records), killed at seeded random points and just after folds
+//   started. Journal records come at the pace of strict IndexedDB commits (~230/s here), so this takes ~45 s on a
+//   quiet machine (over 2 minutes when the 2 cores are shared with other browser tests).
+// - During a fold: the fold's transaction is held open from inside the worker (chained reads keep it uncommitted)
+//   and the browser is killed while it is open: the kill lands in the fold for sure.
+//
+// Today's store (measured with Chromium 150): no resolved enqueue lost when the database opened, but after some
+// kills Chromium could not open the origin's IndexedDB at all ("Internal error opening backing store for
+// indexedDB.open") and wiped it: every message and the registration gone, the client provisions again. Seen only
+// once a snapshot (a ~0.5 MB value, which Chromium keeps as a blob file) had been written: 2 of 14 kills during a
+// held fold on a fresh profile, 3 of ~9 runs of the five-kill plan; 0 of 15 kills on profiles that never held a
+// snapshot, 0 of 10 kills just after a fold completed on a fresh profile.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { beginStart, deviceOptions, pageConnected } from './device-page.js';
+import { gotoPage, type KillableBrowser, logPageProblems, startKillableBrowser } from './harness/index.js';
+import {
+  Arrivals,
+  databaseWorker,
+  FOLD_MARK,
+  idbContents,
+  Link,
+  type Outcome,
+  patchDatabaseWorker,
+  patchStats,
+  payloadText,
+  random,
+  startWorkload,
+  testSeed,
+  type WorkerPatchStats,
+  waitForArrivals,
+  workloadOutcomes,
+} from './harness/storage-faults.js';
+
+/** Small payloads; one caller, so that each enqueue is its own journal record (concurrent ones share one). */
+const SIZE = 150;
+/** How long a held fold's transaction stays open: the kill comes well within it. */
+const HOLD_MS = 8_000;
+const DATABASE = 'kiosk-folds';
+
+const dirs: string[] = [];
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+});
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+type Kill = { at: 'resolved'; count: number } | { at: 'held fold' } | { at: 'fold started'; delayMs: number };
+
+/**
+ * Runs one burst per kill, each in a browser started on the same profile, kills it as `kills` say, then restarts
+ * once more with the link up and checks what arrived.
+ */
+async function killRounds(
+  label: string,
+  plan: (next: () => number) => Kill[],
+  expected: { folds: number; journalPuts: number },
+): Promise<void> {
+  const seed = testSeed();
+  const kills = plan(random(seed));
+  console.log(`${label}: seed ${seed} (SPOTFLOW_TEST_SEED=${seed} repeats): ${JSON.stringify(kills)}`);
+  const started = Date.now();
+  const link = await Link.start(tempDir('spotflow-browser-kill-folds-emulator-'));
+  cleanups.push(() => link.close());
+  const profile = tempDir('spotflow-browser-kill-folds-profile-');
+  const deviceId = 'fold-killed-panel';
+  const options = deviceOptions(link.emulator, { database: DATABASE, deviceId });
+
+  let chromium: KillableBrowser | undefined;
+  const opens: string[] = [];
+  const folds: number[] = [];
+  const restart = async (): Promise<Page> => {
+    chromium = await startKillableBrowser(profile);
+    const browser = chromium;
+    cleanups.push(() => browser.kill());
+    const page = await browser.context.newPage();
+    logPageProblems(page, 'kiosk');
+    page.on('console', (message) => {
+      if (message.text().startsWith(FOLD_MARK)) folds.push(Date.now());
+    });
+    await gotoPage(page, 'device.html');
+    const stored = await idbContents(page, DATABASE);
+    // A client that finds no registration provisions again: with the link down that waits for ever. Say so now.
+    let provisioning = false;
+    page.on('request', (request) => {
+      if (request.url().includes('/provisioning-operations/init')) provisioning = true;
+    });
+    const opening = Date.now();
+    await beginStart(page, options);
+    const deadline = Date.now() + 30_000;
+    while (
+      (await page.evaluate(() => device.client === undefined && device.startError === undefined)) === true
+    ) {
+      if (provisioning && link.down) {
+        throw new Error(
+          `after a kill the client provisions again (its registration is gone); IndexedDB held: ${stored}`,
+        );
+      }
+      if (Date.now() > deadline) throw new Error(`start() did not finish in 30 s; IndexedDB held: ${stored}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const error = await page.evaluate(() => device.startError);
+    if (error !== undefined)
+      throw new Error(`start() failed after a kill: ${error}; IndexedDB held: ${stored}`);
+    opens.push(`${Date.now() - opening} ms [${stored}]`);
+    return page;
+  };
+
+  // Provisioned once with the link up, then the link is down for every kill.
+  let page = await restart();
+  await pageConnected(page);
+  await link.pause();
+  await page.waitForFunction(() => device.client!.connected === false);
+
+  const resolved = new Map<string, Outcome>();
+  const rounds: string[] = [];
+  let journalPuts = 0;
+  let foldsInBursts = 0;
+  for (const [round, kill] of kills.entries()) {
+    if (round > 0) {
+      page = await restart();
+      // The database opened (start resolved) and holds at least every enqueue that resolved before the kills.
+      const pending = await page.evaluate(() => device.client!.pendingMessagesCount());
+      expect(pending, `after kill ${round}: pending vs resolved so far`).toBeGreaterThanOrEqual(
+        resolved.size,
+      );
+    }
+    const worker = await databaseWorker(page);
+    await patchDatabaseWorker(worker, {
+      reportFolds: true,
+      holdFoldMs: kill.at === 'held fold' ? HOLD_MS : 0,
+    });
+    const foldsBefore = folds.length;
+    await startWorkload(page, { prefix: `k${round}-`, callers: 1, sizes: [SIZE], max: 1_000_000 });
+    let stats: WorkerPatchStats;
+    let outcomes: Outcome[];
+    let detail: string;
+    if (kill.at === 'resolved') {
+      await page.waitForFunction((count) => device.resolved.length >= count, kill.count, {
+        timeout: 30_000,
+        polling: 20,
+      });
+      outcomes = await workloadOutcomes(page);
+      stats = await patchStats(worker);
+      detail = `at ${outcomes.length} resolved`;
+    } else {
+      const deadline = Date.now() + 30_000;
+      while (folds.length === foldsBefore) {
+        if (Date.now() > deadline) throw new Error(`round ${round}: no fold started within 30 s`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const foldAt = folds[foldsBefore]!;
+      if (kill.at === 'fold started') await new Promise((resolve) => setTimeout(resolve, kill.delayMs));
+      outcomes = await workloadOutcomes(page);
+      stats = await patchStats(worker);
+      detail = `${Date.now() - foldAt} ms after a fold started`;
+      if (kill.at === 'held fold') {
+        // The fold's transaction is still open: started, not completed, its hold not cut short.
+        expect(stats.foldStarts - stats.foldCompletes, 'a fold in flight at the kill').toBeGreaterThan(0);
+        expect(stats.holdsCut, 'the fold transaction was held open').toBe(0);
+        expect(Date.now() - foldAt).toBeLessThan(HOLD_MS - 1_000);
+      }
+    }
+    await chromium!.kill();
+    foldsInBursts += folds.length - foldsBefore;
+    journalPuts += stats.journalPuts;
+    for (const outcome of outcomes) if (outcome.id !== undefined) resolved.set(outcome.id, outcome);
+    const rejected = outcomes.filter((o) => o.id === undefined);
+    expect(rejected.map((o) => `${o.tag}: ${o.code} ${o.message}`)).toEqual([]);
+    rounds.push(
+      `kill ${round + 1} (${kill.at}) ${detail}: ${outcomes.length} resolved in this run, ` +
+        `${stats.journalPuts} journal puts, folds ${stats.foldStarts} started / ${stats.foldCompletes} completed`,
+    );
+    console.log(`${label}: ${rounds.at(-1)} (${Date.now() - started} ms)`);
+  }
+
+  // The last restart, with the link back: everything resolved arrives, each under its own id with its payload.
+  page = await restart();
+  const pending = await page.evaluate(() => device.client!.pendingMessagesCount());
+  expect(pending).toBeGreaterThanOrEqual(resolved.size);
+  await link.resume();
+  const arrivals = new Arrivals(() => link.emulator, deviceId);
+  const wait = await waitForArrivals(arrivals, [...resolved.keys()], { page, timeoutMs: 30_000 });
+  const byTag = new Map([...resolved.values()].map((o) => [o.tag, o]));
+  const lost = [...resolved.values()].filter((o) => !arrivals.mids().has(o.id!)).map((o) => o.tag);
+  const wrong: string[] = [];
+  let inFlightArrived = 0;
+  for (const arrival of arrivals.all) {
+    const own = byTag.get(arrival.tag);
+    const holder = arrival.mid === null ? undefined : resolved.get(arrival.mid);
+    if (!/^k\d+-\d+$/.test(arrival.tag) || arrival.text !== payloadText(arrival.tag, SIZE)) {
+      wrong.push(`corrupt ${arrival.mid}: ${arrival.text.slice(0, 20)}`);
+    } else if (holder !== undefined && holder.tag !== arrival.tag) {
+      wrong.push(`${arrival.mid} carried ${arrival.tag}, not ${holder.tag}`);
+    } else if (own !== undefined && own.id !== arrival.mid) {
+      wrong.push(`${arrival.tag} arrived as ${arrival.mid}, not ${own.id}`);
+    } else if (own === undefined && !arrival.duplicate) {
+      // Enqueued, not yet resolved when the browser died: may be stored or not.
+      inFlightArrived++;
+    }
+  }
+  console.log(
+    `${label}: ${rounds.join('; ')}; ${resolved.size} resolved in all, ${journalPuts} journal puts, ` +
+      `${foldsInBursts} folds started during the bursts; after the last restart ${pending} pending, ` +
+      `${arrivals.all.length} arrived (${inFlightArrived} were in flight at a kill), ${lost.length} resolved lost; ` +
+      `delivery ${wait.ended} in ${wait.ms} ms; ${Date.now() - started} ms in all; start-ups: ${opens.join('; ')}`,
+  );
+  expect(lost.length === 0 ? 'none' : `${lost.length}: ${lost.slice(0, 8).join(', ')}`).toBe('none');
+  expect(wrong.slice(0, 8)).toEqual([]);
+  expect(foldsInBursts, 'folds started during the bursts').toBeGreaterThanOrEqual(expected.folds);
+  expect(journalPuts, 'journal records written').toBeGreaterThan(expected.journalPuts);
+}
+
+describe('SIGKILLs of the whole browser across journal folds', () => {
+  // .skip until the page store lands (issue 17): today Chromium wiped the origin's IndexedDB after some kills once a
+  // snapshot blob existed (see the header), so this fails now and then.
+  it.skip(
+    'loses no resolved enqueue and opens the database after every kill, past two folds',
+    () =>
+      killRounds(
+        'kills across folds',
+        (next) => [
+          { at: 'resolved', count: 200 + Math.floor(next() * 600) },
+          { at: 'fold started', delayMs: Math.floor(next() * 200) },
+          { at: 'fold started', delayMs: Math.floor(next() * 200) },
+          { at: 'resolved', count: 100 + Math.floor(next() * 300) },
+        ],
+        // Past at least two folds, from more than 2 × 2,000 journal records.
+        { folds: 2, journalPuts: 4_000 },
+      ),
+    150_000,
+  );
+
+  it.skip(
+    'loses no resolved enqueue when killed while a fold transaction is open',
+    () =>
+      killRounds(
+        'kill during a fold',
+        (next) => [{ at: 'held fold' }, { at: 'resolved', count: 100 + Math.floor(next() * 400) }],
+        { folds: 1, journalPuts: 1_900 },
+      ),
+    120_000,
+  );
+});
