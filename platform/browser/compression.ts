@@ -69,7 +69,7 @@ export function createBrowserCompressor(options: BrowserCompressorOptions = {}):
 function startWorker(): WorkerConnection<CompressionRequest> {
   const worker = new Worker(new URL('./compression-worker.js', import.meta.url), {
     type: 'module',
-    name: 'spotflow-device compression',
+    name: 'spotflow-device-compression',
   });
   return new WorkerConnection<CompressionRequest>(worker, (detail) =>
     unavailable(`its worker's script failed to load or run: ${detail}`),

@@ -1,10 +1,14 @@
 /**
  * `fetch` for the core's HTTP calls (provisioning, registration, file upload). Without a custom CA this is Node's
  * own `fetch`; with one, requests go through the undici package's `fetch` and an `Agent` that trusts the CA as
- * well as the usual roots. TLS verification is on either way.
+ * well as the usual roots. TLS verification is on either way. undici is an optional peer dependency (only the `ca`
+ * option needs it), loaded on the first request; a missing one fails that request with `DEPENDENCY_MISSING`.
  */
 import * as tls from 'node:tls';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent } from 'undici';
+import { SpotflowError } from '../../src/errors.js';
+
+type Undici = typeof import('undici');
 
 export interface NodeFetchOptions {
   /** Extra trusted CA certificate(s), PEM, added to the default roots (for private or emulator setups). */
@@ -18,11 +22,24 @@ export interface NodeFetchOptions {
 export function createNodeFetch(
   options: NodeFetchOptions = {},
 ): typeof fetch & { close?: () => Promise<void> } {
-  if (options.ca === undefined) return globalThis.fetch;
-  const dispatcher = new Agent({
-    connect: { ca: trustedCertificates(options.ca), rejectUnauthorized: true },
-  });
+  const ca = options.ca;
+  if (ca === undefined) return globalThis.fetch;
+  let undici: Promise<{ fetch: Undici['fetch']; dispatcher: Agent }> | undefined;
+  const connect = () => {
+    undici ??= loadUndici().then(
+      (module) => ({
+        fetch: module.fetch,
+        dispatcher: new module.Agent({ connect: { ca: trustedCertificates(ca), rejectUnauthorized: true } }),
+      }),
+      (error: unknown) => {
+        undici = undefined; // installed later: the next request finds it
+        throw error;
+      },
+    );
+    return undici;
+  };
   const caFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const { fetch: undiciFetch, dispatcher } = await connect();
     // Node's Request (from its bundled undici) and the undici package's are different classes: pass a plain
     // URL and init rather than a Request object the package would not recognise.
     const { url, requestInit } = input instanceof Request ? await unpackRequest(input) : { url: input };
@@ -34,7 +51,27 @@ export function createNodeFetch(
     return response as unknown as Response;
   };
   // The agent's pooled connections are released when the client that owns this fetch closes.
-  return Object.assign(caFetch as typeof fetch, { close: () => dispatcher.close() });
+  const close = async () => {
+    const loaded = await undici?.catch(() => undefined);
+    await loaded?.dispatcher.close();
+  };
+  return Object.assign(caFetch as typeof fetch, { close });
+}
+
+function loadUndici(): Promise<Undici> {
+  return import('undici').catch((error: unknown) => {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new SpotflowError(
+        'DEPENDENCY_MISSING',
+        'undici is not installed (the ca option needs it): npm i undici',
+        {
+          cause: error,
+        },
+      );
+    }
+    throw error;
+  });
 }
 
 /** The given CA plus the roots Node trusts by default (a `ca` option replaces them otherwise). */
