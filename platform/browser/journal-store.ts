@@ -10,12 +10,7 @@
  * Version 1 kept the whole file as one image in `snapshot`; it is still read, and the first fold after an upgrade
  * replaces it with pages.
  */
-import type { SqlStatement } from '../../src/ports.js';
-
-export interface JournalRecord {
-  seq: number;
-  statements: readonly SqlStatement[];
-}
+import type { JournalRecord } from './journal-records.js';
 
 /** What the stored pages are: the file's size, the chunk size they were cut at, the last journal record included. */
 export interface PagesMeta {
@@ -145,12 +140,24 @@ export class JournalStore {
     });
   }
 
-  /** Whether nothing at all is stored (a new database, or one deleted and created again). */
-  isEmpty(): Promise<boolean> {
+  /**
+   * The last journal position stored (in the pages or the journal), or undefined when nothing at all is stored (a
+   * new database, or one deleted and created again).
+   */
+  lastStored(): Promise<number | undefined> {
     return settled(() => {
       const transaction = this.#db.transaction([META, SNAPSHOT, JOURNAL], 'readonly');
-      const counts = [META, SNAPSHOT, JOURNAL].map((store) => transaction.objectStore(store).count());
-      return completed(transaction).then(() => counts.every((count) => count.result === 0));
+      const meta = transaction.objectStore(META).get(MAIN);
+      const legacy = transaction.objectStore(SNAPSHOT).get(MAIN);
+      const last = transaction.objectStore(JOURNAL).openKeyCursor(null, 'prev');
+      return completed(transaction).then(() => {
+        const seqs = [
+          (meta.result as PagesMeta | undefined)?.seq,
+          (legacy.result as LegacySnapshot | undefined)?.seq,
+          last.result === null ? undefined : Number(last.result.key),
+        ].filter((seq) => seq !== undefined);
+        return seqs.length === 0 ? undefined : Math.max(...seqs);
+      });
     });
   }
 
@@ -221,8 +228,14 @@ function settled<T>(start: () => Promise<T>): Promise<T> {
 function completed(transaction: IDBTransaction): Promise<void> {
   return new Promise((resolve, reject) => {
     transaction.oncomplete = () => resolve();
-    transaction.onerror = () => reject(transaction.error);
-    transaction.onabort = () =>
-      reject(transaction.error ?? new DOMException('IndexedDB transaction aborted', 'AbortError'));
+    // A request's error reaches the transaction first (bubbling), before `transaction.error` is set: an abort
+    // reports AbortError on every request still queued.
+    transaction.onerror = (event) =>
+      reject(transaction.error ?? (event.target as IDBRequest | null)?.error ?? aborted());
+    transaction.onabort = () => reject(transaction.error ?? aborted());
   });
+}
+
+function aborted(): DOMException {
+  return new DOMException('IndexedDB transaction aborted', 'AbortError');
 }

@@ -17,15 +17,19 @@
 import type { SqlJsStatic } from 'sql.js';
 import { isSpotflowError, SpotflowError } from '../../src/errors.js';
 import type { SqlStatement, SqlValue, WriteResult } from '../../src/ports.js';
-import { type JournalRecord, JournalStore, StoredPagesMissing } from './journal-store.js';
+import { fromRecords, recordBytes, toRecords } from './journal-records.js';
+import { JournalStore, StoredPagesMissing } from './journal-store.js';
 import { PageFile } from './page-file.js';
 import { GroupLostError, SqlEngine } from './sql-engine.js';
 
 /** Fold the journal once it holds this many statements or bytes (replay at open stays short). */
 const FOLD_STATEMENTS = 2_000;
 const FOLD_BYTES = 8 * 1024 * 1024;
-/** The unit the file is stored in: 16 SQLite pages. */
-const CHUNK_BYTES = 64 * 1024;
+/**
+ * The unit the file is stored in: 8 SQLite pages, small enough that Chromium keeps it in LevelDB rather than in a
+ * blob file of its own (see journal-records.ts).
+ */
+const CHUNK_BYTES = 32 * 1024;
 /** Past this much unfolded journal, durable writes are refused (a journal this long still reloads in seconds). */
 const JOURNAL_LIMIT_BYTES = 32 * 1024 * 1024;
 const FOLD_RETRY_FIRST_MS = 500;
@@ -240,10 +244,10 @@ export class JournaledDatabase {
       this.#groupOpen = false;
       return;
     }
-    const record: JournalRecord = { seq: this.#nextSeq, statements };
+    const records = toRecords(this.#nextSeq, statements);
     const durability = applied.every(({ write }) => write.durability === 'relaxed') ? 'relaxed' : 'strict';
     try {
-      await this.#store.append([record], durability);
+      await this.#store.append(records, durability);
     } catch (error) {
       this.#rollBack();
       const reason = storageError(error, `Cannot write to the IndexedDB database ${this.#name}`);
@@ -264,10 +268,10 @@ export class JournaledDatabase {
       return;
     }
     this.#groupOpen = false;
-    this.#nextSeq++;
+    this.#nextSeq += records.length;
     this.#sequenceFloors.clear();
     this.#journalStatements += statements.length;
-    this.#journalBytes += recordBytes(record);
+    for (const record of records) this.#journalBytes += recordBytes(record);
     for (const { write, results } of applied) write.resolve(results);
   }
 
@@ -310,6 +314,8 @@ export class JournaledDatabase {
     if (performance.now() < this.#foldBlockedUntil) return;
     this.#folding = this.#fold().finally(() => {
       this.#folding = undefined;
+      // The journal may have grown past the threshold again meanwhile (with no write to come and notice it).
+      this.#foldIfDue();
     });
     this.#lastFold = this.#folding;
   }
@@ -388,8 +394,9 @@ export class JournaledDatabase {
   }
 
   /**
-   * The IndexedDB connection was closed from outside. If the database was deleted, it is created again from
-   * memory (which holds exactly what was stored); if another context put something else there, this client stops.
+   * The IndexedDB connection was closed from outside. If the browser closed it (a storage error), the database is
+   * opened again as it is; if it was deleted, it is created again from memory (which holds exactly what was
+   * stored); if another context put something else there, this client stops.
    */
   async #reopen(): Promise<void> {
     let store: JournalStore;
@@ -399,11 +406,15 @@ export class JournaledDatabase {
       this.#report('lost', storageError(error, `Cannot open the IndexedDB database ${this.#name} again`));
       return;
     }
-    const empty = await store.isEmpty().catch(() => false);
+    const last = await store.lastStored().catch(() => Number.POSITIVE_INFINITY);
     this.#store.close();
     this.#store = store;
     this.#watch(store);
-    if (!empty) {
+    if (last !== undefined && last < this.#nextSeq) {
+      // Ours as we left it: the browser closed the connection (a storage error), nothing was deleted.
+      return;
+    }
+    if (last !== undefined) {
       this.#broken = new SpotflowError(
         'DATABASE_UNAVAILABLE',
         `The IndexedDB database ${this.#name} was replaced by another context while this client had it open; ` +
@@ -481,8 +492,12 @@ async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promis
     file.close();
     throw new SpotflowError('DATABASE_CORRUPT', `The stored database ${name} is damaged`, { cause: error });
   }
+  let statements = 0;
   try {
-    for (const record of stored.journal) engine.write(record.statements);
+    for (const group of fromRecords(stored.journal)) {
+      engine.write(group);
+      statements += group.length;
+    }
   } catch (error) {
     engine.close();
     file.close();
@@ -492,7 +507,7 @@ async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promis
     file,
     engine,
     lastSeq: stored.journal.at(-1)?.seq ?? stored.seq,
-    journalStatements: stored.journal.reduce((sum, record) => sum + record.statements.length, 0),
+    journalStatements: statements,
     journalBytes: stored.journal.reduce((sum, record) => sum + recordBytes(record), 0),
     // Nothing stored yet, a version 1 image, or pages cut at another size: store every chunk at the next fold.
     fullRewrite: stored.image === undefined || stored.chunkBytes !== CHUNK_BYTES,
@@ -505,19 +520,6 @@ async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promis
  */
 function release(image: Uint8Array): void {
   (image.buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
-}
-
-function recordBytes(record: JournalRecord): number {
-  let bytes = 0;
-  for (const { sql, params } of record.statements) {
-    bytes += sql.length;
-    for (const value of params ?? []) {
-      if (value instanceof Uint8Array) bytes += value.byteLength;
-      else if (typeof value === 'string') bytes += value.length;
-      else bytes += 8;
-    }
-  }
-  return bytes;
 }
 
 function refusedForNow(name: string): SpotflowError {

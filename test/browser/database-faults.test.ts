@@ -306,7 +306,7 @@ describe('page tracking behind folds', () => {
     });
     const summary = await page.evaluate((name) => globalThis.__idbSummary!(name), name);
     expect(summary.pagesSeq).toBeGreaterThan(0);
-    expect(summary.chunks).toBe(Math.ceil(summary.fileBytes / (64 * 1024)));
+    expect(summary.chunks).toBe(Math.ceil(summary.fileBytes / summary.chunkBytes));
     const stored = await page.evaluate(async (name) => {
       const db = await globalThis.__openDatabase!(name);
       const rows = await db.query<{ id: number; size: number; first: string; last: string }>(

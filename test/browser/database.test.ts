@@ -65,7 +65,7 @@ describe('browser database durability', () => {
     expect(stored.pagesSeq).toBeGreaterThanOrEqual(2_000);
     // 2,501 records in all (the CREATE and the inserts): the journal keeps exactly those after the pages.
     expect(stored.journalRecords).toBe(2_501 - stored.pagesSeq);
-    expect(stored.chunks).toBe(Math.ceil(stored.fileBytes / (64 * 1024)));
+    expect(stored.chunks).toBe(Math.ceil(stored.fileBytes / stored.chunkBytes));
     const rows = await writer.evaluate(async (name) => {
       const db = await globalThis.__openDatabase!(name);
       const [row] = await db.query<{ n: number; total: number }>(
@@ -154,8 +154,43 @@ describe('browser database durability', () => {
     expect(outcome.again).toEqual(expected);
     // The first fold (at open: every chunk is due) stored pages and dropped the old image.
     expect(outcome.after.pagesSeq).toBeGreaterThanOrEqual(8);
-    expect(outcome.after.chunks).toBe(Math.ceil(outcome.after.fileBytes / 65536));
+    expect(outcome.after.chunks).toBe(Math.ceil(outcome.after.fileBytes / outcome.after.chunkBytes));
     expect(outcome.leftover).toBe(0);
+    await context.close();
+  });
+
+  it('stores no value near the size Chromium moves into a blob file: large parameters go in pieces and replay whole', async () => {
+    const context = await newContext(browser);
+    const page = await openPage(context, 'database.html');
+    const name = `pieces-${Date.now()}`;
+    const outcome = await page.evaluate(async (name) => {
+      const db = await globalThis.__openDatabase!(name);
+      const big = new Uint8Array(200_000).map((_, i) => (i * 7) % 251);
+      const text = 'ä€'.repeat(60_000);
+      await db.write([{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB, s TEXT)' }]);
+      await db.write([
+        { sql: 'INSERT INTO t (b, s) VALUES (?, ?)', params: [big, text] },
+        // Many small statements in one write: more than one record's worth.
+        ...Array.from({ length: 500 }, (_, i) => ({
+          sql: 'INSERT INTO t (b, s) VALUES (?, ?)',
+          params: [new Uint8Array(300).fill(i % 256), `row ${i}`],
+        })),
+      ]);
+      await db.close(); // no fold yet (fewer than 2,000 statements): the reopen replays the journal
+      const largest = await globalThis.__largestStoredValue!(name);
+      const again = await globalThis.__openDatabase!(name);
+      const [row] = await again.query<{ b: Uint8Array; s: string }>('SELECT b, s FROM t WHERE id = 1');
+      const [count] = await again.query<{ n: number; bytes: number }>(
+        'SELECT count(*) AS n, sum(length(b)) AS bytes FROM t',
+      );
+      await again.close();
+      const same =
+        row!.b.length === big.length && row!.b.every((byte, i) => byte === big[i]) && row!.s === text;
+      return { largest, same, count };
+    }, name);
+    expect(outcome.same).toBe(true);
+    expect(outcome.count).toEqual({ n: 501, bytes: 200_000 + 500 * 300 });
+    expect(outcome.largest).toBeLessThan(60 * 1024);
     await context.close();
   });
 });

@@ -45,12 +45,13 @@ globalThis.__idbSummary = (name) =>
       const journal = transaction.objectStore('journal').count();
       transaction.oncomplete = () => {
         idb.close();
-        const stored = meta.result as { seq: number; fileBytes: number } | undefined;
+        const stored = meta.result as { seq: number; fileBytes: number; chunkBytes: number } | undefined;
         resolve({
           pagesSeq: stored?.seq ?? 0,
           journalRecords: journal.result,
           chunks: chunks.result,
           fileBytes: stored?.fileBytes ?? 0,
+          chunkBytes: stored?.chunkBytes ?? 0,
         });
       };
       transaction.onerror = () => reject(transaction.error);
@@ -96,6 +97,28 @@ globalThis.__version1Left = async (name) => {
   idb.close();
   return count;
 };
+
+globalThis.__largestStoredValue = async (name) => {
+  const idb = await request(indexedDB.open(name));
+  const transaction = idb.transaction(['journal', 'pages'], 'readonly');
+  const values = await Promise.all([
+    request(transaction.objectStore('journal').getAll()),
+    request(transaction.objectStore('pages').getAll()),
+  ]);
+  idb.close();
+  // Measured the way it is stored: the structured clone of the value (a Blob of the JSON-able parts is close
+  // enough; byte arrays are counted as their length).
+  let largest = 0;
+  for (const value of values.flat()) {
+    const size = value instanceof Uint8Array ? value.byteLength : JSON.stringify(value, bytesAsLength).length;
+    largest = Math.max(largest, size);
+  }
+  return largest;
+};
+
+function bytesAsLength(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? 'x'.repeat(value.byteLength) : value;
+}
 
 function request<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {

@@ -66,6 +66,8 @@ declare global {
     | undefined;
   /** pages/database.ts: how many version 1 snapshots a database still holds. */
   var __version1Left: ((name: string) => Promise<number>) | undefined;
+  /** pages/database.ts: the largest value a database's journal or pages hold, in bytes (about). */
+  var __largestStoredValue: ((name: string) => Promise<number>) | undefined;
   /** pages/database.ts: deletes an IndexedDB database (as clearing the site's data does). */
   var __deleteIdb: ((name: string) => Promise<void>) | undefined;
   /** pages/lock.ts: drives locks by name. */
@@ -95,4 +97,5 @@ export interface IdbSummary {
   journalRecords: number;
   chunks: number;
   fileBytes: number;
+  chunkBytes: number;
 }
