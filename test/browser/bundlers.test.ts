@@ -38,7 +38,7 @@ beforeAll(async () => {
   const installed = Date.now();
   for (const recipe of recipes) {
     const app = join(apps, recipe.name);
-    cpSync(fixtures, app, { recursive: true, filter: (path) => !path.endsWith('static') });
+    cpSync(fixtures, app, { recursive: true });
     symlinkSync('../node_modules', join(app, 'node_modules'), 'dir');
     mkdirSync(join(app, 'dist'), { recursive: true });
     const start = Date.now();

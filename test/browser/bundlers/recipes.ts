@@ -5,7 +5,7 @@
  * Each build writes the app's page to `<app>/dist/index.html`.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,9 +33,10 @@ export interface Recipe {
   build(app: string): Promise<void>;
 }
 
-/** A page of your own that loads the bundle (esbuild and Rollup write no HTML). */
+/** A page of your own that loads the bundle (esbuild and Rollup write no HTML): the app's, naming the output. */
 function staticPage(app: string): void {
-  copyFileSync(join(fixtures, 'static/index.html'), join(app, 'dist/index.html'));
+  const page = readFileSync(join(fixtures, 'index.html'), 'utf8').replace('./src/main.js', './main.js');
+  writeFileSync(join(app, 'dist/index.html'), page);
 }
 
 export const recipes: Recipe[] = [
