@@ -342,6 +342,7 @@ export class JournaledDatabase {
     return this.#store.writePages(meta, chunks, full).then(
       async () => {
         if (full) this.#fullRewrite = false;
+        if (this.#recreated) this.#reported.delete('recreated');
         this.#recreated = false;
         this.#journalStatements -= statements;
         this.#journalBytes -= bytes;
@@ -400,20 +401,27 @@ export class JournaledDatabase {
    */
   async #reopen(): Promise<void> {
     let store: JournalStore;
+    let last: number | undefined;
     try {
       store = await openStore(this.#name);
     } catch (error) {
       this.#report('lost', storageError(error, `Cannot open the IndexedDB database ${this.#name} again`));
       return;
     }
-    const last = await store.lastStored().catch(() => Number.POSITIVE_INFINITY);
+    try {
+      last = await store.lastStored();
+    } catch (error) {
+      // Cannot tell what is there (a full disk): keep the old, closed connection, so the next write tries again.
+      store.close();
+      this.#report('lost', storageError(error, `Cannot read the IndexedDB database ${this.#name} again`));
+      return;
+    }
     this.#store.close();
     this.#store = store;
     this.#watch(store);
-    if (last !== undefined && last < this.#nextSeq) {
-      // Ours as we left it: the browser closed the connection (a storage error), nothing was deleted.
-      return;
-    }
+    this.#reported.delete('lost');
+    // Ours as we left it: the browser closed the connection (a storage error), nothing was deleted.
+    if (last !== undefined && last < this.#nextSeq) return;
     if (last !== undefined) {
       this.#broken = new SpotflowError(
         'DATABASE_UNAVAILABLE',
@@ -423,10 +431,11 @@ export class JournaledDatabase {
       this.#report('lost', this.#broken);
       return;
     }
+    // Deleted (by the app, the user, or the browser itself after a storage failure): memory holds exactly what was
+    // stored, so store it again, at once if possible (a failure is retried with the fold's backoff, and writes wait
+    // for it).
     this.#recreated = true;
     this.#fullRewrite = true;
-    // Memory holds exactly what was stored: store it at once (a failure is retried before the next write).
-    await this.#storeWholeFile();
     this.#report(
       'recreated',
       new SpotflowError(
@@ -434,6 +443,7 @@ export class JournaledDatabase {
         `The IndexedDB database ${this.#name} was deleted from outside; it is created again from the client's memory`,
       ),
     );
+    await this.#storeWholeFile();
   }
 
   /** Recovers at once when the connection is closed from outside, not only at the next write. */

@@ -149,26 +149,17 @@ describe('IndexedDB writes failing at random under a running client', () => {
     expect(verdict.rejected).toBeGreaterThan(0);
   }
 
-  // .skip until the page store lands (issue 17): on today's store every write hangs after the first fault that throws
-  // synchronously (the two shapes other than abortLater), and with SPOTFLOW_TEST_FAULTS=abortLater resolved messages
-  // are lost (~40 of ~1,000) and rejected ones delivered (~25).
-  it.skip(
+  it(
     'delivers every resolved enqueue with its own payload and no rejected one, and keeps sending after',
     () => run({ disturbLink: false }),
     60_000,
   );
 
-  // .skip until the page store lands (issue 17).
-  it.skip(
-    'the same while the link drops and goes down now and then',
-    () => run({ disturbLink: true }),
-    60_000,
-  );
+  it('the same while the link drops and goes down now and then', () => run({ disturbLink: true }), 60_000);
 });
 
 describe('the database deleted by another page of the origin', () => {
-  // .skip until the page store lands (issue 17): today's client fails every call after the deletion, for ever.
-  it.skip('recreates its storage and keeps enqueueing and sending, losing nothing that resolved', async () => {
+  it('recreates its storage and keeps enqueueing and sending, losing nothing that resolved', async () => {
     const link = await startLink();
     const { page, deviceId, database } = await startClient(link, 'deleted-db-panel');
     // An app that backs off 50 ms after a failed enqueue, so a client that fails every call does not spin.

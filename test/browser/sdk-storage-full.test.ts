@@ -1,10 +1,11 @@
 // The browser store on a real full disk (issue 17, "Done when" 1 and the real-quota part of 2): Chromium's profile
-// on a 48 MB tmpfs, 50 KB payloads from 8 callers while the link goes down now and then, until IndexedDB refuses
-// writes with QuotaExceededError; then the link stays up, the sender frees space, and the same client must keep
-// going. Exact sets: each resolved enqueue arrived under its own id with its own payload, no rejected one arrived.
+// on a 64 MB tmpfs that other data (a 16 MB file) shares, 50 KB payloads from 8 callers while the link goes down now
+// and then, until IndexedDB refuses writes with QuotaExceededError; then the other data goes, the link stays up, and
+// the same client must keep going. (Space the client's own backlog fills is only given back by Chromium's
+// compaction: see the README's browser section.) Exact sets: each resolved enqueue arrived under its own id with its own payload, no rejected one arrived.
 // Needs root (mount); without it the test is skipped with the reason, loudly.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -31,7 +32,9 @@ import {
   workloadProgress,
 } from './harness/storage-faults.js';
 
-const DISK = '48m';
+const DISK = '64m';
+/** The other data on the disk, deleted once the disk is full. */
+const BALLAST_BYTES = 16_000_000;
 const PAYLOAD = 50_000;
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -51,9 +54,7 @@ function freeMb(dir: string): number {
 }
 
 describe('a real full disk under the browser profile', () => {
-  // .skip until the page store lands (issue 17): today's store leaves resolved messages unsent and retries the fold
-  // in a loop.
-  it.skip('delivers every resolved enqueue with its own payload, no rejected one, and keeps going once space is free', async (context) => {
+  it('delivers every resolved enqueue with its own payload, no rejected one, and keeps going once space is free', async (context) => {
     const profile = mkdtempSync(join(tmpdir(), 'spotflow-browser-full-disk-'));
     cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
     try {
@@ -82,6 +83,8 @@ describe('a real full disk under the browser profile', () => {
     const deviceId = 'full-disk-panel';
     await startInPage(page, deviceOptions(link.emulator, { database: 'full-disk', deviceId }));
     await pageConnected(page);
+    const ballast = join(profile, 'other-data');
+    writeFileSync(ballast, Buffer.alloc(BALLAST_BYTES, 1));
     const freeAtStart = freeMb(profile);
     // No faults injected: the patch only counts what IndexedDB itself aborts, and why.
     const worker = await databaseWorker(page);
@@ -114,15 +117,25 @@ describe('a real full disk under the browser profile', () => {
     const statsAtFull = await patchStats(worker);
     const fillMs = Date.now() - started;
 
-    // The link stays up now: what resolved must arrive, and the sender's deletes free space.
+    // The other data goes and the link stays up: what resolved must arrive, and the client takes new messages.
+    rmSync(ballast);
     const arrivals = new Arrivals(() => link.emulator, deviceId);
     const ids = (outcomes: readonly Outcome[]) => outcomes.flatMap((o) => (o.id === undefined ? [] : [o.id]));
     const firstWait = await waitForArrivals(arrivals, ids(full), { page, timeoutMs: 20_000 });
     const freeAfterDelivery = freeMb(profile);
-    // Space is free again: the same client, no restart, takes and sends new messages.
+    // Space is free again: the same client, no restart, takes new messages again once its next retry of storing
+    // (backoff up to 60 s) succeeded; from then on every one resolves, and all are sent.
+    const probes: Outcome[] = [];
+    const acceptingAgain = Date.now();
+    for (let n = 0; !probes.some((o) => o.id !== undefined); n++) {
+      if (Date.now() - acceptingAgain > 75_000) throw new Error('the client never took a message again');
+      await startWorkload(page, { prefix: `probe${n}-`, callers: 1, sizes: [PAYLOAD], max: 1 });
+      probes.push(...(await stopWorkload(page, { timeoutMs: 10_000 })));
+      if (!probes.some((o) => o.id !== undefined)) await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
     await startWorkload(page, { prefix: 'after', callers: 4, sizes: [PAYLOAD], max: 20 });
     const after = await stopWorkload(page, { timeoutMs: 20_000 });
-    const outcomes = [...full, ...after];
+    const outcomes = [...full, ...probes, ...after];
     const wait = await waitForArrivals(arrivals, ids(outcomes), { page, timeoutMs: 10_000 });
     const verdict = judge(outcomes, arrivals.all);
     const stats = await patchStats(worker);
@@ -134,19 +147,21 @@ describe('a real full disk under the browser profile', () => {
         `folds ${statsAtFull.foldStarts} started / ${statsAtFull.foldCompletes} completed; at the end ` +
         `${JSON.stringify(stats)}; link down ${downs.join(', ')} ms; filling ${fillMs} ms; first delivery wait ` +
         `${firstWait.ended} after ${firstWait.ms} ms (${firstWait.missing} missing); after the disk was full ` +
-        `${rejected} of ${resolved + rejected} rejected; final wait ${wait.ended} after ${wait.ms} ms; ` +
+        `${rejected} of ${resolved + rejected} rejected; taking messages again after ` +
+        `${probes.length} probe(s); final wait ${wait.ended} after ${wait.ms} ms; ` +
         `client ${await clientState(page)}`,
     );
     expect(problems(verdict)).toEqual(NO_PROBLEMS);
-    // Not vacuous: the disk did fill, and enqueues were refused for it.
+    // Not vacuous: the disk did fill, and enqueues were refused for it (Chromium aborts with UnknownError when the
+    // disk itself is full, with QuotaExceededError when its quota for the origin is reached first).
     expect(
-      statsAtFull.aborts.QuotaExceededError ?? 0,
-      'IndexedDB never refused a write for quota',
+      (statsAtFull.aborts.QuotaExceededError ?? 0) + (statsAtFull.aborts.UnknownError ?? 0),
+      'IndexedDB never refused a write for want of space',
     ).toBeGreaterThan(0);
     expect(verdict.rejected, 'no enqueue was rejected').toBeGreaterThan(0);
     expect(after.filter((o) => o.id === undefined).map((o) => `${o.tag}: ${o.code} ${o.message}`)).toEqual(
       [],
     );
     expect(wait.ended).toBe('all arrived');
-  }, 90_000);
+  }, 180_000);
 });
