@@ -13,7 +13,7 @@ export interface IdbFaults {
   failFolds?: number;
   /** Abort every fold transaction until changed again. */
   failAllFolds?: boolean;
-  /** Abort this share (0–1) of append transactions, picked by a PRNG seeded with `seed`. */
+  /** Abort this share (0–1) of append transactions, picked by a hash of their number and `seed`. */
   appendFailureRate?: number;
   seed?: number;
 }
@@ -46,15 +46,10 @@ export async function injectIdbFaults(worker: Worker, faults: IdbFaults): Promis
       random: () => number;
     }
     const scope = globalThis as unknown as { __idbFaults?: State };
-    // mulberry32: small, seedable, good enough to pick transactions reproducibly.
-    let seed = (faults.seed ?? 1) >>> 0;
-    const random = () => {
-      seed = (seed + 0x6d2b79f5) >>> 0;
-      let t = seed;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    // Which appends fail: a multiplicative hash of their number with the seed, so a run can be repeated.
+    const seed = (faults.seed ?? 1) >>> 0;
+    let picked = 0;
+    const random = () => (Math.imul(++picked ^ seed, 2654435761) >>> 0) / 4294967296;
     if (scope.__idbFaults) {
       scope.__idbFaults.faults = { ...faults };
       scope.__idbFaults.random = random;
