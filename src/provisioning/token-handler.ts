@@ -223,7 +223,8 @@ export class TokenHandler implements CredentialSource {
             await this.#renewSas(signal);
             break;
           case 'refreshRegistrationToken':
-            await this.#refreshRegistrationToken(step.timeCheck, signal);
+            if (step.timeCheck) await this.#checkTime(signal);
+            else await this.#refreshRegistrationToken(signal);
             break;
           case 'sleep':
             await this.#alarm.wait(step.ms, signal);
@@ -268,10 +269,32 @@ export class TokenHandler implements CredentialSource {
     this.log.info('Hub credentials renewed', { expiresAt: new Date(next.hub.sasExpiresAt).toISOString() });
   }
 
-  /** `timeCheck`: the token is not due, the refresh is to learn the platform's time (paced in renewal-plan.ts). */
-  async #refreshRegistrationToken(timeCheck: boolean, signal: AbortSignal): Promise<void> {
+  /**
+   * Learns the platform's time (paced in renewal-plan.ts) by registering, which changes nothing on the platform, not
+   * by refreshing the registration token: a refresh revokes the old token at once, so a device killed between the
+   * platform's answer and storing the new token would be left with a revoked one and need a technician. The SAS in
+   * the answer is not used: the stored one stays valid.
+   */
+  async #checkTime(signal: AbortSignal): Promise<void> {
     this.#pacing.lastRefreshAt = this.clock.monotonicNow();
-    this.#pacing.timeChecks = timeCheck ? this.#pacing.timeChecks + 1 : 0;
+    this.#pacing.timeChecks += 1;
+    const registration = await retrying(
+      () => this.api.register(this.#registration.registrationToken, signal),
+      this.clock,
+      this.log,
+      signal,
+      this.#hurry,
+    );
+    this.#answered(
+      registration,
+      this.#registration.registrationTokenExpiresAt,
+      registration.registrationTokenLifetimeMs,
+    );
+  }
+
+  async #refreshRegistrationToken(signal: AbortSignal): Promise<void> {
+    this.#pacing.lastRefreshAt = this.clock.monotonicNow();
+    this.#pacing.timeChecks = 0;
     const issued = await retrying(
       () => this.api.refresh(this.options.provisioningToken, this.#registration.registrationToken, signal),
       this.clock,
