@@ -5,6 +5,7 @@ import { verifySasToken } from './sas.js';
 const badCredentials = 4;
 const notAuthorized = 5;
 const identifierRejected = 2;
+const serverUnavailable = 3;
 
 function refuse(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -16,6 +17,21 @@ function refuse(returnCode: number, message: string): AuthenticateError {
  * Returns the device id, or the CONNACK refusal.
  */
 export function authenticateDevice(
+  context: EmulatorContext,
+  client: Client,
+  username: string | undefined,
+  password: Buffer | undefined,
+): { deviceId: string; expiresAt: number } | { error: AuthenticateError } {
+  try {
+    return check(context, client, username, password);
+  } catch (error) {
+    // A CONNECT that arrives while the emulator shuts down (its state already closed) is refused like an
+    // unavailable hub, not thrown from aedes' callback, where nothing catches it.
+    return { error: refuse(serverUnavailable, `the hub is shutting down (${String(error)})`) };
+  }
+}
+
+function check(
   context: EmulatorContext,
   client: Client,
   username: string | undefined,
