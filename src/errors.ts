@@ -53,8 +53,9 @@ export const SPOTFLOW_ERROR_CODES = Object.freeze([
   /** A large payload could not be uploaded to blob storage. */
   'UPLOAD_FAILED',
   /**
-   * A package the platform needs is not installed (an optional peer dependency: `better-sqlite3` in Node, `sql.js`
-   * in browsers); the message names it and how to install it.
+   * A package the platform needs is not installed (an optional peer dependency of Node's platform: `better-sqlite3`,
+   * or `undici` for the `ca` option); the message names it and how to install it. Browsers need none: sql.js and
+   * Brotli ship inside the package's workers.
    */
   'DEPENDENCY_MISSING',
   /**
