@@ -1,8 +1,8 @@
 // Whole-browser SIGKILLs (a kiosk losing power) across journal folds (issue 17, "Done when" 3). sdk-offline.test.ts
 // kills before the first fold; here one caller enqueues small messages (each its own journal record) with the link
 // down, so every resolved enqueue can only come back from what the profile stored, and the whole browser is
-// SIGKILLed at seeded points. A fold is seen from inside the database worker: a read-write transaction on a store
-// other than `journal` (harness/storage-faults.ts). After each restart the database must open (no new
+// SIGKILLed at seeded points. A fold is seen from inside the database worker: a read-write transaction on
+// `pages` (harness/storage-faults.ts). After each restart the database must open (no new
 // provisioning) and hold at least everything resolved so far; at the end every resolved enqueue must arrive at the
 // emulator under its own id with its own payload.
 //

@@ -4,7 +4,7 @@
  * A read-write transaction picked to fail is aborted right after the store queued its requests (what a quota error
  * or a failing disk does to it: nothing of it is applied, the store's `onabort` runs).
  *
- * Transactions are told apart by scope: one on `journal` alone is an append; one that includes `pages` is a fold.
+ * Transactions are told apart by scope: one that includes `journal` is an append; one that includes `pages` is a fold.
  */
 import type { Page, Worker } from 'playwright-core';
 
@@ -82,7 +82,7 @@ export async function injectIdbFaults(worker: Worker, faults: IdbFaults): Promis
           fail = true;
         }
         if (fail) state.counts.failedFolds++;
-      } else if (stores.length === 1 && stores[0] === 'journal' && options?.durability !== 'relaxed') {
+      } else if (stores.includes('journal') && options?.durability !== 'relaxed') {
         state.counts.appends++;
         fail = state.random() < (state.faults.appendFailureRate ?? 0);
         if (fail) state.counts.failedAppends++;

@@ -4,7 +4,7 @@
  * - `patchDatabaseWorker` patches `IDBDatabase.prototype.transaction` inside the SDK's database worker (found by its
  *   name, `spotflow-device database …`) to fail a seeded share of read-write transactions, to count what IndexedDB
  *   itself aborted (a real `QuotaExceededError`), and to report (and optionally hold open) every read-write
- *   transaction on a store other than `journal`: a fold.
+ *   transaction on `pages`: a fold.
  * - `startWorkload` / `stopWorkload` run concurrent enqueues with unique, checkable payloads in a page and record
  *   per message whether it resolved (and its id) or rejected (and the error's code).
  * - `Arrivals` reads what the emulator received, incrementally; `judge` compares it with the outcomes as exact sets.
@@ -17,7 +17,7 @@ import '../pages/globals.js';
 
 /** The database worker's name starts with this (platform/browser/database.ts). */
 export const DATABASE_WORKER_PREFIX = 'spotflow-device database';
-/** What the worker patch writes to the console when a read-write transaction opens on a store other than `journal`. */
+/** What the worker patch writes to the console when a read-write transaction opens on `pages`. */
 export const FOLD_MARK = 'spotflow-test fold-start';
 
 /** A seed from SPOTFLOW_TEST_SEED, or a fresh one; log it so that a failure can be run again with it. */
@@ -97,7 +97,7 @@ export interface WorkerPatchOptions {
   /** The shapes a fault takes, picked in turn by the seeded generator (default: all three). */
   shapes: FaultShape[];
   active: boolean;
-  /** console.log(FOLD_MARK …) when a read-write transaction opens on a store other than `journal`. */
+  /** console.log(FOLD_MARK …) when a read-write transaction opens on `pages`. */
   reportFolds: boolean;
   /** Keep such a transaction open (uncommitted) for this long, with reads chained on it: a slow fold. */
   holdFoldMs: number;
@@ -106,7 +106,7 @@ export interface WorkerPatchOptions {
 export interface WorkerPatchStats {
   /** Read-write transactions opened while patched. */
   readwrite: number;
-  /** …of them on a store other than `journal` (fold attempts), and of those how many completed. */
+  /** …of them on `pages` (fold attempts), and of those how many completed. */
   foldStarts: number;
   foldCompletes: number;
   /** Faults injected, by kind. */
@@ -209,7 +209,8 @@ export async function patchDatabaseWorker(
           const name = transaction.error?.name ?? 'none';
           stats.aborts[name] = (stats.aborts[name] ?? 0) + 1;
         });
-        const fold = names.some((name) => name !== 'journal');
+        // A fold writes pages; an append writes the journal (and, for a SQL text's first use, meta).
+        const fold = names.includes('pages');
         if (fold) {
           stats.foldStarts++;
           const foldStarted = Date.now();
