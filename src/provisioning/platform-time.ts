@@ -8,6 +8,8 @@ import type { Clock } from '../ports.js';
 
 /** A step of the wall clock against the monotonic one larger than this is a jump (NTP, a user, a suspend). */
 export const WALL_JUMP_MS = 10_000;
+/** Allowed for an answer's way from the platform to the device, when placing the platform's time. */
+const ANSWER_LATENCY_MS = 1000;
 
 export class PlatformTime {
   /** The platform's time at a monotonic instant. */
@@ -55,6 +57,22 @@ export class PlatformTime {
       this.#anchor = { platform: likely, monotonic: this.clock.monotonicNow() };
     }
     this.#known = true;
+  }
+  /**
+   * An answer's Date header said `date` (whole seconds, the time it was written): the platform's time is likely in
+   * the middle of that second, surely within it or the time the answer took to arrive.
+   */
+  learnFromDate(date: number): void {
+    this.learn(date + 500, date, date + 1000 + ANSWER_LATENCY_MS);
+  }
+
+  /**
+   * `register` said a token expiring at `expiresAt` (the platform's time) has `lifetimeMs` left, in whole seconds
+   * rounded down: the platform's time is within a second before expiry minus it.
+   */
+  learnFromLifetime(expiresAt: number, lifetimeMs: number): void {
+    const at = expiresAt - lifetimeMs;
+    this.learn(at - 500, at - 1000, at + ANSWER_LATENCY_MS);
   }
 
   /**

@@ -1,8 +1,9 @@
 /**
  * The token handler: establishes the registration and keeps the registration token and the SAS fresh for the
  * client's life. What to renew when is decided in renewal-plan.ts, what is stored in registration.ts, the platform's
- * time in platform-time.ts; this class carries the steps out. About 380 lines because it is the one owner of the
- * registration and its loop: splitting the remaining steps apart would spread that state over several classes.
+ * time in platform-time.ts; this class carries the steps out. About 440 lines because it is the one owner of the
+ * registration, its pacing and its loop: the steps (provision, register, renew, refresh, learn the time) all read and
+ * write that state, and splitting them apart would spread it over several classes that each need all of it.
  *
  * The device's clock decides nothing: a stored registration is used until the platform refuses it (401), whatever
  * the clock says, and every due time is on the platform's clock as its answers tell it, carried on the monotonic one.
@@ -32,16 +33,6 @@ import { type Now, nextRenewal, type RenewalState, type SasPacing, sasArrival } 
 
 /** The device's clock this far off the platform's is worth a warning (once, until it comes back within it). */
 const CLOCK_WARNING_MS = 60_000;
-/** Allowed for an answer's way from the platform to the device, when placing the platform's time. */
-const ANSWER_LATENCY_MS = 1000;
-
-/**
- * Where the platform's time is, given an answer's Date header (whole seconds, the time it was written): likely in
- * the middle of that second, surely within it or the time the answer took to arrive.
- */
-function dateWindow(date: number): [number, number, number] {
-  return [date + 500, date, date + 1000 + ANSWER_LATENCY_MS];
-}
 
 export type { StoredRegistration } from './registration.js';
 
@@ -252,15 +243,8 @@ export class TokenHandler implements CredentialSource {
 
   async #renewSas(signal: AbortSignal): Promise<void> {
     this.#pacing.lastRenewalAt = this.clock.monotonicNow();
-    const registration = await retrying(
-      () => this.api.register(this.#registration.registrationToken, signal),
-      this.clock,
-      this.log,
-      signal,
-      this.#hurry,
-    );
+    const { registration, now } = await this.#registerAgain(signal);
     const lifetimeMs = registration.registrationTokenLifetimeMs;
-    const now = this.#answered(registration, this.#registration.registrationTokenExpiresAt, lifetimeMs);
     const { hub, pacing } = this.#arrived(registration.credentials, now);
     const next = withLifetime({ ...this.#registration, hub }, lifetimeMs, now);
     this.#pacing.refused = false;
@@ -278,6 +262,11 @@ export class TokenHandler implements CredentialSource {
   async #checkTime(signal: AbortSignal): Promise<void> {
     this.#pacing.lastRefreshAt = this.clock.monotonicNow();
     this.#pacing.timeChecks += 1;
+    await this.#registerAgain(signal);
+  }
+
+  /** Registers with the stored registration token (retried); the answer, and the platform's time it told. */
+  async #registerAgain(signal: AbortSignal) {
     const registration = await retrying(
       () => this.api.register(this.#registration.registrationToken, signal),
       this.clock,
@@ -285,11 +274,11 @@ export class TokenHandler implements CredentialSource {
       signal,
       this.#hurry,
     );
-    this.#answered(
+    const lifetimeMs = registration.registrationTokenLifetimeMs;
+    return {
       registration,
-      this.#registration.registrationTokenExpiresAt,
-      registration.registrationTokenLifetimeMs,
-    );
+      now: this.#answered(registration, this.#registration.registrationTokenExpiresAt, lifetimeMs),
+    };
   }
 
   async #refreshRegistrationToken(signal: AbortSignal): Promise<void> {
@@ -323,7 +312,7 @@ export class TokenHandler implements CredentialSource {
       signal,
     );
     const lifetimeMs = registration.registrationTokenLifetimeMs;
-    if (issued.platformTime !== undefined) this.#time.learn(...dateWindow(issued.platformTime));
+    if (issued.platformTime !== undefined) this.#time.learnFromDate(issued.platformTime);
     const now = this.#answered(registration, issued.expiresAt ?? null, lifetimeMs);
     const { token: fields, struck } = tokenFields(issued, now);
     this.#refreshStrikes = struck ? 1 : 0;
@@ -370,12 +359,9 @@ export class TokenHandler implements CredentialSource {
    * platform has been asked: the time is no longer waiting to be learnt.
    */
   #answered(answer: Answered, tokenExpiresAt?: number | null, lifetimeMs?: number): number {
-    if (answer.platformTime !== undefined) this.#time.learn(...dateWindow(answer.platformTime));
-    else if (lifetimeMs !== undefined && tokenExpiresAt != null) {
-      // A lifetime in whole seconds, rounded down: the platform's time is within a second before expiry minus it.
-      const at = tokenExpiresAt - lifetimeMs;
-      this.#time.learn(at - 500, at - 1000, at + ANSWER_LATENCY_MS);
-    }
+    if (answer.platformTime !== undefined) this.#time.learnFromDate(answer.platformTime);
+    else if (lifetimeMs !== undefined && tokenExpiresAt != null)
+      this.#time.learnFromLifetime(tokenExpiresAt, lifetimeMs);
     this.#pacing.timeUnknown = false;
     this.#reportClock();
     return this.#time.now();
