@@ -13,27 +13,30 @@
  * with the journal position they include, and the journal up to there is dropped. A failed fold loses nothing (the
  * journal stays) and is retried with backoff; if folds keep failing until the journal is too long to reload
  * comfortably, durable writes are refused with a typed error until one succeeds.
+ *
+ * About 450 lines because this class is the one owner of three things that decide on the same state (whether a
+ * group's transaction is open, which journal position is stored, which connection is live): group commit, folds, and
+ * getting IndexedDB back after it was closed or deleted. Loading (journal-load.ts), the record format
+ * (journal-records.ts), page tracking (page-file.ts) and id floors (sequence-floors.ts) live apart.
  */
 import type { SqlJsStatic } from 'sql.js';
-import { isSpotflowError, SpotflowError } from '../../src/errors.js';
+import { SpotflowError } from '../../src/errors.js';
 import type { SqlStatement, SqlValue, WriteResult } from '../../src/ports.js';
-import { fromRecords, recordBytes, toRecords } from './journal-records.js';
-import { JournalStore, StoredPagesMissing } from './journal-store.js';
+import { backoffDelay } from '../../src/util/backoff.js';
+import { CHUNK_BYTES, type Loaded, load, openStore, storageError } from './journal-load.js';
+import { recordBytes, toRecords } from './journal-records.js';
+import type { JournalStore } from './journal-store.js';
 import { PageFile } from './page-file.js';
+import { SequenceFloors } from './sequence-floors.js';
 import { GroupLostError, SqlEngine } from './sql-engine.js';
 
 /** Fold the journal once it holds this many statements or bytes (replay at open stays short). */
 const FOLD_STATEMENTS = 2_000;
 const FOLD_BYTES = 8 * 1024 * 1024;
-/**
- * The unit the file is stored in: 8 SQLite pages, small enough that Chromium keeps it in LevelDB rather than in a
- * blob file of its own (see journal-records.ts).
- */
-const CHUNK_BYTES = 32 * 1024;
 /** Past this much unfolded journal, durable writes are refused (a journal this long still reloads in seconds). */
 const JOURNAL_LIMIT_BYTES = 32 * 1024 * 1024;
-const FOLD_RETRY_FIRST_MS = 500;
-const FOLD_RETRY_MAX_MS = 60_000;
+/** Failed folds are tried again after 0.5 s, doubling (with the project's jitter) up to a minute. */
+const FOLD_RETRY = { initialMs: 500, maxMs: 60_000 };
 
 export type Durability = 'strict' | 'relaxed';
 
@@ -79,7 +82,7 @@ export class JournaledDatabase {
   /** The IndexedDB database was created again: nothing may be appended before the whole file is stored. */
   #recreated = false;
   /** Ids a rolled-back group handed out, per AUTOINCREMENT table: the next group starts above them. */
-  readonly #sequenceFloors = new Map<string, number>();
+  readonly #floors = new SequenceFloors();
   #journalStatements: number;
   #journalBytes: number;
   readonly #reported = new Set<string>();
@@ -144,7 +147,8 @@ export class JournaledDatabase {
     if (this.#closing) return;
     this.#closing = true;
     while (this.#draining) await this.#draining;
-    await this.#folding;
+    // A fold that became due during the one in flight starts when it ends: wait for that one too.
+    while (this.#folding) await this.#folding;
     clearTimeout(this.#foldRetry);
     this.#broken = new SpotflowError('CLIENT_CLOSED', `The database ${this.#name} is closed`);
     this.#engine.close();
@@ -218,7 +222,7 @@ export class JournaledDatabase {
     this.#engine.begin();
     this.#groupOpen = true;
     let applied: { write: PendingWrite; results: WriteResult[] }[] = [];
-    let statements = this.#applyFloors();
+    let statements = this.#floors.apply(this.#engine);
     for (const write of group) {
       if (full && write.durability === 'strict') {
         write.reject(full);
@@ -236,7 +240,7 @@ export class JournaledDatabase {
         for (const { write: lost } of applied) lost.reject(error.reason);
         write.reject(error.reason);
         applied = [];
-        statements = this.#applyFloors();
+        statements = this.#floors.apply(this.#engine);
       }
     }
     if (applied.length === 0) {
@@ -249,7 +253,8 @@ export class JournaledDatabase {
     try {
       await this.#store.append(records, durability);
     } catch (error) {
-      this.#rollBack();
+      this.#floors.rollBack(this.#engine);
+      this.#groupOpen = false;
       const reason = storageError(error, `Cannot write to the IndexedDB database ${this.#name}`);
       for (const { write } of applied) write.reject(reason);
       return;
@@ -258,7 +263,8 @@ export class JournaledDatabase {
       this.#engine.commit();
     } catch (error) {
       // Stored but not applied: memory no longer matches IndexedDB. Only a reopen puts them together again.
-      this.#rollBack();
+      this.#floors.rollBack(this.#engine);
+      this.#groupOpen = false;
       this.#broken = new SpotflowError(
         'INTERNAL',
         `A stored transaction did not commit in memory; reopen the database ${this.#name}`,
@@ -269,33 +275,11 @@ export class JournaledDatabase {
     }
     this.#groupOpen = false;
     this.#nextSeq += records.length;
-    this.#sequenceFloors.clear();
+    this.#floors.clear();
     this.#journalStatements += statements.length;
     for (const record of records) this.#journalBytes += recordBytes(record);
     for (const { write, results } of applied) write.resolve(results);
   }
-
-  /** Statements that lift AUTOINCREMENT counters above ids a rolled-back group used; applied, and journaled. */
-  #applyFloors(): SqlStatement[] {
-    const statements: SqlStatement[] = [...this.#sequenceFloors].map(([table, seq]) => ({
-      sql: 'UPDATE sqlite_sequence SET seq = ? WHERE name = ? AND seq < ?',
-      params: [seq, table, seq],
-    }));
-    if (statements.length > 0) this.#engine.apply(statements);
-    return statements;
-  }
-
-  /** Rolls the open group back, remembering the ids it handed out (for tables that still exist after it). */
-  #rollBack(): void {
-    const used = this.#engine.sequences();
-    this.#engine.rollback();
-    this.#groupOpen = false;
-    for (const [table, seq] of this.#engine.sequences()) {
-      const floor = Math.max(used.get(table) ?? 0, this.#sequenceFloors.get(table) ?? 0);
-      if (floor > seq) this.#sequenceFloors.set(table, floor);
-    }
-  }
-
   /** The refusal for durable writes while the journal is too long (folds keep failing), if it is. */
   #journalFull(): SpotflowError | undefined {
     if (this.#journalBytes < JOURNAL_LIMIT_BYTES) return undefined;
@@ -308,7 +292,7 @@ export class JournaledDatabase {
   }
 
   #foldIfDue(): void {
-    if (this.#folding || this.#groupOpen || this.#broken || this.#closing) return;
+    if (this.#folding || this.#groupOpen || this.#broken) return;
     if (!this.#fullRewrite && this.#journalStatements < FOLD_STATEMENTS && this.#journalBytes < FOLD_BYTES)
       return;
     if (performance.now() < this.#foldBlockedUntil) return;
@@ -355,11 +339,15 @@ export class JournaledDatabase {
       },
       (error: unknown) => {
         this.#file.restoreChanged(chunks.keys());
-        const delay = Math.min(FOLD_RETRY_MAX_MS, FOLD_RETRY_FIRST_MS * 2 ** this.#foldFailures);
+        const delay = backoffDelay(this.#foldFailures, FOLD_RETRY);
         this.#foldFailures++;
         this.#foldBlockedUntil = performance.now() + delay;
         clearTimeout(this.#foldRetry);
-        this.#foldRetry = setTimeout(() => this.#foldIfDue(), delay);
+        // The timer ends the wait itself: a timer may fire a little before `performance.now()` reaches the end.
+        this.#foldRetry = setTimeout(() => {
+          this.#foldBlockedUntil = 0;
+          this.#foldIfDue();
+        }, delay);
         const reason = storageError(
           error,
           `Cannot store the database ${this.#name} as pages (the journal keeps every write meanwhile); ` +
@@ -461,88 +449,9 @@ export class JournaledDatabase {
   }
 }
 
-interface Loaded {
-  file: PageFile;
-  engine: SqlEngine;
-  lastSeq: number;
-  journalStatements: number;
-  journalBytes: number;
-  fullRewrite: boolean;
-}
-
-async function openStore(name: string): Promise<JournalStore> {
-  try {
-    return await JournalStore.open(name);
-  } catch (error) {
-    throw storageError(error, `Cannot open the IndexedDB database ${name}`);
-  }
-}
-
-/** The stored file with the journal replayed on it. */
-async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promise<Loaded> {
-  const stored = await store.load().catch((error: unknown) => {
-    if (error instanceof StoredPagesMissing) {
-      throw new SpotflowError('DATABASE_CORRUPT', `The stored database ${name} is damaged`, { cause: error });
-    }
-    throw storageError(error, `Cannot read the IndexedDB database ${name}`);
-  });
-  let file: PageFile;
-  let engine: SqlEngine;
-  try {
-    file = PageFile.open(sql, stored.image ?? new Uint8Array(0), CHUNK_BYTES);
-  } catch (error) {
-    throw new SpotflowError('DATABASE_CORRUPT', `The stored database ${name} is damaged`, { cause: error });
-  } finally {
-    // sql.js copied the image (or failed): free the read copy now, so the worker holds the database once.
-    if (stored.image) release(stored.image);
-  }
-  try {
-    engine = new SqlEngine(file.db);
-  } catch (error) {
-    file.close();
-    throw new SpotflowError('DATABASE_CORRUPT', `The stored database ${name} is damaged`, { cause: error });
-  }
-  let statements = 0;
-  try {
-    for (const group of fromRecords(stored.journal)) {
-      engine.write(group);
-      statements += group.length;
-    }
-  } catch (error) {
-    engine.close();
-    file.close();
-    throw new SpotflowError('DATABASE_CORRUPT', `The journal of ${name} does not replay`, { cause: error });
-  }
-  return {
-    file,
-    engine,
-    lastSeq: stored.journal.at(-1)?.seq ?? stored.seq,
-    journalStatements: statements,
-    journalBytes: stored.journal.reduce((sum, record) => sum + recordBytes(record), 0),
-    // Nothing stored yet, a version 1 image, or pages cut at another size: store every chunk at the next fold.
-    fullRewrite: stored.image === undefined || stored.chunkBytes !== CHUNK_BYTES,
-  };
-}
-
-/**
- * Frees an image's memory at once instead of at the next GC (ArrayBuffer `transfer(0)` detaches it; a browser
- * without it just leaves the image to the GC). Only for an image nothing else reads.
- */
-function release(image: Uint8Array): void {
-  (image.buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
-}
-
 function refusedForNow(name: string): SpotflowError {
   return new SpotflowError(
     'DATABASE_UNAVAILABLE',
     `Storing the database ${name} failed a moment ago; trying again shortly`,
   );
-}
-
-/** IndexedDB failures (quota, a deleted database, private mode) by their DOMException name. */
-function storageError(error: unknown, context: string): SpotflowError {
-  if (isSpotflowError(error)) return error;
-  const named = (error as { name?: unknown } | null)?.name;
-  const name = typeof named === 'string' ? named : 'unknown error';
-  return new SpotflowError('DATABASE_UNAVAILABLE', `${context} (${name})`, { cause: error });
 }
