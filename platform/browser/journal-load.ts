@@ -5,9 +5,10 @@
 import type { SqlJsStatic } from 'sql.js';
 import { isSpotflowError, SpotflowError } from '../../src/errors.js';
 import { fromRecords, recordBytes } from './journal-records.js';
-import { JournalStore, StoredPagesMissing } from './journal-store.js';
+import { JournalStore } from './journal-store.js';
 import { PageFile } from './page-file.js';
 import { SqlEngine } from './sql-engine.js';
+import { type ChunkLayout, StoredPagesMissing } from './stored-chunks.js';
 
 /**
  * The unit the file is stored in: 8 SQLite pages, small enough that Chromium keeps it in LevelDB rather than in a
@@ -22,6 +23,9 @@ export interface Loaded {
   journalStatements: number;
   journalBytes: number;
   fullRewrite: boolean;
+  layout: ChunkLayout;
+  /** The first journal record that may still be stored although the pages hold it. */
+  trimFrom: number;
 }
 
 export async function openStore(name: string): Promise<JournalStore> {
@@ -72,7 +76,10 @@ export async function load(sql: SqlJsStatic, store: JournalStore, name: string):
     journalStatements: statements,
     journalBytes: stored.journal.reduce((sum, record) => sum + recordBytes(record), 0),
     // Nothing stored yet, a version 1 image, or pages cut at another size: store every chunk at the next fold.
-    fullRewrite: stored.image === undefined || stored.chunkBytes !== CHUNK_BYTES,
+    // Version 2's numbered chunks too: a fold stores generations.
+    fullRewrite: stored.image === undefined || stored.chunkBytes !== CHUNK_BYTES || stored.numbered,
+    layout: stored.layout,
+    trimFrom: stored.folded.length > 0 ? Math.min(...stored.folded) : stored.seq + 1,
   };
 }
 

@@ -1,22 +1,26 @@
 /**
  * Where a browser database lives between page loads: one IndexedDB database holding the SQLite file in `pages`
- * (fixed-size chunks of the file keyed by chunk number, with `meta` saying how large the file is and which journal
- * record it includes) and a `journal` of the transactions committed since, keyed by sequence number. An append
- * costs one small IndexedDB transaction; a fold stores only the chunks that changed since the last one.
+ * (fixed-size chunks of the file keyed by chunk number and the fold that wrote them, with `meta` saying how large the
+ * file is, which fold's chunks make it and which journal record it includes) and a `journal` of the transactions
+ * committed since, keyed by sequence number. An append costs one small IndexedDB transaction; a fold stores only
+ * the chunks that changed since the last one, a few per transaction, then switches `meta` (stored-chunks.ts).
  *
  * IndexedDB is used directly (not through idb-keyval) because every append must ask for `durability: 'strict'`:
  * Chromium's default is relaxed, which may lose a committed transaction in a power cut.
  *
- * Version 1 kept the whole file as one image in `snapshot`; it is still read, and the first fold after an upgrade
- * replaces it with pages.
+ * Version 1 kept the whole file as one image in `snapshot`, version 2 its chunks under bare numbers; both are still
+ * read, and the first fold after an upgrade stores every chunk the current way.
  */
 import type { JournalRecord } from './journal-records.js';
+import { ChunkAssembly, type ChunkLayout, type PageKey } from './stored-chunks.js';
 
 /** What the stored pages are: the file's size, the chunk size they were cut at, the last journal record included. */
 export interface PagesMeta {
   seq: number;
   fileBytes: number;
   chunkBytes: number;
+  /** The fold whose chunks make the file (see stored-chunks.ts); absent in version 2, whose chunks are numbered. */
+  generation?: number;
 }
 
 export interface StoredDatabase {
@@ -28,6 +32,12 @@ export interface StoredDatabase {
   seq: number;
   /** Records after `seq`, in order. */
   journal: JournalRecord[];
+  /** Records the pages already hold (a kill before the fold that stored them deleted them). */
+  folded: number[];
+  /** Which stored chunks make the file, and what is left to delete. */
+  layout: ChunkLayout;
+  /** The chunks are version 2's, keyed by bare numbers. */
+  numbered: boolean;
 }
 
 const JOURNAL = 'journal';
@@ -98,44 +108,56 @@ export class JournalStore {
   #load(): Promise<StoredDatabase> {
     const transaction = this.#db.transaction([META, PAGES, SNAPSHOT, JOURNAL], 'readonly');
     const metaRequest = transaction.objectStore(META).get(MAIN);
-    const legacyRequest = transaction.objectStore(SNAPSHOT).get(MAIN);
     const journalRequest = transaction.objectStore(JOURNAL).getAll();
-    let image: Uint8Array | undefined;
-    let incomplete = false;
+    let assembly: ChunkAssembly | undefined;
+    let legacy: LegacySnapshot | undefined;
     metaRequest.onsuccess = () => {
       const meta = metaRequest.result as PagesMeta | undefined;
-      if (meta === undefined) return;
-      const assembled = new Uint8Array(meta.fileBytes);
-      image = assembled;
+      const chunks = new ChunkAssembly(meta);
+      assembly = chunks;
       const pages = transaction.objectStore(PAGES);
+      const snapshot = transaction.objectStore(SNAPSHOT);
+      // Version 1's image: the file when there is no `meta`; otherwise only whether it is still there to delete.
+      const legacyRequest = meta ? snapshot.count(MAIN) : snapshot.get(MAIN);
+      legacyRequest.onsuccess = () => {
+        if (!meta) legacy = legacyRequest.result as LegacySnapshot | undefined;
+      };
+      // Version 2's chunks are keyed by bare numbers, which sort before every [chunk, generation] key.
       const readBatch = (first: number) => {
-        const request = pages.getAll(IDBKeyRange.bound(first, first + LOAD_BATCH - 1));
+        const end = first + LOAD_BATCH;
+        const request = chunks.numbered
+          ? pages.getAll(IDBKeyRange.bound(first, end, false, true))
+          : pages.getAll(IDBKeyRange.bound([first], [end], false, true));
         request.onsuccess = () => {
-          const chunks = request.result as Uint8Array[];
-          if (chunks.length !== Math.min(LOAD_BATCH, Math.ceil(meta.fileBytes / meta.chunkBytes) - first)) {
-            incomplete = true;
-          }
-          for (const [index, chunk] of chunks.entries()) {
-            // Keys are dense (0 up to the last chunk): the batch's nth value is chunk first + n.
-            const offset = (first + index) * meta.chunkBytes;
-            if (offset < meta.fileBytes) assembled.set(chunk.subarray(0, meta.fileBytes - offset), offset);
-          }
-          if ((first + LOAD_BATCH) * meta.chunkBytes < meta.fileBytes) readBatch(first + LOAD_BATCH);
+          const values = request.result as Uint8Array[];
+          if (chunks.numbered) chunks.addNumbered(first, end, values);
+          else chunks.addRange(first, end, values);
+          if (chunks.more(end)) readBatch(end);
         };
       };
-      readBatch(0);
+      // The keys alone first (a few bytes each): they say which version of each chunk the file holds.
+      const keys = pages.getAllKeys();
+      keys.onsuccess = () => {
+        const legacyStored = meta ? legacyRequest.result !== 0 : legacyRequest.result !== undefined;
+        chunks.setKeys(keys.result as (PageKey | number)[], legacyStored);
+        if (chunks.more(0)) readBatch(0);
+      };
     };
     return completed(transaction).then(() => {
-      if (incomplete) throw new StoredPagesMissing();
+      if (!assembly) throw new Error('IndexedDB completed a transaction before its requests');
+      const image = assembly.finish();
       const meta = metaRequest.result as PagesMeta | undefined;
-      const legacy = legacyRequest.result as LegacySnapshot | undefined;
       const seq = meta?.seq ?? legacy?.seq ?? 0;
-      const records = (journalRequest.result as JournalRecord[]).filter((record) => record.seq > seq);
+      const all = journalRequest.result as JournalRecord[];
+      const records = all.filter((record) => record.seq > seq);
       return {
         image: meta ? image : legacy?.bytes,
         chunkBytes: meta?.chunkBytes,
         seq,
         journal: records.sort((a, b) => a.seq - b.seq),
+        folded: all.filter((record) => record.seq <= seq).map((record) => record.seq),
+        layout: assembly.layout(),
+        numbered: assembly.numbered,
       };
     });
   }
@@ -171,48 +193,46 @@ export class JournalStore {
     });
   }
 
-  /**
-   * Stores changed chunks and the new `meta` in one transaction: the stored file moves from one consistent state
-   * to the next, or stays. Chunks past the file's end are deleted. `replaceAll` first clears every stored chunk
-   * and the version 1 image (the chunks given are then the whole file). Its own transaction, apart from the
-   * journal, so that appends never wait for a fold; `load()` skips journal records the pages already hold.
-   */
-  writePages(meta: PagesMeta, chunks: ReadonlyMap<number, Uint8Array>, replaceAll: boolean): Promise<void> {
-    return settled(() => {
-      const scope = replaceAll ? [PAGES, META, SNAPSHOT] : [PAGES, META];
-      const transaction = this.#db.transaction(scope, 'readwrite', { durability: 'strict' });
-      const pages = transaction.objectStore(PAGES);
-      if (replaceAll) {
-        pages.clear();
-        transaction.objectStore(SNAPSHOT).clear();
-      } else {
-        pages.delete(IDBKeyRange.lowerBound(Math.ceil(meta.fileBytes / meta.chunkBytes)));
-      }
-      for (const [chunk, bytes] of chunks) pages.put(bytes, chunk);
-      transaction.objectStore(META).put(meta, MAIN);
-      return completed(transaction);
-    });
+  // Each write below is one transaction doing one thing: see stored-chunks.ts for why.
+
+  /** Stores one chunk of a fold. Relaxed: `putMeta`'s strict commit makes it durable with it (one log, in order). */
+  writeChunk(key: PageKey, bytes: Uint8Array): Promise<void> {
+    return this.#single(PAGES, 'relaxed', (store) => store.put(bytes, key));
   }
 
-  /** Deletes the journal records up to `seq` (those the stored pages hold). */
-  dropThrough(seq: number): Promise<void> {
+  /** Deletes one stored chunk version (`[chunk, generation]`, or version 2's bare chunk number). */
+  deletePage(key: PageKey | number): Promise<void> {
+    return this.#single(PAGES, 'relaxed', (store) => store.delete(key));
+  }
+
+  /** The switch of a fold: from its commit on, `meta` names the stored file. */
+  putMeta(meta: Required<PagesMeta>): Promise<void> {
+    return this.#single(META, 'strict', (store) => store.put(meta, MAIN));
+  }
+
+  deleteLegacyImage(): Promise<void> {
+    return this.#single(SNAPSHOT, 'relaxed', (store) => store.delete(MAIN));
+  }
+
+  /** Deletes one journal record the stored pages hold. */
+  deleteRecord(seq: number): Promise<void> {
+    return this.#single(JOURNAL, 'relaxed', (store) => store.delete(seq));
+  }
+
+  #single(
+    name: string,
+    durability: 'strict' | 'relaxed',
+    request: (store: IDBObjectStore) => void,
+  ): Promise<void> {
     return settled(() => {
-      const transaction = this.#db.transaction(JOURNAL, 'readwrite', { durability: 'relaxed' });
-      transaction.objectStore(JOURNAL).delete(IDBKeyRange.upperBound(seq));
+      const transaction = this.#db.transaction(name, 'readwrite', { durability });
+      request(transaction.objectStore(name));
       return completed(transaction);
     });
   }
 
   close(): void {
     this.#db.close();
-  }
-}
-
-/** The stored chunks do not cover the file `meta` describes: what is stored is damaged. */
-export class StoredPagesMissing extends Error {
-  constructor() {
-    super('Stored pages are missing');
-    this.name = 'StoredPagesMissing';
   }
 }
 

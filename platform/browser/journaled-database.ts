@@ -29,6 +29,7 @@ import type { JournalStore } from './journal-store.js';
 import { PageFile } from './page-file.js';
 import { SequenceFloors } from './sequence-floors.js';
 import { GroupLostError, SqlEngine } from './sql-engine.js';
+import { FoldWriter } from './stored-chunks.js';
 
 /** Fold the journal once it holds this many statements or bytes (replay at open stays short). */
 const FOLD_STATEMENTS = 2_000;
@@ -64,6 +65,9 @@ export class JournaledDatabase {
   #store: JournalStore;
   #file: PageFile;
   #engine: SqlEngine;
+  readonly #folds: FoldWriter;
+  /** The first journal record that may still be stored although the pages hold it. */
+  #trimFrom: number;
   #nextSeq: number;
   #writes: PendingWrite[] = [];
   #reads: PendingRead[] = [];
@@ -106,6 +110,8 @@ export class JournaledDatabase {
     this.#journalStatements = loaded.journalStatements;
     this.#journalBytes = loaded.journalBytes;
     this.#fullRewrite = loaded.fullRewrite;
+    this.#folds = new FoldWriter(loaded.layout);
+    this.#trimFrom = loaded.trimFrom;
     this.#watch(store);
   }
 
@@ -319,11 +325,12 @@ export class JournaledDatabase {
     const full = this.#fullRewrite;
     if (full) this.#file.markAllChanged();
     const chunks = this.#file.takeChanged(fileBytes);
+    const taken = [...chunks.keys()];
     const seq = this.#nextSeq - 1;
     const statements = this.#journalStatements;
     const bytes = this.#journalBytes;
     const meta = { seq, fileBytes, chunkBytes: this.#file.chunkBytes };
-    return this.#store.writePages(meta, chunks, full).then(
+    return this.#folds.store(this.#store, meta, chunks).then(
       async () => {
         if (full) this.#fullRewrite = false;
         if (this.#recreated) this.#reported.delete('recreated');
@@ -333,12 +340,11 @@ export class JournaledDatabase {
         this.#foldFailures = 0;
         this.#foldBlockedUntil = 0;
         this.#reported.delete('fold');
-        // Records left behind are skipped at load (the pages hold them) and dropped by the next fold.
-        await this.#store.dropThrough(seq).catch(() => {});
+        await this.#trim(seq).catch(() => {});
         return undefined;
       },
       (error: unknown) => {
-        this.#file.restoreChanged(chunks.keys());
+        this.#file.restoreChanged(taken);
         const delay = backoffDelay(this.#foldFailures, FOLD_RETRY);
         this.#foldFailures++;
         this.#foldBlockedUntil = performance.now() + delay;
@@ -357,6 +363,19 @@ export class JournaledDatabase {
         return reason;
       },
     );
+  }
+
+  /**
+   * Deletes the journal records the pages now hold, one per transaction (stored-chunks.ts says why). What is left
+   * (a failure, a kill, a close that does not wait for it) is skipped at load, where the pages hold it, and deleted
+   * after the next fold.
+   */
+  async #trim(through: number): Promise<void> {
+    const store = this.#store;
+    while (this.#trimFrom <= through && store === this.#store && !this.#closing) {
+      await store.deleteRecord(this.#trimFrom);
+      this.#trimFrom++;
+    }
   }
 
   /**
@@ -423,6 +442,7 @@ export class JournaledDatabase {
     // stored, so store it again, at once if possible (a failure is retried with the fold's backoff, and writes wait
     // for it).
     this.#recreated = true;
+    this.#trimFrom = this.#nextSeq;
     this.#fullRewrite = true;
     this.#report(
       'recreated',

@@ -146,8 +146,9 @@ describe('browser database under IndexedDB faults', () => {
       })
       .toBeGreaterThan(0);
     const counts = await idbCounts(worker);
+    // Three folds failed at their first transaction; the fourth stored its chunks and switched to them.
     expect(counts.failedFolds).toBe(3);
-    expect(counts.folds).toBe(4);
+    expect(counts.switches).toBe(1);
     const problems = await page.evaluate(
       () => (globalThis as unknown as { __problems: string[] }).__problems,
     );
@@ -164,6 +165,79 @@ describe('browser database under IndexedDB faults', () => {
       return row;
     }, name);
     expect(rows).toEqual({ n: written, total: ((written - 1) * written) / 2 });
+    await page.context().close();
+  });
+
+  it('leaves no trace of a fold that fails at its switch: the file stays the one before, its chunks are ignored at a reopen and deleted by the next fold', async () => {
+    const name = `switch-faults-${Date.now()}`;
+    const page = await openDatabasePage(name);
+    const worker = await databaseWorker(page);
+    const insert = (from: number, to: number) =>
+      page.evaluate(
+        async ({ from, to }) => {
+          type Db = import('../../src/ports.js').Database;
+          const db = (globalThis as unknown as { __db: Db }).__db;
+          if (from === 0)
+            await db.write([{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)' }]);
+          for (let id = from; id < to; id += 100) {
+            await Promise.all(
+              Array.from({ length: 100 }, (_, i) =>
+                db.write([
+                  {
+                    sql: 'INSERT INTO t (id, v) VALUES (?, ?)',
+                    params: [id + i, new Uint8Array(200).fill(id % 251)],
+                  },
+                ]),
+              ),
+            );
+          }
+        },
+        { from, to },
+      );
+    const summary = () => page.evaluate((name) => globalThis.__idbSummary!(name), name);
+    await insert(0, 2_500);
+    await expect.poll(async () => (await summary()).pagesSeq, { timeout: 20_000 }).toBeGreaterThan(0);
+    const before = await summary();
+    await injectIdbFaults(worker, { failSwitches: true });
+    await insert(2_500, 5_000);
+    await expect
+      .poll(async () => (await idbCounts(worker)).failedFolds, { timeout: 20_000 })
+      .toBeGreaterThan(0);
+    // The failed folds' chunks are stored (strays), and the file is still the one before.
+    const failed = await summary();
+    expect(failed.chunks).toBeGreaterThan(Math.ceil(failed.fileBytes / failed.chunkBytes));
+    expect(failed.pagesSeq).toBe(before.pagesSeq);
+    const reopened = await page.evaluate(async (name) => {
+      type Db = import('../../src/ports.js').Database;
+      const scope = globalThis as unknown as { __db: Db };
+      await scope.__db.close();
+      // A new worker, without the faults.
+      scope.__db = await globalThis.__openDatabase!(name);
+      const [row] = await scope.__db.query<{ n: number; bad: number }>(
+        "SELECT count(*) AS n, sum(length(v) != 200 OR hex(substr(v, 1, 1)) != printf('%02X', (id / 100 * 100) % 251)) AS bad FROM t",
+      );
+      return row;
+    }, name);
+    expect(reopened).toEqual({ n: 5_000, bad: 0 });
+    // The journal is past the fold threshold at the reopen: that fold switched, deleting every stray and every
+    // superseded version.
+    await expect
+      .poll(async () => (await summary()).pagesSeq, { timeout: 20_000 })
+      .toBeGreaterThan(failed.pagesSeq);
+    const after = await summary();
+    expect(after.chunks).toBe(Math.ceil(after.fileBytes / after.chunkBytes));
+    await insert(5_000, 7_500);
+    const final = await page.evaluate(async (name) => {
+      type Db = import('../../src/ports.js').Database;
+      const scope = globalThis as unknown as { __db: Db };
+      await scope.__db.close();
+      const db = await globalThis.__openDatabase!(name);
+      const [row] = await db.query<{ n: number }>('SELECT count(*) AS n FROM t');
+      const [check] = await db.query<{ integrity_check: string }>('PRAGMA integrity_check');
+      await db.close();
+      return { n: row?.n, check: check?.integrity_check };
+    }, name);
+    expect(final).toEqual({ n: 7_500, check: 'ok' });
     await page.context().close();
   });
 

@@ -111,55 +111,65 @@ describe('browser database durability', () => {
     await context.close();
   });
 
-  it('opens a database stored by the previous version (a whole-file snapshot and a journal) and moves it to pages', async () => {
-    const context = await newContext(browser);
-    const page = await openPage(context, 'database.html');
-    const source = `v1-source-${Date.now()}`;
-    const legacy = `v1-${Date.now()}`;
-    const outcome = await page.evaluate(
-      async ({ source, legacy }) => {
-        // A SQLite file to put in the old layout: one made by this version (a write of 2,001 statements is past the
-        // fold threshold, so its pages are stored), read back from its pages.
-        const db = await globalThis.__openDatabase!(source);
-        await db.write([
-          { sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)' },
-          ...Array.from({ length: 2_000 }, () => ({ sql: "INSERT INTO t (v) VALUES ('from the snapshot')" })),
-        ]);
-        await db.close();
-        const { image } = await globalThis.__storedImage!(source);
-        await globalThis.__writeVersion1!(legacy, { bytes: image, seq: 7 }, [
-          // Already in the image (seq 7): skipped.
-          { seq: 7, statements: [{ sql: "INSERT INTO t (v) VALUES ('in the image already')" }] },
-          { seq: 8, statements: [{ sql: "INSERT INTO t (v) VALUES ('from the journal')" }] },
-        ]);
-        const upgraded = await globalThis.__openDatabase!(legacy);
-        await upgraded.write([{ sql: "INSERT INTO t (v) VALUES ('after the upgrade')" }]);
-        const read = async (db: typeof upgraded) =>
-          (
-            await db.query<{ v: string; n: number }>(
-              'SELECT v, count(*) AS n FROM t GROUP BY v ORDER BY min(id)',
-            )
-          ).map((row) => `${row.v} x${row.n}`);
-        const rows = await read(upgraded);
-        await upgraded.close();
-        const after = await globalThis.__idbSummary!(legacy);
-        const leftover = await globalThis.__version1Left!(legacy);
-        const reopened = await globalThis.__openDatabase!(legacy);
-        const again = await read(reopened);
-        await reopened.close();
-        return { rows, again, after, leftover };
-      },
-      { source, legacy },
-    );
-    const expected = ['from the snapshot x2000', 'from the journal x1', 'after the upgrade x1'];
-    expect(outcome.rows).toEqual(expected);
-    expect(outcome.again).toEqual(expected);
-    // The first fold (at open: every chunk is due) stored pages and dropped the old image.
-    expect(outcome.after.pagesSeq).toBeGreaterThanOrEqual(8);
-    expect(outcome.after.chunks).toBe(Math.ceil(outcome.after.fileBytes / outcome.after.chunkBytes));
-    expect(outcome.leftover).toBe(0);
-    await context.close();
-  });
+  it.each<[1 | 2, string]>([
+    [1, 'a whole-file snapshot'],
+    [2, 'chunks under bare numbers'],
+  ])(
+    'opens a database stored by version %i (%s and a journal) and moves it to the current pages',
+    async (version) => {
+      const context = await newContext(browser);
+      const page = await openPage(context, 'database.html');
+      const source = `v${version}-source-${Date.now()}`;
+      const legacy = `v${version}-${Date.now()}`;
+      const outcome = await page.evaluate(
+        async ({ source, legacy, version }) => {
+          // A SQLite file to put in the old layout: one made by this version (a write of 2,001 statements is past the
+          // fold threshold, so its pages are stored), read back from its pages.
+          const db = await globalThis.__openDatabase!(source);
+          await db.write([
+            { sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)' },
+            ...Array.from({ length: 2_000 }, () => ({
+              sql: "INSERT INTO t (v) VALUES ('from the snapshot')",
+            })),
+          ]);
+          await db.close();
+          const { image } = await globalThis.__storedImage!(source);
+          const write = version === 1 ? globalThis.__writeVersion1! : globalThis.__writeVersion2!;
+          await write(legacy, { bytes: image, seq: 7 }, [
+            // Already in the image (seq 7): skipped.
+            { seq: 7, statements: [{ sql: "INSERT INTO t (v) VALUES ('in the image already')" }] },
+            { seq: 8, statements: [{ sql: "INSERT INTO t (v) VALUES ('from the journal')" }] },
+          ]);
+          const upgraded = await globalThis.__openDatabase!(legacy);
+          await upgraded.write([{ sql: "INSERT INTO t (v) VALUES ('after the upgrade')" }]);
+          const read = async (db: typeof upgraded) =>
+            (
+              await db.query<{ v: string; n: number }>(
+                'SELECT v, count(*) AS n FROM t GROUP BY v ORDER BY min(id)',
+              )
+            ).map((row) => `${row.v} x${row.n}`);
+          const rows = await read(upgraded);
+          await upgraded.close();
+          const after = await globalThis.__idbSummary!(legacy);
+          const leftover = await globalThis.__version1Left!(legacy);
+          const reopened = await globalThis.__openDatabase!(legacy);
+          const again = await read(reopened);
+          await reopened.close();
+          return { rows, again, after, leftover };
+        },
+        { source, legacy, version },
+      );
+      const expected = ['from the snapshot x2000', 'from the journal x1', 'after the upgrade x1'];
+      expect(outcome.rows).toEqual(expected);
+      expect(outcome.again).toEqual(expected);
+      // The first fold (at open: every chunk is due) stored pages and dropped the old image or numbered chunks (the count
+      // is of every key in `pages`).
+      expect(outcome.after.pagesSeq).toBeGreaterThanOrEqual(8);
+      expect(outcome.after.chunks).toBe(Math.ceil(outcome.after.fileBytes / outcome.after.chunkBytes));
+      expect(outcome.leftover).toBe(0);
+      await context.close();
+    },
+  );
 
   it('stores no value near the size Chromium moves into a blob file: large parameters go in pieces and replay whole', async () => {
     const context = await newContext(browser);

@@ -1,23 +1,24 @@
 // Whole-browser SIGKILLs (a kiosk losing power) across journal folds (issue 17, "Done when" 3). sdk-offline.test.ts
 // kills before the first fold; here one caller enqueues small messages (each its own journal record) with the link
 // down, so every resolved enqueue can only come back from what the profile stored, and the whole browser is
-// SIGKILLed at seeded points. A fold is seen from inside the database worker: a read-write transaction on
-// `pages` (harness/storage-faults.ts). After each restart the database must open (no new
+// SIGKILLed at seeded points. A fold is seen from inside the database worker: its first put on `pages`
+// (harness/storage-faults.ts). After each restart the database must open (no new
 // provisioning) and hold at least everything resolved so far; at the end every resolved enqueue must arrive at the
 // emulator under its own id with its own payload.
 //
 // - Across folds: past two folds (> 4,000 journal records), killed at seeded random points and just after folds
 //   started. Journal records come at the pace of strict IndexedDB commits (~230/s here), so this takes ~45 s on a
 //   quiet machine (over 2 minutes when the 2 cores are shared with other browser tests).
-// - During a fold: the fold's transaction is held open from inside the worker (chained reads keep it uncommitted)
-//   and the browser is killed while it is open: the kill lands in the fold for sure.
+// - During a fold: one of a fold's transactions (its chunk puts, the switch of `meta`, the deletes after it) is kept
+//   uncommitted by freezing the database worker right after its request went out (nothing read after its writes),
+//   and the browser is killed during the freeze. Skipped: see below.
 //
-// Today's store (measured with Chromium 150): no resolved enqueue lost when the database opened, but after some
-// kills Chromium could not open the origin's IndexedDB at all ("Internal error opening backing store for
-// indexedDB.open") and wiped it: every message and the registration gone, the client provisions again. Seen only
-// once a snapshot (a ~0.5 MB value, which Chromium keeps as a blob file) had been written: 2 of 14 kills during a
-// held fold on a fresh profile, 3 of ~9 runs of the five-kill plan; 0 of 15 kills on profiles that never held a
-// snapshot, 0 of 10 kills just after a fold completed on a fresh profile.
+// Each fold transaction does one thing (platform/browser/stored-chunks.ts: Chromium commits such a transaction as one
+// LevelDB write, while one that writes twice or deletes a range is written early with an undo log). The kills across
+// folds lose nothing. The held kill, though, makes Chromium 156 report at the next start "Got corruption … Unknown
+// corruption" (its own log) and delete the origin's IndexedDB: 3 of 5 runs with 32 KiB chunks, 3 of 4 with 4 KiB
+// chunks, 0 of 4 when the frozen transaction is an append instead (early in a burst) — so neither the value size nor
+// undo logs explain it; the cause inside Chromium is not found.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,7 @@ import {
   Arrivals,
   databaseWorker,
   FOLD_MARK,
+  HOLD_MARK,
   idbContents,
   Link,
   type Outcome,
@@ -64,7 +66,10 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-type Kill = { at: 'resolved'; count: number } | { at: 'held fold' } | { at: 'fold started'; delayMs: number };
+type Kill =
+  | { at: 'resolved'; count: number }
+  | { at: 'held fold'; nth: number }
+  | { at: 'fold started'; delayMs: number };
 
 /**
  * Runs one burst per kill, each in a browser started on the same profile, kills it as `kills` say, then restarts
@@ -88,6 +93,7 @@ async function killRounds(
   let chromium: KillableBrowser | undefined;
   const opens: string[] = [];
   const folds: number[] = [];
+  const held: { at: number; stats: WorkerPatchStats }[] = [];
   const restart = async (): Promise<Page> => {
     chromium = await startKillableBrowser(profile);
     const browser = chromium;
@@ -96,6 +102,8 @@ async function killRounds(
     logPageProblems(page, 'kiosk');
     page.on('console', (message) => {
       if (message.text().startsWith(FOLD_MARK)) folds.push(Date.now());
+      if (message.text().startsWith(HOLD_MARK))
+        held.push({ at: Date.now(), stats: JSON.parse(message.text().slice(HOLD_MARK.length)) });
     });
     await gotoPage(page, 'device.html');
     const stored = await idbContents(page, DATABASE);
@@ -148,6 +156,7 @@ async function killRounds(
     await patchDatabaseWorker(worker, {
       reportFolds: true,
       holdFoldMs: kill.at === 'held fold' ? HOLD_MS : 0,
+      holdFoldAt: kill.at === 'held fold' ? kill.nth : 1,
     });
     const foldsBefore = folds.length;
     await startWorkload(page, { prefix: `k${round}-`, callers: 1, sizes: [SIZE], max: 1_000_000 });
@@ -162,6 +171,18 @@ async function killRounds(
       outcomes = await workloadOutcomes(page);
       stats = await patchStats(worker);
       detail = `at ${outcomes.length} resolved`;
+    } else if (kill.at === 'held fold') {
+      // The worker answers nothing while it holds the transaction: its stats came with the mark.
+      const deadline = Date.now() + 30_000;
+      while (held.length === 0) {
+        if (Date.now() > deadline) throw new Error(`round ${round}: no fold transaction held within 30 s`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const hold = held.shift()!;
+      outcomes = await workloadOutcomes(page);
+      stats = hold.stats;
+      detail = `${Date.now() - hold.at} ms into holding fold transaction ${kill.nth}`;
+      expect(Date.now() - hold.at, 'killed while the transaction is held').toBeLessThan(HOLD_MS - 1_000);
     } else {
       const deadline = Date.now() + 30_000;
       while (folds.length === foldsBefore) {
@@ -169,16 +190,10 @@ async function killRounds(
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       const foldAt = folds[foldsBefore]!;
-      if (kill.at === 'fold started') await new Promise((resolve) => setTimeout(resolve, kill.delayMs));
+      await new Promise((resolve) => setTimeout(resolve, kill.delayMs));
       outcomes = await workloadOutcomes(page);
       stats = await patchStats(worker);
       detail = `${Date.now() - foldAt} ms after a fold started`;
-      if (kill.at === 'held fold') {
-        // The fold's transaction is still open: started, not completed, its hold not cut short.
-        expect(stats.foldStarts - stats.foldCompletes, 'a fold in flight at the kill').toBeGreaterThan(0);
-        expect(stats.holdsCut, 'the fold transaction was held open').toBe(0);
-        expect(Date.now() - foldAt).toBeLessThan(HOLD_MS - 1_000);
-      }
     }
     await chromium!.kill();
     foldsInBursts += folds.length - foldsBefore;
@@ -248,18 +263,18 @@ describe('SIGKILLs of the whole browser across journal folds', () => {
     150_000,
   );
 
-  // Skipped, known to fail: a SIGKILL while a fold's IndexedDB transaction is held open makes Chromium 156 refuse
-  // the origin's IndexedDB at the next start ("Internal error opening backing store") and delete it, so the client
-  // provisions again and what was pending is gone. Seen in 2 of 5 runs with 32 KiB chunk folds and 2 of 14 kills with
-  // whole-image folds (so blob files are not the cause). The SDK cannot repair a backing store Chromium
-  // deletes; the way out is folds small enough to be written at commit in one piece (or split into small
-  // transactions behind a switch of `meta`): see the closing note of issue 17.
+  // Skipped, known to fail in about half the runs: Chromium reports its IndexedDB corrupt after this kill and
+  // deletes it (the header above has the figures). Kept runnable so that the next attempt starts from here.
   it.skip(
     'loses no resolved enqueue when killed while a fold transaction is open',
     () =>
       killRounds(
         'kill during a fold',
-        (next) => [{ at: 'held fold' }, { at: 'resolved', count: 100 + Math.floor(next() * 400) }],
+        (next) => [
+          // A fold's transactions: its chunks, the switch of `meta`, then deletes of what it replaced.
+          { at: 'held fold', nth: 1 + Math.floor(next() * 16) },
+          { at: 'resolved', count: 100 + Math.floor(next() * 400) },
+        ],
         { folds: 1, journalPuts: 1_000 },
       ),
     120_000,

@@ -130,6 +130,11 @@ export async function startKillableBrowser(userDataDir: string): Promise<Killabl
       }
     }
     await exited;
+    // Every process of the group gone, not only the first: a power cut leaves none, and a storage process still
+    // dying would still hold the profile's IndexedDB files when the next browser opens them.
+    const deadline = Date.now() + 10_000;
+    while (groupAlive(child.pid!) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
   };
   try {
     const port = await waitForPortFile(portFile, child, () => stderr);
@@ -143,6 +148,15 @@ export async function startKillableBrowser(userDataDir: string): Promise<Killabl
   } catch (error) {
     await kill();
     throw error;
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -4,13 +4,17 @@
  * A read-write transaction picked to fail is aborted right after the store queued its requests (what a quota error
  * or a failing disk does to it: nothing of it is applied, the store's `onabort` runs).
  *
- * Transactions are told apart by scope: one that includes `journal` is an append; one that includes `pages` is a fold.
+ * Transactions are told apart by scope: one on `journal` is an append (or, relaxed, a delete of a folded record); one on
+ * `pages` or `meta` is part of a fold (a transaction per chunk on `pages`, then the switch on `meta`, then deletes on
+ * `pages`). A failing fold stops at its first failed transaction, so each failed one is one failed fold.
  */
 import type { Page, Worker } from 'playwright-core';
 
 export interface IdbFaults {
-  /** Abort the next N fold transactions. */
+  /** Abort the next N fold transactions (N failed folds). */
   failFolds?: number;
+  /** Abort the switch of every fold (its chunks are stored, `meta` is not moved to them) until changed again. */
+  failSwitches?: boolean;
   /** Abort every fold transaction until changed again. */
   failAllFolds?: boolean;
   /** Abort this share (0–1) of append transactions, picked by a hash of their number and `seed`. */
@@ -21,8 +25,11 @@ export interface IdbFaults {
 export interface IdbCounts {
   appends: number;
   failedAppends: number;
+  /** Read-write transactions on `pages` or `meta`. */
   folds: number;
   failedFolds: number;
+  /** Transactions on `meta`: folds that got to their switch. */
+  switches: number;
 }
 
 /** The page's database worker (one database open in the page), waiting for it to start if needed. */
@@ -57,7 +64,7 @@ export async function injectIdbFaults(worker: Worker, faults: IdbFaults): Promis
     }
     const state: State = {
       faults: { ...faults },
-      counts: { appends: 0, failedAppends: 0, folds: 0, failedFolds: 0 },
+      counts: { appends: 0, failedAppends: 0, folds: 0, failedFolds: 0, switches: 0 },
       random,
     };
     scope.__idbFaults = state;
@@ -74,9 +81,11 @@ export async function injectIdbFaults(worker: Worker, faults: IdbFaults): Promis
       if (mode !== 'readwrite') return tx;
       const stores = typeof names === 'string' ? [names] : [...names];
       let fail = false;
-      if (stores.includes('pages')) {
+      if (stores.includes('pages') || stores.includes('meta')) {
         state.counts.folds++;
+        if (stores.includes('meta')) state.counts.switches++;
         if (state.faults.failAllFolds) fail = true;
+        else if (state.faults.failSwitches && stores.includes('meta')) fail = true;
         else if ((state.faults.failFolds ?? 0) > 0) {
           state.faults.failFolds = (state.faults.failFolds ?? 0) - 1;
           fail = true;
@@ -96,6 +105,8 @@ export async function injectIdbFaults(worker: Worker, faults: IdbFaults): Promis
 export function idbCounts(worker: Worker): Promise<IdbCounts> {
   return worker.evaluate(() => {
     const state = (globalThis as unknown as { __idbFaults?: { counts: IdbCounts } }).__idbFaults;
-    return state ? { ...state.counts } : { appends: 0, failedAppends: 0, folds: 0, failedFolds: 0 };
+    return state
+      ? { ...state.counts }
+      : { appends: 0, failedAppends: 0, folds: 0, failedFolds: 0, switches: 0 };
   });
 }

@@ -3,8 +3,8 @@
  *
  * - `patchDatabaseWorker` patches `IDBDatabase.prototype.transaction` inside the SDK's database worker (found by its
  *   name, `spotflow-device database …`) to fail a seeded share of read-write transactions, to count what IndexedDB
- *   itself aborted (a real `QuotaExceededError`), and to report (and optionally hold open) every read-write
- *   transaction on `pages`: a fold.
+ *   itself aborted (a real `QuotaExceededError`), to report when a fold starts (a read-write transaction on `pages` or
+ *   `meta` after the last switch) and optionally to hold one fold transaction uncommitted.
  * - `startWorkload` / `stopWorkload` run concurrent enqueues with unique, checkable payloads in a page and record
  *   per message whether it resolved (and its id) or rejected (and the error's code).
  * - `Arrivals` reads what the emulator received, incrementally; `judge` compares it with the outcomes as exact sets.
@@ -17,8 +17,10 @@ import '../pages/globals.js';
 
 /** The database worker's name starts with this (platform/browser/database.ts). */
 export const DATABASE_WORKER_PREFIX = 'spotflow-device database';
-/** What the worker patch writes to the console when a read-write transaction opens on `pages`. */
+/** What the worker patch writes to the console when a fold starts (its first transaction on `pages` or `meta`). */
 export const FOLD_MARK = 'spotflow-test fold-start';
+/** …and when it starts holding a fold transaction, followed by its stats as JSON. */
+export const HOLD_MARK = 'spotflow-test fold-held';
 
 /** A seed from SPOTFLOW_TEST_SEED, or a fresh one; log it so that a failure can be run again with it. */
 export function testSeed(): number {
@@ -97,24 +99,28 @@ export interface WorkerPatchOptions {
   /** The shapes a fault takes, picked in turn by the seeded generator (default: all three). */
   shapes: FaultShape[];
   active: boolean;
-  /** console.log(FOLD_MARK …) when a read-write transaction opens on `pages`. */
+  /** console.log(FOLD_MARK …) when a fold starts. */
   reportFolds: boolean;
-  /** Keep such a transaction open (uncommitted) for this long, with reads chained on it: a slow fold. */
+  /**
+   * Keep the `holdFoldAt`-th fold transaction (counted from when the patch was set) uncommitted for this long: the
+   * worker's thread is kept busy right after the transaction's requests went out, so nothing reads after its writes
+   * (a read would make Chromium write them early, which the store never does) and its commit is never sent. The
+   * worker answers nothing meanwhile: the stats come with HOLD_MARK on the console.
+   */
   holdFoldMs: number;
+  holdFoldAt: number;
 }
 
 export interface WorkerPatchStats {
   /** Read-write transactions opened while patched. */
   readwrite: number;
-  /** …of them on `pages` (fold attempts), and of those how many completed. */
+  /** …of them on `pages` or `meta` (a fold's), and of those how many completed. */
   foldStarts: number;
   foldCompletes: number;
   /** Faults injected, by kind. */
   injected: { throwQuota: number; abortAtOnce: number; abortLater: number };
   /** Read-write transactions that ended in `abort`, by the transaction's error name (`none`: aborted by the test). */
   aborts: Record<string, number>;
-  /** Holds that ended because a chained read was refused (the transaction was committed or aborted). */
-  holdsCut: number;
   /** `put` calls on the `journal` store: journal records written (or attempted). */
   journalPuts: number;
   /** How long each completed fold transaction took, ms. */
@@ -130,16 +136,17 @@ export async function patchDatabaseWorker(
   options: Partial<WorkerPatchOptions>,
 ): Promise<void> {
   await worker.evaluate(
-    ({ options, foldMark }) => {
+    ({ options, foldMark, holdMark }) => {
       interface Tx {
         error: { name: string } | null;
         abort(): void;
-        objectStore(name: string): { get(key: unknown): { onsuccess: unknown; onerror: unknown } };
         addEventListener(type: string, listener: () => void): void;
       }
       interface Patch {
         options: WorkerPatchOptions;
         stats: WorkerPatchStats;
+        inFold: boolean;
+        foldTransactions: number;
       }
       const scope = globalThis as unknown as {
         __spotflowIdbPatch?: Patch;
@@ -150,6 +157,7 @@ export async function patchDatabaseWorker(
       const existing = scope.__spotflowIdbPatch;
       if (existing) {
         Object.assign(existing.options, options);
+        existing.foldTransactions = 0;
         return;
       }
       const patch: Patch = {
@@ -160,6 +168,7 @@ export async function patchDatabaseWorker(
           active: false,
           reportFolds: false,
           holdFoldMs: 0,
+          holdFoldAt: 1,
           ...options,
         },
         stats: {
@@ -168,10 +177,11 @@ export async function patchDatabaseWorker(
           foldCompletes: 0,
           injected: { throwQuota: 0, abortAtOnce: 0, abortLater: 0 },
           aborts: {},
-          holdsCut: 0,
           journalPuts: 0,
           foldMs: [],
         },
+        inFold: false,
+        foldTransactions: 0,
       };
       scope.__spotflowIdbPatch = patch;
       let state = patch.options.seed >>> 0;
@@ -186,6 +196,12 @@ export async function patchDatabaseWorker(
       const put = storePrototype.put;
       storePrototype.put = function (this: { name: string }, ...args: unknown[]) {
         if (this.name === 'journal') patch.stats.journalPuts++;
+        // A fold stores chunks (puts on `pages`), then switches (a put on `meta`); deletes follow.
+        if (this.name === 'pages' && !patch.inFold) {
+          patch.inFold = true;
+          if (patch.options.reportFolds) console.log(`${foldMark} ${patch.stats.foldStarts}`);
+        }
+        if (this.name === 'meta') patch.inFold = false;
         return put.apply(this, args);
       };
       const prototype = scope.IDBDatabase.prototype;
@@ -209,8 +225,8 @@ export async function patchDatabaseWorker(
           const name = transaction.error?.name ?? 'none';
           stats.aborts[name] = (stats.aborts[name] ?? 0) + 1;
         });
-        // A fold writes pages; an append writes the journal (and, for a SQL text's first use, meta).
-        const fold = names.includes('pages');
+        // A fold writes pages and switches meta; an append writes the journal.
+        const fold = names.includes('pages') || names.includes('meta');
         if (fold) {
           stats.foldStarts++;
           const foldStarted = Date.now();
@@ -218,23 +234,14 @@ export async function patchDatabaseWorker(
             stats.foldCompletes++;
             stats.foldMs.push(Date.now() - foldStarted);
           });
-          if (options.reportFolds) console.log(`${foldMark} ${stats.foldStarts} ${names.join(',')}`);
-          if (options.holdFoldMs > 0) {
-            const until = Date.now() + options.holdFoldMs;
-            const store = transaction.objectStore(names[0]!);
-            const hold = () => {
-              if (Date.now() >= until) return;
-              try {
-                const request = store.get(Number.MAX_SAFE_INTEGER);
-                request.onsuccess = hold;
-                request.onerror = () => {
-                  stats.holdsCut++;
-                };
-              } catch {
-                stats.holdsCut++;
+          if (options.holdFoldMs > 0 && ++patch.foldTransactions === options.holdFoldAt) {
+            console.log(`${holdMark} ${JSON.stringify(stats)}`);
+            queueMicrotask(() => {
+              const until = Date.now() + options.holdFoldMs;
+              while (Date.now() < until) {
+                // Busy: the transaction's results cannot come back, so it is not committed.
               }
-            };
-            hold();
+            });
           }
         }
         if (fault === 'abortAtOnce') {
@@ -253,7 +260,7 @@ export async function patchDatabaseWorker(
         return transaction;
       };
     },
-    { options, foldMark: FOLD_MARK },
+    { options, foldMark: FOLD_MARK, holdMark: HOLD_MARK },
   );
 }
 

@@ -62,15 +62,20 @@ globalThis.__storedImage = async (name) => {
   const idb = await request(indexedDB.open(name));
   const transaction = idb.transaction(['meta', 'pages'], 'readonly');
   const meta = request(transaction.objectStore('meta').get('main'));
+  const keys = request(transaction.objectStore('pages').getAllKeys());
   const chunks = request(transaction.objectStore('pages').getAll());
-  const { seq, fileBytes, chunkBytes } = (await meta) as {
+  const { seq, fileBytes, chunkBytes, generation } = (await meta) as {
     seq: number;
     fileBytes: number;
     chunkBytes: number;
+    generation: number;
   };
+  // Each chunk's version of the highest generation up to the one meta names (read independently of the SDK).
   const image = new Uint8Array(fileBytes);
-  for (const [i, chunk] of ((await chunks) as Uint8Array[]).entries()) {
-    image.set(chunk.subarray(0, fileBytes - i * chunkBytes), i * chunkBytes);
+  const values = (await chunks) as Uint8Array[];
+  for (const [i, [chunk, chunkGeneration]] of ((await keys) as [number, number][]).entries()) {
+    if (chunkGeneration > generation) continue;
+    image.set(values[i]!.subarray(0, fileBytes - chunk * chunkBytes), chunk * chunkBytes);
   }
   idb.close();
   return { image, seq };
@@ -84,6 +89,29 @@ globalThis.__writeVersion1 = async (name, snapshot, journal) => {
   const idb = await request(open);
   const transaction = idb.transaction(['snapshot', 'journal'], 'readwrite');
   transaction.objectStore('snapshot').put(snapshot, 'main');
+  for (const record of journal) transaction.objectStore('journal').put(record, record.seq);
+  await new Promise((resolve, reject) => {
+    transaction.oncomplete = resolve;
+    transaction.onerror = () => reject(transaction.error);
+  });
+  idb.close();
+};
+globalThis.__writeVersion2 = async (name, snapshot, journal) => {
+  const open = indexedDB.open(name, 2);
+  open.onupgradeneeded = () => {
+    for (const store of ['snapshot', 'journal', 'pages', 'meta']) open.result.createObjectStore(store);
+  };
+  const idb = await request(open);
+  const transaction = idb.transaction(['pages', 'meta', 'journal'], 'readwrite');
+  const chunkBytes = 32 * 1024;
+  for (let chunk = 0; chunk * chunkBytes < snapshot.bytes.length; chunk++) {
+    transaction
+      .objectStore('pages')
+      .put(snapshot.bytes.slice(chunk * chunkBytes, (chunk + 1) * chunkBytes), chunk);
+  }
+  transaction
+    .objectStore('meta')
+    .put({ seq: snapshot.seq, fileBytes: snapshot.bytes.length, chunkBytes }, 'main');
   for (const record of journal) transaction.objectStore('journal').put(record, record.seq);
   await new Promise((resolve, reject) => {
     transaction.oncomplete = resolve;

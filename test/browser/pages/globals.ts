@@ -64,6 +64,17 @@ declare global {
         journal: { seq: number; statements: { sql: string }[] }[],
       ) => Promise<void>)
     | undefined;
+  /**
+   * pages/database.ts: stores a database as version 2 did (the file's chunks under bare numbers, `meta` without a
+   * generation, and a journal).
+   */
+  var __writeVersion2:
+    | ((
+        name: string,
+        snapshot: { bytes: Uint8Array; seq: number },
+        journal: { seq: number; statements: { sql: string }[] }[],
+      ) => Promise<void>)
+    | undefined;
   /** pages/database.ts: how many version 1 snapshots a database still holds. */
   var __version1Left: ((name: string) => Promise<number>) | undefined;
   /** pages/database.ts: the largest value a database's journal or pages hold, in bytes (about). */
