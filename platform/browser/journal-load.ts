@@ -4,7 +4,7 @@
  */
 import type { SqlJsStatic } from 'sql.js';
 import { isSpotflowError, SpotflowError } from '../../src/errors.js';
-import { fromRecords, recordBytes } from './journal-records.js';
+import { fromRecords, recordBytes, recordSeq, SqlTexts } from './journal-records.js';
 import { JournalStore } from './journal-store.js';
 import { PageFile } from './page-file.js';
 import { SqlEngine } from './sql-engine.js';
@@ -24,8 +24,8 @@ export interface Loaded {
   journalBytes: number;
   fullRewrite: boolean;
   layout: ChunkLayout;
-  /** The first journal record that may still be stored although the pages hold it. */
-  trimFrom: number;
+  /** The SQL texts stored, by number. */
+  texts: SqlTexts;
 }
 
 export async function openStore(name: string): Promise<JournalStore> {
@@ -59,8 +59,9 @@ export async function load(sql: SqlJsStatic, store: JournalStore, name: string):
     throw damaged(name, error);
   }
   let statements = 0;
+  const texts = new SqlTexts(stored.texts);
   try {
-    for (const group of fromRecords(stored.journal)) {
+    for (const group of fromRecords(stored.journal, texts)) {
       engine.write(group);
       statements += group.length;
     }
@@ -72,14 +73,14 @@ export async function load(sql: SqlJsStatic, store: JournalStore, name: string):
   return {
     file,
     engine,
-    lastSeq: stored.journal.at(-1)?.seq ?? stored.seq,
+    lastSeq: stored.journal.length > 0 ? recordSeq(stored.journal.at(-1)!) : stored.seq,
     journalStatements: statements,
     journalBytes: stored.journal.reduce((sum, record) => sum + recordBytes(record), 0),
     // Nothing stored yet, a version 1 image, or pages cut at another size: store every chunk at the next fold.
     // Version 2's numbered chunks too: a fold stores generations.
     fullRewrite: stored.image === undefined || stored.chunkBytes !== CHUNK_BYTES || stored.numbered,
     layout: stored.layout,
-    trimFrom: stored.folded.length > 0 ? Math.min(...stored.folded) : stored.seq + 1,
+    texts,
   };
 }
 

@@ -11,7 +11,7 @@
  * Version 1 kept the whole file as one image in `snapshot`, version 2 its chunks under bare numbers; both are still
  * read, and the first fold after an upgrade stores every chunk the current way.
  */
-import type { JournalRecord } from './journal-records.js';
+import { type JournalRecord, recordSeq } from './journal-records.js';
 import { ChunkAssembly, type ChunkLayout, type PageKey } from './stored-chunks.js';
 
 /** What the stored pages are: the file's size, the chunk size they were cut at, the last journal record included. */
@@ -32,12 +32,12 @@ export interface StoredDatabase {
   seq: number;
   /** Records after `seq`, in order. */
   journal: JournalRecord[];
-  /** Records the pages already hold (a kill before the fold that stored them deleted them). */
-  folded: number[];
   /** Which stored chunks make the file, and what is left to delete. */
   layout: ChunkLayout;
   /** The chunks are version 2's, keyed by bare numbers. */
   numbered: boolean;
+  /** The SQL texts records name by number (see journal-records.ts). */
+  texts: Map<number, string>;
 }
 
 const JOURNAL = 'journal';
@@ -46,8 +46,12 @@ const META = 'meta';
 /** Version 1's whole-file image. */
 const SNAPSHOT = 'snapshot';
 const MAIN = 'main';
+/** `meta` keys of the SQL texts records name by number: `sql:<number>`. */
+const TEXT_PREFIX = 'sql:';
 /** Chunks read per request at load: few round trips, and never the whole file held twice. */
 const LOAD_BATCH = 64;
+/** An open not settled by then is given up (see `JournalStore.open`); opens here take well under 2 s. */
+const OPEN_DEADLINE_MS = 5_000;
 
 interface LegacySnapshot {
   bytes: Uint8Array;
@@ -71,18 +75,47 @@ export class JournalStore {
     db.onclose = () => this.#lost();
   }
 
-  static open(name: string): Promise<JournalStore> {
+  /**
+   * Opens (and creates or upgrades) the database. Settles within `deadlineMs`: after a storage failure Chromium may
+   * leave an open request pending for good (no success, error or blocked event). An open stores nothing of ours, so
+   * giving up on it loses no write; should it still succeed or upgrade later, that connection is closed at once and
+   * the upgrade aborted, so nothing is left holding the database.
+   */
+  static open(name: string, deadlineMs = OPEN_DEADLINE_MS): Promise<JournalStore> {
     return new Promise((resolve, reject) => {
       const request = indexedDB.open(name, 2);
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(deadline);
+        return true;
+      };
+      const deadline = setTimeout(() => {
+        if (settle()) {
+          reject(new DOMException(`IndexedDB ${name} did not open within ${deadlineMs} ms`, 'TimeoutError'));
+        }
+      }, deadlineMs);
       request.onupgradeneeded = () => {
+        if (settled) {
+          request.transaction?.abort();
+          return;
+        }
         const db = request.result;
         for (const store of [SNAPSHOT, JOURNAL, PAGES, META]) {
           if (!db.objectStoreNames.contains(store)) db.createObjectStore(store);
         }
       };
-      request.onsuccess = () => resolve(new JournalStore(request.result));
-      request.onerror = () => reject(request.error);
-      request.onblocked = () => reject(new DOMException(`IndexedDB ${name} is blocked`, 'InvalidStateError'));
+      request.onsuccess = () => {
+        if (settle()) resolve(new JournalStore(request.result));
+        else request.result.close();
+      };
+      request.onerror = () => {
+        if (settle()) reject(request.error);
+      };
+      request.onblocked = () => {
+        if (settle()) reject(new DOMException(`IndexedDB ${name} is blocked`, 'InvalidStateError'));
+      };
     });
   }
 
@@ -109,6 +142,9 @@ export class JournalStore {
     const transaction = this.#db.transaction([META, PAGES, SNAPSHOT, JOURNAL], 'readonly');
     const metaRequest = transaction.objectStore(META).get(MAIN);
     const journalRequest = transaction.objectStore(JOURNAL).getAll();
+    const textsRequest = transaction
+      .objectStore(META)
+      .getAll(IDBKeyRange.bound(TEXT_PREFIX, `${TEXT_PREFIX}\uffff`));
     let assembly: ChunkAssembly | undefined;
     let legacy: LegacySnapshot | undefined;
     metaRequest.onsuccess = () => {
@@ -122,17 +158,23 @@ export class JournalStore {
       legacyRequest.onsuccess = () => {
         if (!meta) legacy = legacyRequest.result as LegacySnapshot | undefined;
       };
-      // Version 2's chunks are keyed by bare numbers, which sort before every [chunk, generation] key.
-      const readBatch = (first: number) => {
+      // Version 2's chunks, keyed by bare numbers (which sort before every array key), by number.
+      const readNumbered = (first: number) => {
         const end = first + LOAD_BATCH;
-        const request = chunks.numbered
-          ? pages.getAll(IDBKeyRange.bound(first, end, false, true))
-          : pages.getAll(IDBKeyRange.bound([first], [end], false, true));
+        const request = pages.getAll(IDBKeyRange.bound(first, end, false, true));
         request.onsuccess = () => {
-          const values = request.result as Uint8Array[];
-          if (chunks.numbered) chunks.addNumbered(first, end, values);
-          else chunks.addRange(first, end, values);
-          if (chunks.more(end)) readBatch(end);
+          chunks.addNumbered(first, end, request.result as Uint8Array[]);
+          if (chunks.more(end)) readNumbered(end);
+        };
+      };
+      // Otherwise every [generation, chunk] key in order, a batch of keys at a time.
+      const readBatch = (from: number) => {
+        const batch = chunks.keyBatch(from, LOAD_BATCH);
+        if (batch === undefined) return;
+        const request = pages.getAll(IDBKeyRange.bound(batch[0], batch[1]));
+        request.onsuccess = () => {
+          chunks.addValues(from, request.result as Uint8Array[]);
+          readBatch(from + LOAD_BATCH);
         };
       };
       // The keys alone first (a few bytes each): they say which version of each chunk the file holds.
@@ -140,7 +182,9 @@ export class JournalStore {
       keys.onsuccess = () => {
         const legacyStored = meta ? legacyRequest.result !== 0 : legacyRequest.result !== undefined;
         chunks.setKeys(keys.result as (PageKey | number)[], legacyStored);
-        if (chunks.more(0)) readBatch(0);
+        if (!meta) return;
+        if (chunks.numbered) readNumbered(0);
+        else readBatch(0);
       };
     };
     return completed(transaction).then(() => {
@@ -149,15 +193,15 @@ export class JournalStore {
       const meta = metaRequest.result as PagesMeta | undefined;
       const seq = meta?.seq ?? legacy?.seq ?? 0;
       const all = journalRequest.result as JournalRecord[];
-      const records = all.filter((record) => record.seq > seq);
+      const records = all.filter((record) => recordSeq(record) > seq);
       return {
         image: meta ? image : legacy?.bytes,
         chunkBytes: meta?.chunkBytes,
         seq,
-        journal: records.sort((a, b) => a.seq - b.seq),
-        folded: all.filter((record) => record.seq <= seq).map((record) => record.seq),
+        journal: records.sort((a, b) => recordSeq(a) - recordSeq(b)),
         layout: assembly.layout(),
         numbered: assembly.numbered,
+        texts: new Map((textsRequest.result as [number, string][]).map(([number, text]) => [number, text])),
       };
     });
   }
@@ -183,50 +227,62 @@ export class JournalStore {
     });
   }
 
-  /** Appends records in one transaction; resolves once it completed with the requested durability. */
-  append(records: readonly JournalRecord[], durability: 'strict' | 'relaxed'): Promise<void> {
+  /**
+   * Appends records in one transaction, with the SQL texts they name that are not stored yet (`texts`: number and
+   * text); resolves once it completed with the requested durability.
+   */
+  append(
+    records: readonly JournalRecord[],
+    durability: 'strict' | 'relaxed',
+    texts: readonly [number, string][] = [],
+  ): Promise<void> {
     return settled(() => {
-      const transaction = this.#db.transaction(JOURNAL, 'readwrite', { durability });
+      const scope = texts.length > 0 ? [JOURNAL, META] : [JOURNAL];
+      const transaction = this.#db.transaction(scope, 'readwrite', { durability });
       const store = transaction.objectStore(JOURNAL);
-      for (const record of records) store.put(record, record.seq);
+      for (const [number, text] of texts)
+        transaction.objectStore(META).put([number, text], `${TEXT_PREFIX}${number}`);
+      for (const record of records) store.put(record, recordSeq(record));
       return completed(transaction);
     });
   }
 
-  // Each write below is one transaction doing one thing: see stored-chunks.ts for why.
-
-  /** Stores one chunk of a fold. Relaxed: `putMeta`'s strict commit makes it durable with it (one log, in order). */
-  writeChunk(key: PageKey, bytes: Uint8Array): Promise<void> {
-    return this.#single(PAGES, 'relaxed', (store) => store.put(bytes, key));
+  /** Stores chunks of a fold. Relaxed: `putMeta`'s strict commit makes them durable with it (one log, in order). */
+  writeChunks(chunks: readonly (readonly [PageKey, Uint8Array])[]): Promise<void> {
+    return this.#write(PAGES, 'relaxed', (store) => {
+      for (const [key, bytes] of chunks) store.put(bytes, key);
+    });
   }
 
-  /** Deletes one stored chunk version (`[chunk, generation]`, or version 2's bare chunk number). */
-  deletePage(key: PageKey | number): Promise<void> {
-    return this.#single(PAGES, 'relaxed', (store) => store.delete(key));
+  /** Deletes stored chunk versions (`[generation, chunk]`, or version 2's bare chunk numbers). */
+  deletePages(keys: readonly (PageKey | number)[]): Promise<void> {
+    return this.#write(PAGES, 'relaxed', (store) => {
+      for (const key of keys) store.delete(key);
+    });
   }
 
   /** The switch of a fold: from its commit on, `meta` names the stored file. */
   putMeta(meta: Required<PagesMeta>): Promise<void> {
-    return this.#single(META, 'strict', (store) => store.put(meta, MAIN));
+    return this.#write(META, 'strict', (store) => store.put(meta, MAIN));
   }
 
   deleteLegacyImage(): Promise<void> {
-    return this.#single(SNAPSHOT, 'relaxed', (store) => store.delete(MAIN));
+    return this.#write(SNAPSHOT, 'relaxed', (store) => store.delete(MAIN));
   }
 
-  /** Deletes one journal record the stored pages hold. */
-  deleteRecord(seq: number): Promise<void> {
-    return this.#single(JOURNAL, 'relaxed', (store) => store.delete(seq));
+  /** Deletes the journal records up to `seq` (those the stored pages hold). */
+  dropThrough(seq: number): Promise<void> {
+    return this.#write(JOURNAL, 'relaxed', (store) => store.delete(IDBKeyRange.upperBound(seq)));
   }
 
-  #single(
+  #write(
     name: string,
     durability: 'strict' | 'relaxed',
-    request: (store: IDBObjectStore) => void,
+    requests: (store: IDBObjectStore) => void,
   ): Promise<void> {
     return settled(() => {
       const transaction = this.#db.transaction(name, 'readwrite', { durability });
-      request(transaction.objectStore(name));
+      requests(transaction.objectStore(name));
       return completed(transaction);
     });
   }

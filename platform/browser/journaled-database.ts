@@ -14,7 +14,7 @@
  * journal stays) and is retried with backoff; if folds keep failing until the journal is too long to reload
  * comfortably, durable writes are refused with a typed error until one succeeds.
  *
- * About 450 lines because this class is the one owner of three things that decide on the same state (whether a
+ * About 480 lines because this class is the one owner of three things that decide on the same state (whether a
  * group's transaction is open, which journal position is stored, which connection is live): group commit, folds, and
  * getting IndexedDB back after it was closed or deleted. Loading (journal-load.ts), the record format
  * (journal-records.ts), page tracking (page-file.ts) and id floors (sequence-floors.ts) live apart.
@@ -24,7 +24,7 @@ import { SpotflowError } from '../../src/errors.js';
 import type { SqlStatement, SqlValue, WriteResult } from '../../src/ports.js';
 import { backoffDelay } from '../../src/util/backoff.js';
 import { CHUNK_BYTES, type Loaded, load, openStore, storageError } from './journal-load.js';
-import { recordBytes, toRecords } from './journal-records.js';
+import { recordBytes, type SqlTexts, toRecords } from './journal-records.js';
 import type { JournalStore } from './journal-store.js';
 import { PageFile } from './page-file.js';
 import { SequenceFloors } from './sequence-floors.js';
@@ -66,8 +66,6 @@ export class JournaledDatabase {
   #file: PageFile;
   #engine: SqlEngine;
   readonly #folds: FoldWriter;
-  /** The first journal record that may still be stored although the pages hold it. */
-  #trimFrom: number;
   #nextSeq: number;
   #writes: PendingWrite[] = [];
   #reads: PendingRead[] = [];
@@ -89,6 +87,8 @@ export class JournaledDatabase {
   readonly #floors = new SequenceFloors();
   #journalStatements: number;
   #journalBytes: number;
+  /** The SQL texts records name by number. */
+  readonly #texts: SqlTexts;
   readonly #reported = new Set<string>();
   #closing = false;
   #broken: SpotflowError | undefined;
@@ -111,7 +111,7 @@ export class JournaledDatabase {
     this.#journalBytes = loaded.journalBytes;
     this.#fullRewrite = loaded.fullRewrite;
     this.#folds = new FoldWriter(loaded.layout);
-    this.#trimFrom = loaded.trimFrom;
+    this.#texts = loaded.texts;
     this.#watch(store);
   }
 
@@ -224,7 +224,12 @@ export class JournaledDatabase {
       for (const write of group) write.reject(unavailable);
       return;
     }
-    const full = this.#journalFull();
+    let full = this.#journalFull();
+    // Folds behind but not failing (a burst of large writes): wait for the fold in flight rather than refuse.
+    while (full && this.#folding && this.#foldFailures === 0) {
+      await this.#folding;
+      full = this.#journalFull();
+    }
     this.#engine.begin();
     this.#groupOpen = true;
     let applied: { write: PendingWrite; results: WriteResult[] }[] = [];
@@ -254,10 +259,12 @@ export class JournaledDatabase {
       this.#groupOpen = false;
       return;
     }
-    const records = toRecords(this.#nextSeq, statements);
+    const records = toRecords(this.#nextSeq, statements, this.#texts);
+    const texts = this.#texts.unstored(records);
     const durability = applied.every(({ write }) => write.durability === 'relaxed') ? 'relaxed' : 'strict';
     try {
-      await this.#store.append(records, durability);
+      await this.#store.append(records, durability, texts);
+      this.#texts.stored(texts);
     } catch (error) {
       this.#floors.rollBack(this.#engine);
       this.#groupOpen = false;
@@ -340,7 +347,8 @@ export class JournaledDatabase {
         this.#foldFailures = 0;
         this.#foldBlockedUntil = 0;
         this.#reported.delete('fold');
-        await this.#trim(seq).catch(() => {});
+        // Records left behind (a failure, a kill) are skipped at load (the pages hold them) and dropped next time.
+        await this.#store.dropThrough(seq).catch(() => {});
         return undefined;
       },
       (error: unknown) => {
@@ -366,19 +374,6 @@ export class JournaledDatabase {
   }
 
   /**
-   * Deletes the journal records the pages now hold, one per transaction (stored-chunks.ts says why). What is left
-   * (a failure, a kill, a close that does not wait for it) is skipped at load, where the pages hold it, and deleted
-   * after the next fold.
-   */
-  async #trim(through: number): Promise<void> {
-    const store = this.#store;
-    while (this.#trimFrom <= through && store === this.#store && !this.#closing) {
-      await store.deleteRecord(this.#trimFrom);
-      this.#trimFrom++;
-    }
-  }
-
-  /**
    * The writes seen no longer account for the file (sql.js changed how it writes): store the whole file again,
    * from a fresh tracked copy of it.
    */
@@ -395,6 +390,9 @@ export class JournaledDatabase {
   /** For a database created again: stores the whole file before anything else; the error if that failed. */
   async #storeWholeFile(): Promise<SpotflowError | undefined> {
     await this.#folding;
+    // The fold just awaited may have been that whole-file store (it clears `#recreated`): storing the file again
+    // would keep every write waiting for a second whole-file transaction, on a disk that may just have room for one.
+    if (!this.#recreated) return undefined;
     this.#fullRewrite = true;
     this.#foldIfDue();
     // No fold started: the last one failed a moment ago and its backoff has not run out.
@@ -442,8 +440,9 @@ export class JournaledDatabase {
     // stored, so store it again, at once if possible (a failure is retried with the fold's backoff, and writes wait
     // for it).
     this.#recreated = true;
-    this.#trimFrom = this.#nextSeq;
     this.#fullRewrite = true;
+    // The texts' entries went with the deleted database: each is written again with the next record naming it.
+    this.#texts.forgetStored();
     this.#report(
       'recreated',
       new SpotflowError(

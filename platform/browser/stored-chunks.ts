@@ -1,21 +1,25 @@
 /**
  * How the SQLite file's chunks are kept in IndexedDB, read back at load and replaced by a fold (see journal-store.ts).
  *
- * Every IndexedDB transaction here does exactly one thing (one put, or one delete of one key). Chromium commits
- * such a transaction as one atomic LevelDB write; a transaction that writes twice, or deletes a range, is instead
- * written to disk before its commit with an undo log, and a browser killed in that state has been seen to lose the
- * origin's whole IndexedDB at the next start ("Internal error opening backing store").
- *
- * So a fold writes each changed chunk under a new key `[chunk, generation]` (a new generation per fold), then deletes
- * the strays of folds that never finished, then switches: one put of `meta` naming the generation. The file is, for
- * every chunk, its version of the highest generation not above the one `meta` names. Only after the switch are the
- * versions it replaced deleted; what a kill leaves of them is harmless (a lower generation) and found again at load.
+ * A fold writes the changed chunks under new keys `[generation, chunk]` (a new generation per fold), a few per
+ * transaction (each under 1 MiB, which Chromium commits as one LevelDB write), then deletes the strays of folds that
+ * never finished, then switches: one put of `meta` naming the generation. The file is, for every chunk, its version
+ * of the highest generation not above the one `meta` names. Only after the switch are the versions it replaced
+ * deleted; what a kill leaves of them is harmless (a lower generation) and found again at load. So the stored file is
+ * the one before a fold or the one after it, whenever the browser dies.
  * Version 2 stored each chunk under its bare number; version 1 the whole file as one image in `snapshot`.
  */
 import type { JournalStore, PagesMeta } from './journal-store.js';
 
-/** A chunk's key: its number and the generation (fold) that wrote it. */
-export type PageKey = [chunk: number, generation: number];
+/** What one transaction of a fold stores at most (16 chunks): Chromium commits up to 1 MiB as one LevelDB write. */
+const FOLD_TRANSACTION_BYTES = 512 * 1024;
+
+/**
+ * A chunk's key: the generation (fold) that wrote it, then its number. Generation first, so that each fold's chunks
+ * are the newest keys of the store: the LevelDB tables Chromium flushes after a fold then span only the end of the
+ * page store, and compaction rewrites that end instead of the whole store (chunk 0 is rewritten by every fold).
+ */
+export type PageKey = [generation: number, chunk: number];
 
 /** What the stored keys say: the file's chunks, and what is left to delete. */
 export interface ChunkLayout {
@@ -42,7 +46,7 @@ export class ChunkAssembly {
     legacyImage: false,
     next: 1,
   };
-  /** Every `[chunk, generation]` key, in key order. */
+  /** Every `[generation, chunk]` key, in key order. */
   #keys: PageKey[] = [];
   #incomplete = false;
 
@@ -69,7 +73,7 @@ export class ChunkAssembly {
         continue;
       }
       this.#keys.push(key);
-      const [chunk, generation] = key;
+      const [generation, chunk] = key;
       layout.next = Math.max(layout.next, generation + 1);
       if (generation > committed) {
         layout.strays.push(key);
@@ -81,19 +85,24 @@ export class ChunkAssembly {
       }
       // Keys come in order: a later version of the same chunk replaces the one before.
       const before = layout.current.get(chunk);
-      if (before !== undefined) layout.superseded.push([chunk, before]);
+      if (before !== undefined) layout.superseded.push([before, chunk]);
       layout.current.set(chunk, generation);
     }
     if (!this.numbered && layout.current.size !== this.#chunkCount) this.#incomplete = true;
   }
 
-  /** Places the values of the keys `[first]` up to (not including) `[end]`, as `getAll` returned them. */
-  addRange(first: number, end: number, values: readonly Uint8Array[]): void {
-    const keys = this.#keys.filter(([chunk]) => chunk >= first && chunk < end);
-    if (keys.length !== values.length) this.#incomplete = true;
-    for (const [index, [chunk, generation]] of keys.entries()) {
-      const value = values[index];
-      if (value !== undefined && this.#layout.current.get(chunk) === generation) this.#place(chunk, value);
+  /** The first and last key of the `count` keys from `from` on (in key order), if any. */
+  keyBatch(from: number, count: number): [PageKey, PageKey] | undefined {
+    const keys = this.#keys;
+    if (from >= keys.length) return undefined;
+    return [keys[from]!, keys[Math.min(from + count, keys.length) - 1]!];
+  }
+
+  /** Places the values of the keys from `from` on, as `getAll` returned them for `keyBatch(from, …)`. */
+  addValues(from: number, values: readonly Uint8Array[]): void {
+    const keys = this.#keys.slice(from, from + values.length);
+    for (const [index, [generation, chunk]] of keys.entries()) {
+      if (this.#layout.current.get(chunk) === generation) this.#place(chunk, values[index]!);
     }
   }
 
@@ -148,30 +157,30 @@ export class FoldWriter {
     const generation = layout.next++;
     const written: number[] = [];
     try {
-      for (const [chunk, bytes] of [...chunks]) {
-        await store.writeChunk([chunk, generation], bytes);
-        written.push(chunk);
-        chunks.delete(chunk);
+      for (const batch of batches([...chunks])) {
+        await store.writeChunks(batch.map(([chunk, bytes]) => [[generation, chunk], bytes]));
+        for (const [chunk] of batch) {
+          written.push(chunk);
+          chunks.delete(chunk);
+        }
       }
       // Before the switch: once `meta` names a later generation, a stray would pass for its chunk's version.
-      while (layout.strays.length > 0) {
-        await store.deletePage(layout.strays[0]!);
-        layout.strays.shift();
-      }
+      if (layout.strays.length > 0) await store.deletePages(layout.strays);
+      layout.strays = [];
       await store.putMeta({ ...meta, generation });
     } catch (error) {
-      for (const chunk of written) layout.strays.push([chunk, generation]);
+      for (const chunk of written) layout.strays.push([generation, chunk]);
       throw error;
     }
     for (const chunk of written) {
       const before = layout.current.get(chunk);
-      if (before !== undefined) layout.superseded.push([chunk, before]);
+      if (before !== undefined) layout.superseded.push([before, chunk]);
       layout.current.set(chunk, generation);
     }
     const chunkCount = Math.ceil(meta.fileBytes / meta.chunkBytes);
     for (const [chunk, before] of layout.current) {
       if (chunk < chunkCount) continue;
-      layout.superseded.push([chunk, before]);
+      layout.superseded.push([before, chunk]);
       layout.current.delete(chunk);
     }
     await this.#cleanUp(store).catch(() => {});
@@ -180,15 +189,31 @@ export class FoldWriter {
   /** Deletes what the file no longer uses; what is left (a failure, a kill) is deleted after a later fold. */
   async #cleanUp(store: JournalStore): Promise<void> {
     const layout = this.#layout;
-    while (layout.superseded.length > 0) {
-      await store.deletePage(layout.superseded[0]!);
-      layout.superseded.shift();
-    }
+    if (layout.superseded.length > 0) await store.deletePages(layout.superseded);
+    layout.superseded = [];
     if (layout.legacyImage) {
       await store.deleteLegacyImage();
       layout.legacyImage = false;
     }
   }
+}
+
+/** `entries` in runs of at most FOLD_TRANSACTION_BYTES. */
+function batches(entries: [number, Uint8Array][]): [number, Uint8Array][][] {
+  const runs: [number, Uint8Array][][] = [];
+  let run: [number, Uint8Array][] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    if (run.length > 0 && bytes + entry[1].byteLength > FOLD_TRANSACTION_BYTES) {
+      runs.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(entry);
+    bytes += entry[1].byteLength;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
 }
 
 /** The stored chunks do not cover the file `meta` describes: what is stored is damaged. */

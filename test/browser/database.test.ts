@@ -89,12 +89,14 @@ describe('browser database durability', () => {
       const problems: string[] = [];
       db.onProblem?.((problem) => problems.push(`${problem.code}: ${problem.message}`));
       await db.write([{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)' }]);
-      await db.write([{ sql: 'INSERT INTO t (v) VALUES (1)' }]);
+      // One SQL text throughout: records name it by number, and its entry must be stored again in each new database.
+      const insert = 'INSERT INTO t (v) VALUES (?)';
+      await db.write([{ sql: insert, params: [1] }]);
       await globalThis.__deleteIdb!(name);
-      await db.write([{ sql: 'INSERT INTO t (v) VALUES (2)' }]);
+      await db.write([{ sql: insert, params: [2] }]);
       const [live] = await db.query<{ n: number }>('SELECT count(*) AS n FROM t');
       await globalThis.__deleteIdb!(name);
-      await db.write([{ sql: 'INSERT INTO t (v) VALUES (3)' }]);
+      await db.write([{ sql: insert, params: [3] }]);
       await db.close();
       const again = await globalThis.__openDatabase!(name);
       const rows = await again.query<{ v: number }>('SELECT v FROM t ORDER BY id');

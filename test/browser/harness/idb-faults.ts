@@ -4,9 +4,9 @@
  * A read-write transaction picked to fail is aborted right after the store queued its requests (what a quota error
  * or a failing disk does to it: nothing of it is applied, the store's `onabort` runs).
  *
- * Transactions are told apart by scope: one on `journal` is an append (or, relaxed, a delete of a folded record); one on
- * `pages` or `meta` is part of a fold (a transaction per chunk on `pages`, then the switch on `meta`, then deletes on
- * `pages`). A failing fold stops at its first failed transaction, so each failed one is one failed fold.
+ * Transactions are told apart by scope: one on `journal` is an append (with `meta` for a SQL text's first use; relaxed,
+ * the deletion of folded records); one on `pages` or `meta` alone is part of a fold (its chunks on `pages`, then the
+ * switch on `meta`, then deletes on `pages`). A failing fold stops at its first failed transaction, so each failed one is one failed fold.
  */
 import type { Page, Worker } from 'playwright-core';
 
@@ -81,7 +81,7 @@ export async function injectIdbFaults(worker: Worker, faults: IdbFaults): Promis
       if (mode !== 'readwrite') return tx;
       const stores = typeof names === 'string' ? [names] : [...names];
       let fail = false;
-      if (stores.includes('pages') || stores.includes('meta')) {
+      if (!stores.includes('journal') && (stores.includes('pages') || stores.includes('meta'))) {
         state.counts.folds++;
         if (stores.includes('meta')) state.counts.switches++;
         if (state.faults.failAllFolds) fail = true;

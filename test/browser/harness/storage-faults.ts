@@ -196,12 +196,12 @@ export async function patchDatabaseWorker(
       const put = storePrototype.put;
       storePrototype.put = function (this: { name: string }, ...args: unknown[]) {
         if (this.name === 'journal') patch.stats.journalPuts++;
-        // A fold stores chunks (puts on `pages`), then switches (a put on `meta`); deletes follow.
+        // A fold stores chunks (puts on `pages`), then switches (a put of `meta`'s main entry); deletes follow.
         if (this.name === 'pages' && !patch.inFold) {
           patch.inFold = true;
           if (patch.options.reportFolds) console.log(`${foldMark} ${patch.stats.foldStarts}`);
         }
-        if (this.name === 'meta') patch.inFold = false;
+        if (this.name === 'meta' && args[1] === 'main') patch.inFold = false;
         return put.apply(this, args);
       };
       const prototype = scope.IDBDatabase.prototype;
@@ -225,8 +225,8 @@ export async function patchDatabaseWorker(
           const name = transaction.error?.name ?? 'none';
           stats.aborts[name] = (stats.aborts[name] ?? 0) + 1;
         });
-        // A fold writes pages and switches meta; an append writes the journal.
-        const fold = names.includes('pages') || names.includes('meta');
+        // A fold writes pages and switches meta; an append writes the journal (and meta, for a SQL text's first use).
+        const fold = !names.includes('journal') && (names.includes('pages') || names.includes('meta'));
         if (fold) {
           stats.foldStarts++;
           const foldStarted = Date.now();

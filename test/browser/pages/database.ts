@@ -73,7 +73,7 @@ globalThis.__storedImage = async (name) => {
   // Each chunk's version of the highest generation up to the one meta names (read independently of the SDK).
   const image = new Uint8Array(fileBytes);
   const values = (await chunks) as Uint8Array[];
-  for (const [i, [chunk, chunkGeneration]] of ((await keys) as [number, number][]).entries()) {
+  for (const [i, [chunkGeneration, chunk]] of ((await keys) as [number, number][]).entries()) {
     if (chunkGeneration > generation) continue;
     image.set(values[i]!.subarray(0, fileBytes - chunk * chunkBytes), chunk * chunkBytes);
   }
