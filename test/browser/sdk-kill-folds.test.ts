@@ -13,12 +13,11 @@
 //   uncommitted by freezing the database worker right after its request went out (nothing read after its writes),
 //   and the browser is killed during the freeze. Skipped: see below.
 //
-// Each fold transaction does one thing (platform/browser/stored-chunks.ts: Chromium commits such a transaction as one
-// LevelDB write, while one that writes twice or deletes a range is written early with an undo log). The kills across
-// folds lose nothing. The held kill, though, makes Chromium 156 report at the next start "Got corruption … Unknown
-// corruption" (its own log) and delete the origin's IndexedDB: 3 of 5 runs with 32 KiB chunks, 3 of 4 with 4 KiB
-// chunks, 0 of 4 when the frozen transaction is an append instead (early in a burst) — so neither the value size nor
-// undo logs explain it; the cause inside Chromium is not found.
+// The kills across folds lose nothing. The held kill, though, makes Chromium 156 report at the next start "Got
+// corruption … Unknown corruption" (its own log) and delete the origin's IndexedDB: 3 of 5 runs with 32 KiB chunks and
+// 3 of 4 with 4 KiB chunks, both with fold transactions that each did exactly one thing (so not Chromium's undo log
+// for multi-write transactions), and 0 of 4 when the frozen transaction was an append instead (early in a burst).
+// The cause inside Chromium is not found.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

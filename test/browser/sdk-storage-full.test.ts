@@ -54,10 +54,12 @@ function freeMb(dir: string): number {
 }
 
 describe('a real full disk under the browser profile', () => {
-  // Skipped, known to fail now and then: in 2 of 5 runs here the store stopped settling enqueues once the disk was
-  // full (8 callers, none settled for 10 s), with and without the SQL-text dictionary tried at the end of issue 17's
-  // session; in the other runs 602 of 602 resolved arrived and messages were taken again after the space came back.
-  // Which IndexedDB request never settles is not found yet: see the closing note of issue 17.
+  // Skipped, known to fail now and then (1 run in 6 here). The hang seen before (enqueues that stopped settling) is
+  // mended: Chromium can leave an `indexedDB.open` pending for good after a storage failure, and the store's reopen
+  // waited on it (JournalStore.open now gives up after 5 s); a re-created database was also stored whole twice. What
+  // still fails: after the ballast goes, the client does not take a message again within 75 s; a helper's traces
+  // show the freed space filled again (the re-created database stored whole beside LevelDB's own files) until
+  // Chromium could not open the backing store ("Encountered full disk while opening backing store").
   it.skip('delivers every resolved enqueue with its own payload, no rejected one, and keeps going once space is free', async (context) => {
     const profile = mkdtempSync(join(tmpdir(), 'spotflow-browser-full-disk-'));
     cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
@@ -132,7 +134,12 @@ describe('a real full disk under the browser profile', () => {
     const probes: Outcome[] = [];
     const acceptingAgain = Date.now();
     for (let n = 0; !probes.some((o) => o.id !== undefined); n++) {
-      if (Date.now() - acceptingAgain > 75_000) throw new Error('the client never took a message again');
+      if (Date.now() - acceptingAgain > 75_000) {
+        const refusals = [...new Set(probes.map((o) => `${o.code}: ${o.message}`))].slice(0, 3);
+        throw new Error(
+          `the client never took a message again (${freeMb(profile)} MB free): ${refusals.join('; ')}`,
+        );
+      }
       await startWorkload(page, { prefix: `probe${n}-`, callers: 1, sizes: [PAYLOAD], max: 1 });
       probes.push(...(await stopWorkload(page, { timeoutMs: 10_000 })));
       if (!probes.some((o) => o.id !== undefined)) await new Promise((resolve) => setTimeout(resolve, 1_000));
