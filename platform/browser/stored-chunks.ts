@@ -2,8 +2,8 @@
  * How the SQLite file's chunks are kept in IndexedDB, read back at load and replaced by a fold (see journal-store.ts).
  *
  * A fold writes the changed chunks under new keys `[generation, chunk]` (a new generation per fold), a few per
- * transaction (each under 1 MiB, which Chromium commits as one LevelDB write), then deletes the strays of folds that
- * never finished, then switches: one put of `meta` naming the generation. The file is, for every chunk, its version
+ * transaction (each under 1 MiB, which Chromium commits as one LevelDB write), having first deleted the strays of
+ * folds that never finished, then switches: one put of `meta` naming the generation. The file is, for every chunk, its version
  * of the highest generation not above the one `meta` names. Only after the switch are the versions it replaced
  * deleted; what a kill leaves of them is harmless (a lower generation) and found again at load. So the stored file is
  * the one before a fold or the one after it, whenever the browser dies.
@@ -157,6 +157,10 @@ export class FoldWriter {
     const generation = layout.next++;
     const written: number[] = [];
     try {
+      // First: once `meta` names a later generation, a stray would pass for its chunk's version; and on a full disk
+      // the failed folds' copies must make room before this one writes another.
+      if (layout.strays.length > 0) await store.deletePages(layout.strays);
+      layout.strays = [];
       for (const batch of batches([...chunks])) {
         await store.writeChunks(batch.map(([chunk, bytes]) => [[generation, chunk], bytes]));
         for (const [chunk] of batch) {
@@ -164,9 +168,6 @@ export class FoldWriter {
           chunks.delete(chunk);
         }
       }
-      // Before the switch: once `meta` names a later generation, a stray would pass for its chunk's version.
-      if (layout.strays.length > 0) await store.deletePages(layout.strays);
-      layout.strays = [];
       await store.putMeta({ ...meta, generation });
     } catch (error) {
       for (const chunk of written) layout.strays.push([generation, chunk]);
