@@ -61,6 +61,7 @@ interface LegacySnapshot {
 export class JournalStore {
   readonly #db: IDBDatabase;
   #closedByOthers = false;
+  #closedByUs = false;
   /** Called once when the connection is closed from outside. */
   onClosedByOthers: (() => void) | undefined;
 
@@ -135,7 +136,7 @@ export class JournalStore {
    * a batch at a time, so a large database is not held twice.
    */
   load(): Promise<StoredDatabase> {
-    return settled(() => this.#load());
+    return this.#settled(() => this.#load());
   }
 
   #load(): Promise<StoredDatabase> {
@@ -211,7 +212,7 @@ export class JournalStore {
    * new database, or one deleted and created again).
    */
   lastStored(): Promise<number | undefined> {
-    return settled(() => {
+    return this.#settled(() => {
       const transaction = this.#db.transaction([META, SNAPSHOT, JOURNAL], 'readonly');
       const meta = transaction.objectStore(META).get(MAIN);
       const legacy = transaction.objectStore(SNAPSHOT).get(MAIN);
@@ -236,7 +237,7 @@ export class JournalStore {
     durability: 'strict' | 'relaxed',
     texts: readonly [number, string][] = [],
   ): Promise<void> {
-    return settled(() => {
+    return this.#settled(() => {
       const scope = texts.length > 0 ? [JOURNAL, META] : [JOURNAL];
       const transaction = this.#db.transaction(scope, 'readwrite', { durability });
       const store = transaction.objectStore(JOURNAL);
@@ -280,7 +281,7 @@ export class JournalStore {
     durability: 'strict' | 'relaxed',
     requests: (store: IDBObjectStore) => void,
   ): Promise<void> {
-    return settled(() => {
+    return this.#settled(() => {
       const transaction = this.#db.transaction(name, 'readwrite', { durability });
       requests(transaction.objectStore(name));
       return completed(transaction);
@@ -288,16 +289,23 @@ export class JournalStore {
   }
 
   close(): void {
+    this.#closedByUs = true;
     this.#db.close();
   }
-}
 
-/** A transaction on a closed connection throws at once: that too becomes a rejection. */
-function settled<T>(start: () => Promise<T>): Promise<T> {
-  try {
-    return start();
-  } catch (error) {
-    return Promise.reject(error);
+  /**
+   * A transaction on a closed connection throws at once: that too becomes a rejection. And a connection found closed
+   * that this client did not close counts as closed from outside even if no `close` event came (seen on a full disk),
+   * so that the client opens it again instead of failing every write on it.
+   */
+  #settled<T>(start: () => Promise<T>): Promise<T> {
+    try {
+      return start();
+    } catch (error) {
+      if ((error as { name?: unknown } | null)?.name === 'InvalidStateError' && !this.#closedByUs)
+        this.#lost();
+      return Promise.reject(error);
+    }
   }
 }
 

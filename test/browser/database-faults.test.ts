@@ -241,6 +241,42 @@ describe('browser database under IndexedDB faults', () => {
     await page.context().close();
   });
 
+  it('opens its connection again when it is found closed without a close event (seen on a full disk): one write fails, the next is stored', async () => {
+    const name = `closed-${Date.now()}`;
+    const page = await openDatabasePage(name);
+    const worker = await databaseWorker(page);
+    const write = (v: number) =>
+      page.evaluate(async (v) => {
+        type Db = import('../../src/ports.js').Database;
+        const db = (globalThis as unknown as { __db: Db }).__db;
+        return db.write([{ sql: 'INSERT INTO t (v) VALUES (?)', params: [v] }]).then(
+          () => 'stored',
+          (error: { code: string; message: string }) => `${error.code}: ${error.message}`,
+        );
+      }, v);
+    await page.evaluate(async () => {
+      type Db = import('../../src/ports.js').Database;
+      await (globalThis as unknown as { __db: Db }).__db.write([
+        { sql: 'CREATE TABLE t (v INTEGER NOT NULL)' },
+      ]);
+    });
+    expect(await write(1)).toBe('stored');
+    // A real closed connection (closed from the page's side, which fires no close event), not a simulated error.
+    await injectIdbFaults(worker, { closeSilently: true });
+    expect(await write(2)).toMatch(/^DATABASE_UNAVAILABLE: .*InvalidStateError/);
+    expect(await write(3)).toBe('stored');
+    const stored = await page.evaluate(async (name) => {
+      type Db = import('../../src/ports.js').Database;
+      await (globalThis as unknown as { __db: Db }).__db.close();
+      const db = await globalThis.__openDatabase!(name);
+      const rows = await db.query<{ v: number }>('SELECT v FROM t ORDER BY v');
+      await db.close();
+      return rows.map((row) => row.v);
+    }, name);
+    expect(stored).toEqual([1, 3]);
+    await page.context().close();
+  });
+
   it('refuses durable writes with a typed error once folds have failed for 32 MB of journal, keeps relaxed ones, and accepts them again after a fold succeeds', async () => {
     const name = `journal-limit-${Date.now()}`;
     const page = await openDatabasePage(name);

@@ -17,6 +17,11 @@ export interface IdbFaults {
   failSwitches?: boolean;
   /** Abort every fold transaction until changed again. */
   failAllFolds?: boolean;
+  /**
+   * Close the connection at the next read-write transaction, from the page's side (no `close` event, as Chromium
+   * was seen to do on a full disk), so that the transaction throws InvalidStateError. Once.
+   */
+  closeSilently?: boolean;
   /** Abort this share (0–1) of append transactions, picked by a hash of their number and `seed`. */
   appendFailureRate?: number;
   seed?: number;
@@ -77,6 +82,10 @@ export async function injectIdbFaults(worker: Worker, faults: IdbFaults): Promis
       .IDBDatabase.prototype;
     const original = prototype.transaction;
     prototype.transaction = function transaction(this: unknown, names, mode, options) {
+      if (mode === 'readwrite' && state.faults.closeSilently) {
+        state.faults.closeSilently = false;
+        (this as { close(): void }).close();
+      }
       const tx = original.call(this, names, mode, options);
       if (mode !== 'readwrite') return tx;
       const stores = typeof names === 'string' ? [names] : [...names];
