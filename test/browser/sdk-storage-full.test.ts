@@ -62,7 +62,10 @@ describe('a real full disk under the browser profile', () => {
   // 64 MB disk and 16 MB of other data, 8 of 9 runs passed: in the other, Chromium had deleted the database and the
   // client rightly refused writes because the 16 MB freed could not hold it whole (hence the sizes above). With them,
   // 4 of 5 passed: in the other, Chromium closed the connection without a close event and every write failed with
-  // InvalidStateError (JournalStore now takes that as closed from outside and opens it again).
+  // InvalidStateError (JournalStore now takes that as closed from outside and opens it again). After that, 3 of 4:
+  // in the other, the whole-file store of a re-created database kept failing with QuotaExceededError with 10 MB of
+  // the disk free: Chromium's quota for the origin counts LevelDB's files, which hold the failed attempts' chunks
+  // until compaction. Next: a whole-file store that cannot fit should not be retried whole.
   it.skip('delivers every resolved enqueue with its own payload, no rejected one, and keeps going once space is free', async (context) => {
     const profile = mkdtempSync(join(tmpdir(), 'spotflow-browser-full-disk-'));
     cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
