@@ -17,7 +17,8 @@
  * About 480 lines because this class is the one owner of three things that decide on the same state (whether a
  * group's transaction is open, which journal position is stored, which connection is live): group commit, folds, and
  * getting IndexedDB back after it was closed or deleted. Loading (journal-load.ts), the record format
- * (journal-records.ts), page tracking (page-file.ts) and id floors (sequence-floors.ts) live apart.
+ * (journal-records.ts), page tracking (page-file.ts), id floors (sequence-floors.ts) and how a fold is stored
+ * (stored-chunks.ts) live apart.
  */
 import type { SqlJsStatic } from 'sql.js';
 import { SpotflowError } from '../../src/errors.js';
