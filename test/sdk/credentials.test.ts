@@ -311,7 +311,10 @@ describe.concurrent('credentials', () => {
       // that exchange's 30 s timeout (timed by the same clock) on a slow machine, and the retry would look like the
       // register loop this test guards against.
       await clock.walk(60_000, 30_000);
-      await waitFor(() => registered(emulator) === 2 && connects(emulator) === 2 && client?.connected, 30_000);
+      await waitFor(
+        () => registered(emulator) === 2 && connects(emulator) === 2 && client?.connected,
+        30_000,
+      );
       // Well past the renewal, nothing more: no second renewal, no reconnect.
       await clock.walk(5 * 60_000, 30_000);
       expect(registered(emulator)).toBe(2);
