@@ -13,11 +13,18 @@
 //   uncommitted by freezing the database worker right after its request went out (nothing read after its writes),
 //   and the browser is killed during the freeze. Skipped: see below.
 //
-// The kills across folds lose nothing. The held kill, though, makes Chromium 156 report at the next start "Got
-// corruption … Unknown corruption" (its own log) and delete the origin's IndexedDB: 3 of 5 runs with 32 KiB chunks and
-// 3 of 4 with 4 KiB chunks, both with fold transactions that each did exactly one thing (so not Chromium's undo log
-// for multi-write transactions), and 0 of 4 when the frozen transaction was an append instead (early in a burst).
-// The cause inside Chromium is not found.
+// - Inside folds: large messages (24 KiB), so that a fold stores megabytes over many transactions and a kill soon
+//   after a fold started lands while one of them is open (the worker's own count says so; no freezing).
+//
+// The kills across folds lose nothing. The kills inside folds, and the held kill, make Chromium lose the origin's
+// whole IndexedDB in about half the runs: at a later start it logs "Got corruption … Unknown corruption" and
+// "IndexedDB recovering from a corrupted (and deleted) database", and `indexedDB.open` fails once with "Internal error
+// opening backing store". Our reading (it matches a public write-up of this Chromium behaviour; one step of it seen
+// here): LevelDB re-uses a log whose tail a kill tore (a record's header written, its payload not; after one kill here
+// the log ended "header claims 20382 bytes, 0 follow"), the next start appends after the torn record, and the start
+// after that cannot read the log and deletes the backing store. The longer a write takes, the likelier a kill tears one, so folds of large pages are the worst case; any write
+// can be torn. Plain IndexedDB writes of 512 KiB, killed 10 times, did not hit it. Both tests stay skipped until the
+// store keeps a copy outside IndexedDB's LevelDB (see the closing note of 2026-12-07, second session).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +52,9 @@ import {
 } from './harness/storage-faults.js';
 
 /** Small payloads; one caller, so that each enqueue is its own journal record (concurrent ones share one). */
-const SIZE = 150;
+const SMALL = 150;
+/** Large payloads: a fold then stores megabytes of pages over many transactions, so a kill lands inside one. */
+const LARGE = 24 * 1024;
 /** How long a held fold's transaction stays open: the kill comes well within it. */
 const HOLD_MS = 8_000;
 const DATABASE = 'kiosk-folds';
@@ -77,8 +86,9 @@ type Kill =
 async function killRounds(
   label: string,
   plan: (next: () => number) => Kill[],
-  expected: { folds: number; journalPuts: number },
+  expected: { folds: number; journalPuts: number; size: number; killsInFolds?: number },
 ): Promise<void> {
+  const { size } = expected;
   const seed = testSeed();
   const kills = plan(random(seed));
   console.log(`${label}: seed ${seed} (SPOTFLOW_TEST_SEED=${seed} repeats): ${JSON.stringify(kills)}`);
@@ -142,6 +152,7 @@ async function killRounds(
   const rounds: string[] = [];
   let journalPuts = 0;
   let foldsInBursts = 0;
+  let killsInFolds = 0;
   for (const [round, kill] of kills.entries()) {
     if (round > 0) {
       page = await restart();
@@ -158,7 +169,7 @@ async function killRounds(
       holdFoldAt: kill.at === 'held fold' ? kill.nth : 1,
     });
     const foldsBefore = folds.length;
-    await startWorkload(page, { prefix: `k${round}-`, callers: 1, sizes: [SIZE], max: 1_000_000 });
+    await startWorkload(page, { prefix: `k${round}-`, callers: 1, sizes: [size], max: 1_000_000 });
     let stats: WorkerPatchStats;
     let outcomes: Outcome[];
     let detail: string;
@@ -195,6 +206,8 @@ async function killRounds(
       detail = `${Date.now() - foldAt} ms after a fold started`;
     }
     await chromium!.kill();
+    // Open as last seen, just before the kill: the kill most likely found it open too.
+    if (stats.foldOpen > 0) killsInFolds++;
     foldsInBursts += folds.length - foldsBefore;
     journalPuts += stats.journalPuts;
     for (const outcome of outcomes) if (outcome.id !== undefined) resolved.set(outcome.id, outcome);
@@ -202,7 +215,8 @@ async function killRounds(
     expect(rejected.map((o) => `${o.tag}: ${o.code} ${o.message}`)).toEqual([]);
     rounds.push(
       `kill ${round + 1} (${kill.at}) ${detail}: ${outcomes.length} resolved in this run, ` +
-        `${stats.journalPuts} journal puts, folds ${stats.foldStarts} started / ${stats.foldCompletes} completed`,
+        `${stats.journalPuts} journal puts, fold transactions ${stats.foldStarts} started / ` +
+        `${stats.foldCompletes} completed / ${stats.foldOpen} open`,
     );
     console.log(`${label}: ${rounds.at(-1)} (${Date.now() - started} ms)`);
   }
@@ -221,7 +235,7 @@ async function killRounds(
   for (const arrival of arrivals.all) {
     const own = byTag.get(arrival.tag);
     const holder = arrival.mid === null ? undefined : resolved.get(arrival.mid);
-    if (!/^k\d+-\d+$/.test(arrival.tag) || arrival.text !== payloadText(arrival.tag, SIZE)) {
+    if (!/^k\d+-\d+$/.test(arrival.tag) || arrival.text !== payloadText(arrival.tag, size)) {
       wrong.push(`corrupt ${arrival.mid}: ${arrival.text.slice(0, 20)}`);
     } else if (holder !== undefined && holder.tag !== arrival.tag) {
       wrong.push(`${arrival.mid} carried ${arrival.tag}, not ${holder.tag}`);
@@ -234,7 +248,7 @@ async function killRounds(
   }
   console.log(
     `${label}: ${rounds.join('; ')}; ${resolved.size} resolved in all, ${journalPuts} journal puts, ` +
-      `${foldsInBursts} folds started during the bursts; after the last restart ${pending} pending, ` +
+      `${foldsInBursts} folds started during the bursts, ${killsInFolds} kills with a fold transaction open; after the last restart ${pending} pending, ` +
       `${arrivals.all.length} arrived (${inFlightArrived} were in flight at a kill), ${lost.length} resolved lost; ` +
       `delivery ${wait.ended} in ${wait.ms} ms; ${Date.now() - started} ms in all; start-ups: ${opens.join('; ')}`,
   );
@@ -242,6 +256,9 @@ async function killRounds(
   expect(wrong.slice(0, 8)).toEqual([]);
   expect(foldsInBursts, 'folds started during the bursts').toBeGreaterThanOrEqual(expected.folds);
   expect(journalPuts, 'journal records written').toBeGreaterThan(expected.journalPuts);
+  expect(killsInFolds, 'kills with a fold transaction open').toBeGreaterThanOrEqual(
+    expected.killsInFolds ?? 0,
+  );
 }
 
 describe('SIGKILLs of the whole browser across journal folds', () => {
@@ -257,13 +274,30 @@ describe('SIGKILLs of the whole browser across journal folds', () => {
           { at: 'resolved', count: 100 + Math.floor(next() * 300) },
         ],
         // Past at least two folds (one per 2,000 journal statements: two per sequential enqueue).
-        { folds: 2, journalPuts: 2_000 },
+        { folds: 2, journalPuts: 2_000, size: SMALL },
+      ),
+    150_000,
+  );
+
+  // Skipped, fails in about half the runs: Chromium deletes the origin's IndexedDB after kills inside folds (header).
+  it.skip(
+    'loses no resolved enqueue when killed while folds of large messages store their pages',
+    () =>
+      killRounds(
+        'kills inside folds',
+        (next) => [
+          { at: 'resolved', count: 50 + Math.floor(next() * 150) },
+          { at: 'fold started', delayMs: Math.floor(next() * 100) },
+          { at: 'fold started', delayMs: Math.floor(next() * 100) },
+          { at: 'fold started', delayMs: Math.floor(next() * 100) },
+        ],
+        { folds: 3, journalPuts: 200, size: LARGE, killsInFolds: 2 },
       ),
     150_000,
   );
 
   // Skipped, known to fail in about half the runs: Chromium reports its IndexedDB corrupt after this kill and
-  // deletes it (the header above has the figures). Kept runnable so that the next attempt starts from here.
+  // deletes it (the header above says why). Kept runnable so that the next attempt starts from here.
   it.skip(
     'loses no resolved enqueue when killed while a fold transaction is open',
     () =>
@@ -274,7 +308,7 @@ describe('SIGKILLs of the whole browser across journal folds', () => {
           { at: 'held fold', nth: 1 + Math.floor(next() * 16) },
           { at: 'resolved', count: 100 + Math.floor(next() * 400) },
         ],
-        { folds: 1, journalPuts: 1_000 },
+        { folds: 1, journalPuts: 1_000, size: SMALL },
       ),
     120_000,
   );

@@ -111,6 +111,7 @@ export async function startKillableBrowser(userDataDir: string): Promise<Killabl
       '--headless=new',
       `--user-data-dir=${userDataDir}`,
       '--remote-debugging-port=0',
+      '--enable-logging=stderr',
       ...CHROMIUM_ARGS,
       'about:blank',
     ],
@@ -118,6 +119,8 @@ export async function startKillableBrowser(userDataDir: string): Promise<Killabl
   );
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    // Chromium's own account of its IndexedDB (a corruption it found, a store it deleted) goes to the test's log.
+    for (const line of chunk.split('\n')) if (line.includes('indexed_db')) console.log(`[chromium] ${line}`);
     stderr = (stderr + chunk).slice(-4_000);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -117,6 +117,8 @@ export interface WorkerPatchStats {
   /** …of them on `pages` or `meta` (a fold's), and of those how many completed. */
   foldStarts: number;
   foldCompletes: number;
+  /** Fold transactions opened and not yet completed or aborted. */
+  foldOpen: number;
   /** Faults injected, by kind. */
   injected: { throwQuota: number; abortAtOnce: number; abortLater: number };
   /** Read-write transactions that ended in `abort`, by the transaction's error name (`none`: aborted by the test). */
@@ -175,6 +177,7 @@ export async function patchDatabaseWorker(
           readwrite: 0,
           foldStarts: 0,
           foldCompletes: 0,
+          foldOpen: 0,
           injected: { throwQuota: 0, abortAtOnce: 0, abortLater: 0 },
           aborts: {},
           journalPuts: 0,
@@ -229,8 +232,11 @@ export async function patchDatabaseWorker(
         const fold = !names.includes('journal') && (names.includes('pages') || names.includes('meta'));
         if (fold) {
           stats.foldStarts++;
+          stats.foldOpen++;
+          transaction.addEventListener('abort', () => stats.foldOpen--);
           const foldStarted = Date.now();
           transaction.addEventListener('complete', () => {
+            stats.foldOpen--;
             stats.foldCompletes++;
             stats.foldMs.push(Date.now() - foldStarted);
           });
