@@ -109,9 +109,12 @@ async function build(
   );
   // A background failure nobody listens to must still be seen: without it a device sends nothing, silently.
   const reportError = (error: SpotflowError) => {
-    if (!events.emit('error', error)) {
+    if (events.emit('error', error)) return;
+    // Stored data lost is not retried away: said as an error (it is also what a start that reports it logs, as no
+    // listener can be added before `start` resolves).
+    if (error.code === 'DATABASE_CORRUPT') log.error(`${error.code}: ${error.message}`, { error });
+    else
       log.warn(`${error.code}: ${error.message} (no 'error' listener; the SDK retries by itself)`, { error });
-    }
   };
   db.onProblem?.(reportError);
   const tokens = new TokenHandler(

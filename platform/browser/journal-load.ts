@@ -28,12 +28,38 @@ export interface Loaded {
   texts: SqlTexts;
 }
 
-export async function openStore(name: string): Promise<JournalStore> {
+/**
+ * Opens the store; `deleted` says why, when the browser has just deleted what was stored (see `JournalStore`). Chromium
+ * fails the first open after it found its store corrupt ("Internal error opening backing store") and deletes the
+ * store; the open after that creates it empty, so that one is tried too.
+ */
+export async function openStore(name: string): Promise<{ store: JournalStore; deleted: string | undefined }> {
+  let failedFirst: string | undefined;
   try {
-    return await JournalStore.open(name);
+    const store = await JournalStore.open(name);
+    return { store, deleted: store.deletedByBrowser };
+  } catch (error) {
+    if (!(error instanceof DOMException && error.name === 'UnknownError')) {
+      throw storageError(error, `Cannot open the IndexedDB database ${name}`);
+    }
+    failedFirst = error.message;
+  }
+  try {
+    const store = await JournalStore.open(name);
+    return { store, deleted: store.deletedByBrowser ?? (store.created ? failedFirst : undefined) };
   } catch (error) {
     throw storageError(error, `Cannot open the IndexedDB database ${name}`);
   }
+}
+
+/** The report of a database the browser deleted: what was stored is gone, and the device starts from nothing. */
+export function deletedByBrowser(name: string, reason: string): SpotflowError {
+  return new SpotflowError(
+    'DATABASE_CORRUPT',
+    `The browser deleted the IndexedDB database ${name} (it said: ${reason}), as Chromium does when it finds its ` +
+      'store corrupt after a crash or power cut: messages and twin updates not sent before are lost, and the device ' +
+      'provisions again',
+  );
 }
 
 /** The stored file with the journal replayed on it. */

@@ -64,9 +64,18 @@ export class JournalStore {
   #closedByUs = false;
   /** Called once when the connection is closed from outside. */
   onClosedByOthers: (() => void) | undefined;
+  /**
+   * Set when this open created the database and the browser said that it had just deleted the stored one (Chromium's
+   * `dataLoss: 'total'`, after it found its store corrupt): why, as the browser put it.
+   */
+  readonly deletedByBrowser: string | undefined;
+  /** Whether this open created the database (none was stored under its name). */
+  readonly created: boolean;
 
-  private constructor(db: IDBDatabase) {
+  private constructor(db: IDBDatabase, opened: { created: boolean; deletedByBrowser: string | undefined }) {
     this.#db = db;
+    this.created = opened.created;
+    this.deletedByBrowser = opened.deletedByBrowser;
     // Another context deleting or upgrading the database must not wait for this one forever.
     db.onversionchange = () => {
       db.close();
@@ -86,6 +95,8 @@ export class JournalStore {
     return new Promise((resolve, reject) => {
       const request = indexedDB.open(name, 2);
       let settled = false;
+      let deletedByBrowser: string | undefined;
+      let created = false;
       const settle = (): boolean => {
         if (settled) return false;
         settled = true;
@@ -97,18 +108,20 @@ export class JournalStore {
           reject(new DOMException(`IndexedDB ${name} did not open within ${deadlineMs} ms`, 'TimeoutError'));
         }
       }, deadlineMs);
-      request.onupgradeneeded = () => {
+      request.onupgradeneeded = (event) => {
         if (settled) {
           request.transaction?.abort();
           return;
         }
+        created = event.oldVersion === 0;
+        deletedByBrowser = browserDataLoss(event);
         const db = request.result;
         for (const store of [SNAPSHOT, JOURNAL, PAGES, META]) {
           if (!db.objectStoreNames.contains(store)) db.createObjectStore(store);
         }
       };
       request.onsuccess = () => {
-        if (settle()) resolve(new JournalStore(request.result));
+        if (settle()) resolve(new JournalStore(request.result, { created, deletedByBrowser }));
         else request.result.close();
       };
       request.onerror = () => {
@@ -322,4 +335,17 @@ function completed(transaction: IDBTransaction): Promise<void> {
 
 function aborted(): DOMException {
   return new DOMException('IndexedDB transaction aborted', 'AbortError');
+}
+
+/**
+ * Chromium's report, on the upgrade that creates a database again, that it deleted the origin's IndexedDB (non-standard
+ * `dataLoss` and `dataLossMessage`; only the first open after the deletion hears it). Undefined when it says nothing.
+ */
+function browserDataLoss(event: IDBVersionChangeEvent): string | undefined {
+  const { dataLoss, dataLossMessage } = event as IDBVersionChangeEvent & {
+    dataLoss?: unknown;
+    dataLossMessage?: unknown;
+  };
+  if (event.oldVersion !== 0 || dataLoss !== 'total') return undefined;
+  return typeof dataLossMessage === 'string' && dataLossMessage !== '' ? dataLossMessage : 'no reason given';
 }

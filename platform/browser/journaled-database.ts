@@ -24,7 +24,7 @@ import type { SqlJsStatic } from 'sql.js';
 import { SpotflowError } from '../../src/errors.js';
 import type { SqlStatement, SqlValue, WriteResult } from '../../src/ports.js';
 import { backoffDelay } from '../../src/util/backoff.js';
-import { CHUNK_BYTES, type Loaded, load, openStore, storageError } from './journal-load.js';
+import { CHUNK_BYTES, deletedByBrowser, type Loaded, load, openStore, storageError } from './journal-load.js';
 import { recordBytes, type SqlTexts, toRecords } from './journal-records.js';
 import type { JournalStore } from './journal-store.js';
 import { PageFile } from './page-file.js';
@@ -121,7 +121,8 @@ export class JournaledDatabase {
     name: string,
     onProblem: ProblemListener = () => {},
   ): Promise<JournaledDatabase> {
-    const store = await openStore(name);
+    const { store, deleted } = await openStore(name);
+    if (deleted !== undefined) onProblem(deletedByBrowser(name, deleted));
     try {
       const database = new JournaledDatabase(sql, store, name, await load(sql, store, name), onProblem);
       database.#foldIfDue();
@@ -409,7 +410,8 @@ export class JournaledDatabase {
     let store: JournalStore;
     let last: number | undefined;
     try {
-      store = await openStore(this.#name);
+      // Deleted under a running client: what it holds in memory is what was stored, so nothing is lost.
+      ({ store } = await openStore(this.#name));
     } catch (error) {
       this.#report('lost', storageError(error, `Cannot open the IndexedDB database ${this.#name} again`));
       return;

@@ -27,6 +27,9 @@ export interface WorkerReply {
 /** A request as the caller writes it: the connection numbers it. */
 export type Unnumbered<Request> = Request extends unknown ? Omit<Request, 'id'> : never;
 
+/** Notices kept for a listener not yet set (each kind is reported once, so a few are all there can be). */
+const MAX_UNHEARD = 16;
+
 /** The page's side: `call` posts a request and resolves with the worker's answer to it. */
 export class WorkerConnection<Request extends { id: number }> {
   readonly #worker: Worker;
@@ -37,15 +40,25 @@ export class WorkerConnection<Request extends { id: number }> {
   #nextId = 1;
   #failure: SpotflowError | undefined;
 
-  /** Receives what the worker reports by itself (see `notify`). */
-  onNotice: ((problem: SpotflowError) => void) | undefined;
+  #onNotice: ((problem: SpotflowError) => void) | undefined;
+  /** Notices that came before anyone listened (a problem found while opening): handed over when someone does. */
+  #unheard: SpotflowError[] = [];
+
+  /** Receives what the worker reports by itself (see `notify`), including what it reported before this was set. */
+  set onNotice(listener: ((problem: SpotflowError) => void) | undefined) {
+    this.#onNotice = listener;
+    if (listener === undefined) return;
+    for (const problem of this.#unheard.splice(0)) listener(problem);
+  }
 
   /** @param failed the error every pending and later call gets when the worker fails to load or dies */
   constructor(worker: Worker, failed: (detail: string) => SpotflowError) {
     this.#worker = worker;
     this.#worker.onmessage = ({ data }: MessageEvent<WorkerResponse>) => {
       if ('notice' in data) {
-        this.onNotice?.(fromWire(data.notice));
+        const problem = fromWire(data.notice);
+        if (this.#onNotice) this.#onNotice(problem);
+        else if (this.#unheard.length < MAX_UNHEARD) this.#unheard.push(problem);
         return;
       }
       const pending = this.#pending.get(data.id);
