@@ -3,8 +3,8 @@
  *
  * A fold writes the changed chunks under new keys `[generation, chunk]` (a new generation per fold), a few per
  * transaction (each under 1 MiB, which Chromium commits as one LevelDB write), having first deleted the strays of
- * folds that never finished, then switches: one put of `meta` naming the generation. The file is, for every chunk, its version
- * of the highest generation not above the one `meta` names. Only after the switch are the versions it replaced
+ * folds that never finished, then switches: one put of `meta` naming the generation. The file is, for every chunk,
+ * its version of the highest generation not above the one `meta` names. Only after the switch are the versions it replaced
  * deleted; what a kill leaves of them is harmless (a lower generation) and found again at load. So the stored file is
  * the one before a fold or the one after it, whenever the browser dies.
  * Version 2 stored each chunk under its bare number; version 1 the whole file as one image in `snapshot`.
@@ -135,7 +135,7 @@ export class ChunkAssembly {
   }
 }
 
-/** Stores folds as generations of chunks, one chunk per transaction, then switches `meta` to them. */
+/** Stores folds as generations of chunks, up to 512 KiB per transaction, then switches `meta` to them. */
 export class FoldWriter {
   readonly #layout: ChunkLayout;
 
