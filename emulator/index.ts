@@ -35,4 +35,5 @@ export type {
   RunningEmulator,
   WorkspaceSettings,
 } from './emulator.js';
+export type { EmulatorClock } from './context.js';
 export { createLogger } from './log.js';
