@@ -13,7 +13,11 @@ const steps = [
   ['the browser platform (tsc)', bin('tsc'), ['-p', 'tsconfig.browser.json']],
   ['the browser workers (esbuild)', process.execPath, ['scripts/build-browser-workers.mjs']],
   ['the kiosk demo (vite)', bin('vite'), ['build', '-c', 'demo/kiosk/vite.config.ts', '--logLevel', 'warn']],
-  ['the emulator portal (vite)', bin('vite'), ['build', '-c', 'emulator/portal/vite.config.ts', '--logLevel', 'warn']],
+  [
+    'the emulator portal (vite)',
+    bin('vite'),
+    ['build', '-c', 'emulator/portal/vite.config.ts', '--logLevel', 'warn'],
+  ],
 ];
 
 const started = performance.now();
