@@ -22,6 +22,7 @@ const emulator = await import('./emulator.js');
 export const startEmulator: typeof emulator.startEmulator = emulator.startEmulator;
 /** Whether `value` can be the emulator's public host name (DNS name or IPv4 address). */
 export const isValidPublicHost: typeof emulator.isValidPublicHost = emulator.isValidPublicHost;
+export type { EmulatorClock } from './context.js';
 export {
   EmulatorDependencyError,
   emulatorInstallCommand,
@@ -35,5 +36,4 @@ export type {
   RunningEmulator,
   WorkspaceSettings,
 } from './emulator.js';
-export type { EmulatorClock } from './context.js';
 export { createLogger } from './log.js';
