@@ -43,6 +43,8 @@ export interface ContractEmulatorDevice {
 }
 
 declare global {
+  /** pages/opfs.ts: one call to the OPFS store running in the page's worker (pages/opfs-worker.ts). */
+  var __opfs: ((request: unknown) => Promise<unknown>) | undefined;
   /** pages/device.ts */
   var device: DevicePage;
   /** The browser entry (`spotflow-device` in a browser bundle). */

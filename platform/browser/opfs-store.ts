@@ -1,0 +1,307 @@
+/**
+ * The database's durable copy in the origin private file system (in the database worker), outside IndexedDB: Chromium
+ * deletes an origin's whole IndexedDB when a kill tore the last record of its LevelDB log (issue 17), and a file
+ * written through a sync access handle is not kept in LevelDB. Two files, each held by one `FileSystemSyncAccessHandle`
+ * for as long as the store is open (a handle is exclusive: another context cannot open them meanwhile):
+ *
+ * - `pages`: the SQLite file as of the last fold, byte for byte.
+ * - `journal`: a frame log (frame-log.ts). It starts with a BASE frame (the journal position `pages` holds), then
+ *   holds STATEMENTS frames (each group of statements committed since) and, while a fold is being stored, that
+ *   fold's CHUNK frames and its FOLD frame, all under the fold's journal position.
+ *
+ * A fold never writes `pages` before its chunks are durable in the journal: (1) the changed chunks and a FOLD frame
+ * are appended with one write and flushed; (2) the chunks are written into `pages` in place, the file cut to its new
+ * length, and flushed; (3) the journal starts a new epoch holding only the new BASE. A kill before (1) is flushed
+ * leaves at most some of the fold's chunks (whole frames before a torn one) and no FOLD: ignored, and marked
+ * ABANDONED at open, as a FOLD takes only the chunks right before it (of its own journal position). A kill after (1) is finished at
+ * open: the last FOLD's chunks are written into `pages` again (the same bytes: harmless), and the groups it holds are
+ * skipped. A kill inside (3) leaves a journal with no BASE: `pages` holds everything, the position starts over.
+ *
+ * The store exists once `journal` has a header: `pages` is written and flushed before it, so a kill while a store is
+ * first written (a new database, or one moved here from IndexedDB) leaves no store, and the next open starts again.
+ */
+import type { SqlStatement } from '../../src/ports.js';
+import { type Frame, FrameLog, type SyncFile } from './frame-log.js';
+import { decodeStatements, encodeStatements } from './statement-codec.js';
+
+const STATEMENTS = 1;
+const CHUNK = 2;
+const FOLD = 3;
+const BASE = 4;
+/** Ends a fold cut short: written at open after its chunks, so that no later FOLD takes them for its own. */
+const ABANDONED = 5;
+/** A journal shorter than its header holds no store (see frame-log.ts). */
+const JOURNAL_HEADER_BYTES = 16;
+
+/** What a fold stores: the file's length and chunk size, and the journal position it holds. */
+export interface FoldMeta {
+  seq: number;
+  fileBytes: number;
+  chunkBytes: number;
+}
+
+export interface OpfsLoaded {
+  /** The SQLite file as of the last fold (empty for a store just created). */
+  image: Uint8Array;
+  /** The journal position `image` holds. */
+  baseSeq: number;
+  /** The groups of statements committed after it, in order, each with its journal position. */
+  groups: { seq: number; statements: SqlStatement[] }[];
+}
+
+interface SyncHandle extends SyncFile {
+  close(): void;
+}
+
+interface FileHandle {
+  createSyncAccessHandle(): Promise<SyncHandle>;
+}
+
+/** Whether this context can keep a store in the origin private file system (a dedicated worker of a secure origin). */
+export function opfsAvailable(): boolean {
+  const scope = globalThis as {
+    navigator?: { storage?: { getDirectory?: unknown } };
+    FileSystemFileHandle?: { prototype?: { createSyncAccessHandle?: unknown } };
+  };
+  return (
+    typeof scope.navigator?.storage?.getDirectory === 'function' &&
+    typeof scope.FileSystemFileHandle?.prototype?.createSyncAccessHandle === 'function'
+  );
+}
+
+export class OpfsStore {
+  readonly #pages: SyncHandle;
+  readonly #journalFile: SyncHandle;
+  readonly #journal: FrameLog;
+  #closed = false;
+
+  private constructor(pages: SyncHandle, journalFile: SyncHandle, journal: FrameLog) {
+    this.#pages = pages;
+    this.#journalFile = journalFile;
+    this.#journal = journal;
+  }
+
+  /**
+   * Opens the store of database `name`, finishing a fold a kill interrupted. Undefined when there is none yet (see
+   * `create`). Rejects with the browser's error when the files cannot be opened (`NoModificationAllowedError`:
+   * another context holds them).
+   */
+  static async open(name: string): Promise<{ store: OpfsStore; loaded: OpfsLoaded } | undefined> {
+    const { pages, journalFile } = await openHandles(name);
+    try {
+      // No header: no store (never created, or its first store was cut short).
+      if (journalFile.getSize() < JOURNAL_HEADER_BYTES) {
+        closeAll(pages, journalFile);
+        return undefined;
+      }
+      const { log, frames } = FrameLog.open(journalFile);
+      const store = new OpfsStore(pages, journalFile, log);
+      return { store, loaded: store.#recover(frames) };
+    } catch (error) {
+      closeAll(pages, journalFile);
+      throw error;
+    }
+  }
+
+  /** Creates the store of database `name` (replacing whatever is there) holding `image` at journal position `seq`. */
+  static async create(name: string, image: Uint8Array, seq: number): Promise<OpfsStore> {
+    const { pages, journalFile } = await openHandles(name);
+    try {
+      // The journal goes first: while it is empty, no half-written `pages` can pass for a store.
+      journalFile.truncate(0);
+      journalFile.flush();
+      writeAll(pages, image, 0);
+      pages.truncate(image.byteLength);
+      pages.flush();
+      const { log } = FrameLog.open(journalFile);
+      log.append([baseFrame(seq, image.byteLength)]);
+      log.flush();
+      return new OpfsStore(pages, journalFile, log);
+    } catch (error) {
+      closeAll(pages, journalFile);
+      throw error;
+    }
+  }
+
+  /** Stores a committed group; with `strict`, durable (flushed) when this returns. */
+  append(seq: number, statements: readonly SqlStatement[], durability: 'strict' | 'relaxed'): void {
+    this.#checkOpen();
+    this.#journal.append([{ kind: STATEMENTS, seq, payload: encodeStatements(statements) }]);
+    if (durability === 'strict') this.#journal.flush();
+  }
+
+  /** Stores a fold: `chunks` (chunk number → bytes) changed since the last one; `meta` the file they make. */
+  fold(meta: FoldMeta, chunks: ReadonlyMap<number, Uint8Array>): void {
+    this.writeFold(meta, chunks);
+    this.applyFold(meta, chunks);
+    this.finishFold(meta);
+  }
+
+  /** Step (1) of a fold, apart only so that a test can stop after it: the chunks and the FOLD frame, flushed. */
+  writeFold(meta: FoldMeta, chunks: ReadonlyMap<number, Uint8Array>): void {
+    this.#checkOpen();
+    const frames: Frame[] = [...chunks].map(([chunk, bytes]) => ({
+      kind: CHUNK,
+      seq: meta.seq,
+      payload: chunkPayload(chunk, bytes),
+    }));
+    frames.push({ kind: FOLD, seq: meta.seq, payload: foldPayload(meta) });
+    this.#journal.append(frames);
+    this.#journal.flush();
+  }
+
+  /** Step (2): the chunks written into `pages` in place, the file cut to its length, flushed. */
+  applyFold(meta: FoldMeta, chunks: ReadonlyMap<number, Uint8Array>): void {
+    this.#checkOpen();
+    for (const [chunk, bytes] of chunks) {
+      const at = chunk * meta.chunkBytes;
+      if (at < meta.fileBytes) writeAll(this.#pages, bytes.subarray(0, meta.fileBytes - at), at);
+    }
+    this.#pages.truncate(meta.fileBytes);
+    this.#pages.flush();
+  }
+
+  /** Step (3): the journal starts over from the fold. */
+  finishFold(meta: FoldMeta): void {
+    this.#checkOpen();
+    this.#journal.reset();
+    this.#journal.append([baseFrame(meta.seq, meta.fileBytes)]);
+    this.#journal.flush();
+  }
+
+  /** The journal's size in bytes (what a fold would make room of). */
+  get journalBytes(): number {
+    return this.#journal.size;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeAll(this.#pages, this.#journalFile);
+  }
+
+  /** The image and the groups after it, from the journal's frames; a fold a kill left after step (1) is finished. */
+  #recover(frames: readonly Frame[]): OpfsLoaded {
+    const first = frames[0];
+    let baseSeq = first?.kind === BASE ? first.seq : 0;
+    const groups: OpfsLoaded['groups'] = [];
+    // The chunks of the fold being read (CHUNK frames of one journal position, in a row, then its FOLD).
+    let chunks = new Map<number, Uint8Array>();
+    let chunksSeq = -1;
+    let completed: { meta: FoldMeta; chunks: Map<number, Uint8Array> } | undefined;
+    for (const frame of frames) {
+      if (frame.kind === CHUNK) {
+        if (frame.seq !== chunksSeq) {
+          chunks = new Map();
+          chunksSeq = frame.seq;
+        }
+        const [chunk, bytes] = readChunkPayload(frame);
+        chunks.set(chunk, bytes);
+        continue;
+      }
+      if (frame.kind === STATEMENTS) {
+        groups.push({ seq: frame.seq, statements: decodeStatements(frame.payload) });
+      } else if (frame.kind === FOLD) {
+        completed = { meta: readFoldPayload(frame), chunks: frame.seq === chunksSeq ? chunks : new Map() };
+      }
+      // Any frame but a CHUNK ends a fold's run of chunks.
+      chunks = new Map();
+      chunksSeq = -1;
+    }
+    if (chunks.size > 0) {
+      // A fold cut short: mark it, before anything else is appended after its chunks.
+      this.#journal.append([{ kind: ABANDONED, seq: chunksSeq, payload: new Uint8Array(0) }]);
+      this.#journal.flush();
+    }
+    if (completed !== undefined) {
+      // Killed during step (2) or (3): step (2) again; the journal is started over by the next fold.
+      this.applyFold(completed.meta, completed.chunks);
+      baseSeq = completed.meta.seq;
+    }
+    const image = new Uint8Array(this.#pages.getSize());
+    if (image.byteLength > 0) readAll(this.#pages, image);
+    return { image, baseSeq, groups: groups.filter((group) => group.seq > baseSeq) };
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new DOMException('The store is closed', 'InvalidStateError');
+  }
+}
+
+function baseFrame(seq: number, fileBytes: number): Frame {
+  const payload = new Uint8Array(8);
+  new DataView(payload.buffer).setFloat64(0, fileBytes);
+  return { kind: BASE, seq, payload };
+}
+
+function chunkPayload(chunk: number, bytes: Uint8Array): Uint8Array {
+  const payload = new Uint8Array(4 + bytes.byteLength);
+  new DataView(payload.buffer).setUint32(0, chunk);
+  payload.set(bytes, 4);
+  return payload;
+}
+
+function readChunkPayload(frame: Frame): [number, Uint8Array] {
+  const view = new DataView(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength);
+  return [view.getUint32(0), frame.payload.subarray(4)];
+}
+
+function foldPayload(meta: FoldMeta): Uint8Array {
+  const payload = new Uint8Array(12);
+  const view = new DataView(payload.buffer);
+  view.setFloat64(0, meta.fileBytes);
+  view.setUint32(8, meta.chunkBytes);
+  return payload;
+}
+
+function readFoldPayload(frame: Frame): FoldMeta {
+  const view = new DataView(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength);
+  return { seq: frame.seq, fileBytes: view.getFloat64(0), chunkBytes: view.getUint32(8) };
+}
+
+/** A directory name for `name` that OPFS accepts whatever the name holds (no `/`, never `.` or `..`). */
+function directoryName(name: string): string {
+  return `db-${encodeURIComponent(name).replaceAll('.', '%2E')}`;
+}
+
+async function openHandles(name: string): Promise<{ pages: SyncHandle; journalFile: SyncHandle }> {
+  const root = await (
+    globalThis as unknown as {
+      navigator: { storage: { getDirectory(): Promise<FileSystemDirectoryHandle> } };
+    }
+  ).navigator.storage.getDirectory();
+  const ours = await root.getDirectoryHandle('spotflow-device', { create: true });
+  const directory = await ours.getDirectoryHandle(directoryName(name), { create: true });
+  const pagesHandle = (await directory.getFileHandle('pages', { create: true })) as unknown as FileHandle;
+  const journalHandle = (await directory.getFileHandle('journal', { create: true })) as unknown as FileHandle;
+  const pages = await pagesHandle.createSyncAccessHandle();
+  try {
+    return { pages, journalFile: await journalHandle.createSyncAccessHandle() };
+  } catch (error) {
+    pages.close();
+    throw error;
+  }
+}
+
+function closeAll(...handles: SyncHandle[]): void {
+  for (const handle of handles) {
+    try {
+      handle.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function writeAll(file: SyncFile, bytes: Uint8Array, at: number): void {
+  const written = file.write(bytes, { at });
+  if (written !== bytes.byteLength) {
+    throw new DOMException(`wrote ${written} of ${bytes.byteLength} bytes`, 'QuotaExceededError');
+  }
+}
+
+function readAll(file: SyncFile, into: Uint8Array): void {
+  const read = file.read(into, { at: 0 });
+  if (read !== into.byteLength)
+    throw new DOMException(`read ${read} of ${into.byteLength} bytes`, 'NotReadableError');
+}

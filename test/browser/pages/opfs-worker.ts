@@ -1,0 +1,98 @@
+// The OPFS store (platform/browser/opfs-store.ts) in a dedicated worker, where sync access handles exist, driven
+// step by step by test/browser/opfs-store.test.ts through pages/opfs.ts. Closing the store between steps leaves the
+// files as a kill at that point would (every step flushes what it wrote).
+import { type FoldMeta, OpfsStore, opfsAvailable } from '../../../platform/browser/opfs-store.js';
+import type { SqlStatement } from '../../../src/ports.js';
+
+export type OpfsRequest =
+  | { op: 'available' }
+  | { op: 'create'; name: string; image: number[]; seq: number }
+  | { op: 'open'; name: string }
+  | { op: 'append'; seq: number; statements: SqlStatement[]; durability: 'strict' | 'relaxed' }
+  | { op: 'fold' | 'writeFold' | 'applyFold'; meta: FoldMeta; chunks: [number, number[]][] }
+  | { op: 'close' }
+  | { op: 'openTwice'; name: string }
+  | { op: 'appendToJournal'; name: string; bytes: number[] }
+  | { op: 'cutJournal'; name: string; bytes: number }
+  | { op: 'remove'; name: string };
+
+let store: OpfsStore | undefined;
+
+async function directory(name: string): Promise<FileSystemDirectoryHandle> {
+  const root = await navigator.storage.getDirectory();
+  const ours = await root.getDirectoryHandle('spotflow-device', { create: true });
+  return ours.getDirectoryHandle(`db-${encodeURIComponent(name).replaceAll('.', '%2E')}`, { create: true });
+}
+
+async function handle(request: OpfsRequest): Promise<unknown> {
+  switch (request.op) {
+    case 'available':
+      return opfsAvailable();
+    case 'create':
+      store = await OpfsStore.create(request.name, new Uint8Array(request.image), request.seq);
+      return null;
+    case 'open': {
+      const opened = await OpfsStore.open(request.name);
+      if (opened === undefined) return 'none';
+      store = opened.store;
+      const { image, baseSeq, groups } = opened.loaded;
+      return { image: [...image], baseSeq, groups, journalBytes: store.journalBytes };
+    }
+    case 'append':
+      store!.append(request.seq, request.statements, request.durability);
+      return null;
+    case 'fold':
+    case 'writeFold':
+    case 'applyFold': {
+      const chunks = new Map(request.chunks.map(([chunk, bytes]) => [chunk, new Uint8Array(bytes)]));
+      store![request.op](request.meta, chunks);
+      return null;
+    }
+    case 'close':
+      store?.close();
+      store = undefined;
+      return null;
+    case 'openTwice':
+      // The store is open (in this worker): a second open of the same files must be refused.
+      return OpfsStore.open(request.name).then(
+        () => 'opened',
+        (error: DOMException) => error.name,
+      );
+    case 'appendToJournal': {
+      const file = await (await directory(request.name)).getFileHandle('journal');
+      const access = await file.createSyncAccessHandle();
+      access.write(new Uint8Array(request.bytes), { at: access.getSize() });
+      access.flush();
+      access.close();
+      return null;
+    }
+    case 'cutJournal': {
+      const file = await (await directory(request.name)).getFileHandle('journal');
+      const access = await file.createSyncAccessHandle();
+      access.truncate(access.getSize() - request.bytes);
+      access.flush();
+      access.close();
+      return null;
+    }
+    case 'remove': {
+      const root = await navigator.storage.getDirectory();
+      const ours = await root.getDirectoryHandle('spotflow-device', { create: true });
+      await ours.removeEntry(`db-${encodeURIComponent(request.name).replaceAll('.', '%2E')}`, {
+        recursive: true,
+      });
+      return null;
+    }
+  }
+}
+
+self.onmessage = async ({ data }: MessageEvent<{ id: number; request: OpfsRequest }>) => {
+  try {
+    self.postMessage({ id: data.id, ok: true, value: await handle(data.request) });
+  } catch (error) {
+    self.postMessage({
+      id: data.id,
+      ok: false,
+      error: `${(error as Error).name}: ${(error as Error).message}`,
+    });
+  }
+};
