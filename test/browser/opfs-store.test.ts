@@ -128,7 +128,11 @@ describe('OPFS store (Chromium, sync access handles in a worker)', () => {
     expect(reopened.groups.map((g) => g.seq)).toEqual([1]);
     // The next fold, of the same position, stores chunk 0 only, and is killed once it reached the journal: the open
     // that finishes it takes its chunk, not chunk 2 of the fold cut short.
-    await call({ op: 'writeFold', meta: { seq: 1, fileBytes: 48, chunkBytes: 16 }, chunks: [[0, bytes(16, 4)]] });
+    await call({
+      op: 'writeFold',
+      meta: { seq: 1, fileBytes: 48, chunkBytes: 16 },
+      chunks: [[0, bytes(16, 4)]],
+    });
     await call({ op: 'close' });
     const last = await open(name);
     if (last === 'none') throw new Error('no store');
