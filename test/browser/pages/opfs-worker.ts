@@ -3,6 +3,7 @@
 // files as a kill at that point would (every step flushes what it wrote).
 import { type FoldMeta, OpfsStore, opfsAvailable } from '../../../platform/browser/opfs-store.js';
 import type { SqlStatement } from '../../../src/ports.js';
+import { Workload, type WorkloadShape } from './opfs-workload.js';
 
 export type OpfsRequest =
   | { op: 'available' }
@@ -14,9 +15,13 @@ export type OpfsRequest =
   | { op: 'openTwice'; name: string }
   | { op: 'appendToJournal'; name: string; bytes: number[] }
   | { op: 'cutJournal'; name: string; bytes: number }
-  | { op: 'remove'; name: string };
+  | { op: 'remove'; name: string }
+  | { op: 'workloadOpen'; name: string; shape: WorkloadShape }
+  | { op: 'workloadStart'; from: number }
+  | { op: 'workloadProgress' };
 
 let store: OpfsStore | undefined;
+let workload: Workload | undefined;
 
 async function directory(name: string): Promise<FileSystemDirectoryHandle> {
   const root = await navigator.storage.getDirectory();
@@ -74,6 +79,19 @@ async function handle(request: OpfsRequest): Promise<unknown> {
       access.close();
       return null;
     }
+    case 'workloadOpen':
+      workload = new Workload(request.shape);
+      return workload.openAndCheck(request.name);
+    case 'workloadStart':
+      workload!.start(request.from);
+      return null;
+    case 'workloadProgress':
+      return {
+        acknowledged: workload!.acknowledged,
+        folds: workload!.folds,
+        foldMs: workload!.foldMs,
+        runMs: performance.now() - workload!.startedAt,
+      };
     case 'remove': {
       const root = await navigator.storage.getDirectory();
       const ours = await root.getDirectoryHandle('spotflow-device', { create: true });
