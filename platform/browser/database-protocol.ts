@@ -2,7 +2,13 @@
 import type { SqlStatement, SqlValue } from '../../src/ports.js';
 
 export type DatabaseRequest =
-  | { id: number; op: 'open'; name: string; wasmUrl: string | undefined }
+  | {
+      id: number;
+      op: 'open';
+      name: string;
+      wasmUrl: string | undefined;
+      storage: 'indexeddb' | 'opfs' | undefined;
+    }
   | { id: number; op: 'write'; statements: readonly SqlStatement[]; durability: 'strict' | 'relaxed' }
   | { id: number; op: 'query'; sql: string; params: readonly SqlValue[] | undefined }
   | { id: number; op: 'close' };

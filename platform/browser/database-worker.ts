@@ -16,7 +16,12 @@ serveRequests(handle, 'The database worker failed');
 async function handle(request: DatabaseRequest): Promise<WorkerReply> {
   switch (request.op) {
     case 'open':
-      database = await JournaledDatabase.open(await loadSqlJs(request.wasmUrl), request.name, notify);
+      database = await JournaledDatabase.open(
+        await loadSqlJs(request.wasmUrl),
+        request.name,
+        notify,
+        request.storage,
+      );
       return { value: undefined };
     case 'write':
       return { value: await opened().write(request.statements, request.durability) };

@@ -20,6 +20,8 @@ type Connection = WorkerConnection<DatabaseRequest>;
 export interface BrowserDatabaseOptions {
   /** Where sql.js's `sql-wasm-browser.wasm` is served; by default the URL the bundler gave it. */
   sqlWasmUrl?: string;
+  /** Where the database is kept (default `'indexeddb'`; see `BrowserPlatformOptions.storage`). */
+  storage?: 'indexeddb' | 'opfs';
 }
 
 /**
@@ -31,7 +33,7 @@ export function createBrowserDatabaseOpener(options: BrowserDatabaseOptions = {}
     async open(name: string): Promise<Database> {
       const connection = connect(name);
       try {
-        await connection.call({ op: 'open', name, wasmUrl: options.sqlWasmUrl });
+        await connection.call({ op: 'open', name, wasmUrl: options.sqlWasmUrl, storage: options.storage });
       } catch (error) {
         connection.terminate(closed());
         throw error;

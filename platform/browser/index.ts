@@ -18,6 +18,12 @@ export interface BrowserPlatformOptions {
   sqlWasmUrl?: string;
   /** Wait for another tab that owns the database to close it, instead of failing with `DATABASE_LOCKED`. */
   waitForLock?: boolean;
+  /**
+   * Where the database is kept: `'indexeddb'` (the default) or `'opfs'`, the origin private file system through
+   * sync access handles (Chromium 102+, Firefox 111+, Safari 16.4+), which a kill cannot take with the rest of the
+   * origin's IndexedDB (see the README's browser section).
+   */
+  storage?: 'indexeddb' | 'opfs';
 }
 
 /**
@@ -39,9 +45,10 @@ export interface BrowserStartOptions extends StartOptions, BrowserPlatformOption
 export function createBrowserPlatform(options: BrowserPlatformOptions = {}): Platform {
   return {
     name: 'browser',
-    database: createBrowserDatabaseOpener(
-      options.sqlWasmUrl === undefined ? {} : { sqlWasmUrl: options.sqlWasmUrl },
-    ),
+    database: createBrowserDatabaseOpener({
+      ...(options.sqlWasmUrl === undefined ? {} : { sqlWasmUrl: options.sqlWasmUrl }),
+      ...(options.storage === undefined ? {} : { storage: options.storage }),
+    }),
     lock: createBrowserLock({ wait: options.waitForLock === true }),
     mqtt: createBrowserMqttConnector(),
     compressor: createBrowserCompressor(),
@@ -99,7 +106,7 @@ function splitBrowserOptions(options: BrowserStartOptions): {
   core: StartOptions;
 } {
   if (typeof options !== 'object' || options === null) return { platform: {}, core: options };
-  const { waitForLock, sqlWasmUrl, ...core } = options;
+  const { waitForLock, sqlWasmUrl, storage, ...core } = options;
   if (waitForLock !== undefined && typeof waitForLock !== 'boolean') {
     throw invalidArgument('waitForLock must be a boolean');
   }
@@ -108,6 +115,9 @@ function splitBrowserOptions(options: BrowserStartOptions): {
     (typeof sqlWasmUrl !== 'string' || sqlWasmUrl === '' || sqlWasmUrl.length > 4096)
   ) {
     throw invalidArgument('sqlWasmUrl must be a non-empty URL string');
+  }
+  if (storage !== undefined && storage !== 'indexeddb' && storage !== 'opfs') {
+    throw invalidArgument("storage must be 'indexeddb' or 'opfs'");
   }
   if (core.transport === 'tcp') {
     throw invalidArgument(
@@ -118,6 +128,7 @@ function splitBrowserOptions(options: BrowserStartOptions): {
     platform: {
       ...(waitForLock === undefined ? {} : { waitForLock }),
       ...(sqlWasmUrl === undefined ? {} : { sqlWasmUrl }),
+      ...(storage === undefined ? {} : { storage }),
     },
     core: withDefaultLimits(core),
   };

@@ -118,7 +118,7 @@ function release(image: Uint8Array): void {
   (image.buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
 }
 
-function damaged(name: string, cause: unknown): SpotflowError {
+export function damaged(name: string, cause: unknown): SpotflowError {
   return new SpotflowError('DATABASE_CORRUPT', `The stored database ${name} is damaged`, { cause });
 }
 

@@ -25,9 +25,10 @@ import { SpotflowError } from '../../src/errors.js';
 import type { SqlStatement, SqlValue, WriteResult } from '../../src/ports.js';
 import { backoffDelay } from '../../src/util/backoff.js';
 import { CHUNK_BYTES, deletedByBrowser, type Loaded, load, openStore, storageError } from './journal-load.js';
-import { recordBytes, type SqlTexts, toRecords } from './journal-records.js';
 import type { JournalStore } from './journal-store.js';
+import { loadOpfs } from './opfs-load.js';
 import { PageFile } from './page-file.js';
+import { type Durability, IdbPersistence, type Persistence } from './persistence.js';
 import { SequenceFloors } from './sequence-floors.js';
 import { GroupLostError, SqlEngine } from './sql-engine.js';
 import { FoldWriter } from './stored-chunks.js';
@@ -40,7 +41,9 @@ const JOURNAL_LIMIT_BYTES = 32 * 1024 * 1024;
 /** Failed folds are tried again after 0.5 s, doubling (with the project's jitter) up to a minute. */
 const FOLD_RETRY = { initialMs: 500, maxMs: 60_000 };
 
-export type Durability = 'strict' | 'relaxed';
+export type { Durability } from './persistence.js';
+/** Where a database is kept: IndexedDB, or the origin private file system (see persistence.ts). */
+export type Storage = 'indexeddb' | 'opfs';
 
 interface PendingWrite {
   statements: readonly SqlStatement[];
@@ -63,10 +66,11 @@ export class JournaledDatabase {
   readonly #sql: SqlJsStatic;
   readonly #name: string;
   readonly #onProblem: ProblemListener;
-  #store: JournalStore;
+  readonly #persistence: Persistence;
+  /** The same object as `#persistence` when it is IndexedDB's: what getting a closed connection back needs. */
+  readonly #idb: IdbPersistence | undefined;
   #file: PageFile;
   #engine: SqlEngine;
-  readonly #folds: FoldWriter;
   #nextSeq: number;
   #writes: PendingWrite[] = [];
   #reads: PendingRead[] = [];
@@ -88,21 +92,20 @@ export class JournaledDatabase {
   readonly #floors = new SequenceFloors();
   #journalStatements: number;
   #journalBytes: number;
-  /** The SQL texts records name by number. */
-  readonly #texts: SqlTexts;
   readonly #reported = new Set<string>();
   #closing = false;
   #broken: SpotflowError | undefined;
 
   private constructor(
     sql: SqlJsStatic,
-    store: JournalStore,
+    persistence: Persistence,
     name: string,
-    loaded: Loaded,
+    loaded: Omit<Loaded, 'layout' | 'texts'>,
     onProblem: ProblemListener,
   ) {
     this.#sql = sql;
-    this.#store = store;
+    this.#persistence = persistence;
+    this.#idb = persistence instanceof IdbPersistence ? persistence : undefined;
     this.#name = name;
     this.#onProblem = onProblem;
     this.#file = loaded.file;
@@ -111,20 +114,27 @@ export class JournaledDatabase {
     this.#journalStatements = loaded.journalStatements;
     this.#journalBytes = loaded.journalBytes;
     this.#fullRewrite = loaded.fullRewrite;
-    this.#folds = new FoldWriter(loaded.layout);
-    this.#texts = loaded.texts;
-    this.#watch(store);
+    if (this.#idb) this.#watch(this.#idb.store);
   }
 
   static async open(
     sql: SqlJsStatic,
     name: string,
     onProblem: ProblemListener = () => {},
+    storage: Storage = 'indexeddb',
   ): Promise<JournaledDatabase> {
+    if (storage === 'opfs') {
+      const { persistence, loaded } = await loadOpfs(sql, name);
+      const database = new JournaledDatabase(sql, persistence, name, loaded, onProblem);
+      database.#foldIfDue();
+      return database;
+    }
     const { store, deleted } = await openStore(name);
     if (deleted !== undefined) onProblem(deletedByBrowser(name, deleted));
     try {
-      const database = new JournaledDatabase(sql, store, name, await load(sql, store, name), onProblem);
+      const loaded = await load(sql, store, name);
+      const persistence = new IdbPersistence(store, loaded.texts, new FoldWriter(loaded.layout));
+      const database = new JournaledDatabase(sql, persistence, name, loaded, onProblem);
       database.#foldIfDue();
       return database;
     } catch (error) {
@@ -161,7 +171,7 @@ export class JournaledDatabase {
     this.#broken = new SpotflowError('CLIENT_CLOSED', `The database ${this.#name} is closed`);
     this.#engine.close();
     this.#file.close();
-    this.#store.close();
+    this.#persistence.close();
   }
 
   #refusal(): SpotflowError | undefined {
@@ -205,7 +215,7 @@ export class JournaledDatabase {
     this.#draining = (async () => {
       try {
         do {
-          if (this.#store.closedByOthers && !this.#broken) await this.#reopen();
+          if (this.#idb?.store.closedByOthers && !this.#broken) await this.#reopen(this.#idb);
           const group = this.#writes.splice(0);
           if (group.length > 0) {
             await this.#storeGroup(group);
@@ -261,16 +271,14 @@ export class JournaledDatabase {
       this.#groupOpen = false;
       return;
     }
-    const records = toRecords(this.#nextSeq, statements, this.#texts);
-    const texts = this.#texts.unstored(records);
     const durability = applied.every(({ write }) => write.durability === 'relaxed') ? 'relaxed' : 'strict';
+    let stored: { positions: number; bytes: number };
     try {
-      await this.#store.append(records, durability, texts);
-      this.#texts.stored(texts);
+      stored = await this.#persistence.append(this.#nextSeq, statements, durability);
     } catch (error) {
       this.#floors.rollBack(this.#engine);
       this.#groupOpen = false;
-      const reason = storageError(error, `Cannot write to the IndexedDB database ${this.#name}`);
+      const reason = storageError(error, `Cannot write to ${this.#where()}`);
       for (const { write } of applied) write.reject(reason);
       return;
     }
@@ -289,10 +297,10 @@ export class JournaledDatabase {
       return;
     }
     this.#groupOpen = false;
-    this.#nextSeq += records.length;
+    this.#nextSeq += stored.positions;
     this.#floors.clear();
     this.#journalStatements += statements.length;
-    for (const record of records) this.#journalBytes += recordBytes(record);
+    this.#journalBytes += stored.bytes;
     for (const { write, results } of applied) write.resolve(results);
   }
   /** The refusal for durable writes while the journal is too long (folds keep failing), if it is. */
@@ -339,7 +347,7 @@ export class JournaledDatabase {
     const statements = this.#journalStatements;
     const bytes = this.#journalBytes;
     const meta = { seq, fileBytes, chunkBytes: this.#file.chunkBytes };
-    return this.#folds.store(this.#store, meta, chunks).then(
+    return this.#persistence.fold(meta, chunks).then(
       async () => {
         if (full) this.#fullRewrite = false;
         if (this.#recreated) this.#reported.delete('recreated');
@@ -349,8 +357,6 @@ export class JournaledDatabase {
         this.#foldFailures = 0;
         this.#foldBlockedUntil = 0;
         this.#reported.delete('fold');
-        // Records left behind (a failure, a kill) are skipped at load (the pages hold them) and dropped next time.
-        await this.#store.dropThrough(seq).catch(() => {});
         return undefined;
       },
       (error: unknown) => {
@@ -406,7 +412,7 @@ export class JournaledDatabase {
    * opened again as it is; if it was deleted, it is created again from memory (which holds exactly what was
    * stored); if another context put something else there, this client stops.
    */
-  async #reopen(): Promise<void> {
+  async #reopen(idb: IdbPersistence): Promise<void> {
     let store: JournalStore;
     let last: number | undefined;
     try {
@@ -424,8 +430,8 @@ export class JournaledDatabase {
       this.#report('lost', storageError(error, `Cannot read the IndexedDB database ${this.#name} again`));
       return;
     }
-    this.#store.close();
-    this.#store = store;
+    idb.store.close();
+    idb.store = store;
     this.#watch(store);
     this.#reported.delete('lost');
     // Ours as we left it: the browser closed the connection (a storage error), nothing was deleted.
@@ -445,7 +451,7 @@ export class JournaledDatabase {
     this.#recreated = true;
     this.#fullRewrite = true;
     // The texts' entries went with the deleted database: each is written again with the next record naming it.
-    this.#texts.forgetStored();
+    idb.texts.forgetStored();
     this.#report(
       'recreated',
       new SpotflowError(
@@ -462,6 +468,13 @@ export class JournaledDatabase {
       if (this.#closing || this.#broken) return;
       this.#drain();
     };
+  }
+
+  /** Names the database and where it is kept, for messages. */
+  #where(): string {
+    return this.#idb
+      ? `the IndexedDB database ${this.#name}`
+      : `the database ${this.#name} (origin private file system)`;
   }
 
   #report(kind: string, problem: SpotflowError): void {

@@ -123,11 +123,13 @@ export class OpfsStore {
     }
   }
 
-  /** Stores a committed group; with `strict`, durable (flushed) when this returns. */
-  append(seq: number, statements: readonly SqlStatement[], durability: 'strict' | 'relaxed'): void {
+  /** Stores a committed group; with `strict`, durable (flushed) when this returns. Returns the bytes it took. */
+  append(seq: number, statements: readonly SqlStatement[], durability: 'strict' | 'relaxed'): number {
     this.#checkOpen();
+    const before = this.#journal.size;
     this.#journal.append([{ kind: STATEMENTS, seq, payload: encodeStatements(statements) }]);
     if (durability === 'strict') this.#journal.flush();
+    return this.#journal.size - before;
   }
 
   /** Stores a fold: `chunks` (chunk number → bytes) changed since the last one; `meta` the file they make. */

@@ -6,7 +6,9 @@ import { type DatabaseContractContext, databaseContract } from '../../contract/d
 import { exposeContract, markReady } from '../harness/in-page.js';
 import './globals.js';
 
-const opener = createBrowserDatabaseOpener();
+// `?storage=opfs` runs everything here on the origin private file system instead of IndexedDB.
+const storage = new URLSearchParams(location.search).get('storage') === 'opfs' ? 'opfs' : 'indexeddb';
+const opener = createBrowserDatabaseOpener({ storage });
 const opened: Database[] = [];
 let counter = 0;
 // Names unique across reloads of this page: IndexedDB outlives the page.
@@ -27,6 +29,16 @@ exposeContract<DatabaseContractContext>(databaseContract, {
 });
 
 globalThis.__openDatabase = (name) => opener.open(name);
+globalThis.__opfsFiles = async (name) => {
+  const root = await navigator.storage.getDirectory();
+  const ours = await root.getDirectoryHandle('spotflow-device');
+  const directory = await ours.getDirectoryHandle(`db-${encodeURIComponent(name).replaceAll('.', '%2E')}`);
+  const sizes: Record<string, number> = {};
+  for (const file of ['pages', 'journal']) {
+    sizes[file] = (await (await directory.getFileHandle(file)).getFile()).size;
+  }
+  return sizes;
+};
 globalThis.__deleteIdb = (name) =>
   new Promise((resolve, reject) => {
     const request = indexedDB.deleteDatabase(name);

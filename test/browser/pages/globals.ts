@@ -49,6 +49,8 @@ declare global {
   var device: DevicePage;
   /** The browser entry (`spotflow-device` in a browser bundle). */
   var spotflow: { DeviceClient: { start(options: PageStartOptions): Promise<DeviceClient> } };
+  /** pages/database.ts: the sizes of a database's files in the origin private file system (`storage: 'opfs'`). */
+  var __opfsFiles: ((name: string) => Promise<Record<string, number>>) | undefined;
   /** pages/database.ts: opens a database in the page, for tests that drive it directly. */
   var __openDatabase: ((name: string) => Promise<Database>) | undefined;
   /**

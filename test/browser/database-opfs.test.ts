@@ -1,0 +1,63 @@
+// The Database port on the origin private file system (storage: 'opfs'): the same contract as on IndexedDB, and
+// what a reload keeps, across folds.
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseContract } from '../contract/database-contract.js';
+import { launchBrowser, newContext, openPage, runContractCase } from './harness/index.js';
+import './pages/globals.js';
+
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  page = await openPage(await newContext(browser), 'database.html?storage=opfs');
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('Database contract (sql.js + OPFS, Chromium)', () => {
+  it.each(databaseContract.map((c) => c.name))('%s', (name) => runContractCase(page, name));
+});
+
+describe('browser database on OPFS: durability', () => {
+  it('keeps every resolved write across a page reload, past several folds', async () => {
+    const context = await newContext(browser);
+    const writer = await openPage(context, 'database.html?storage=opfs');
+    const name = `reload-${Date.now()}`;
+    const count = 7_000;
+    await writer.evaluate(
+      async ({ name, count }) => {
+        const db = await globalThis.__openDatabase!(name);
+        await db.write([{ sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)' }]);
+        // One at a time: each its own group and journal frame, so folds (every 2,000 statements) come several times.
+        for (let i = 0; i < count; i++)
+          await db.write([{ sql: 'INSERT INTO t (v) VALUES (?)', params: [`v${i}`] }]);
+      },
+      { name, count },
+    );
+    // Resolved writes only: the page is reloaded without closing the database.
+    await writer.reload();
+    await writer.waitForFunction(() => globalThis.__ready === true);
+    const stored = await writer.evaluate(async (name) => {
+      const db = await globalThis.__openDatabase!(name);
+      const rows = await db.query<{ n: number; last: string }>(
+        'SELECT count(*) AS n, (SELECT v FROM t ORDER BY id DESC LIMIT 1) AS last FROM t',
+      );
+      await db.close();
+      return rows[0];
+    }, name);
+    expect(stored).toEqual({ n: count, last: `v${count - 1}` });
+    // Kept in the origin private file system, not in IndexedDB: the file holds the folds, the journal what followed.
+    const files = await writer.evaluate((name) => globalThis.__opfsFiles!(name), name);
+    expect(files.pages).toBeGreaterThan(count * 10);
+    expect(files.journal).toBeLessThan(files.pages!);
+    const idbNames = await writer.evaluate(async () => {
+      const idb = (globalThis as unknown as { indexedDB: { databases(): Promise<{ name?: string }[]> } })
+        .indexedDB;
+      return (await idb.databases()).map((database) => database.name);
+    });
+    expect(idbNames).not.toContain(name);
+  }, 120_000);
+});
