@@ -199,31 +199,14 @@ describe('browser database durability', () => {
             await globalThis.__writeVersion2!(name, { bytes: image, seq: 2 }, []);
           }
           // Chunk 1 goes: its key is [generation, 1] now, a bare 1 in version 2.
-          const idb = await new Promise<IDBDatabase>((resolve, reject) => {
-            const open = indexedDB.open(name);
-            open.onsuccess = () => resolve(open.result);
-            open.onerror = () => reject(open.error);
-          });
-          const transaction = idb.transaction('pages', 'readwrite');
-          const pages = transaction.objectStore('pages');
-          const keys = await new Promise<IDBValidKey[]>((resolve) => {
-            const request = pages.getAllKeys();
-            request.onsuccess = () => resolve(request.result);
-          });
-          const doomed = keys.filter((key) => (Array.isArray(key) ? key[1] === 1 : key === 1));
-          for (const key of doomed) pages.delete(key);
-          await new Promise((resolve, reject) => {
-            transaction.oncomplete = resolve;
-            transaction.onerror = () => reject(transaction.error);
-          });
-          idb.close();
+          const doomed = await globalThis.__deleteStoredChunk!(name, 1);
           try {
             const reopened = await globalThis.__openDatabase!(name);
             await reopened.close();
-            return { doomed: doomed.length, opened: 'opened' };
+            return { doomed, opened: 'opened' };
           } catch (error) {
             const { code, message } = error as { code: string; message: string };
-            return { doomed: doomed.length, opened: `${code}: ${message}` };
+            return { doomed, opened: `${code}: ${message}` };
           }
         },
         { name, layout },
