@@ -45,12 +45,10 @@ export async function load(sql: SqlJsStatic, store: JournalStore, name: string):
   let file: PageFile;
   let engine: SqlEngine;
   try {
+    // The image becomes the file's storage: the worker holds the database once.
     file = PageFile.open(sql, stored.image ?? new Uint8Array(0), CHUNK_BYTES);
   } catch (error) {
     throw damaged(name, error);
-  } finally {
-    // sql.js copied the image (or failed): free the read copy now, so the worker holds the database once.
-    if (stored.image) release(stored.image);
   }
   try {
     engine = new SqlEngine(file.db);
@@ -82,14 +80,6 @@ export async function load(sql: SqlJsStatic, store: JournalStore, name: string):
     layout: stored.layout,
     texts,
   };
-}
-
-/**
- * Frees an image's memory at once instead of at the next GC (ArrayBuffer `transfer(0)` detaches it; a browser
- * without it just leaves the image to the GC). Only for an image nothing else reads.
- */
-function release(image: Uint8Array): void {
-  (image.buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
 }
 
 function damaged(name: string, cause: unknown): SpotflowError {

@@ -10,6 +10,7 @@
  * Version 2 stored each chunk under its bare number; version 1 the whole file as one image in `snapshot`.
  */
 import type { JournalStore, PagesMeta } from './journal-store.js';
+import { fileImage } from './page-file.js';
 
 /** What one transaction of a fold stores at most (16 chunks): Chromium commits up to 1 MiB as one LevelDB write. */
 const FOLD_TRANSACTION_BYTES = 512 * 1024;
@@ -50,7 +51,7 @@ export class ChunkAssembly {
 
   constructor(meta: PagesMeta | undefined) {
     this.#meta = meta;
-    this.#image = meta ? new Uint8Array(meta.fileBytes) : undefined;
+    this.#image = meta ? fileImage(meta.fileBytes) : undefined;
     this.#chunkCount = meta ? Math.ceil(meta.fileBytes / meta.chunkBytes) : 0;
   }
 
