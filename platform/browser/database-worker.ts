@@ -16,7 +16,8 @@ serveRequests(handle, 'The database worker failed');
 async function handle(request: DatabaseRequest): Promise<WorkerReply> {
   switch (request.op) {
     case 'open':
-      database = await JournaledDatabase.open(await loadSqlJs(request.wasmUrl), request.name, notify);
+      // sql.js loads while IndexedDB reads the stored database: neither waits for the other.
+      database = await JournaledDatabase.open(loadSqlJs(request.wasmUrl), request.name, notify);
       return { value: undefined };
     case 'write':
       return { value: await opened().write(request.statements, request.durability) };

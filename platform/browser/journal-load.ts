@@ -36,12 +36,13 @@ export async function openStore(name: string): Promise<JournalStore> {
   }
 }
 
-/** The stored file with the journal replayed on it. */
-export async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promise<Loaded> {
+/** The stored file with the journal replayed on it (read while sql.js may still be loading). */
+export async function load(sqlJs: Promise<SqlJsStatic>, store: JournalStore, name: string): Promise<Loaded> {
   const stored = await store.load().catch((error: unknown) => {
     if (error instanceof StoredPagesMissing) throw damaged(name, error);
     throw storageError(error, `Cannot read the IndexedDB database ${name}`);
   });
+  const sql = await sqlJs;
   let file: PageFile;
   let engine: SqlEngine;
   try {

@@ -116,14 +116,18 @@ export class JournaledDatabase {
     this.#watch(store);
   }
 
+  /** Opens the database `name`; `sqlJs` may still be loading (it is needed only once the stored file is read). */
   static async open(
-    sql: SqlJsStatic,
+    sqlJs: Promise<SqlJsStatic>,
     name: string,
     onProblem: ProblemListener = () => {},
   ): Promise<JournaledDatabase> {
+    // Awaited below, unless IndexedDB fails first: then its failure is the one reported.
+    sqlJs.catch(() => {});
     const store = await openStore(name);
     try {
-      const database = new JournaledDatabase(sql, store, name, await load(sql, store, name), onProblem);
+      const loaded = await load(sqlJs, store, name);
+      const database = new JournaledDatabase(await sqlJs, store, name, loaded, onProblem);
       database.#foldIfDue();
       return database;
     } catch (error) {
