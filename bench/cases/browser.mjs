@@ -41,8 +41,9 @@ export async function run({ smoke, runs, warmup, dir, log }) {
       database: 'bench',
       deviceId: 'bench-panel',
       provisioningPollIntervalMs: 200,
-      reconnectInitialDelayMs: 200,
-      reconnectMaxDelayMs: 1_000,
+      // The SDK's reconnect delays, not 0.2–1 s: Chromium delays a renderer's WebSocket connects once many have failed
+      // (up to 1–5 s, counting the last 2–4 minutes, across a reload), so a client retrying every second through the
+      // offline fill made the reload's first connect wait 1.8–4.8 s. The reload's own first connect does not wait.
       // sql.js holds the database in memory; the browser's default limit (64 MiB of payload) would refuse the backlog
       // plus the bursts of 1 KiB.
       outboxLimits: { maxBytes: 256 * 1024 * 1024 },

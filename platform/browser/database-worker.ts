@@ -16,8 +16,9 @@ serveRequests(handle, 'The database worker failed');
 async function handle(request: DatabaseRequest): Promise<WorkerReply> {
   switch (request.op) {
     case 'open':
+      // sql.js loads while the stored database is read: neither waits for the other.
       database = await JournaledDatabase.open(
-        await loadSqlJs(request.wasmUrl),
+        loadSqlJs(request.wasmUrl),
         request.name,
         notify,
         request.storage,

@@ -62,21 +62,20 @@ export function deletedByBrowser(name: string, reason: string): SpotflowError {
   );
 }
 
-/** The stored file with the journal replayed on it. */
-export async function load(sql: SqlJsStatic, store: JournalStore, name: string): Promise<Loaded> {
+/** The stored file with the journal replayed on it (read while sql.js may still be loading). */
+export async function load(sqlJs: Promise<SqlJsStatic>, store: JournalStore, name: string): Promise<Loaded> {
   const stored = await store.load().catch((error: unknown) => {
     if (error instanceof StoredPagesMissing) throw damaged(name, error);
     throw storageError(error, `Cannot read the IndexedDB database ${name}`);
   });
+  const sql = await sqlJs;
   let file: PageFile;
   let engine: SqlEngine;
   try {
+    // The image becomes the file's storage: the worker holds the database once.
     file = PageFile.open(sql, stored.image ?? new Uint8Array(0), CHUNK_BYTES);
   } catch (error) {
     throw damaged(name, error);
-  } finally {
-    // sql.js copied the image (or failed): free the read copy now, so the worker holds the database once.
-    if (stored.image) release(stored.image);
   }
   try {
     engine = new SqlEngine(file.db);
@@ -108,14 +107,6 @@ export async function load(sql: SqlJsStatic, store: JournalStore, name: string):
     layout: stored.layout,
     texts,
   };
-}
-
-/**
- * Frees an image's memory at once instead of at the next GC (ArrayBuffer `transfer(0)` detaches it; a browser
- * without it just leaves the image to the GC). Only for an image nothing else reads.
- */
-function release(image: Uint8Array): void {
-  (image.buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
 }
 
 export function damaged(name: string, cause: unknown): SpotflowError {

@@ -48,8 +48,6 @@ const SNAPSHOT = 'snapshot';
 const MAIN = 'main';
 /** `meta` keys of the SQL texts records name by number: `sql:<number>`. */
 const TEXT_PREFIX = 'sql:';
-/** Chunks read per request at load: few round trips, and never the whole file held twice. */
-const LOAD_BATCH = 64;
 /** An open not settled by then is given up (see `JournalStore.open`); opens here take well under 2 s. */
 const OPEN_DEADLINE_MS = 5_000;
 
@@ -144,10 +142,7 @@ export class JournalStore {
     return this.#closedByOthers;
   }
 
-  /**
-   * The stored file and the journal records after it, read in one transaction. Chunks are copied into the image
-   * a batch at a time, so a large database is not held twice.
-   */
+  /** The stored file and the journal records after it, read in one transaction. */
   load(): Promise<StoredDatabase> {
     return this.#settled(() => this.#load());
   }
@@ -172,33 +167,17 @@ export class JournalStore {
       legacyRequest.onsuccess = () => {
         if (!meta) legacy = legacyRequest.result as LegacySnapshot | undefined;
       };
-      // Version 2's chunks, keyed by bare numbers (which sort before every array key), by number.
-      const readNumbered = (first: number) => {
-        const end = first + LOAD_BATCH;
-        const request = pages.getAll(IDBKeyRange.bound(first, end, false, true));
-        request.onsuccess = () => {
-          chunks.addNumbered(first, end, request.result as Uint8Array[]);
-          if (chunks.more(end)) readNumbered(end);
-        };
-      };
-      // Otherwise every [generation, chunk] key in order, a batch of keys at a time.
-      const readBatch = (from: number) => {
-        const batch = chunks.keyBatch(from, LOAD_BATCH);
-        if (batch === undefined) return;
-        const request = pages.getAll(IDBKeyRange.bound(batch[0], batch[1]));
-        request.onsuccess = () => {
-          chunks.addValues(from, request.result as Uint8Array[]);
-          readBatch(from + LOAD_BATCH);
-        };
-      };
       // The keys alone first (a few bytes each): they say which version of each chunk the file holds.
       const keys = pages.getAllKeys();
       keys.onsuccess = () => {
         const legacyStored = meta ? legacyRequest.result !== 0 : legacyRequest.result !== undefined;
         chunks.setKeys(keys.result as (PageKey | number)[], legacyStored);
         if (!meta) return;
-        if (chunks.numbered) readNumbered(0);
-        else readBatch(0);
+        // Each chunk is copied into the image as it arrives, so the file is not held twice.
+        for (const [key, chunk] of chunks.reads()) {
+          const request = pages.get(key);
+          request.onsuccess = () => chunks.add(chunk, request.result as Uint8Array | undefined);
+        }
       };
     };
     return completed(transaction).then(() => {

@@ -117,24 +117,27 @@ export class JournaledDatabase {
     if (this.#idb) this.#watch(this.#idb.store);
   }
 
+  /** Opens the database `name`; `sqlJs` may still be loading (it is needed only once the stored file is read). */
   static async open(
-    sql: SqlJsStatic,
+    sqlJs: Promise<SqlJsStatic>,
     name: string,
     onProblem: ProblemListener = () => {},
     storage: Storage = 'indexeddb',
   ): Promise<JournaledDatabase> {
+    // Awaited below, unless the store fails first: then its failure is the one reported.
+    sqlJs.catch(() => {});
     if (storage === 'opfs') {
-      const { persistence, loaded } = await loadOpfs(sql, name);
-      const database = new JournaledDatabase(sql, persistence, name, loaded, onProblem);
+      const { persistence, loaded } = await loadOpfs(await sqlJs, name);
+      const database = new JournaledDatabase(await sqlJs, persistence, name, loaded, onProblem);
       database.#foldIfDue();
       return database;
     }
     const { store, deleted } = await openStore(name);
     if (deleted !== undefined) onProblem(deletedByBrowser(name, deleted));
     try {
-      const loaded = await load(sql, store, name);
+      const loaded = await load(sqlJs, store, name);
       const persistence = new IdbPersistence(store, loaded.texts, new FoldWriter(loaded.layout));
-      const database = new JournaledDatabase(sql, persistence, name, loaded, onProblem);
+      const database = new JournaledDatabase(await sqlJs, persistence, name, loaded, onProblem);
       database.#foldIfDue();
       return database;
     } catch (error) {

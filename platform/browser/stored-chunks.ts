@@ -10,6 +10,7 @@
  * Version 2 stored each chunk under its bare number; version 1 the whole file as one image in `snapshot`.
  */
 import type { JournalStore, PagesMeta } from './journal-store.js';
+import { fileImage } from './page-file.js';
 
 /** What one transaction of a fold stores at most (16 chunks): Chromium commits up to 1 MiB as one LevelDB write. */
 const FOLD_TRANSACTION_BYTES = 512 * 1024;
@@ -46,13 +47,11 @@ export class ChunkAssembly {
     legacyImage: false,
     next: 1,
   };
-  /** Every `[generation, chunk]` key, in key order. */
-  #keys: PageKey[] = [];
   #incomplete = false;
 
   constructor(meta: PagesMeta | undefined) {
     this.#meta = meta;
-    this.#image = meta ? new Uint8Array(meta.fileBytes) : undefined;
+    this.#image = meta ? fileImage(meta.fileBytes) : undefined;
     this.#chunkCount = meta ? Math.ceil(meta.fileBytes / meta.chunkBytes) : 0;
   }
 
@@ -72,7 +71,6 @@ export class ChunkAssembly {
         layout.superseded.push(key);
         continue;
       }
-      this.#keys.push(key);
       const [generation, chunk] = key;
       layout.next = Math.max(layout.next, generation + 1);
       if (generation > committed) {
@@ -91,30 +89,23 @@ export class ChunkAssembly {
     if (!this.numbered && layout.current.size !== this.#chunkCount) this.#incomplete = true;
   }
 
-  /** The first and last key of the `count` keys from `from` on (in key order), if any. */
-  keyBatch(from: number, count: number): [PageKey, PageKey] | undefined {
-    const keys = this.#keys;
-    if (from >= keys.length) return undefined;
-    return [keys[from]!, keys[Math.min(from + count, keys.length) - 1]!];
-  }
-
-  /** Places the values of the keys from `from` on, as `getAll` returned them for `keyBatch(from, …)`. */
-  addValues(from: number, values: readonly Uint8Array[]): void {
-    const keys = this.#keys.slice(from, from + values.length);
-    for (const [index, [generation, chunk]] of keys.entries()) {
-      if (this.#layout.current.get(chunk) === generation) this.#place(chunk, values[index]!);
+  /**
+   * The key of every chunk of the file, with its number: each is read with a `get` of its own, as Chromium answers
+   * point reads several times faster than a range `getAll` of the same values (1,200 chunks of 32 KiB: 0.3–0.4 s
+   * against 1.9–2.4 s), and a range would also read the versions the file no longer uses.
+   */
+  *reads(): Generator<[key: PageKey | number, chunk: number]> {
+    if (this.numbered) {
+      for (let chunk = 0; chunk < this.#chunkCount; chunk++) yield [chunk, chunk];
+      return;
     }
+    for (const [chunk, generation] of this.#layout.current) yield [[generation, chunk], chunk];
   }
 
-  /** Places version 2 chunks `first` up to (not including) `end`, as `getAll` returned them. */
-  addNumbered(first: number, end: number, values: readonly Uint8Array[]): void {
-    if (values.length !== Math.min(end, this.#chunkCount) - first) this.#incomplete = true;
-    for (const [index, value] of values.entries()) this.#place(first + index, value);
-  }
-
-  /** Whether chunks from `next` on belong to the file. */
-  more(next: number): boolean {
-    return next < this.#chunkCount;
+  /** Places a chunk as its `get` returned it (undefined: not stored, so the file is incomplete). */
+  add(chunk: number, value: Uint8Array | undefined): void {
+    if (value === undefined) this.#incomplete = true;
+    else this.#place(chunk, value);
   }
 
   /** The file (undefined without `meta`); throws when a chunk of it is not stored. */

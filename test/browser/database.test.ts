@@ -173,6 +173,50 @@ describe('browser database durability', () => {
     },
   );
 
+  it.each<[string, 'current' | 'version 2']>([
+    ['its only stored version', 'current'],
+    ['a chunk under a bare number (version 2)', 'version 2'],
+  ])(
+    'refuses a stored file with a chunk missing (%s) as damaged, not as an empty or partial file',
+    async (_, layout) => {
+      const context = await newContext(browser);
+      const page = await openPage(context, 'database.html');
+      const name = `missing-chunk-${Date.now()}`;
+      const outcome = await page.evaluate(
+        async ({ name, layout }) => {
+          const source = `${name}-source`;
+          const db = await globalThis.__openDatabase!(layout === 'current' ? name : source);
+          // Past the fold threshold (2,000 statements), a file of several chunks: its pages are stored at close.
+          await db.write([
+            { sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)' },
+            ...Array.from({ length: 2_000 }, () => ({
+              sql: `INSERT INTO t (v) VALUES ('${'x'.repeat(100)}')`,
+            })),
+          ]);
+          await db.close();
+          if (layout === 'version 2') {
+            const { image } = await globalThis.__storedImage!(source);
+            await globalThis.__writeVersion2!(name, { bytes: image, seq: 2 }, []);
+          }
+          // Chunk 1 goes: its key is [generation, 1] now, a bare 1 in version 2.
+          const doomed = await globalThis.__deleteStoredChunk!(name, 1);
+          try {
+            const reopened = await globalThis.__openDatabase!(name);
+            await reopened.close();
+            return { doomed, opened: 'opened' };
+          } catch (error) {
+            const { code, message } = error as { code: string; message: string };
+            return { doomed, opened: `${code}: ${message}` };
+          }
+        },
+        { name, layout },
+      );
+      expect(outcome.doomed).toBe(1);
+      expect(outcome.opened).toMatch(/^DATABASE_CORRUPT: .*damaged/);
+      await context.close();
+    },
+  );
+
   it('stores no value near the size Chromium moves into a blob file: large parameters go in pieces and replay whole', async () => {
     const context = await newContext(browser);
     const page = await openPage(context, 'database.html');

@@ -138,6 +138,23 @@ globalThis.__version1Left = async (name) => {
   return count;
 };
 
+globalThis.__deleteStoredChunk = async (name, chunk) => {
+  const idb = await request(indexedDB.open(name));
+  const transaction = idb.transaction('pages', 'readwrite');
+  const pages = transaction.objectStore('pages');
+  // `[generation, chunk]` keys, or version 2's bare chunk numbers.
+  const keys = (await request(pages.getAllKeys())).filter((key) =>
+    Array.isArray(key) ? key[1] === chunk : key === chunk,
+  );
+  for (const key of keys) pages.delete(key);
+  await new Promise((resolve, reject) => {
+    transaction.oncomplete = resolve;
+    transaction.onerror = () => reject(transaction.error);
+  });
+  idb.close();
+  return keys.length;
+};
+
 globalThis.__largestStoredValue = async (name) => {
   const idb = await request(indexedDB.open(name));
   const transaction = idb.transaction(['journal', 'pages'], 'readonly');

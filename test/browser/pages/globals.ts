@@ -81,6 +81,8 @@ declare global {
     | undefined;
   /** pages/database.ts: how many version 1 snapshots a database still holds. */
   var __version1Left: ((name: string) => Promise<number>) | undefined;
+  /** pages/database.ts: deletes every stored version of a chunk of a database's file; returns how many there were. */
+  var __deleteStoredChunk: ((name: string, chunk: number) => Promise<number>) | undefined;
   /** pages/database.ts: the largest value a database's journal or pages hold, in bytes (about). */
   var __largestStoredValue: ((name: string) => Promise<number>) | undefined;
   /** pages/database.ts: deletes an IndexedDB database (as clearing the site's data does). */
