@@ -25,6 +25,10 @@
 // after that cannot read the log and deletes the backing store. The longer a write takes, the likelier a kill tears one, so folds of large pages are the worst case; any write
 // can be torn. Plain IndexedDB writes of 512 KiB, killed 10 times, did not hit it. Both tests stay skipped until the
 // store keeps a copy outside IndexedDB's LevelDB (see the closing note of 2026-12-07, second session).
+//
+// With `storage: 'opfs'` (the origin private file system, platform/browser/opfs-store.ts) the same large messages
+// are killed at seeded counts and inside folds (held once the fold's chunks are in its journal and written into the
+// file, before that file is flushed): nothing is lost, and the database opens every time.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,7 +90,13 @@ type Kill =
 async function killRounds(
   label: string,
   plan: (next: () => number) => Kill[],
-  expected: { folds: number; journalPuts: number; size: number; killsInFolds?: number },
+  expected: {
+    folds: number;
+    journalPuts: number;
+    size: number;
+    killsInFolds?: number;
+    storage?: 'indexeddb' | 'opfs';
+  },
 ): Promise<void> {
   const { size } = expected;
   const seed = testSeed();
@@ -97,7 +107,11 @@ async function killRounds(
   cleanups.push(() => link.close());
   const profile = tempDir('spotflow-browser-kill-folds-profile-');
   const deviceId = 'fold-killed-panel';
-  const options = deviceOptions(link.emulator, { database: DATABASE, deviceId });
+  const options = deviceOptions(link.emulator, {
+    database: DATABASE,
+    deviceId,
+    ...(expected.storage ? { storage: expected.storage } : {}),
+  });
 
   let chromium: KillableBrowser | undefined;
   const opens: string[] = [];
@@ -292,6 +306,24 @@ describe('SIGKILLs of the whole browser across journal folds', () => {
           { at: 'fold started', delayMs: Math.floor(next() * 100) },
         ],
         { folds: 3, journalPuts: 200, size: LARGE, killsInFolds: 2 },
+      ),
+    150_000,
+  );
+
+  it(
+    'storage opfs: loses no resolved enqueue when killed while a fold writes the file',
+    () =>
+      killRounds(
+        'kills inside OPFS folds',
+        (next) => [
+          // Held once its chunks are in the journal and written into the file, before that file is flushed.
+          { at: 'held fold', nth: 1 + Math.floor(next() * 2) },
+          { at: 'resolved', count: 100 + Math.floor(next() * 300) },
+          { at: 'held fold', nth: 1 },
+          { at: 'resolved', count: 100 + Math.floor(next() * 300) },
+        ],
+        // The held folds are the folds here (each kill inside one is checked to be); none finishes in a burst.
+        { folds: 0, journalPuts: -1, size: LARGE, storage: 'opfs' },
       ),
     150_000,
   );

@@ -99,13 +99,17 @@ export interface WorkerPatchOptions {
   /** The shapes a fault takes, picked in turn by the seeded generator (default: all three). */
   shapes: FaultShape[];
   active: boolean;
-  /** console.log(FOLD_MARK …) when a fold starts. */
+  /**
+   * console.log(FOLD_MARK …) when a fold starts (IndexedDB: its first chunk put) or, with `storage: 'opfs'`, when one
+   * has finished (its journal starts over: a truncation to the bare header).
+   */
   reportFolds: boolean;
   /**
    * Keep the `holdFoldAt`-th fold transaction (counted from when the patch was set) uncommitted for this long: the
    * worker's thread is kept busy right after the transaction's requests went out, so nothing reads after its writes
    * (a read would make Chromium write them early, which the store never does) and its commit is never sent. The
-   * worker answers nothing meanwhile: the stats come with HOLD_MARK on the console.
+   * worker answers nothing meanwhile: the stats come with HOLD_MARK on the console. With `storage: 'opfs'`, the
+   * `holdFoldAt`-th fold is held once its chunks are written into the file, before that file is flushed.
    */
   holdFoldMs: number;
   holdFoldAt: number;
@@ -119,6 +123,8 @@ export interface WorkerPatchStats {
   foldCompletes: number;
   /** Fold transactions opened and not yet completed or aborted. */
   foldOpen: number;
+  /** Folds finished in the origin private file system (`storage: 'opfs'`). */
+  opfsFolds: number;
   /** Faults injected, by kind. */
   injected: { throwQuota: number; abortAtOnce: number; abortLater: number };
   /** Read-write transactions that ended in `abort`, by the transaction's error name (`none`: aborted by the test). */
@@ -154,6 +160,7 @@ export async function patchDatabaseWorker(
         __spotflowIdbPatch?: Patch;
         IDBDatabase: { prototype: { transaction: (...args: unknown[]) => Tx } };
         IDBObjectStore: { prototype: { name: string; put: (...args: unknown[]) => unknown } };
+        FileSystemSyncAccessHandle?: { prototype: { truncate: (size: number) => void } };
         DOMException: new (message: string, name: string) => Error;
       };
       const existing = scope.__spotflowIdbPatch;
@@ -178,6 +185,7 @@ export async function patchDatabaseWorker(
           foldStarts: 0,
           foldCompletes: 0,
           foldOpen: 0,
+          opfsFolds: 0,
           injected: { throwQuota: 0, abortAtOnce: 0, abortLater: 0 },
           aborts: {},
           journalPuts: 0,
@@ -207,6 +215,27 @@ export async function patchDatabaseWorker(
         if (this.name === 'meta' && args[1] === 'main') patch.inFold = false;
         return put.apply(this, args);
       };
+      const syncHandle = scope.FileSystemSyncAccessHandle?.prototype;
+      if (syncHandle) {
+        const truncate = syncHandle.truncate;
+        syncHandle.truncate = function (this: unknown, size: number) {
+          truncate.call(this, size);
+          // The file cut to a fold's length: its chunks are in the journal and written in place, not yet flushed.
+          const { options, stats } = patch;
+          if (size > 16 && options.holdFoldMs > 0 && ++patch.foldTransactions === options.holdFoldAt) {
+            console.log(`${holdMark} ${JSON.stringify(stats)}`);
+            const until = Date.now() + options.holdFoldMs;
+            while (Date.now() < until) {
+              // Busy: the fold cannot go on to its flush and the journal's new start.
+            }
+          }
+          // A fold's journal starting over from its header (16 bytes, see platform/browser/frame-log.ts).
+          if (size === 16) {
+            patch.stats.opfsFolds++;
+            if (patch.options.reportFolds) console.log(`${foldMark} opfs ${patch.stats.opfsFolds}`);
+          }
+        };
+      }
       const prototype = scope.IDBDatabase.prototype;
       const original = prototype.transaction;
       prototype.transaction = function (this: unknown, ...args: unknown[]): Tx {
