@@ -186,6 +186,45 @@ describe('frame log', () => {
     expect(texts(FrameLog.open(syncFile(path)).frames)).toEqual(['1:1:stored']);
   });
 
+  it('cut removes frames whose flush failed, so that the next open does not find them', () => {
+    const path = tempFile();
+    const { log } = FrameLog.open(syncFile(path));
+    log.append([frame(1, 'stored')]);
+    log.flush();
+    const before = log.size;
+    log.append([frame(2, 'refused')]);
+    log.cut(before);
+    log.append([frame(3, 'next')]);
+    log.flush();
+    expect(texts(FrameLog.open(syncFile(path)).frames)).toEqual(['1:1:stored', '1:3:next']);
+  });
+
+  it('a reset that fails leaves the log unwritable until reopened, and the reopened log as it was', () => {
+    const path = tempFile();
+    const real = syncFile(path);
+    const { log } = FrameLog.open(real);
+    log.append([frame(1, 'kept')]);
+    log.flush();
+    // The header's flush fails (an I/O error): whether the new epoch reached the disk is not known.
+    const failing: SyncFile = {
+      ...real,
+      flush: () => {
+        throw new DOMException('injected by the test', 'InvalidStateError');
+      },
+    };
+    const onFailingDisk = FrameLog.open(failing).log;
+    expect(() => onFailingDisk.reset()).toThrow('injected by the test');
+    expect(() => onFailingDisk.append([frame(2, 'lost if written')])).toThrow(
+      /cannot be written until it is opened again/,
+    );
+    // Here the header did reach the file: the reopened log holds nothing, and takes frames again.
+    const reopened = FrameLog.open(syncFile(path));
+    expect(reopened.frames).toEqual([]);
+    reopened.log.append([frame(2, 'after')]);
+    reopened.log.flush();
+    expect(texts(FrameLog.open(syncFile(path)).frames)).toEqual(['1:2:after']);
+  });
+
   it('refuses a kind or a sequence number it cannot store', () => {
     const { log } = FrameLog.open(syncFile(tempFile()));
     expect(() => log.append([frame(1, 'a', 256)])).toThrow(RangeError);

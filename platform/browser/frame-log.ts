@@ -46,6 +46,11 @@ export class FrameLog {
   #epoch: number;
   /** Where the next frame goes: the end of the last whole frame. */
   #end: number;
+  /**
+   * Set when a failure left it unknown what the file holds (a header written but not flushed, a cut that failed):
+   * nothing more is written, so nothing is written where a later open would not read it. Reopening clears it.
+   */
+  #broken: unknown;
 
   private constructor(file: SyncFile, epoch: number, end: number) {
     this.#file = file;
@@ -63,7 +68,7 @@ export class FrameLog {
     if (size < HEADER_BYTES) {
       // Nothing whole was ever written (a kill during the first header write leaves less than a header).
       const log = new FrameLog(file, 1, HEADER_BYTES);
-      log.#writeHeader();
+      writeHeader(file, 1);
       file.truncate(HEADER_BYTES);
       file.flush();
       return { log, frames: [] };
@@ -89,6 +94,7 @@ export class FrameLog {
 
   /** Appends `frames` with one write; durable only after `flush`. */
   append(frames: readonly Frame[]): void {
+    this.#checkUsable();
     if (frames.length === 0) return;
     const total = frames.reduce((sum, frame) => sum + FRAME_HEAD_BYTES + frame.payload.byteLength, 0);
     const bytes = new Uint8Array(total);
@@ -113,27 +119,70 @@ export class FrameLog {
 
   /** Makes every frame appended so far durable. */
   flush(): void {
+    this.#checkUsable();
     this.#file.flush();
+  }
+
+  /**
+   * Removes the frames from `offset` on (appended after `size` said `offset`), durably: for frames whose flush
+   * failed, which must not come back at the next open as if they had been stored.
+   */
+  cut(offset: number): void {
+    this.#checkUsable();
+    try {
+      this.#file.truncate(offset);
+      this.#file.flush();
+      this.#end = Math.min(this.#end, offset);
+    } catch (error) {
+      this.#broken = error;
+      throw error;
+    }
   }
 
   /** Drops every frame: a new epoch, durable when this returns. */
   reset(): void {
-    this.#epoch = (this.#epoch % 0xffff_ffff) + 1;
-    this.#writeHeader();
-    this.#file.flush();
-    // Space only: the old frames stopped counting with the header.
-    this.#file.truncate(HEADER_BYTES);
+    this.#checkUsable();
+    const epoch = (this.#epoch % 0xffff_ffff) + 1;
+    try {
+      writeHeader(this.#file, epoch);
+      this.#file.flush();
+    } catch (error) {
+      // Which epoch the file holds is not known now: frames written with either could be read as nothing.
+      this.#broken = error;
+      throw error;
+    }
+    this.#epoch = epoch;
     this.#end = HEADER_BYTES;
+    try {
+      // Space only: the old frames stopped counting with the header.
+      this.#file.truncate(HEADER_BYTES);
+    } catch {
+      // Left for the next reset (or the next open's cut).
+    }
   }
 
-  #writeHeader(): void {
-    const header = new Uint8Array(HEADER_BYTES);
-    const view = new DataView(header.buffer);
-    view.setUint32(0, MAGIC);
-    view.setUint32(4, VERSION);
-    view.setUint32(8, this.#epoch);
-    writeExactly(this.#file, header, 0);
+  #checkUsable(): void {
+    if (this.#broken !== undefined) {
+      throw new DOMException(
+        `The journal cannot be written until it is opened again (${errorName(this.#broken)})`,
+        'InvalidStateError',
+      );
+    }
   }
+}
+
+function writeHeader(file: SyncFile, epoch: number): void {
+  const header = new Uint8Array(HEADER_BYTES);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, MAGIC);
+  view.setUint32(4, VERSION);
+  view.setUint32(8, epoch);
+  writeExactly(file, header, 0);
+}
+
+function errorName(error: unknown): string {
+  const name = (error as { name?: unknown } | null)?.name;
+  return typeof name === 'string' ? name : 'an error';
 }
 
 function encodeFrame(bytes: Uint8Array, offset: number, frame: Frame, epoch: number): void {

@@ -127,7 +127,7 @@ export class JournaledDatabase {
     // Awaited below, unless the store fails first: then its failure is the one reported.
     sqlJs.catch(() => {});
     if (storage === 'opfs') {
-      const { persistence, loaded } = await loadOpfs(await sqlJs, name);
+      const { persistence, loaded } = await loadOpfs(sqlJs, name, onProblem);
       const database = new JournaledDatabase(await sqlJs, persistence, name, loaded, onProblem);
       database.#foldIfDue();
       return database;

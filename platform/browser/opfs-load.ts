@@ -1,20 +1,23 @@
 /**
  * Opening a database kept in the origin private file system (in the database worker): the stored file tracked by
  * a `PageFile`, the groups journaled after it replayed, and the store behind a `Persistence` (see opfs-store.ts).
- * A database with no store there yet starts empty.
+ * A database with no store there yet is moved from IndexedDB if it is kept there (opfs-migration.ts), or starts empty.
  */
 import type { SqlJsStatic } from 'sql.js';
 import { SpotflowError } from '../../src/errors.js';
 import { LogDamaged } from './frame-log.js';
 import { CHUNK_BYTES, damaged, type Loaded, storageError } from './journal-load.js';
-import { type OpfsLoaded, OpfsStore, opfsAvailable } from './opfs-store.js';
+import type { ProblemListener } from './journaled-database.js';
+import { deleteIndexedDb, indexedDbHas, moveFromIndexedDb } from './opfs-migration.js';
+import { OpfsStore, opfsAvailable } from './opfs-store.js';
 import { PageFile } from './page-file.js';
 import { OpfsPersistence } from './persistence.js';
 import { SqlEngine } from './sql-engine.js';
 
 export async function loadOpfs(
-  sql: SqlJsStatic,
+  sqlJs: Promise<SqlJsStatic>,
   name: string,
+  onProblem: ProblemListener,
 ): Promise<{ persistence: OpfsPersistence; loaded: Omit<Loaded, 'layout' | 'texts'> }> {
   if (!opfsAvailable()) {
     throw new SpotflowError(
@@ -23,27 +26,29 @@ export async function loadOpfs(
         "in workers (use storage: 'indexeddb')",
     );
   }
-  let store: OpfsStore;
-  let image: Uint8Array;
-  let baseSeq = 0;
-  let groups: OpfsLoaded['groups'] = [];
+  let opened: Awaited<ReturnType<typeof OpfsStore.open>>;
   try {
-    const opened = await OpfsStore.open(name);
-    if (opened === undefined) {
-      image = new Uint8Array(0);
-      store = await OpfsStore.create(name, image, 0);
-    } else {
-      ({ store } = opened);
-      ({ image, baseSeq, groups } = opened.loaded);
-    }
+    opened = await OpfsStore.open(name);
   } catch (error) {
-    if (error instanceof LogDamaged || error instanceof RangeError) throw damaged(name, error);
-    throw storageError(error, `Cannot open the database ${name} in the origin private file system`);
+    throw opfsError(name, error);
   }
+  if (opened === undefined) {
+    const first = await ((await indexedDbHas(name).catch(() => false))
+      ? moveFromIndexedDb(sqlJs, name, onProblem)
+      : createEmpty(sqlJs, name)
+    ).catch((error: unknown) => {
+      throw opfsError(name, error);
+    });
+    return { persistence: new OpfsPersistence(first.store), loaded: first.loaded };
+  }
+  const { store } = opened;
+  // Left by a move from IndexedDB cut short after this store was complete.
+  if (await indexedDbHas(name).catch(() => false)) await deleteIndexedDb(name).catch(() => {});
+  const { image, baseSeq, groups } = opened.loaded;
   let file: PageFile | undefined;
   let engine: SqlEngine | undefined;
   try {
-    file = PageFile.open(sql, image, CHUNK_BYTES);
+    file = PageFile.open(await sqlJs, image, CHUNK_BYTES);
     engine = new SqlEngine(file.db);
     let statements = 0;
     for (const group of groups) {
@@ -67,4 +72,30 @@ export async function loadOpfs(
     store.close();
     throw damaged(name, error);
   }
+}
+
+/** A new database: an empty store, and an empty file. */
+async function createEmpty(
+  sqlJs: Promise<SqlJsStatic>,
+  name: string,
+): Promise<{ loaded: Omit<Loaded, 'layout' | 'texts'>; store: OpfsStore }> {
+  const store = await OpfsStore.create(name, new Uint8Array(0), 0);
+  const file = PageFile.open(await sqlJs, new Uint8Array(0), CHUNK_BYTES);
+  const engine = new SqlEngine(file.db);
+  return {
+    store,
+    loaded: {
+      file,
+      engine,
+      lastSeq: 0,
+      journalStatements: 0,
+      journalBytes: store.journalBytes,
+      fullRewrite: false,
+    },
+  };
+}
+
+function opfsError(name: string, error: unknown): SpotflowError {
+  if (error instanceof LogDamaged || error instanceof RangeError) return damaged(name, error);
+  return storageError(error, `Cannot open the database ${name} in the origin private file system`);
 }

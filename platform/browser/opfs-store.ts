@@ -128,7 +128,15 @@ export class OpfsStore {
     this.#checkOpen();
     const before = this.#journal.size;
     this.#journal.append([{ kind: STATEMENTS, seq, payload: encodeStatements(statements) }]);
-    if (durability === 'strict') this.#journal.flush();
+    if (durability === 'strict') {
+      try {
+        this.#journal.flush();
+      } catch (error) {
+        // The group is refused: it must not be found stored at the next open either.
+        this.#journal.cut(before);
+        throw error;
+      }
+    }
     return this.#journal.size - before;
   }
 

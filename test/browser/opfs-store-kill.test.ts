@@ -13,7 +13,7 @@ import { gotoPage, type KillableBrowser, logPageProblems, startKillableBrowser }
 import { random, testSeed } from './harness/storage-faults.js';
 import './pages/globals.js';
 
-const ROUNDS = 6;
+const ROUNDS = 4;
 const SHAPE = { payloadBytes: 24 * 1024, chunkBytes: 512 * 1024, chunks: 16, foldEvery: 4 };
 const NAME = 'killed-store';
 

@@ -320,7 +320,6 @@ describe('SIGKILLs of the whole browser across journal folds', () => {
           { at: 'held fold', nth: 1 + Math.floor(next() * 2) },
           { at: 'resolved', count: 100 + Math.floor(next() * 300) },
           { at: 'held fold', nth: 1 },
-          { at: 'resolved', count: 100 + Math.floor(next() * 300) },
         ],
         // The held folds are the folds here (each kill inside one is checked to be); none finishes in a burst.
         { folds: 0, journalPuts: -1, size: LARGE, storage: 'opfs' },
