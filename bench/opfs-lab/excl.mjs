@@ -1,27 +1,14 @@
 // Q4: exclusivity. Two tabs of the same origin in one browser.
 import fs from 'node:fs';
-import { killGroup, LAB, launch, sleep, startServer } from './lib.mjs';
+import { killGroup, LAB, launch, signals, sleep, startServer } from './lib.mjs';
 
 const profile = `${LAB}/profiles/excl-${Date.now()}`;
 fs.mkdirSync(profile, { recursive: true });
-const sig = {};
-const waiters = {};
-const signal = (n) => {
-  sig[n] = true;
-  for (const wake of waiters[n] || []) wake();
-};
-let done;
-const finished = new Promise((r) => {
-  done = r;
-});
+const { raised: sig, finished, done, signal, wait } = signals();
 const reports = [];
 const { srv, port } = await startServer(async (_req, url, d) => {
   if (url.pathname === '/waitfor') {
-    if (!sig[d.name])
-      await new Promise((r) => {
-        waiters[d.name] ||= [];
-        waiters[d.name].push(r);
-      });
+    await wait(d.name);
     return {};
   }
   if (url.pathname === '/signal') {

@@ -2,7 +2,7 @@
 
 import { execSync } from 'node:child_process';
 import fs from 'node:fs';
-import { killGroup, LAB, launch, sleep, startServer } from './lib.mjs';
+import { killGroup, LAB, launch, signals, sleep, startServer } from './lib.mjs';
 
 const [tag, ballastMB = '8', fillAfter = '0', sizeMB = '48'] = process.argv.slice(2);
 const MNT = '/tmp/opfs-full';
@@ -16,23 +16,10 @@ try {
   const ballast = `${MNT}/ballast.bin`;
   if (Number(ballastMB)) fs.writeFileSync(ballast, Buffer.alloc(Number(ballastMB) << 20, 1));
   console.log('df before launch', df());
-  const sig = {};
-  const waiters = {};
-  const signal = (n) => {
-    sig[n] = true;
-    for (const wake of waiters[n] || []) wake();
-  };
-  let done;
-  const finished = new Promise((r) => {
-    done = r;
-  });
+  const { finished, done, signal, wait } = signals();
   const { srv, port } = await startServer(async (_req, url, d) => {
     if (url.pathname === '/waitfor') {
-      if (!sig[d.name])
-        await new Promise((r) => {
-          waiters[d.name] ||= [];
-          waiters[d.name].push(r);
-        });
+      await wait(d.name);
       return {};
     }
     if (url.pathname === '/report') {

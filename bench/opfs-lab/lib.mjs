@@ -183,3 +183,32 @@ export function startServer(handler) {
     srv.listen(0, '127.0.0.1', () => resolve({ srv, port: srv.address().port }));
   });
 }
+
+/**
+ * Named signals between the page and the scripts: `wait(name)` resolves once `signal(name)` was called (before or
+ * after), and `finished` once `done()` was.
+ */
+export function signals() {
+  const raised = {};
+  const waiters = {};
+  let done;
+  const finished = new Promise((resolve) => {
+    done = resolve;
+  });
+  return {
+    raised,
+    finished,
+    done: () => done(),
+    signal(name) {
+      raised[name] = true;
+      for (const wake of waiters[name] || []) wake();
+    },
+    async wait(name) {
+      if (raised[name]) return;
+      await new Promise((resolve) => {
+        waiters[name] ||= [];
+        waiters[name].push(resolve);
+      });
+    },
+  };
+}

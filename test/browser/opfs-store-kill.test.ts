@@ -4,12 +4,10 @@
 // position is a function of that position). The browser is killed at random moments, most of them inside a fold
 // (the worker reports how much of its time folds take); after each restart the store must open, hold exactly what
 // the workload's rule says for the position it holds, and hold every group acknowledged before the kill.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gotoPage, type KillableBrowser, logPageProblems, startKillableBrowser } from './harness/index.js';
+import { scratch } from './harness/scratch.js';
 import { random, testSeed } from './harness/storage-faults.js';
 import './pages/globals.js';
 
@@ -17,14 +15,7 @@ const ROUNDS = 4;
 const SHAPE = { payloadBytes: 24 * 1024, chunkBytes: 512 * 1024, chunks: 16, foldEvery: 4 };
 const NAME = 'killed-store';
 
-const dirs: string[] = [];
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const { tempDir, cleanup } = scratch();
 
 const call = (page: Page, request: Record<string, unknown>) =>
   page.evaluate((request) => globalThis.__opfs!(request), request);
@@ -33,14 +24,13 @@ describe('OPFS store under whole-browser SIGKILLs', () => {
   it('opens after every kill, holding every acknowledged group and exactly the file its position says', async () => {
     const seed = testSeed();
     const next = random(seed);
-    const profile = mkdtempSync(join(tmpdir(), 'spotflow-opfs-kill-'));
-    dirs.push(profile);
+    const profile = tempDir('spotflow-opfs-kill-');
     let acknowledged = 0;
     let folds = 0;
     const rounds: string[] = [];
     const open = async (): Promise<{ chromium: KillableBrowser; page: Page; last: number; base: number }> => {
       const chromium = await startKillableBrowser(profile);
-      cleanups.push(() => chromium.kill());
+      cleanup(() => chromium.kill());
       const page = await chromium.context.newPage();
       logPageProblems(page, 'opfs');
       await gotoPage(page, 'opfs.html');

@@ -29,13 +29,11 @@
 // With `storage: 'opfs'` (the origin private file system, platform/browser/opfs-store.ts) the same large messages
 // are killed at seeded counts and inside folds (held once the fold's chunks are in its journal and written into the
 // file, before that file is flushed): nothing is lost, and the database opens every time.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { beginStart, deviceOptions, pageConnected } from './device-page.js';
 import { gotoPage, type KillableBrowser, logPageProblems, startKillableBrowser } from './harness/index.js';
+import { scratch } from './harness/scratch.js';
 import {
   Arrivals,
   databaseWorker,
@@ -63,20 +61,7 @@ const LARGE = 24 * 1024;
 const HOLD_MS = 8_000;
 const DATABASE = 'kiosk-folds';
 
-const dirs: string[] = [];
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
+const { tempDir, cleanup } = scratch();
 
 type Kill =
   | { at: 'resolved'; count: number }
@@ -104,7 +89,7 @@ async function killRounds(
   console.log(`${label}: seed ${seed} (SPOTFLOW_TEST_SEED=${seed} repeats): ${JSON.stringify(kills)}`);
   const started = Date.now();
   const link = await Link.start(tempDir('spotflow-browser-kill-folds-emulator-'));
-  cleanups.push(() => link.close());
+  cleanup(() => link.close());
   const profile = tempDir('spotflow-browser-kill-folds-profile-');
   const deviceId = 'fold-killed-panel';
   const options = deviceOptions(link.emulator, {
@@ -120,7 +105,7 @@ async function killRounds(
   const restart = async (): Promise<Page> => {
     chromium = await startKillableBrowser(profile);
     const browser = chromium;
-    cleanups.push(() => browser.kill());
+    cleanup(() => browser.kill());
     const page = await browser.context.newPage();
     logPageProblems(page, 'kiosk');
     page.on('console', (message) => {

@@ -8,33 +8,20 @@
 // The client cannot bring back what the browser deleted. What it must do: say so, once, clearly (DATABASE_CORRUPT
 // on the logger, as no `error` listener can be added before `start` resolves) and provision again, instead of
 // starting from nothing without a word.
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deviceOptions, enqueueMany, pageConnected, startInPage } from './device-page.js';
 import { gotoPage, type KillableBrowser, logPageProblems, startKillableBrowser } from './harness/index.js';
+import { scratch } from './harness/scratch.js';
 import { Link } from './harness/storage-faults.js';
 
 const DATABASE = 'kiosk-wiped';
 /** A LevelDB log record header (checksum, length 64, type FULL) with no payload after it. */
 const TORN_HEADER = Buffer.from([0x11, 0x22, 0x33, 0x44, 0x40, 0x00, 0x01]);
 
-const dirs: string[] = [];
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
+const { tempDir, cleanup } = scratch();
 
 /** The LevelDB log Chromium writes the origin's IndexedDB to now (the highest-numbered one). */
 function currentLog(profile: string): string {
@@ -51,7 +38,7 @@ function currentLog(profile: string): string {
 describe('the browser deletes the IndexedDB store under the client', () => {
   it('says so once, as DATABASE_CORRUPT, and provisions again', async () => {
     const link = await Link.start(tempDir('spotflow-browser-wiped-emulator-'));
-    cleanups.push(() => link.close());
+    cleanup(() => link.close());
     const profile = tempDir('spotflow-browser-wiped-profile-');
     const deviceId = 'wiped-panel';
     const options = deviceOptions(link.emulator, { database: DATABASE, deviceId });
@@ -60,7 +47,7 @@ describe('the browser deletes the IndexedDB store under the client', () => {
     const restart = async (): Promise<Page> => {
       chromium = await startKillableBrowser(profile);
       const browser = chromium;
-      cleanups.push(() => browser.kill());
+      cleanup(() => browser.kill());
       const page = await browser.context.newPage();
       logPageProblems(page, 'kiosk');
       page.on('console', (message) => {
