@@ -39,6 +39,10 @@ const payloadBytes = 256;
  */
 const payloadKind = process.env.BENCH_WRITES_PAYLOAD === 'repeated' ? 'repeated' : 'random';
 const random = payloadKind === 'random';
+/** Where the client keeps its database: IndexedDB (the default) or, with `BENCH_STORAGE=opfs`, the origin private file system. */
+const storage = process.env.BENCH_STORAGE === 'opfs' ? 'opfs' : 'indexeddb';
+/** Names the storage in the figures, so that the two do not replace each other in results.json. */
+const onStorage = storage === 'opfs' ? ', storage opfs' : '';
 const number = (n) => Math.round(n).toLocaleString('en-US');
 
 export async function run({ smoke, runs, dir, log }) {
@@ -111,6 +115,7 @@ export async function run({ smoke, runs, dir, log }) {
       reconnectInitialDelayMs: 200,
       reconnectMaxDelayMs: 1_000,
       // The default outbox limits: 200,000 messages, 64 MiB of payload.
+      ...(storage === 'opfs' ? { storage } : {}),
     };
     const start = () => tab.evaluate((options) => globalThis.bench.start(options), options);
     const stop = () => tab.evaluate(() => globalThis.bench.stop());
@@ -232,13 +237,15 @@ export async function run({ smoke, runs, dir, log }) {
     await stop();
     const leveldb = treeBytes(join(indexedDbDir, `http_${origin}.indexeddb.leveldb`));
     const blobs = treeBytes(ourBlobs);
-    const onDisk = leveldb + blobs;
+    // The origin private file system's files (every origin's: the floor's tab keeps nothing there).
+    const opfsFiles = treeBytes(join(profile, 'Default', 'File System'));
+    const onDisk = storage === 'opfs' ? opfsFiles : leveldb + blobs;
     const usage = await tab.evaluate(() => globalThis.bench.storageUsage());
     log(
       `browser RSS growth: +${number(memoryAfterFill.total - memoryBefore.total)} MB after the fill to ${number(memoryAfterFill.pending)} (${growthByType(memoryBefore, memoryAfterFill)}); +${number(memoryAtTop.total - memoryBefore.total)} MB at ${number(results.at(-1).to)} after the last window (${growthByType(memoryBefore, memoryAtTop)})`,
     );
     log(
-      `IndexedDB of the origin on disk: ${number(onDisk / 1e6)} MB (LevelDB ${number(leveldb / 1e6)} MB, blob files ${number(blobs / 1e6)} MB); storage.estimate() ${number(usage / 1e6)} MB`,
+      `IndexedDB of the origin on disk: ${number((leveldb + blobs) / 1e6)} MB (LevelDB ${number(leveldb / 1e6)} MB, blob files ${number(blobs / 1e6)} MB); origin private file system ${number(opfsFiles / 1e6)} MB; storage.estimate() ${number(usage / 1e6)} MB`,
     );
 
     const common = { caseName: name };
@@ -248,7 +255,7 @@ export async function run({ smoke, runs, dir, log }) {
       rows.push(
         row({
           ...common,
-          name: `disk bytes per sequential 256 B enqueue (${payloadKind} bytes) ${at}`,
+          name: `disk bytes per sequential 256 B enqueue (${payloadKind} bytes${onStorage}) ${at}`,
           unit: 'B/msg',
           ours: ours.map((w) => w.perWrite),
           baseline: floor.map((w) => w.perWrite),
@@ -258,7 +265,7 @@ export async function run({ smoke, runs, dir, log }) {
         }),
         row({
           ...common,
-          name: `sequential 256 B enqueue (${payloadKind} bytes) ${at}`,
+          name: `sequential 256 B enqueue (${payloadKind} bytes${onStorage}) ${at}`,
           unit: 'ms',
           ours: ours.map((w) => w.msEach),
           baseline: floor.map((w) => w.msEach),
@@ -271,7 +278,7 @@ export async function run({ smoke, runs, dir, log }) {
     rows.push(
       row({
         ...common,
-        name: `browser RSS growth (every Chromium process), 0 → ${number(memoryAfterFill.pending)} pending, filled by one client`,
+        name: `browser RSS growth (every Chromium process${onStorage}), 0 → ${number(memoryAfterFill.pending)} pending, filled by one client`,
         unit: 'MB',
         ours: memoryAfterFill.total - memoryBefore.total,
         target: { on: 'ours', op: '<=', value: 150 },
@@ -279,7 +286,7 @@ export async function run({ smoke, runs, dir, log }) {
       }),
       row({
         ...common,
-        name: `browser RSS growth, 0 → ${number(top)} pending (client reopened at ${number(lastWindowFrom)}, then sequential)`,
+        name: `browser RSS growth${onStorage}, 0 → ${number(top)} pending (client reopened at ${number(lastWindowFrom)}, then sequential)`,
         unit: 'MB',
         ours: memoryAtTop.total - memoryBefore.total,
         target: { on: 'ours', op: '<=', value: 150 },
@@ -287,7 +294,7 @@ export async function run({ smoke, runs, dir, log }) {
       }),
       row({
         ...common,
-        name: `IndexedDB on disk at ${number(top)} pending`,
+        name: `${storage === 'opfs' ? 'OPFS' : 'IndexedDB'} on disk at ${number(top)} pending`,
         unit: 'MB',
         ours: onDisk / 1e6,
         baseline: (top * payloadBytes) / 1e6,

@@ -48,8 +48,11 @@ const checks: Record<string, (facts: CaseFacts) => void> = {
   },
 };
 
-/** Registers the network fault cases for `transport` (one emulator process and one proxy for the file). */
-export function describeNetworkFaults(transport: Transport): void {
+/**
+ * Registers the network fault cases for `transport` (one emulator process and one proxy for the file); `only` names
+ * the faults to run (all by default).
+ */
+export function describeNetworkFaults(transport: Transport, only?: readonly string[]): void {
   const dataDir = mkdtempSync(join(tmpdir(), `spotflow-reliability-${transport}-`));
   let emulator: EmulatorProcess;
   let proxy: FaultProxy;
@@ -66,6 +69,7 @@ export function describeNetworkFaults(transport: Transport): void {
 
   describe(`network faults over ${transport}`, () => {
     for (const [index, fault] of networkFaults.entries()) {
+      if (only !== undefined && !only.includes(fault.name)) continue;
       it(
         `${fault.name}: nothing lost, sending recovers, close() settles during the fault`,
         async () => {
