@@ -1,8 +1,8 @@
 // The OPFS store (platform/browser/opfs-store.ts) under whole-browser SIGKILLs, the fault that makes Chromium delete an
 // origin's IndexedDB (sdk-kill-folds.test.ts). A worker appends groups carrying 24 KiB payloads, strict, and folds
 // every few groups, writing 1.5 MB of 512 KiB chunks (pages/opfs-workload.ts: what the store must hold at any
-// position is a function of that position). The browser is killed at random moments, most of them inside a fold
-// (the worker reports how much of its time folds take); after each restart the store must open, hold exactly what
+// position is a function of that position). The browser is killed once a seeded number of groups is acknowledged,
+// wherever the worker has got to by then, often inside a fold (the worker reports how much of its time folds take); after each restart the store must open, hold exactly what
 // the workload's rule says for the position it holds, and hold every group acknowledged before the kill.
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -46,14 +46,17 @@ describe('OPFS store under whole-browser SIGKILLs', () => {
     for (let round = 0; round < ROUNDS; round++) {
       const { chromium, page, last, base } = await open();
       await call(page, { op: 'workloadStart', from: last + 1 });
-      // The kill's moment, drawn from the seed: a point in the run, not a wait for something to happen.
-      await new Promise((resolve) => setTimeout(resolve, 300 + Math.floor(next() * 900)));
-      const progress = (await call(page, { op: 'workloadProgress' })) as {
-        acknowledged: number;
-        folds: number;
-        foldMs: number;
-        runMs: number;
-      };
+      // The kill comes once a seeded number of groups more is acknowledged (each round folds at least twice: a fold
+      // every 4 positions), right after the worker said so: wherever its next steps have got to.
+      const target = last + 8 + Math.floor(next() * 40);
+      const deadline = Date.now() + 30_000;
+      let progress: { acknowledged: number; folds: number; foldMs: number; runMs: number };
+      for (;;) {
+        progress = (await call(page, { op: 'workloadProgress' })) as typeof progress;
+        if (progress.acknowledged >= target) break;
+        if (Date.now() > deadline)
+          throw new Error(`round ${round}: ${progress.acknowledged} of ${target} in 30 s`);
+      }
       await chromium.kill();
       acknowledged = progress.acknowledged;
       folds += progress.folds;
