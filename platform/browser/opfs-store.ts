@@ -269,19 +269,28 @@ function readFoldPayload(frame: Frame): FoldMeta {
   return { seq: frame.seq, fileBytes: view.getFloat64(0), chunkBytes: view.getUint32(8) };
 }
 
+/** The SDK's directory in the origin private file system. */
+const ROOT_DIRECTORY = 'spotflow-device';
+
 /** A directory name for `name` that OPFS accepts whatever the name holds (no `/`, never `.` or `..`). */
-function directoryName(name: string): string {
+export function storeDirectoryName(name: string): string {
   return `db-${encodeURIComponent(name).replaceAll('.', '%2E')}`;
 }
 
-async function openHandles(name: string): Promise<{ pages: SyncHandle; journalFile: SyncHandle }> {
+/** The SDK's directory (holding one directory per database, see `storeDirectoryName`), created if missing. */
+export async function rootDirectory(): Promise<FileSystemDirectoryHandle> {
   const root = await (
     globalThis as unknown as {
       navigator: { storage: { getDirectory(): Promise<FileSystemDirectoryHandle> } };
     }
   ).navigator.storage.getDirectory();
-  const ours = await root.getDirectoryHandle('spotflow-device', { create: true });
-  const directory = await ours.getDirectoryHandle(directoryName(name), { create: true });
+  return root.getDirectoryHandle(ROOT_DIRECTORY, { create: true });
+}
+
+async function openHandles(name: string): Promise<{ pages: SyncHandle; journalFile: SyncHandle }> {
+  const directory = await (await rootDirectory()).getDirectoryHandle(storeDirectoryName(name), {
+    create: true,
+  });
   const pagesHandle = (await directory.getFileHandle('pages', { create: true })) as unknown as FileHandle;
   const journalHandle = (await directory.getFileHandle('journal', { create: true })) as unknown as FileHandle;
   const pages = await pagesHandle.createSyncAccessHandle();

@@ -1,6 +1,7 @@
 // The Database contract (test/contract/database-contract.ts) against the browser adapter: sql.js in a worker,
 // durable through IndexedDB.
 import { createBrowserDatabaseOpener } from '../../../platform/browser/database.js';
+import { rootDirectory, storeDirectoryName } from '../../../platform/browser/opfs-store.js';
 import type { Database } from '../../../src/ports.js';
 import { type DatabaseContractContext, databaseContract } from '../../contract/database-contract.js';
 import { exposeContract, markReady } from '../harness/in-page.js';
@@ -30,9 +31,7 @@ exposeContract<DatabaseContractContext>(databaseContract, {
 
 globalThis.__openDatabase = (name) => opener.open(name);
 globalThis.__opfsFiles = async (name) => {
-  const root = await navigator.storage.getDirectory();
-  const ours = await root.getDirectoryHandle('spotflow-device');
-  const directory = await ours.getDirectoryHandle(`db-${encodeURIComponent(name).replaceAll('.', '%2E')}`);
+  const directory = await (await rootDirectory()).getDirectoryHandle(storeDirectoryName(name));
   const sizes: Record<string, number> = {};
   for (const file of ['pages', 'journal']) {
     sizes[file] = (await (await directory.getFileHandle(file)).getFile()).size;

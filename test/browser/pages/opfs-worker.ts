@@ -1,7 +1,13 @@
 // The OPFS store (platform/browser/opfs-store.ts) in a dedicated worker, where sync access handles exist, driven
 // step by step by test/browser/opfs-store.test.ts through pages/opfs.ts. Closing the store between steps leaves the
 // files as a kill at that point would (every step flushes what it wrote).
-import { type FoldMeta, OpfsStore, opfsAvailable } from '../../../platform/browser/opfs-store.js';
+import {
+  type FoldMeta,
+  OpfsStore,
+  opfsAvailable,
+  rootDirectory,
+  storeDirectoryName,
+} from '../../../platform/browser/opfs-store.js';
 import type { SqlStatement } from '../../../src/ports.js';
 import { Workload, type WorkloadShape } from './opfs-workload.js';
 
@@ -24,9 +30,7 @@ let store: OpfsStore | undefined;
 let workload: Workload | undefined;
 
 async function directory(name: string): Promise<FileSystemDirectoryHandle> {
-  const root = await navigator.storage.getDirectory();
-  const ours = await root.getDirectoryHandle('spotflow-device', { create: true });
-  return ours.getDirectoryHandle(`db-${encodeURIComponent(name).replaceAll('.', '%2E')}`, { create: true });
+  return (await rootDirectory()).getDirectoryHandle(storeDirectoryName(name), { create: true });
 }
 
 async function handle(request: OpfsRequest): Promise<unknown> {
@@ -93,11 +97,7 @@ async function handle(request: OpfsRequest): Promise<unknown> {
         runMs: performance.now() - workload!.startedAt,
       };
     case 'remove': {
-      const root = await navigator.storage.getDirectory();
-      const ours = await root.getDirectoryHandle('spotflow-device', { create: true });
-      await ours.removeEntry(`db-${encodeURIComponent(request.name).replaceAll('.', '%2E')}`, {
-        recursive: true,
-      });
+      await (await rootDirectory()).removeEntry(storeDirectoryName(request.name), { recursive: true });
       return null;
     }
   }
