@@ -14,11 +14,13 @@
  * journal stays) and is retried with backoff; if folds keep failing until the journal is too long to reload
  * comfortably, durable writes are refused with a typed error until one succeeds.
  *
- * About 480 lines because this class is the one owner of three things that decide on the same state (whether a
+ * About 500 lines because this class is the one owner of three things that decide on the same state (whether a
  * group's transaction is open, which journal position is stored, which connection is live): group commit, folds, and
- * getting IndexedDB back after it was closed or deleted. Loading (journal-load.ts), the record format
- * (journal-records.ts), page tracking (page-file.ts), id floors (sequence-floors.ts) and how a fold is stored
- * (stored-chunks.ts) live apart.
+ * getting IndexedDB back after it was closed or deleted (which swaps the connection, re-stores the whole file and
+ * refuses or lets through the groups waiting meanwhile). Where groups and folds are stored is apart
+ * (persistence.ts: IndexedDB or the origin private file system), as are loading (journal-load.ts, opfs-load.ts), the
+ * record format (journal-records.ts), page tracking (page-file.ts), id floors (sequence-floors.ts) and how a fold is
+ * stored in IndexedDB (stored-chunks.ts).
  */
 import type { SqlJsStatic } from 'sql.js';
 import { SpotflowError } from '../../src/errors.js';
