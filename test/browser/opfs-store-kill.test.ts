@@ -6,7 +6,7 @@
 // the workload's rule says for the position it holds, and hold every group acknowledged before the kill.
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { gotoPage, type KillableBrowser, logPageProblems, startKillableBrowser } from './harness/index.js';
+import { type KillableBrowser, openKillablePage } from './harness/index.js';
 import { scratch } from './harness/scratch.js';
 import { random, testSeed } from './harness/storage-faults.js';
 import './pages/globals.js';
@@ -29,11 +29,7 @@ describe('OPFS store under whole-browser SIGKILLs', () => {
     let folds = 0;
     const rounds: string[] = [];
     const open = async (): Promise<{ chromium: KillableBrowser; page: Page; last: number; base: number }> => {
-      const chromium = await startKillableBrowser(profile);
-      cleanup(() => chromium.kill());
-      const page = await chromium.context.newPage();
-      logPageProblems(page, 'opfs');
-      await gotoPage(page, 'opfs.html');
+      const { chromium, page } = await openKillablePage(profile, 'opfs.html', { label: 'opfs', cleanup });
       const checked = (await call(page, { op: 'workloadOpen', name: NAME, shape: SHAPE })) as {
         base: number;
         last: number;

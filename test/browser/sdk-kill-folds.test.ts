@@ -32,7 +32,7 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { beginStart, deviceOptions, pageConnected } from './device-page.js';
-import { gotoPage, type KillableBrowser, logPageProblems, startKillableBrowser } from './harness/index.js';
+import { type KillableBrowser, openKillablePage } from './harness/index.js';
 import { scratch } from './harness/scratch.js';
 import {
   Arrivals,
@@ -103,17 +103,16 @@ async function killRounds(
   const folds: number[] = [];
   const held: { at: number; stats: WorkerPatchStats }[] = [];
   const restart = async (): Promise<Page> => {
-    chromium = await startKillableBrowser(profile);
-    const browser = chromium;
-    cleanup(() => browser.kill());
-    const page = await browser.context.newPage();
-    logPageProblems(page, 'kiosk');
-    page.on('console', (message) => {
-      if (message.text().startsWith(FOLD_MARK)) folds.push(Date.now());
-      if (message.text().startsWith(HOLD_MARK))
-        held.push({ at: Date.now(), stats: JSON.parse(message.text().slice(HOLD_MARK.length)) });
-    });
-    await gotoPage(page, 'device.html');
+    let page: Page;
+    ({ chromium, page } = await openKillablePage(profile, 'device.html', {
+      label: 'kiosk',
+      cleanup,
+      onConsole: (message) => {
+        if (message.text().startsWith(FOLD_MARK)) folds.push(Date.now());
+        if (message.text().startsWith(HOLD_MARK))
+          held.push({ at: Date.now(), stats: JSON.parse(message.text().slice(HOLD_MARK.length)) });
+      },
+    }));
     const stored = await idbContents(page, DATABASE);
     // A client that finds no registration provisions again: with the link down that waits for ever. Say so now.
     let provisioning = false;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { deviceOptions, enqueueMany, pageConnected, startInPage } from './device-page.js';
-import { gotoPage, type KillableBrowser, logPageProblems, startKillableBrowser } from './harness/index.js';
+import { type KillableBrowser, openKillablePage } from './harness/index.js';
 import { scratch } from './harness/scratch.js';
 import { Link } from './harness/storage-faults.js';
 
@@ -45,15 +45,14 @@ describe('the browser deletes the IndexedDB store under the client', () => {
     let chromium: KillableBrowser | undefined;
     const consoleErrors: string[] = [];
     const restart = async (): Promise<Page> => {
-      chromium = await startKillableBrowser(profile);
-      const browser = chromium;
-      cleanup(() => browser.kill());
-      const page = await browser.context.newPage();
-      logPageProblems(page, 'kiosk');
-      page.on('console', (message) => {
-        if (message.type() === 'error') consoleErrors.push(message.text());
-      });
-      await gotoPage(page, 'device.html');
+      let page: Page;
+      ({ chromium, page } = await openKillablePage(profile, 'device.html', {
+        label: 'kiosk',
+        cleanup,
+        onConsole: (message) => {
+          if (message.type() === 'error') consoleErrors.push(message.text());
+        },
+      }));
       return page;
     };
 

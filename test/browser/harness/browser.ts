@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type ConsoleMessage, chromium, type Page } from 'playwright-core';
 import { inject } from 'vitest';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -176,4 +176,27 @@ async function waitForPortFile(file: string, child: ChildProcess, stderr: () => 
     if (Date.now() > deadline) throw new Error(`Chromium wrote no DevToolsActivePort in time: ${stderr()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Starts Chromium on `profile` (see {@link startKillableBrowser}) and opens the test page `path` in it, with the
+ * page's problems logged under `label`; `onConsole` hears every console message from the start. `cleanup` is given
+ * the browser's kill, so that a failing test leaves no browser behind.
+ */
+export async function openKillablePage(
+  profile: string,
+  path: string,
+  options: {
+    label: string;
+    cleanup: (undo: () => unknown) => void;
+    onConsole?: (message: ConsoleMessage) => void;
+  },
+): Promise<{ chromium: KillableBrowser; page: Page }> {
+  const chromium = await startKillableBrowser(profile);
+  options.cleanup(() => chromium.kill());
+  const page = await chromium.context.newPage();
+  logPageProblems(page, options.label);
+  if (options.onConsole) page.on('console', options.onConsole);
+  await gotoPage(page, path);
+  return { chromium, page };
 }
