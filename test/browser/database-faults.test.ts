@@ -25,6 +25,14 @@ async function openDatabasePage(name: string): Promise<Page> {
     db.onProblem?.((problem) => scope.__problems.push(`${problem.code}: ${problem.message}`));
     scope.__db = db;
   }, name);
+  // A new database stores its (empty) file at open, in the background: done before a test injects faults, so that
+  // the faults and the counts are the test's own folds only (on a busy machine that fold could still be in flight).
+  await expect
+    .poll(async () => (await page.evaluate((name) => globalThis.__idbSummary!(name), name)).fileBytes, {
+      timeout: 20_000,
+      interval: 50,
+    })
+    .toBeGreaterThan(0);
   return page;
 }
 
