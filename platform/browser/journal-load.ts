@@ -6,7 +6,7 @@ import type { SqlJsStatic } from 'sql.js';
 import { isSpotflowError, SpotflowError } from '../../src/errors.js';
 import { fromRecords, recordBytes, recordSeq, SqlTexts } from './journal-records.js';
 import { JournalStore } from './journal-store.js';
-import { PageFile } from './page-file.js';
+import { PageFile, type TrackedFile } from './page-file.js';
 import { SqlEngine } from './sql-engine.js';
 import { type ChunkLayout, StoredPagesMissing } from './stored-chunks.js';
 
@@ -17,7 +17,7 @@ import { type ChunkLayout, StoredPagesMissing } from './stored-chunks.js';
 export const CHUNK_BYTES = 32 * 1024;
 
 export interface Loaded {
-  file: PageFile;
+  file: TrackedFile;
   engine: SqlEngine;
   lastSeq: number;
   journalStatements: number;
@@ -116,7 +116,9 @@ export function damaged(name: string, cause: unknown): SpotflowError {
 /** IndexedDB failures (quota, a deleted database, private mode) by their DOMException name. */
 export function storageError(error: unknown, context: string): SpotflowError {
   if (isSpotflowError(error)) return error;
-  const named = (error as { name?: unknown } | null)?.name;
+  const { name: named, message } = (error ?? {}) as { name?: unknown; message?: unknown };
   const name = typeof named === 'string' ? named : 'unknown error';
-  return new SpotflowError('DATABASE_UNAVAILABLE', `${context} (${name})`, { cause: error });
+  // The browser's own words (a storage error names no secret), when it gave some.
+  const detail = typeof message === 'string' && message !== '' ? `: ${message.slice(0, 200)}` : '';
+  return new SpotflowError('DATABASE_UNAVAILABLE', `${context} (${name}${detail})`, { cause: error });
 }

@@ -29,17 +29,14 @@ import { backoffDelay } from '../../src/util/backoff.js';
 import { CHUNK_BYTES, deletedByBrowser, type Loaded, load, openStore, storageError } from './journal-load.js';
 import type { JournalStore } from './journal-store.js';
 import { loadOpfs } from './opfs-load.js';
-import { PageFile } from './page-file.js';
+import { PageFile, type TrackedFile } from './page-file.js';
 import { type Durability, IdbPersistence, type Persistence } from './persistence.js';
 import { SequenceFloors } from './sequence-floors.js';
 import { GroupLostError, SqlEngine } from './sql-engine.js';
 import { FoldWriter } from './stored-chunks.js';
 
-/** Fold the journal once it holds this many statements or bytes (replay at open stays short). */
+/** Fold the journal once it holds this many statements (replay at open stays short), or the store's bytes. */
 const FOLD_STATEMENTS = 2_000;
-const FOLD_BYTES = 8 * 1024 * 1024;
-/** Past this much unfolded journal, durable writes are refused (a journal this long still reloads in seconds). */
-const JOURNAL_LIMIT_BYTES = 32 * 1024 * 1024;
 /** Failed folds are tried again after 0.5 s, doubling (with the project's jitter) up to a minute. */
 const FOLD_RETRY = { initialMs: 500, maxMs: 60_000 };
 
@@ -71,7 +68,7 @@ export class JournaledDatabase {
   readonly #persistence: Persistence;
   /** The same object as `#persistence` when it is IndexedDB's: what getting a closed connection back needs. */
   readonly #idb: IdbPersistence | undefined;
-  #file: PageFile;
+  #file: TrackedFile;
   #engine: SqlEngine;
   #nextSeq: number;
   #writes: PendingWrite[] = [];
@@ -81,6 +78,8 @@ export class JournaledDatabase {
   #draining: Promise<void> | undefined;
   /** A group's SQLite transaction is open: no read, no fold until it commits or rolls back. */
   #groupOpen = false;
+  /** The store's files are being opened again after a failed write: no read, write or fold until they are. */
+  #reopening = false;
   #folding: Promise<SpotflowError | undefined> | undefined;
   #lastFold: Promise<SpotflowError | undefined> | undefined;
   #foldFailures = 0;
@@ -162,7 +161,15 @@ export class JournaledDatabase {
   query<Row>(sql: string, params?: readonly SqlValue[]): Promise<Row[]> {
     const refused = this.#refusal();
     if (refused) return Promise.reject(refused);
-    return this.#read(() => this.#engine.query<Row>(sql, params));
+    return this.#read(() => {
+      try {
+        return this.#engine.query<Row>(sql, params);
+      } catch (error) {
+        const failure = this.#file.takeReadFailure();
+        if (failure === undefined) throw error;
+        throw storageError(failure, `Cannot read ${this.#where()}`);
+      }
+    });
   }
 
   /** Waits for the writes received and a fold in flight, then releases the database. */
@@ -186,7 +193,7 @@ export class JournaledDatabase {
 
   #read<T>(read: () => T): Promise<T> {
     const after = this.#received;
-    if (!this.#groupOpen && this.#settled >= after) {
+    if (!this.#groupOpen && !this.#reopening && this.#settled >= after) {
       try {
         return Promise.resolve(read());
       } catch (error) {
@@ -208,7 +215,7 @@ export class JournaledDatabase {
   }
 
   #runReadyReads(): void {
-    if (this.#groupOpen || this.#reads.length === 0) return;
+    if (this.#groupOpen || this.#reopening || this.#reads.length === 0) return;
     const ready = this.#reads.filter((read) => read.after <= this.#settled);
     this.#reads = this.#reads.filter((read) => read.after > this.#settled);
     for (const read of ready) read.run();
@@ -221,6 +228,7 @@ export class JournaledDatabase {
       try {
         do {
           if (this.#idb?.store.closedByOthers && !this.#broken) await this.#reopen(this.#idb);
+          if (this.#persistence.needsReopen && !this.#broken) await this.#reopenStore();
           const group = this.#writes.splice(0);
           if (group.length > 0) {
             await this.#storeGroup(group);
@@ -310,7 +318,8 @@ export class JournaledDatabase {
   }
   /** The refusal for durable writes while the journal is too long (folds keep failing), if it is. */
   #journalFull(): SpotflowError | undefined {
-    if (this.#journalBytes < JOURNAL_LIMIT_BYTES) return undefined;
+    // Past the store's limit of unfolded journal, durable writes are refused (see `Persistence.journalLimitBytes`).
+    if (this.#journalBytes < this.#persistence.journalLimitBytes) return undefined;
     const megabytes = Math.round(this.#journalBytes / (1024 * 1024));
     return new SpotflowError(
       'DATABASE_UNAVAILABLE',
@@ -320,10 +329,19 @@ export class JournaledDatabase {
   }
 
   #foldIfDue(): void {
-    if (this.#folding || this.#groupOpen || this.#broken) return;
-    if (!this.#fullRewrite && this.#journalStatements < FOLD_STATEMENTS && this.#journalBytes < FOLD_BYTES)
+    if (this.#folding || this.#groupOpen || this.#reopening || this.#broken) return;
+    if (
+      !this.#fullRewrite &&
+      this.#journalStatements < FOLD_STATEMENTS &&
+      this.#journalBytes < this.#persistence.foldBytes
+    )
       return;
     if (performance.now() < this.#foldBlockedUntil) return;
+    // The store's files must be opened again first: the drain does that (reads wait for it), then folds.
+    if (this.#persistence.needsReopen) {
+      this.#drain();
+      return;
+    }
     this.#folding = this.#fold().finally(() => {
       this.#folding = undefined;
       // The journal may have grown past the threshold again meanwhile (with no write to come and notice it).
@@ -354,6 +372,7 @@ export class JournaledDatabase {
     const meta = { seq, fileBytes, chunkBytes: this.#file.chunkBytes };
     return this.#persistence.fold(meta, chunks).then(
       async () => {
+        this.#file.stored();
         if (full) this.#fullRewrite = false;
         if (this.#recreated) this.#reported.delete('recreated');
         this.#recreated = false;
@@ -366,15 +385,7 @@ export class JournaledDatabase {
       },
       (error: unknown) => {
         this.#file.restoreChanged(taken);
-        const delay = backoffDelay(this.#foldFailures, FOLD_RETRY);
-        this.#foldFailures++;
-        this.#foldBlockedUntil = performance.now() + delay;
-        clearTimeout(this.#foldRetry);
-        // The timer ends the wait itself: a timer may fire a little before `performance.now()` reaches the end.
-        this.#foldRetry = setTimeout(() => {
-          this.#foldBlockedUntil = 0;
-          this.#foldIfDue();
-        }, delay);
+        const delay = this.#retryFoldLater();
         const reason = storageError(
           error,
           `Cannot store the database ${this.#name} as pages (the journal keeps every write meanwhile); ` +
@@ -384,6 +395,43 @@ export class JournaledDatabase {
         return reason;
       },
     );
+  }
+
+  /** Backs off the next fold after a failure (its own, or the store's reopening); returns the delay in ms. */
+  #retryFoldLater(): number {
+    const delay = backoffDelay(this.#foldFailures, FOLD_RETRY);
+    this.#foldFailures++;
+    this.#foldBlockedUntil = performance.now() + delay;
+    clearTimeout(this.#foldRetry);
+    // The timer ends the wait itself: a timer may fire a little before `performance.now()` reaches the end.
+    this.#foldRetry = setTimeout(() => {
+      this.#foldBlockedUntil = 0;
+      this.#foldIfDue();
+    }, delay);
+    return delay;
+  }
+
+  /**
+   * Opens the store's files again after a write through them failed (Chromium fails every later write through a
+   * handle that met a full disk, even once space is free). Reads wait meanwhile: the file is read through them.
+   */
+  async #reopenStore(): Promise<void> {
+    this.#reopening = true;
+    try {
+      await this.#persistence.reopen();
+      this.#reported.delete('reopen');
+    } catch (error) {
+      const delay = this.#retryFoldLater();
+      this.#report(
+        'reopen',
+        storageError(
+          error,
+          `Cannot open ${this.#where()} again after a failed write; trying again in ${Math.round(delay / 1000)} s`,
+        ),
+      );
+    } finally {
+      this.#reopening = false;
+    }
   }
 
   /**

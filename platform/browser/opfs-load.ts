@@ -1,6 +1,6 @@
 /**
- * Opening a database kept in the origin private file system (in the database worker): the stored file tracked by
- * a `PageFile`, the groups journaled after it replayed, and the store behind a `Persistence` (see opfs-store.ts).
+ * Opening a database kept in the origin private file system (in the database worker): the stored file read through
+ * (read-through-file.ts: SQLite reads it page by page, nothing of it loaded), the groups journaled after it replayed, and the store behind a `Persistence` (see opfs-store.ts).
  * A database with no store there yet is moved from IndexedDB if it is kept there (opfs-migration.ts), or starts empty.
  */
 import type { SqlJsStatic } from 'sql.js';
@@ -10,8 +10,8 @@ import { CHUNK_BYTES, damaged, type Loaded, storageError } from './journal-load.
 import type { ProblemListener } from './journaled-database.js';
 import { deleteIndexedDb, indexedDbHas, moveFromIndexedDb } from './opfs-migration.js';
 import { OpfsStore, opfsAvailable } from './opfs-store.js';
-import { PageFile } from './page-file.js';
 import { OpfsPersistence } from './persistence.js';
+import { ReadThroughFile } from './read-through-file.js';
 import { SqlEngine } from './sql-engine.js';
 
 export async function loadOpfs(
@@ -44,11 +44,11 @@ export async function loadOpfs(
   const { store } = opened;
   // Left by a move from IndexedDB cut short after this store was complete.
   if (await indexedDbHas(name).catch(() => false)) await deleteIndexedDb(name).catch(() => {});
-  const { image, baseSeq, groups } = opened.loaded;
-  let file: PageFile | undefined;
+  const { baseSeq, groups } = opened.loaded;
+  let file: ReadThroughFile | undefined;
   let engine: SqlEngine | undefined;
   try {
-    file = PageFile.open(await sqlJs, image, CHUNK_BYTES);
+    file = ReadThroughFile.open(await sqlJs, store, CHUNK_BYTES);
     engine = new SqlEngine(file.db);
     let statements = 0;
     for (const group of groups) {
@@ -80,7 +80,7 @@ async function createEmpty(
   name: string,
 ): Promise<{ loaded: Omit<Loaded, 'layout' | 'texts'>; store: OpfsStore }> {
   const store = await OpfsStore.create(name, new Uint8Array(0), 0);
-  const file = PageFile.open(await sqlJs, new Uint8Array(0), CHUNK_BYTES);
+  const file = ReadThroughFile.open(await sqlJs, store, CHUNK_BYTES);
   const engine = new SqlEngine(file.db);
   return {
     store,

@@ -9,6 +9,8 @@ import type { SqlJsStatic } from 'sql.js';
 import { CHUNK_BYTES, deletedByBrowser, type Loaded, load, openStore } from './journal-load.js';
 import type { ProblemListener } from './journaled-database.js';
 import { OpfsStore } from './opfs-store.js';
+import { ReadThroughFile } from './read-through-file.js';
+import { SqlEngine } from './sql-engine.js';
 
 /** How long a deletion may wait for other connections to the IndexedDB database to close. */
 const DELETE_DEADLINE_MS = 5_000;
@@ -48,11 +50,30 @@ export async function moveFromIndexedDb(
     loaded.file.close();
     throw error;
   }
-  await deleteIndexedDb(name).catch(() => {});
-  return {
-    loaded: { ...loaded, journalStatements: 0, journalBytes: store.journalBytes, fullRewrite: false },
-    store,
-  };
+  // From here on the file is read through from the new store: the copy in memory goes.
+  loaded.engine.close();
+  loaded.file.close();
+  let file: ReadThroughFile | undefined;
+  try {
+    file = ReadThroughFile.open(await sqlJs, store, CHUNK_BYTES);
+    const engine = new SqlEngine(file.db);
+    await deleteIndexedDb(name).catch(() => {});
+    return {
+      loaded: {
+        ...loaded,
+        file,
+        engine,
+        journalStatements: 0,
+        journalBytes: store.journalBytes,
+        fullRewrite: false,
+      },
+      store,
+    };
+  } catch (error) {
+    file?.close();
+    store.close();
+    throw error;
+  }
 }
 
 /** Deletes the IndexedDB database `name`; rejects if that cannot be done within the deadline. */

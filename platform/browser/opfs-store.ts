@@ -4,7 +4,8 @@
  * written through a sync access handle is not kept in LevelDB. Two files, each held by one `FileSystemSyncAccessHandle`
  * for as long as the store is open (a handle is exclusive: another context cannot open them meanwhile):
  *
- * - `pages`: the SQLite file as of the last fold, byte for byte.
+ * - `pages-0`, `pages-1`, …: the SQLite file as of the last fold, byte for byte, in segments of 8 MiB
+ *   (segmented-file.ts says why), called `pages` below.
  * - `journal`: a frame log (frame-log.ts). It starts with a BASE frame (the journal position `pages` holds), then
  *   holds STATEMENTS frames (each group of statements committed since) and, while a fold is being stored, that
  *   fold's CHUNK frames and its FOLD frame, all under the fold's journal position.
@@ -22,6 +23,8 @@
  */
 import type { SqlStatement } from '../../src/ports.js';
 import { type Frame, FrameLog, type SyncFile } from './frame-log.js';
+import type { PageSource } from './read-through-file.js';
+import { closeAll, SegmentedFile, type SyncHandle } from './segmented-file.js';
 import { decodeStatements, encodeStatements } from './statement-codec.js';
 
 const STATEMENTS = 1;
@@ -30,8 +33,20 @@ const FOLD = 3;
 const BASE = 4;
 /** Ends a fold cut short: written at open after its chunks, so that no later FOLD takes them for its own. */
 const ABANDONED = 5;
+/** The stored file's segments are `pages-0`, `pages-1`, … (segmented-file.ts). */
+const PAGES_PREFIX = 'pages';
 /** A journal shorter than its header holds no store (see frame-log.ts). */
 const JOURNAL_HEADER_BYTES = 16;
+/**
+ * The journal is kept small: a fold is due at 2 MiB of groups, durable writes are refused past 8 MiB while folds keep
+ * failing, and a fold starting it over keeps 8 MiB of its room (a fold's groups and chunks fit in it, so the journal
+ * does not ask Chromium for room again in the usual run of things). Chromium grants a sync access handle room in
+ * doubling steps of its file's size (segmented-file.ts), so a file that must grow near a full disk asks for as much
+ * again as it holds: a small journal keeps that step small, and a fold needs little free space to succeed.
+ */
+export const JOURNAL_FOLD_BYTES = 2 * 1024 * 1024;
+export const JOURNAL_LIMIT_BYTES = 8 * 1024 * 1024;
+const JOURNAL_RESERVE_BYTES = JOURNAL_LIMIT_BYTES;
 
 /** What a fold stores: the file's length and chunk size, and the journal position it holds. */
 export interface FoldMeta {
@@ -41,16 +56,10 @@ export interface FoldMeta {
 }
 
 export interface OpfsLoaded {
-  /** The SQLite file as of the last fold (empty for a store just created). */
-  image: Uint8Array;
-  /** The journal position `image` holds. */
+  /** The journal position the stored file (`pages`, read with `readPages`) holds. */
   baseSeq: number;
   /** The groups of statements committed after it, in order, each with its journal position. */
   groups: { seq: number; statements: SqlStatement[] }[];
-}
-
-interface SyncHandle extends SyncFile {
-  close(): void;
 }
 
 interface FileHandle {
@@ -69,14 +78,21 @@ export function opfsAvailable(): boolean {
   );
 }
 
-export class OpfsStore {
-  readonly #pages: SyncHandle;
-  readonly #journalFile: SyncHandle;
-  readonly #journal: FrameLog;
+export class OpfsStore implements PageSource {
+  readonly #name: string;
+  #pages: SegmentedFile;
+  /** `pages`' size, known without asking the file each time. */
+  #pagesBytes: number;
+  #journalFile: SyncHandle;
+  #journal: FrameLog;
   #closed = false;
+  /** A write failed: the handles are opened again before the next one (see `reopen`). */
+  #failed = false;
 
-  private constructor(pages: SyncHandle, journalFile: SyncHandle, journal: FrameLog) {
+  private constructor(name: string, pages: SegmentedFile, journalFile: SyncHandle, journal: FrameLog) {
+    this.#name = name;
     this.#pages = pages;
+    this.#pagesBytes = pages.getSize();
     this.#journalFile = journalFile;
     this.#journal = journal;
   }
@@ -91,14 +107,17 @@ export class OpfsStore {
     try {
       // No header: no store (never created, or its first store was cut short).
       if (journalFile.getSize() < JOURNAL_HEADER_BYTES) {
-        closeAll(pages, journalFile);
+        closeFiles(pages, journalFile);
         return undefined;
       }
       const { log, frames } = FrameLog.open(journalFile);
-      const store = new OpfsStore(pages, journalFile, log);
+      // A fold to finish writes as far as its file reaches.
+      const folds = frames.filter((frame) => frame.kind === FOLD).map(readFoldPayload);
+      await pages.ensure(Math.max(0, ...folds.map((fold) => fold.fileBytes)));
+      const store = new OpfsStore(name, pages, journalFile, log);
       return { store, loaded: store.#recover(frames) };
     } catch (error) {
-      closeAll(pages, journalFile);
+      closeFiles(pages, journalFile);
       throw error;
     }
   }
@@ -110,41 +129,87 @@ export class OpfsStore {
       // The journal goes first: while it is empty, no half-written `pages` can pass for a store.
       journalFile.truncate(0);
       journalFile.flush();
+      await pages.ensure(image.byteLength);
       writeAll(pages, image, 0);
       pages.truncate(image.byteLength);
       pages.flush();
       const { log } = FrameLog.open(journalFile);
       log.append([baseFrame(seq, image.byteLength)]);
       log.flush();
-      return new OpfsStore(pages, journalFile, log);
+      return new OpfsStore(name, pages, journalFile, log);
     } catch (error) {
-      closeAll(pages, journalFile);
+      closeFiles(pages, journalFile);
       throw error;
     }
   }
 
   /** Stores a committed group; with `strict`, durable (flushed) when this returns. Returns the bytes it took. */
   append(seq: number, statements: readonly SqlStatement[], durability: 'strict' | 'relaxed'): number {
-    this.#checkOpen();
+    this.#checkWritable();
+    const payload = encodeStatements(statements);
     const before = this.#journal.size;
-    this.#journal.append([{ kind: STATEMENTS, seq, payload: encodeStatements(statements) }]);
-    if (durability === 'strict') {
-      try {
-        this.#journal.flush();
-      } catch (error) {
-        // The group is refused: it must not be found stored at the next open either.
-        this.#journal.cut(before);
-        throw error;
+    return this.#failingMarked(() => {
+      this.#journal.append([{ kind: STATEMENTS, seq, payload }]);
+      if (durability === 'strict') {
+        try {
+          this.#journal.flush();
+        } catch (error) {
+          // The group is refused: it must not be found stored at the next open either.
+          this.#journal.cut(before);
+          throw error;
+        }
       }
-    }
-    return this.#journal.size - before;
+      return this.#journal.size - before;
+    });
+  }
+
+  /** Opens what a fold of a file of `fileBytes` writes to (the segments it reaches); before `fold`. */
+  async prepareFold(fileBytes: number): Promise<void> {
+    this.#checkWritable();
+    await this.#pages.ensure(fileBytes);
   }
 
   /** Stores a fold: `chunks` (chunk number → bytes) changed since the last one; `meta` the file they make. */
   fold(meta: FoldMeta, chunks: ReadonlyMap<number, Uint8Array>): void {
-    this.writeFold(meta, chunks);
-    this.applyFold(meta, chunks);
-    this.finishFold(meta);
+    this.#checkWritable();
+    this.#failingMarked(() => {
+      this.writeFold(meta, chunks);
+      this.applyFold(meta, chunks);
+      this.finishFold(meta);
+    });
+  }
+
+  /**
+   * Whether a write failed since the files were opened. Chromium keeps failing writes through a handle that once
+   * met a full disk or quota (QuotaExceededError) even after space is freed, so the store takes no more writes
+   * until `reopen` has opened its files again.
+   */
+  get needsReopen(): boolean {
+    return this.#failed;
+  }
+
+  /**
+   * Opens the files again after a failed write, keeping what they hold: a torn frame at the journal's end is cut,
+   * and the chunks of a fold cut short are marked abandoned. Nothing may read or write the store meanwhile (its
+   * files are closed for a moment). If this fails, the store stays closed-for-writes and may be reopened again.
+   */
+  async reopen(): Promise<void> {
+    if (this.#closed) throw new DOMException('The store is closed', 'InvalidStateError');
+    closeFiles(this.#pages, this.#journalFile);
+    const { pages, journalFile } = await openHandles(this.#name);
+    try {
+      await pages.ensure(this.#pagesBytes);
+      const { log, frames } = FrameLog.open(journalFile);
+      this.#pages = pages;
+      this.#journalFile = journalFile;
+      this.#journal = log;
+      this.#pagesBytes = pages.getSize();
+      this.#abandonCutFold(frames);
+      this.#failed = false;
+    } catch (error) {
+      closeFiles(pages, journalFile);
+      throw error;
+    }
   }
 
   /** Step (1) of a fold, apart only so that a test can stop after it: the chunks and the FOLD frame, flushed. */
@@ -168,15 +233,34 @@ export class OpfsStore {
       if (at < meta.fileBytes) writeAll(this.#pages, bytes.subarray(0, meta.fileBytes - at), at);
     }
     this.#pages.truncate(meta.fileBytes);
+    this.#pagesBytes = meta.fileBytes;
     this.#pages.flush();
   }
 
-  /** Step (3): the journal starts over from the fold. */
+  /** Step (3): the journal starts over from the fold, keeping its room (see `JOURNAL_RESERVE_BYTES`). */
   finishFold(meta: FoldMeta): void {
     this.#checkOpen();
-    this.#journal.reset();
+    this.#journal.reset(JOURNAL_RESERVE_BYTES);
     this.#journal.append([baseFrame(meta.seq, meta.fileBytes)]);
     this.#journal.flush();
+  }
+
+  /** The stored file's size in bytes (as of the last fold). */
+  get pagesBytes(): number {
+    return this.#pagesBytes;
+  }
+
+  /** Reads the stored file at `at` into `into`; returns how many bytes were read (fewer past its end). */
+  readPages(into: Uint8Array, at: number): number {
+    this.#checkOpen();
+    return this.#pages.read(into, { at });
+  }
+
+  /** The whole stored file (as of the last fold), read into memory. */
+  readImage(): Uint8Array {
+    const image = new Uint8Array(this.#pagesBytes);
+    if (image.byteLength > 0) readAll(this.#pages, image);
+    return image;
   }
 
   /** The journal's size in bytes (what a fold would make room of). */
@@ -187,7 +271,7 @@ export class OpfsStore {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    closeAll(this.#pages, this.#journalFile);
+    closeFiles(this.#pages, this.#journalFile);
   }
 
   /** The image and the groups after it, from the journal's frames; a fold a kill left after step (1) is finished. */
@@ -218,19 +302,40 @@ export class OpfsStore {
       chunks = new Map();
       chunksSeq = -1;
     }
-    if (chunks.size > 0) {
-      // A fold cut short: mark it, before anything else is appended after its chunks.
-      this.#journal.append([{ kind: ABANDONED, seq: chunksSeq, payload: new Uint8Array(0) }]);
-      this.#journal.flush();
-    }
+    this.#abandonCutFold(frames);
     if (completed !== undefined) {
       // Killed during step (2) or (3): step (2) again; the journal is started over by the next fold.
       this.applyFold(completed.meta, completed.chunks);
       baseSeq = completed.meta.seq;
     }
-    const image = new Uint8Array(this.#pages.getSize());
-    if (image.byteLength > 0) readAll(this.#pages, image);
-    return { image, baseSeq, groups: groups.filter((group) => group.seq > baseSeq) };
+    return { baseSeq, groups: groups.filter((group) => group.seq > baseSeq) };
+  }
+
+  /** Marks the chunks of a fold cut short at the journal's end, before anything else is appended after them. */
+  #abandonCutFold(frames: readonly Frame[]): void {
+    let at = frames.length;
+    while (at > 0 && frames[at - 1]!.kind === CHUNK) at--;
+    const seq = frames[frames.length - 1]?.seq;
+    if (at === frames.length || seq === undefined) return;
+    this.#journal.append([{ kind: ABANDONED, seq, payload: new Uint8Array(0) }]);
+    this.#journal.flush();
+  }
+
+  /** Runs `write`; if it throws, the store takes no more writes until reopened. */
+  #failingMarked<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (error) {
+      this.#failed = true;
+      throw error;
+    }
+  }
+
+  #checkWritable(): void {
+    this.#checkOpen();
+    if (this.#failed) {
+      throw new DOMException('A write failed: the store must be opened again first', 'InvalidStateError');
+    }
   }
 
   #checkOpen(): void {
@@ -287,29 +392,23 @@ export async function rootDirectory(): Promise<FileSystemDirectoryHandle> {
   return root.getDirectoryHandle(ROOT_DIRECTORY, { create: true });
 }
 
-async function openHandles(name: string): Promise<{ pages: SyncHandle; journalFile: SyncHandle }> {
+async function openHandles(name: string): Promise<{ pages: SegmentedFile; journalFile: SyncHandle }> {
   const directory = await (await rootDirectory()).getDirectoryHandle(storeDirectoryName(name), {
     create: true,
   });
-  const pagesHandle = (await directory.getFileHandle('pages', { create: true })) as unknown as FileHandle;
   const journalHandle = (await directory.getFileHandle('journal', { create: true })) as unknown as FileHandle;
-  const pages = await pagesHandle.createSyncAccessHandle();
+  const journalFile = await journalHandle.createSyncAccessHandle();
   try {
-    return { pages, journalFile: await journalHandle.createSyncAccessHandle() };
+    return { pages: await SegmentedFile.open(directory, PAGES_PREFIX), journalFile };
   } catch (error) {
-    pages.close();
+    closeAll([journalFile]);
     throw error;
   }
 }
 
-function closeAll(...handles: SyncHandle[]): void {
-  for (const handle of handles) {
-    try {
-      handle.close();
-    } catch {
-      // already closed
-    }
-  }
+function closeFiles(pages: SegmentedFile, journalFile: SyncHandle): void {
+  pages.close();
+  closeAll([journalFile]);
 }
 
 function writeAll(file: SyncFile, bytes: Uint8Array, at: number): void {

@@ -39,7 +39,34 @@ export function fileImage(bytes: number): Uint8Array {
   return new Uint8Array(new ArrayBuffer(bytes + Math.ceil(bytes * GROWTH_ROOM)), 0, bytes);
 }
 
-export class PageFile {
+/**
+ * A sql.js database file whose changed chunks a fold stores: held whole in memory (`PageFile`, for IndexedDB) or
+ * read from the stored file as SQLite asks for it (`ReadThroughFile`, read-through-file.ts, for the origin private
+ * file system).
+ */
+export interface TrackedFile {
+  readonly db: SqlJsDatabase;
+  readonly chunkBytes: number;
+  /** Marks every chunk changed (the whole file is to be stored again). */
+  markAllChanged(): void;
+  /**
+   * The chunks changed since the last call, cut at `fileBytes` (SQLite's page count times page size), chunks past
+   * the end left out. Each is a copy the caller may keep, or a buffer the file no longer writes to.
+   */
+  takeChanged(fileBytes: number): Map<number, Uint8Array>;
+  /** Gives chunks back after a fold that failed to store them, so the next fold stores them again. */
+  restoreChanged(chunks: Iterable<number>): void;
+  /** The chunks taken last were stored: the file may let go of what it kept of them. */
+  stored(): void;
+  /** Whether the writes seen account for the file SQLite describes (`fileBytes`: page count × page size). */
+  verify(fileBytes: number): boolean;
+  /** Why reading the stored file failed since the last call, if the file reads it (undefined for one in memory). */
+  takeReadFailure(): unknown;
+  /** Stops watching and closes the database (closing twice is harmless). */
+  close(): void;
+}
+
+export class PageFile implements TrackedFile {
   readonly db: SqlJsDatabase;
   readonly chunkBytes: number;
   #bytes: Uint8Array;
@@ -114,6 +141,14 @@ export class PageFile {
     for (const chunk of chunks) this.#changed.add(chunk);
   }
 
+  /** Nothing to let go: the chunks taken were copies. */
+  stored(): void {}
+
+  /** Never: the whole file is in memory. */
+  takeReadFailure(): unknown {
+    return undefined;
+  }
+
   /** Whether the writes seen account for the file SQLite describes (`fileBytes`: page count × page size). */
   verify(fileBytes: number): boolean {
     return this.#size === fileBytes && this.#bytes.length >= fileBytes;
@@ -157,7 +192,7 @@ export class PageFile {
 }
 
 /** A valid SQLite file with no tables (one page), so that even a new database starts from an image sql.js copies. */
-function emptyDatabaseImage(sql: SqlJsStatic): Uint8Array {
+export function emptyDatabaseImage(sql: SqlJsStatic): Uint8Array {
   const watching = watcher;
   watcher = undefined;
   const scratch = new sql.Database();

@@ -6,7 +6,7 @@
 import type { SqlStatement } from '../../src/ports.js';
 import { recordBytes, type SqlTexts, toRecords } from './journal-records.js';
 import type { JournalStore } from './journal-store.js';
-import type { FoldMeta, OpfsStore } from './opfs-store.js';
+import { type FoldMeta, JOURNAL_FOLD_BYTES, JOURNAL_LIMIT_BYTES, type OpfsStore } from './opfs-store.js';
 import type { FoldWriter } from './stored-chunks.js';
 
 export type Durability = 'strict' | 'relaxed';
@@ -27,6 +27,13 @@ export interface Persistence {
    * one before.
    */
   fold(meta: FoldMeta, chunks: Map<number, Uint8Array>): Promise<void>;
+  /** How long the journal may grow before a fold is due. */
+  readonly foldBytes: number;
+  /** How long the journal may grow while folds fail before durable writes are refused. */
+  readonly journalLimitBytes: number;
+  /** A write failed and the store takes no more until `reopen` has opened it again (nothing may read it meanwhile). */
+  readonly needsReopen: boolean;
+  reopen(): Promise<void>;
   close(): void;
 }
 
@@ -60,6 +67,15 @@ export class IdbPersistence implements Persistence {
     await this.store.dropThrough(meta.seq).catch(() => {});
   }
 
+  readonly foldBytes = 8 * 1024 * 1024;
+  /** A journal this long still loads at open (`getAll()`) in seconds. */
+  readonly journalLimitBytes = 32 * 1024 * 1024;
+
+  /** IndexedDB's connection is opened again by the database itself when it is closed from outside. */
+  readonly needsReopen = false;
+
+  async reopen(): Promise<void> {}
+
   close(): void {
     this.store.close();
   }
@@ -67,11 +83,14 @@ export class IdbPersistence implements Persistence {
 
 /**
  * The origin private file system: each group one frame of the journal file (flushed when strict), each fold written
- * into the file in place behind its copy in the journal. Synchronous underneath (a sync access handle): a group is
- * stored before the next one is applied, which is what group commit needs anyway.
+ * into the file in place behind its copy in the journal. Synchronous underneath (sync access handles): a group is
+ * stored before the next one is applied, which is what group commit needs anyway. A fold first opens the segments
+ * its file reaches (asynchronous); the chunks it stores were taken before and are not written to meanwhile.
  */
 export class OpfsPersistence implements Persistence {
   readonly #store: OpfsStore;
+  readonly foldBytes = JOURNAL_FOLD_BYTES;
+  readonly journalLimitBytes = JOURNAL_LIMIT_BYTES;
 
   constructor(store: OpfsStore) {
     this.#store = store;
@@ -82,8 +101,17 @@ export class OpfsPersistence implements Persistence {
   }
 
   async fold(meta: FoldMeta, chunks: Map<number, Uint8Array>): Promise<void> {
+    await this.#store.prepareFold(meta.fileBytes);
     this.#store.fold(meta, chunks);
     chunks.clear();
+  }
+
+  get needsReopen(): boolean {
+    return this.#store.needsReopen;
+  }
+
+  reopen(): Promise<void> {
+    return this.#store.reopen();
   }
 
   close(): void {

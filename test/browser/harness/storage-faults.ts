@@ -220,19 +220,19 @@ export async function patchDatabaseWorker(
         const truncate = syncHandle.truncate;
         syncHandle.truncate = function (this: unknown, size: number) {
           truncate.call(this, size);
-          // The file cut to a fold's length: its chunks are in the journal and written in place, not yet flushed.
+          // The file's last segment cut to a fold's length (platform/browser/segmented-file.ts does that at every
+          // fold): the fold's chunks are in the journal and written in place, not yet flushed. (The journal is cut
+          // only to its 16-byte header or its reserve, and when a failed write is taken back.)
+          if (size <= 16) return;
+          patch.stats.opfsFolds++;
+          if (patch.options.reportFolds) console.log(`${foldMark} opfs ${patch.stats.opfsFolds}`);
           const { options, stats } = patch;
-          if (size > 16 && options.holdFoldMs > 0 && ++patch.foldTransactions === options.holdFoldAt) {
+          if (options.holdFoldMs > 0 && ++patch.foldTransactions === options.holdFoldAt) {
             console.log(`${holdMark} ${JSON.stringify(stats)}`);
             const until = Date.now() + options.holdFoldMs;
             while (Date.now() < until) {
               // Busy: the fold cannot go on to its flush and the journal's new start.
             }
-          }
-          // A fold's journal starting over from its header (16 bytes, see platform/browser/frame-log.ts).
-          if (size === 16) {
-            patch.stats.opfsFolds++;
-            if (patch.options.reportFolds) console.log(`${foldMark} opfs ${patch.stats.opfsFolds}`);
           }
         };
       }

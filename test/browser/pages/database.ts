@@ -32,9 +32,13 @@ exposeContract<DatabaseContractContext>(databaseContract, {
 globalThis.__openDatabase = (name) => opener.open(name);
 globalThis.__opfsFiles = async (name) => {
   const directory = await (await rootDirectory()).getDirectoryHandle(storeDirectoryName(name));
-  const sizes: Record<string, number> = {};
-  for (const file of ['pages', 'journal']) {
-    sizes[file] = (await (await directory.getFileHandle(file)).getFile()).size;
+  // The stored file's segments (pages-0, pages-1, …) summed as `pages`.
+  const sizes: Record<string, number> = { pages: 0 };
+  sizes.journal = (await (await directory.getFileHandle('journal')).getFile()).size;
+  for (let segment = 0; ; segment++) {
+    const handle = await directory.getFileHandle(`pages-${segment}`).catch(() => undefined);
+    if (handle === undefined) break;
+    sizes.pages! += (await handle.getFile()).size;
   }
   return sizes;
 };

@@ -44,8 +44,8 @@ async function handle(request: OpfsRequest): Promise<unknown> {
       const opened = await OpfsStore.open(request.name);
       if (opened === undefined) return 'none';
       store = opened.store;
-      const { image, baseSeq, groups } = opened.loaded;
-      return { image: [...image], baseSeq, groups, journalBytes: store.journalBytes };
+      const { baseSeq, groups } = opened.loaded;
+      return { image: [...store.readImage()], baseSeq, groups, journalBytes: store.journalBytes };
     }
     case 'append':
       store!.append(request.seq, request.statements, request.durability);

@@ -65,7 +65,7 @@ export class Workload {
     }
     const { store, loaded } = opened;
     this.#store = store;
-    const image = loaded.image;
+    const image = store.readImage();
     const expected = expectedImage(this.shape, loaded.baseSeq);
     if (image.byteLength !== expected.byteLength)
       problems.push(`image ${image.byteLength} B, not ${expected.byteLength}`);
