@@ -1,6 +1,6 @@
 /**
- * A sql.js database made durable by IndexedDB (runs in the database worker): a journal of committed statements
- * and, folded from it now and then, the SQLite file's changed pages (see journal-store.ts).
+ * A sql.js database made durable by a journal of committed statements and, folded from it now and then, the SQLite
+ * file's changed pages (runs in the database worker), kept in IndexedDB or the origin private file system.
  *
  * Writes are applied in groups (group commit): the writes that arrived while the previous group was being stored
  * are applied together inside one SQLite transaction, each in its own savepoint, and that transaction stays open
@@ -14,13 +14,13 @@
  * journal stays) and is retried with backoff; if folds keep failing until the journal is too long to reload
  * comfortably, durable writes are refused with a typed error until one succeeds.
  *
- * About 500 lines because this class is the one owner of three things that decide on the same state (whether a
- * group's transaction is open, which journal position is stored, which connection is live): group commit, folds, and
- * getting IndexedDB back after it was closed or deleted (which swaps the connection, re-stores the whole file and
- * refuses or lets through the groups waiting meanwhile). Where groups and folds are stored is apart
- * (persistence.ts: IndexedDB or the origin private file system), as are loading (journal-load.ts, opfs-load.ts), the
- * record format (journal-records.ts), page tracking (page-file.ts), id floors (sequence-floors.ts) and how a fold is
- * stored in IndexedDB (stored-chunks.ts).
+ * About 550 lines because this class is the one owner of three things that decide on the same state (whether a
+ * group's transaction is open, which journal position is stored, which connection or files are live): group commit,
+ * folds, and getting the store back after it failed (IndexedDB closed or deleted: the connection swapped, the whole
+ * file stored again; OPFS files that refused a write: opened again while reads wait). Where groups and folds are
+ * stored is apart (persistence.ts: IndexedDB or the origin private file system), as are loading (journal-load.ts,
+ * opfs-load.ts), the record format (journal-records.ts), the file in memory or read through (page-file.ts,
+ * read-through-file.ts), id floors (sequence-floors.ts) and how a fold is stored (stored-chunks.ts, opfs-store.ts).
  */
 import type { SqlJsStatic } from 'sql.js';
 import { SpotflowError } from '../../src/errors.js';

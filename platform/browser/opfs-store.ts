@@ -23,16 +23,23 @@
  */
 import type { SqlStatement } from '../../src/ports.js';
 import { type Frame, FrameLog, type SyncFile } from './frame-log.js';
+import {
+  ABANDONED,
+  BASE,
+  baseFrame,
+  CHUNK,
+  chunkPayload,
+  FOLD,
+  type FoldMeta,
+  foldPayload,
+  readChunkPayload,
+  readFoldPayload,
+  STATEMENTS,
+} from './opfs-frames.js';
 import type { PageSource } from './read-through-file.js';
 import { closeAll, SegmentedFile, type SyncHandle } from './segmented-file.js';
 import { decodeStatements, encodeStatements } from './statement-codec.js';
 
-const STATEMENTS = 1;
-const CHUNK = 2;
-const FOLD = 3;
-const BASE = 4;
-/** Ends a fold cut short: written at open after its chunks, so that no later FOLD takes them for its own. */
-const ABANDONED = 5;
 /** The stored file's segments are `pages-0`, `pages-1`, … (segmented-file.ts). */
 const PAGES_PREFIX = 'pages';
 /** A journal shorter than its header holds no store (see frame-log.ts). */
@@ -47,13 +54,6 @@ const JOURNAL_HEADER_BYTES = 16;
 export const JOURNAL_FOLD_BYTES = 2 * 1024 * 1024;
 export const JOURNAL_LIMIT_BYTES = 8 * 1024 * 1024;
 const JOURNAL_RESERVE_BYTES = JOURNAL_LIMIT_BYTES;
-
-/** What a fold stores: the file's length and chunk size, and the journal position it holds. */
-export interface FoldMeta {
-  seq: number;
-  fileBytes: number;
-  chunkBytes: number;
-}
 
 export interface OpfsLoaded {
   /** The journal position the stored file (`pages`, read with `readPages`) holds. */
@@ -77,6 +77,8 @@ export function opfsAvailable(): boolean {
     typeof scope.FileSystemFileHandle?.prototype?.createSyncAccessHandle === 'function'
   );
 }
+
+export type { FoldMeta } from './opfs-frames.js';
 
 export class OpfsStore implements PageSource {
   readonly #name: string;
@@ -341,37 +343,6 @@ export class OpfsStore implements PageSource {
   #checkOpen(): void {
     if (this.#closed) throw new DOMException('The store is closed', 'InvalidStateError');
   }
-}
-
-function baseFrame(seq: number, fileBytes: number): Frame {
-  const payload = new Uint8Array(8);
-  new DataView(payload.buffer).setFloat64(0, fileBytes);
-  return { kind: BASE, seq, payload };
-}
-
-function chunkPayload(chunk: number, bytes: Uint8Array): Uint8Array {
-  const payload = new Uint8Array(4 + bytes.byteLength);
-  new DataView(payload.buffer).setUint32(0, chunk);
-  payload.set(bytes, 4);
-  return payload;
-}
-
-function readChunkPayload(frame: Frame): [number, Uint8Array] {
-  const view = new DataView(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength);
-  return [view.getUint32(0), frame.payload.subarray(4)];
-}
-
-function foldPayload(meta: FoldMeta): Uint8Array {
-  const payload = new Uint8Array(12);
-  const view = new DataView(payload.buffer);
-  view.setFloat64(0, meta.fileBytes);
-  view.setUint32(8, meta.chunkBytes);
-  return payload;
-}
-
-function readFoldPayload(frame: Frame): FoldMeta {
-  const view = new DataView(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength);
-  return { seq: frame.seq, fileBytes: view.getFloat64(0), chunkBytes: view.getUint32(8) };
 }
 
 /** The SDK's directory in the origin private file system. */
