@@ -50,7 +50,12 @@ export async function run({ smoke, runs, dir, log }) {
   // records) whatever the phase. The floor has no folds (its figure varies by a few % between windows): half as
   // many puts. `rounds` windows of each per level, alternating ours and the floor; at most 2, since each adds to
   // the backlog the level is about.
-  const levels = smoke ? [100, 300] : [10_000, 200_000];
+  // BENCH_WRITES_LEVELS=200000 measures one level (a quicker A/B of a change that only shows at one).
+  const levels = smoke
+    ? [100, 300]
+    : process.env.BENCH_WRITES_LEVELS
+      ? process.env.BENCH_WRITES_LEVELS.split(',').map(Number)
+      : [10_000, 200_000];
   const window = smoke ? 100 : 6_000;
   const floorWindow = smoke ? 100 : 3_000;
   const rounds = smoke ? 1 : Math.min(runs, 2);
@@ -207,6 +212,7 @@ export async function run({ smoke, runs, dir, log }) {
       const ours = [];
       const floor = [];
       for (let round = 0; round < rounds; round++) {
+        await traceWrites(tab, 'start', log);
         const from = await pending();
         ours.push(
           await measured(`  ours ${number(from)} → ${number(from + window)} pending`, window, async () => {
@@ -217,6 +223,7 @@ export async function run({ smoke, runs, dir, log }) {
             if (index === levels.length - 1 && round === rounds - 1) {
               memoryAtTop = await memory(`at ${number(from + window)}, after the window`);
             }
+            await traceWrites(tab, 'print', log);
             await stop();
             return ms;
           }),
@@ -310,5 +317,62 @@ export async function run({ smoke, runs, dir, log }) {
     await browser.close();
     await server.close();
     if (emulatorUp) await emulator.stop();
+  }
+}
+
+/**
+ * With `BENCH_WRITES_TRACE=1`, what the database worker writes through each OPFS sync access handle in a window
+ * (bytes, writes, flushes, the file's size at the end), to tell the journal's share from the file's segments'.
+ */
+async function traceWrites(tab, what, log) {
+  if (process.env.BENCH_WRITES_TRACE !== '1') return;
+  for (const worker of tab.workers()) {
+    const lines = await worker
+      .evaluate((what) => {
+        const proto = globalThis.FileSystemSyncAccessHandle?.prototype;
+        if (!proto) return [];
+        if (!globalThis.__benchTrace) {
+          const counts = new Map();
+          globalThis.__benchTrace = counts;
+          const entry = (handle) => {
+            const found = counts.get(handle) ?? { bytes: 0, writes: 0, flushes: 0, truncates: 0 };
+            counts.set(handle, found);
+            return found;
+          };
+          const { write, flush, truncate } = proto;
+          proto.write = function (buffer, options) {
+            const written = write.call(this, buffer, options);
+            const counted = entry(this);
+            counted.bytes += written;
+            counted.writes++;
+            return written;
+          };
+          proto.flush = function () {
+            entry(this).flushes++;
+            return flush.call(this);
+          };
+          proto.truncate = function (size) {
+            entry(this).truncates++;
+            return truncate.call(this, size);
+          };
+        }
+        const counts = globalThis.__benchTrace;
+        if (what === 'start') {
+          counts.clear();
+          return [];
+        }
+        return [...counts]
+          .sort(([, a], [, b]) => b.bytes - a.bytes)
+          .slice(0, 6)
+          .map(([handle, c]) => {
+            let size = '?';
+            try {
+              size = handle.getSize();
+            } catch {}
+            return `${c.bytes} B in ${c.writes} writes, ${c.flushes} flushes, ${c.truncates} truncates (file ${size} B)`;
+          });
+      }, what)
+      .catch(() => []);
+    for (const line of lines) log(`    trace: ${line}`);
   }
 }
