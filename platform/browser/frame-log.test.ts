@@ -138,17 +138,6 @@ describe('frame log', () => {
     log.flush();
     expect(texts(FrameLog.open(syncFile(path)).frames)).toEqual(['1:3:new']);
 
-    // Keeping room: the file keeps up to the reserve, and the old frames in it still do not count.
-    const reserved = tempFile();
-    const kept = FrameLog.open(syncFile(reserved)).log;
-    kept.append([frame(1, 'x'.repeat(1_000)), frame(2, 'y'.repeat(1_000))]);
-    kept.flush();
-    kept.reset(1_500);
-    expect(syncFile(reserved).getSize()).toBe(1_500);
-    kept.append([frame(3, 'new')]);
-    kept.flush();
-    expect(texts(FrameLog.open(syncFile(reserved)).frames)).toEqual(['1:3:new']);
-
     // A kill after the new header but before the truncation: the old frames are still in the file, and do not count.
     const killed = tempFile();
     const first = FrameLog.open(syncFile(killed)).log;

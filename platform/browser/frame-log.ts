@@ -139,12 +139,8 @@ export class FrameLog {
     }
   }
 
-  /**
-   * Drops every frame: a new epoch, durable when this returns. The file keeps up to `reserveBytes` of its length
-   * (old frames, never read again: their epoch is the old one), so that later frames fit without the file growing:
-   * Chromium grants a sync access handle room to grow in doubling steps, which a nearly full disk may refuse.
-   */
-  reset(reserveBytes = 0): void {
+  /** Drops every frame: a new epoch, durable when this returns. */
+  reset(): void {
     this.#checkUsable();
     const epoch = (this.#epoch % 0xffff_ffff) + 1;
     try {
@@ -159,9 +155,7 @@ export class FrameLog {
     this.#end = HEADER_BYTES;
     try {
       // Space only: the old frames stopped counting with the header.
-      if (this.#file.getSize() > Math.max(HEADER_BYTES, reserveBytes)) {
-        this.#file.truncate(Math.max(HEADER_BYTES, reserveBytes));
-      }
+      this.#file.truncate(HEADER_BYTES);
     } catch {
       // Left for the next reset (or the next open's cut).
     }

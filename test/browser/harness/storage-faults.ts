@@ -222,7 +222,8 @@ export async function patchDatabaseWorker(
           truncate.call(this, size);
           // The file's last segment cut to a fold's length (platform/browser/segmented-file.ts does that at every
           // fold): the fold's chunks are in the journal and written in place, not yet flushed. (The journal is cut
-          // only to its 16-byte header or its reserve, and when a failed write is taken back.)
+          // to its 16-byte header at a fold; otherwise only at open, or when a failed write is taken back, which
+          // the tests that hold folds do not cause.)
           if (size <= 16) return;
           patch.stats.opfsFolds++;
           if (patch.options.reportFolds) console.log(`${foldMark} opfs ${patch.stats.opfsFolds}`);

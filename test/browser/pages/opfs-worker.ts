@@ -19,6 +19,7 @@ export type OpfsRequest =
   | { op: 'fold' | 'writeFold' | 'applyFold'; meta: FoldMeta; chunks: [number, number[]][] }
   | { op: 'close' }
   | { op: 'openTwice'; name: string }
+  | { op: 'openWhileHeld'; name: string; releaseAfterMs: number }
   | { op: 'appendToJournal'; name: string; bytes: number[] }
   | { op: 'cutJournal'; name: string; bytes: number }
   | { op: 'remove'; name: string }
@@ -61,6 +62,16 @@ async function handle(request: OpfsRequest): Promise<unknown> {
       store?.close();
       store = undefined;
       return null;
+    case 'openWhileHeld': {
+      // The store is open here; a second open waits while it is held, and gets the files once they are let go.
+      const second = OpfsStore.open(request.name);
+      await new Promise((resolve) => setTimeout(resolve, request.releaseAfterMs));
+      store!.close();
+      const opened = await second;
+      if (opened === undefined) return 'none';
+      store = opened.store;
+      return 'opened';
+    }
     case 'openTwice':
       // The store is open (in this worker): a second open of the same files must be refused.
       return OpfsStore.open(request.name).then(
