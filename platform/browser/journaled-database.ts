@@ -342,7 +342,17 @@ export class JournaledDatabase {
       this.#drain();
       return;
     }
-    this.#folding = this.#fold().finally(() => {
+    // What the store must do first (OPFS: open the file's next segment) is done before the chunks are taken; then
+    // this runs again.
+    const preparing = this.#persistence.prepareFold(this.#engine.fileBytes());
+    this.#folding = (
+      preparing === undefined
+        ? this.#fold()
+        : preparing.then(
+            () => undefined,
+            (error: unknown) => this.#foldFailed(error),
+          )
+    ).finally(() => {
       this.#folding = undefined;
       // The journal may have grown past the threshold again meanwhile (with no write to come and notice it).
       this.#foldIfDue();
@@ -385,16 +395,21 @@ export class JournaledDatabase {
       },
       (error: unknown) => {
         this.#file.restoreChanged(taken);
-        const delay = this.#retryFoldLater();
-        const reason = storageError(
-          error,
-          `Cannot store the database ${this.#name} as pages (the journal keeps every write meanwhile); ` +
-            `trying again in ${Math.round(delay / 1000)} s`,
-        );
-        this.#report('fold', reason);
-        return reason;
+        return this.#foldFailed(error);
       },
     );
+  }
+
+  /** A fold (or what it needed first) failed: tried again later, reported once. */
+  #foldFailed(error: unknown): SpotflowError {
+    const delay = this.#retryFoldLater();
+    const reason = storageError(
+      error,
+      `Cannot store the database ${this.#name} as pages (the journal keeps every write meanwhile); ` +
+        `trying again in ${Math.round(delay / 1000)} s`,
+    );
+    this.#report('fold', reason);
+    return reason;
   }
 
   /** Backs off the next fold after a failure (its own, or the store's reopening); returns the delay in ms. */

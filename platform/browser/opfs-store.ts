@@ -90,6 +90,8 @@ export class OpfsStore implements PageSource {
   #closed = false;
   /** A write failed: the handles are opened again before the next one (see `reopen`). */
   #failed = false;
+  /** The journal position of the last group appended (a fold must hold it: see `fold`). */
+  #lastSeq = 0;
 
   private constructor(name: string, pages: SegmentedFile, journalFile: SyncHandle, journal: FrameLog) {
     this.#name = name;
@@ -161,8 +163,14 @@ export class OpfsStore implements PageSource {
           throw error;
         }
       }
+      this.#lastSeq = Math.max(this.#lastSeq, seq);
       return this.#journal.size - before;
     });
+  }
+
+  /** Whether a fold of a file of `fileBytes` can be written now (the segments it reaches are open). */
+  hasRoomFor(fileBytes: number): boolean {
+    return this.#pages.opensUpTo(fileBytes);
   }
 
   /** Opens what a fold of a file of `fileBytes` writes to (the segments it reaches); before `fold`. */
@@ -171,9 +179,15 @@ export class OpfsStore implements PageSource {
     await this.#pages.ensure(fileBytes);
   }
 
-  /** Stores a fold: `chunks` (chunk number → bytes) changed since the last one; `meta` the file they make. */
+  /**
+   * Stores a fold: `chunks` (chunk number → bytes) changed since the last one; `meta` the file they make. Refused if a
+   * group after the fold's position was stored meanwhile: starting the journal over would drop it.
+   */
   fold(meta: FoldMeta, chunks: ReadonlyMap<number, Uint8Array>): void {
     this.#checkWritable();
+    if (this.#lastSeq > meta.seq) {
+      throw new Error(`A fold of journal position ${meta.seq} came after group ${this.#lastSeq} was stored`);
+    }
     this.#failingMarked(() => {
       this.writeFold(meta, chunks);
       this.applyFold(meta, chunks);

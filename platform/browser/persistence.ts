@@ -27,6 +27,11 @@ export interface Persistence {
    * one before.
    */
   fold(meta: FoldMeta, chunks: Map<number, Uint8Array>): Promise<void>;
+  /**
+   * What must happen before a fold of a file of `fileBytes` can start (a promise), or undefined when it can start now.
+   * Called before the chunks are taken: a fold must not wait between taking them and storing them.
+   */
+  prepareFold(fileBytes: number): Promise<void> | undefined;
   /** How long the journal may grow before a fold is due. */
   readonly foldBytes: number;
   /** How long the journal may grow while folds fail before durable writes are refused. */
@@ -71,6 +76,10 @@ export class IdbPersistence implements Persistence {
   /** A journal this long still loads at open (`getAll()`) in seconds. */
   readonly journalLimitBytes = 32 * 1024 * 1024;
 
+  prepareFold(): undefined {
+    return undefined;
+  }
+
   /** IndexedDB's connection is opened again by the database itself when it is closed from outside. */
   readonly needsReopen = false;
 
@@ -84,8 +93,8 @@ export class IdbPersistence implements Persistence {
 /**
  * The origin private file system: each group one frame of the journal file (flushed when strict), each fold written
  * into the file in place behind its copy in the journal. Synchronous underneath (sync access handles): a group is
- * stored before the next one is applied, which is what group commit needs anyway. A fold first opens the segments
- * its file reaches (asynchronous); the chunks it stores were taken before and are not written to meanwhile.
+ * stored before the next one is applied, which is what group commit needs anyway. The segments a fold's file
+ * reaches are opened (asynchronous) before it starts.
  */
 export class OpfsPersistence implements Persistence {
   readonly #store: OpfsStore;
@@ -100,10 +109,17 @@ export class OpfsPersistence implements Persistence {
     return { positions: 1, bytes: this.#store.append(firstSeq, statements, durability) };
   }
 
+  /**
+   * Synchronous from start to end, so that no group is stored between the chunks being taken and the journal
+   * starting over from the fold's position (it would be dropped with the frames before it).
+   */
   async fold(meta: FoldMeta, chunks: Map<number, Uint8Array>): Promise<void> {
-    await this.#store.prepareFold(meta.fileBytes);
     this.#store.fold(meta, chunks);
     chunks.clear();
+  }
+
+  prepareFold(fileBytes: number): Promise<void> | undefined {
+    return this.#store.hasRoomFor(fileBytes) ? undefined : this.#store.prepareFold(fileBytes);
   }
 
   get needsReopen(): boolean {

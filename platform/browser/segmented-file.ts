@@ -57,6 +57,11 @@ export class SegmentedFile implements SyncFile {
     return new SegmentedFile(directory, prefix, segments);
   }
 
+  /** Whether every segment a file of `bytes` needs is open. */
+  opensUpTo(bytes: number): boolean {
+    return this.#segments.length >= Math.ceil(bytes / SEGMENT_BYTES);
+  }
+
   /** Opens (creating) every segment a file of `bytes` needs. */
   async ensure(bytes: number): Promise<void> {
     const needed = Math.ceil(bytes / SEGMENT_BYTES);
