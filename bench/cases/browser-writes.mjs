@@ -39,7 +39,11 @@ const payloadBytes = 256;
  */
 const payloadKind = process.env.BENCH_WRITES_PAYLOAD === 'repeated' ? 'repeated' : 'random';
 const random = payloadKind === 'random';
-/** Where the client keeps its database: IndexedDB (the default) or, with `BENCH_STORAGE=opfs`, the origin private file system. */
+/**
+ * Where the client keeps its database: IndexedDB or, with `BENCH_STORAGE=opfs`, the origin private file system.
+ * Always passed as `storage` (the SDK's own default is OPFS where a worker has it), so that each figure is of the
+ * store it names.
+ */
 const storage = process.env.BENCH_STORAGE === 'opfs' ? 'opfs' : 'indexeddb';
 /** Names the storage in the figures, so that the two do not replace each other in results.json. */
 const onStorage = storage === 'opfs' ? ', storage opfs' : '';
@@ -120,7 +124,7 @@ export async function run({ smoke, runs, dir, log }) {
       reconnectInitialDelayMs: 200,
       reconnectMaxDelayMs: 1_000,
       // The default outbox limits: 200,000 messages, 64 MiB of payload.
-      ...(storage === 'opfs' ? { storage } : {}),
+      storage,
     };
     const start = () => tab.evaluate((options) => globalThis.bench.start(options), options);
     const stop = () => tab.evaluate(() => globalThis.bench.stop());

@@ -7,6 +7,7 @@ export type DatabaseRequest =
       op: 'open';
       name: string;
       wasmUrl: string | undefined;
+      /** Undefined: the worker picks (the origin private file system where it has sync access handles). */
       storage: 'indexeddb' | 'opfs' | undefined;
     }
   | { id: number; op: 'write'; statements: readonly SqlStatement[]; durability: 'strict' | 'relaxed' }

@@ -1,12 +1,15 @@
 /**
- * The database worker: sql.js and its IndexedDB journal run here, so neither a statement, a snapshot fold nor
- * loading a large database ever blocks the page's main thread. One worker serves one database.
+ * The database worker: sql.js and its durable store (the origin private file system, or IndexedDB) run here, so
+ * neither a statement, a snapshot fold nor loading a large database ever blocks the page's main thread. One worker
+ * serves one database. Which store a database gets when the caller names none is decided here, where it can be known
+ * (see `defaultStorage`).
  */
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
 import bundledWasmUrl from 'sql.js/dist/sql-wasm-browser.wasm?url';
 import { SpotflowError } from '../../src/errors.js';
 import type { DatabaseRequest } from './database-protocol.js';
-import { JournaledDatabase } from './journaled-database.js';
+import { JournaledDatabase, type Storage } from './journaled-database.js';
+import { opfsAvailable } from './opfs-store.js';
 import { notify, serveRequests, type WorkerReply } from './worker-rpc.js';
 
 let database: JournaledDatabase | undefined;
@@ -21,7 +24,7 @@ async function handle(request: DatabaseRequest): Promise<WorkerReply> {
         loadSqlJs(request.wasmUrl),
         request.name,
         notify,
-        request.storage,
+        request.storage ?? defaultStorage(),
       );
       return { value: undefined };
     case 'write':
@@ -35,6 +38,14 @@ async function handle(request: DatabaseRequest): Promise<WorkerReply> {
       database = undefined;
       return { value: undefined };
   }
+}
+
+/**
+ * The origin private file system wherever this worker has sync access handles, else IndexedDB. A database kept in
+ * IndexedDB before is moved over at its first open there (opfs-migration.ts).
+ */
+function defaultStorage(): Storage {
+  return opfsAvailable() ? 'opfs' : 'indexeddb';
 }
 
 function opened(): JournaledDatabase {

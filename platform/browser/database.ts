@@ -1,7 +1,7 @@
 /**
- * The `Database` port in browsers: sql.js in a dedicated worker, made durable by an IndexedDB journal (see
- * journaled-database.ts). This side only forwards calls; a write resolves when the worker reports its IndexedDB
- * transaction complete.
+ * The `Database` port in browsers: sql.js in a dedicated worker, made durable by a journal in the origin private
+ * file system or in IndexedDB (see journaled-database.ts). This side only forwards calls; a write resolves when the
+ * worker reports it stored.
  */
 import { SpotflowError } from '../../src/errors.js';
 import type {
@@ -20,7 +20,10 @@ type Connection = WorkerConnection<DatabaseRequest>;
 export interface BrowserDatabaseOptions {
   /** Where sql.js's `sql-wasm-browser.wasm` is served; by default the URL the bundler gave it. */
   sqlWasmUrl?: string;
-  /** Where the database is kept (default `'indexeddb'`; see `BrowserPlatformOptions.storage`). */
+  /**
+   * Where the database is kept: by default `'opfs'` where the database worker has sync access handles, else
+   * `'indexeddb'` (see `BrowserPlatformOptions.storage`).
+   */
   storage?: 'indexeddb' | 'opfs';
 }
 

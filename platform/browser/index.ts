@@ -1,7 +1,8 @@
 /**
- * The browser platform (kiosk and HMI web panels, Electron renderers): sql.js in a worker made durable by an
- * IndexedDB journal, Web Locks for one owner per database, MQTT.js over WebSockets, Brotli from WebAssembly loaded
- * only when a message asks for compression, and the page's own `fetch`. The only place that picks browser packages.
+ * The browser platform (kiosk and HMI web panels, Electron renderers): sql.js in a worker made durable in the origin
+ * private file system (or in IndexedDB where a worker has no sync access handles), Web Locks for one owner per
+ * database, MQTT.js over WebSockets, Brotli from WebAssembly loaded only when a message asks for compression, and the
+ * page's own `fetch`. The only place that picks browser packages.
  */
 import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
 import { invalidArgument } from '../../src/errors.js';
@@ -19,9 +20,11 @@ export interface BrowserPlatformOptions {
   /** Wait for another tab that owns the database to close it, instead of failing with `DATABASE_LOCKED`. */
   waitForLock?: boolean;
   /**
-   * Where the database is kept: `'indexeddb'` (the default) or `'opfs'`, the origin private file system through
-   * sync access handles (Chromium 102+, Firefox 111+, Safari 16.4+), which a kill cannot take with the rest of the
-   * origin's IndexedDB (see the README's browser section).
+   * Where the database is kept: `'opfs'`, the origin private file system through sync access handles (Chromium 102+,
+   * Firefox 111+, Safari 16.4+), which a kill cannot take with the rest of the origin's IndexedDB, or `'indexeddb'`.
+   * By default `'opfs'` where the database worker has sync access handles, else `'indexeddb'`; a database kept in
+   * IndexedDB before is moved into the origin private file system at its first open there. An explicit `'opfs'`
+   * where it is not available fails with `DATABASE_UNAVAILABLE` (see the README's browser section).
    */
   storage?: 'indexeddb' | 'opfs';
 }
@@ -78,7 +81,7 @@ export {
 
 /**
  * The device client in browsers: {@link CoreDeviceClient} with `start` wired to {@link createBrowserPlatform}.
- * `database` names the IndexedDB database that holds the device's state.
+ * `database` names the database that holds the device's state (see `BrowserPlatformOptions.storage` for where).
  *
  * @example
  * ```ts

@@ -4,7 +4,8 @@
 // SIGKILLed at seeded points. A fold is seen from inside the database worker: its first put on `pages`
 // (harness/storage-faults.ts). After each restart the database must open (no new
 // provisioning) and hold at least everything resolved so far; at the end every resolved enqueue must arrive at the
-// emulator under its own id with its own payload.
+// emulator under its own id with its own payload. Each test names its store: all but the OPFS one are about
+// IndexedDB (its folds, journal puts and LevelDB), which is no longer the default where OPFS exists.
 //
 // - Across folds: past two folds (> 4,000 journal records), killed at seeded random points and just after folds
 //   started. Journal records come at the pace of strict IndexedDB commits (~230/s here), so this takes ~45 s on a
@@ -80,7 +81,8 @@ async function killRounds(
     journalPuts: number;
     size: number;
     killsInFolds?: number;
-    storage?: 'indexeddb' | 'opfs';
+    /** Always given: what is counted (journal puts, fold transactions) depends on the store. */
+    storage: 'indexeddb' | 'opfs';
   },
 ): Promise<void> {
   const { size } = expected;
@@ -95,7 +97,7 @@ async function killRounds(
   const options = deviceOptions(link.emulator, {
     database: DATABASE,
     deviceId,
-    ...(expected.storage ? { storage: expected.storage } : {}),
+    storage: expected.storage,
   });
 
   let chromium: KillableBrowser | undefined;
@@ -272,7 +274,7 @@ describe('SIGKILLs of the whole browser across journal folds', () => {
           { at: 'resolved', count: 100 + Math.floor(next() * 300) },
         ],
         // Past at least two folds (one per 2,000 journal statements: two per sequential enqueue).
-        { folds: 2, journalPuts: 2_000, size: SMALL },
+        { folds: 2, journalPuts: 2_000, size: SMALL, storage: 'indexeddb' },
       ),
     150_000,
   );
@@ -289,7 +291,7 @@ describe('SIGKILLs of the whole browser across journal folds', () => {
           { at: 'fold started', delayMs: Math.floor(next() * 100) },
           { at: 'fold started', delayMs: Math.floor(next() * 100) },
         ],
-        { folds: 3, journalPuts: 200, size: LARGE, killsInFolds: 2 },
+        { folds: 3, journalPuts: 200, size: LARGE, killsInFolds: 2, storage: 'indexeddb' },
       ),
     150_000,
   );
@@ -323,7 +325,7 @@ describe('SIGKILLs of the whole browser across journal folds', () => {
           { at: 'held fold', nth: 1 + Math.floor(next() * 16) },
           { at: 'resolved', count: 100 + Math.floor(next() * 400) },
         ],
-        { folds: 1, journalPuts: 1_000, size: SMALL },
+        { folds: 1, journalPuts: 1_000, size: SMALL, storage: 'indexeddb' },
       ),
     120_000,
   );

@@ -72,7 +72,8 @@ async function startClient(
   const page = await openPage(context, 'device.html', name);
   const database = `${name}-${Date.now()}`;
   const deviceId = name;
-  await startInPage(page, deviceOptions(link.emulator, { database, deviceId }));
+  // IndexedDB's faults and its deletion are what these tests are about: not the default store where OPFS exists.
+  await startInPage(page, deviceOptions(link.emulator, { database, deviceId, storage: 'indexeddb' }));
   await pageConnected(page);
   return { page, deviceId, database };
 }

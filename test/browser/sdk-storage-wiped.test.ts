@@ -41,7 +41,8 @@ describe('the browser deletes the IndexedDB store under the client', () => {
     cleanup(() => link.close());
     const profile = tempDir('spotflow-browser-wiped-profile-');
     const deviceId = 'wiped-panel';
-    const options = deviceOptions(link.emulator, { database: DATABASE, deviceId });
+    // IndexedDB's own LevelDB log is torn here: not the default store where OPFS exists.
+    const options = deviceOptions(link.emulator, { database: DATABASE, deviceId, storage: 'indexeddb' });
     let chromium: KillableBrowser | undefined;
     const consoleErrors: string[] = [];
     const restart = async (): Promise<Page> => {

@@ -11,7 +11,7 @@ export interface KioskConfig {
   portalUrl: string;
   /** Default 'kiosk-1'. */
   deviceId: string;
-  /** The IndexedDB database that holds the device's state. Default 'spotflow-kiosk'. */
+  /** The name of the SDK's database that holds the device's state. Default 'spotflow-kiosk'. */
   database: string;
 }
 

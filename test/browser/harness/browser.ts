@@ -27,13 +27,13 @@ export function pageUrl(path: string): string {
 }
 
 /**
- * Launches headless Chromium. Note that `browser.newPage()` makes a new context each time (own IndexedDB, own
+ * Launches headless Chromium (with `extraArgs` after the usual flags). Note that `browser.newPage()` makes a new context each time (own IndexedDB, own
  * Web Locks); pages that must share storage use one context: `newContext(browser)` then `openPage(context, …)`.
  */
-export function launchBrowser(): Promise<Browser> {
+export function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
     headless: true,
     timeout: BROWSER_TIMEOUT_MS,
   });

@@ -1,5 +1,5 @@
 // The Database contract (test/contract/database-contract.ts) against the browser adapter: sql.js in a worker,
-// durable through IndexedDB.
+// durable through IndexedDB (or the origin private file system, see below).
 import { createBrowserDatabaseOpener } from '../../../platform/browser/database.js';
 import { rootDirectory, storeDirectoryName } from '../../../platform/browser/opfs-store.js';
 import type { Database } from '../../../src/ports.js';
@@ -7,9 +7,12 @@ import { type DatabaseContractContext, databaseContract } from '../../contract/d
 import { exposeContract, markReady } from '../harness/in-page.js';
 import './globals.js';
 
-// `?storage=opfs` runs everything here on the origin private file system instead of IndexedDB.
-const storage = new URLSearchParams(location.search).get('storage') === 'opfs' ? 'opfs' : 'indexeddb';
-const opener = createBrowserDatabaseOpener({ storage });
+// IndexedDB unless asked: `?storage=opfs` runs everything here on the origin private file system, and
+// `?storage=default` passes no storage option (the opener's own choice).
+const asked = new URLSearchParams(location.search).get('storage');
+const opener = createBrowserDatabaseOpener(
+  asked === 'default' ? {} : { storage: asked === 'opfs' ? 'opfs' : 'indexeddb' },
+);
 const opened: Database[] = [];
 let counter = 0;
 // Names unique across reloads of this page: IndexedDB outlives the page.

@@ -6,8 +6,12 @@ import type { DeviceClient } from '../../../src/client.js';
 import type { StartOptions } from '../../../src/options.js';
 import type { Database } from '../../../src/ports.js';
 
-/** The browser entry's start options (StartOptions plus waitForLock and sqlWasmUrl). */
-export type PageStartOptions = StartOptions & { waitForLock?: boolean; sqlWasmUrl?: string };
+/** The browser entry's start options (StartOptions plus waitForLock, sqlWasmUrl and storage). */
+export type PageStartOptions = StartOptions & {
+  waitForLock?: boolean;
+  sqlWasmUrl?: string;
+  storage?: 'indexeddb' | 'opfs';
+};
 
 export interface DevicePage {
   client: DeviceClient | undefined;
