@@ -9,7 +9,7 @@ import bundledWasmUrl from 'sql.js/dist/sql-wasm-browser.wasm?url';
 import { SpotflowError } from '../../src/errors.js';
 import type { DatabaseRequest } from './database-protocol.js';
 import { JournaledDatabase, type Storage } from './journaled-database.js';
-import { opfsAvailable } from './opfs-store.js';
+import { opfsAvailable, syncHandlesAreSynchronous } from './opfs-store.js';
 import { notify, serveRequests, type WorkerReply } from './worker-rpc.js';
 
 let database: JournaledDatabase | undefined;
@@ -24,7 +24,7 @@ async function handle(request: DatabaseRequest): Promise<WorkerReply> {
         loadSqlJs(request.wasmUrl),
         request.name,
         notify,
-        request.storage ?? defaultStorage(),
+        request.storage ?? (await defaultStorage()),
       );
       return { value: undefined };
     case 'write':
@@ -41,11 +41,12 @@ async function handle(request: DatabaseRequest): Promise<WorkerReply> {
 }
 
 /**
- * The origin private file system wherever this worker has sync access handles, else IndexedDB. A database kept in
- * IndexedDB before is moved over at its first open there (opfs-migration.ts).
+ * The origin private file system wherever this worker has sync access handles that answer synchronously, else
+ * IndexedDB (Chromium 102–107 had asynchronous ones: a fact of the browser, so the choice never changes between
+ * starts). A database kept in IndexedDB before is moved over at its first open there (opfs-migration.ts).
  */
-function defaultStorage(): Storage {
-  return opfsAvailable() ? 'opfs' : 'indexeddb';
+async function defaultStorage(): Promise<Storage> {
+  return opfsAvailable() && (await syncHandlesAreSynchronous()) ? 'opfs' : 'indexeddb';
 }
 
 function opened(): JournaledDatabase {

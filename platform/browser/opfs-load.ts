@@ -9,7 +9,7 @@ import { LogDamaged } from './frame-log.js';
 import { CHUNK_BYTES, damaged, type Loaded, storageError } from './journal-load.js';
 import type { ProblemListener } from './journaled-database.js';
 import { deleteIndexedDb, indexedDbHas, moveFromIndexedDb } from './opfs-migration.js';
-import { OpfsStore, opfsAvailable } from './opfs-store.js';
+import { OpfsStore, opfsAvailable, syncHandlesAreSynchronous } from './opfs-store.js';
 import { OpfsPersistence } from './persistence.js';
 import { ReadThroughFile } from './read-through-file.js';
 import { SqlEngine } from './sql-engine.js';
@@ -24,6 +24,19 @@ export async function loadOpfs(
       'DATABASE_UNAVAILABLE',
       `Cannot keep the database ${name} in the origin private file system: this browser has no sync access handles ` +
         "in workers (use storage: 'indexeddb')",
+    );
+  }
+  let synchronous: boolean;
+  try {
+    synchronous = await syncHandlesAreSynchronous();
+  } catch (error) {
+    throw opfsError(name, error);
+  }
+  if (!synchronous) {
+    throw new SpotflowError(
+      'DATABASE_UNAVAILABLE',
+      `Cannot keep the database ${name} in the origin private file system: this browser's sync access handles are ` +
+        "asynchronous (Chromium before 108); use storage: 'indexeddb'",
     );
   }
   let opened: Awaited<ReturnType<typeof OpfsStore.open>>;

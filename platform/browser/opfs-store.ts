@@ -66,6 +66,26 @@ interface FileHandle {
   createSyncAccessHandle(): Promise<SyncHandle>;
 }
 
+let handlesChecked: Promise<boolean> | undefined;
+
+/**
+ * Whether this browser's sync access handles answer synchronously, as the store needs: Chromium 102–107 shipped them
+ * with `getSize`, `truncate`, `flush` and `close` returning promises. Found once per worker, on a scratch file.
+ */
+export function syncHandlesAreSynchronous(): Promise<boolean> {
+  handlesChecked ??= (async () => {
+    const root = await rootDirectory();
+    const name = `.probe-${Math.random().toString(36).slice(2)}`;
+    const file = (await root.getFileHandle(name, { create: true })) as unknown as FileHandle;
+    const handle = await file.createSyncAccessHandle();
+    const size: unknown = handle.getSize();
+    await handle.close();
+    await root.removeEntry(name);
+    return typeof size === 'number';
+  })();
+  return handlesChecked;
+}
+
 /** Whether this context can keep a store in the origin private file system (a dedicated worker of a secure origin). */
 export function opfsAvailable(): boolean {
   const scope = globalThis as {
