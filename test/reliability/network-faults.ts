@@ -50,9 +50,12 @@ const checks: Record<string, (facts: CaseFacts) => void> = {
 
 /**
  * Registers the network fault cases for `transport` (one emulator process and one proxy for the file); `only` names
- * the faults to run (all by default).
+ * the faults to run (all by default). The network-*.test.ts files run one fault each, so that the cases, which mostly
+ * wait through their faults, run side by side in separate workers.
  */
 export function describeNetworkFaults(transport: Transport, only?: readonly string[]): void {
+  const unknown = only?.filter((name) => !networkFaults.some((fault) => fault.name === name)) ?? [];
+  if (unknown.length > 0) throw new Error(`no such network fault: ${unknown.join(', ')}`);
   const dataDir = mkdtempSync(join(tmpdir(), `spotflow-reliability-${transport}-`));
   let emulator: EmulatorProcess;
   let proxy: FaultProxy;

@@ -1,3 +1,0 @@
-import { describeNetworkFaults } from './network-faults.js';
-
-describeNetworkFaults('tcp');
