@@ -8,7 +8,7 @@ import { SpotflowError } from '../../src/errors.js';
 import { LogDamaged } from './frame-log.js';
 import { CHUNK_BYTES, damaged, type Loaded, storageError } from './journal-load.js';
 import type { ProblemListener } from './journaled-database.js';
-import { deleteIndexedDb, indexedDbHas, moveFromIndexedDb } from './opfs-migration.js';
+import { indexedDbHas, moveFromIndexedDb, settleIndexedDbBeside } from './opfs-migration.js';
 import { OpfsStore, opfsAvailable, syncHandlesAreSynchronous } from './opfs-store.js';
 import { OpfsPersistence } from './persistence.js';
 import { ReadThroughFile } from './read-through-file.js';
@@ -46,7 +46,14 @@ export async function loadOpfs(
     throw opfsError(name, error);
   }
   if (opened === undefined) {
-    const first = await ((await indexedDbHas(name).catch(() => false))
+    let inIndexedDb: boolean;
+    try {
+      inIndexedDb = await indexedDbHas(name);
+    } catch (error) {
+      // The browser cannot say whether there is an IndexedDB database to move: fail rather than start empty.
+      throw opfsError(name, error);
+    }
+    const first = await (inIndexedDb
       ? moveFromIndexedDb(sqlJs, name, onProblem)
       : createEmpty(sqlJs, name)
     ).catch((error: unknown) => {
@@ -55,8 +62,8 @@ export async function loadOpfs(
     return { persistence: new OpfsPersistence(first.store), loaded: first.loaded };
   }
   const { store } = opened;
-  // Left by a move from IndexedDB cut short after this store was complete.
-  if (await indexedDbHas(name).catch(() => false)) await deleteIndexedDb(name).catch(() => {});
+  // An IndexedDB database beside the store: what a move left behind (deleted), or another client's (reported).
+  await settleIndexedDbBeside(name, onProblem).catch(() => {});
   const { baseSeq, groups } = opened.loaded;
   let file: ReadThroughFile | undefined;
   let engine: SqlEngine | undefined;

@@ -3,22 +3,61 @@
  * opened with `storage: 'opfs'`: the stored file and journal are loaded as IndexedDB's store loads them, the file as
  * it then is becomes the new store's, and only once that store is complete is the IndexedDB database deleted. A kill
  * before that leaves IndexedDB as it was (the next open moves it again); a kill after it leaves an IndexedDB database
- * that the next open deletes.
+ * that the next open deletes, which it knows by a marker file written beside the store before the deletion and
+ * removed after it. An IndexedDB database found beside a store with no marker is someone else's (a client started
+ * with `storage: 'indexeddb'` after the move): it is left as it is, and reported.
  */
 import type { SqlJsStatic } from 'sql.js';
+import { SpotflowError } from '../../src/errors.js';
 import { CHUNK_BYTES, deletedByBrowser, type Loaded, load, openStore } from './journal-load.js';
 import type { ProblemListener } from './journaled-database.js';
-import { OpfsStore } from './opfs-store.js';
+import { OpfsStore, storeDirectory } from './opfs-store.js';
 import { ReadThroughFile } from './read-through-file.js';
 import { SqlEngine } from './sql-engine.js';
 
 /** How long a deletion may wait for other connections to the IndexedDB database to close. */
 const DELETE_DEADLINE_MS = 5_000;
 
-/** Whether an IndexedDB database `name` exists (without creating one). */
+/** Marks an IndexedDB database as moved into the store beside it: the next open may delete it. */
+const MOVED_MARKER = 'moved-from-indexeddb';
+
+/**
+ * Whether an IndexedDB database `name` exists (without creating one). Rejects when the browser cannot say (then
+ * nothing is moved or created: an empty store would hide a database the next open could not tell apart).
+ */
 export async function indexedDbHas(name: string): Promise<boolean> {
+  // Firefox before 126 cannot list databases: taken as none (one kept with storage: 'indexeddb' is not moved).
+  if (typeof indexedDB.databases !== 'function') return false;
   const databases = await indexedDB.databases();
   return databases.some((database) => database.name === name);
+}
+
+/**
+ * At the open of an existing store: deletes the IndexedDB database a move left behind (marked), or reports one that
+ * another client wrote after the move (left as it is).
+ */
+export async function settleIndexedDbBeside(name: string, onProblem: ProblemListener): Promise<void> {
+  const directory = await storeDirectory(name);
+  const marked = await directory.getFileHandle(MOVED_MARKER).then(
+    () => true,
+    () => false,
+  );
+  if (!(await indexedDbHas(name).catch(() => false))) {
+    if (marked) await directory.removeEntry(MOVED_MARKER).catch(() => {});
+    return;
+  }
+  if (marked) {
+    await deleteIndexedDb(name);
+    await directory.removeEntry(MOVED_MARKER).catch(() => {});
+    return;
+  }
+  onProblem(
+    new SpotflowError(
+      'DATABASE_UNAVAILABLE',
+      `An IndexedDB database ${name} exists beside the one in the origin private file system (a client started ` +
+        "with storage: 'indexeddb' wrote it); this client uses the origin private file system's and leaves it as it is",
+    ),
+  );
 }
 
 /**
@@ -57,7 +96,12 @@ export async function moveFromIndexedDb(
   try {
     file = ReadThroughFile.open(await sqlJs, store, CHUNK_BYTES);
     const engine = new SqlEngine(file.db);
-    await deleteIndexedDb(name).catch(() => {});
+    // Marked first, so that a kill between the two leaves a deletion the next open finishes (never one it refuses).
+    const directory = await storeDirectory(name);
+    await directory.getFileHandle(MOVED_MARKER, { create: true });
+    await deleteIndexedDb(name)
+      .then(() => directory.removeEntry(MOVED_MARKER))
+      .catch(() => {});
     return {
       loaded: {
         ...loaded,

@@ -417,10 +417,13 @@ async function openHandles(name: string): Promise<{ pages: SegmentedFile; journa
   }
 }
 
+/** The directory of database `name`'s store, created if missing. */
+export async function storeDirectory(name: string): Promise<FileSystemDirectoryHandle> {
+  return (await rootDirectory()).getDirectoryHandle(storeDirectoryName(name), { create: true });
+}
+
 async function openHandlesOnce(name: string): Promise<{ pages: SegmentedFile; journalFile: SyncHandle }> {
-  const directory = await (await rootDirectory()).getDirectoryHandle(storeDirectoryName(name), {
-    create: true,
-  });
+  const directory = await storeDirectory(name);
   const journalHandle = (await directory.getFileHandle('journal', { create: true })) as unknown as FileHandle;
   const journalFile = await journalHandle.createSyncAccessHandle();
   try {

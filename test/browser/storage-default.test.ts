@@ -72,6 +72,39 @@ describe('storage where OPFS is available (the default)', () => {
     expect(rows).toBe(50);
   });
 
+  it('an IndexedDB database written after the move (storage: indexeddb) is left as it is and reported, not deleted', async () => {
+    const context = await newContext(browser);
+    cleanup(() => context.close());
+    const name = `beside-${Date.now()}`;
+    const writeRow = (page: Page, value: string) =>
+      page.evaluate(
+        async ({ name, value }) => {
+          const db = await globalThis.__openDatabase!(name);
+          const problems: string[] = [];
+          db.onProblem?.((problem) => problems.push(problem.message));
+          await db.write([{ sql: 'CREATE TABLE IF NOT EXISTS t (v TEXT NOT NULL)' }]);
+          await db.write([{ sql: 'INSERT INTO t (v) VALUES (?)', params: [value] }]);
+          const rows = await db.query<{ v: string }>('SELECT v FROM t ORDER BY rowid');
+          await db.close();
+          return { rows: rows.map((row) => row.v), problems };
+        },
+        { name, value },
+      );
+    const byDefault = await openPage(context, 'database.html?storage=default');
+    expect((await writeRow(byDefault, 'in OPFS')).rows).toEqual(['in OPFS']);
+    const inIdb = await openPage(context, 'database.html?storage=indexeddb');
+    expect((await writeRow(inIdb, 'in IndexedDB')).rows).toEqual(['in IndexedDB']);
+    // The default opens OPFS's again, says what it found beside it, and leaves it.
+    const again = await writeRow(byDefault, 'in OPFS again');
+    expect(again.rows).toEqual(['in OPFS', 'in OPFS again']);
+    expect(again.problems).toEqual([expect.stringMatching(/IndexedDB database .* exists beside/)]);
+    expect(await idbNames(byDefault)).toContain(name);
+    expect((await writeRow(inIdb, 'in IndexedDB again')).rows).toEqual([
+      'in IndexedDB',
+      'in IndexedDB again',
+    ]);
+  });
+
   it('a device kept in IndexedDB, started again with no storage option, keeps its registration and every pending message', async () => {
     const dataDir = tempDir('spotflow-browser-storage-default-');
     let emulator: TestEmulator = await startPersistentEmulator(dataDir);
