@@ -20,7 +20,7 @@ export interface BrowserPlatformOptions {
   /** Wait for another tab that owns the database to close it, instead of failing with `DATABASE_LOCKED`. */
   waitForLock?: boolean;
   /**
-   * Where the database is kept: `'opfs'`, the origin private file system through sync access handles (Chromium 102+,
+   * Where the database is kept: `'opfs'`, the origin private file system through sync access handles (Chromium 108+,
    * Firefox 111+, Safari 16.4+), which a kill cannot take with the rest of the origin's IndexedDB, or `'indexeddb'`.
    * By default `'opfs'` where the database worker has sync access handles, else `'indexeddb'`; a database kept in
    * IndexedDB before is moved into the origin private file system at its first open there. An explicit `'opfs'`
