@@ -47,6 +47,8 @@ export async function run({ smoke, runs, warmup, dir, log }) {
       // sql.js holds the database in memory; the browser's default limit (64 MiB of payload) would refuse the backlog
       // plus the bursts of 1 KiB.
       outboxLimits: { maxBytes: 256 * 1024 * 1024 },
+      // The default store (OPFS where the worker has it), or `BENCH_STORAGE=indexeddb|opfs`.
+      ...(process.env.BENCH_STORAGE ? { storage: process.env.BENCH_STORAGE } : {}),
     };
     const startInPage = () => tab.evaluate((options) => globalThis.bench.start(options), options);
     const goOffline = async () => {

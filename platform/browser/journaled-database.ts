@@ -236,6 +236,9 @@ export class JournaledDatabase {
           }
           this.#runReadyReads();
           this.#foldIfDue();
+          // A store that flushes synchronously (OPFS) held the worker while it did: the writes sent meanwhile are
+          // still messages in its queue. Let them in first, so that they go together in the next group.
+          if (group.length > 0 && this.#persistence.synchronous) await afterQueuedMessages();
         } while (this.#writes.length > 0);
       } finally {
         this.#draining = undefined;
@@ -550,6 +553,18 @@ export class JournaledDatabase {
     this.#reported.add(kind);
     this.#onProblem(problem);
   }
+}
+
+/** Resolves after the messages already queued for this worker (a message to itself goes behind them). */
+function afterQueuedMessages(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 }
 
 function refusedForNow(name: string): SpotflowError {

@@ -36,6 +36,8 @@ export interface Persistence {
   readonly foldBytes: number;
   /** How long the journal may grow while folds fail before durable writes are refused. */
   readonly journalLimitBytes: number;
+  /** Whether `append` stores (and flushes) before it returns, holding the worker meanwhile. */
+  readonly synchronous: boolean;
   /** A write failed and the store takes no more until `reopen` has opened it again (nothing may read it meanwhile). */
   readonly needsReopen: boolean;
   reopen(): Promise<void>;
@@ -72,6 +74,7 @@ export class IdbPersistence implements Persistence {
     await this.store.dropThrough(meta.seq).catch(() => {});
   }
 
+  readonly synchronous = false;
   readonly foldBytes = 8 * 1024 * 1024;
   /** A journal this long still loads at open (`getAll()`) in seconds. */
   readonly journalLimitBytes = 32 * 1024 * 1024;
@@ -98,6 +101,7 @@ export class IdbPersistence implements Persistence {
  */
 export class OpfsPersistence implements Persistence {
   readonly #store: OpfsStore;
+  readonly synchronous = true;
   readonly foldBytes = JOURNAL_FOLD_BYTES;
   readonly journalLimitBytes = JOURNAL_LIMIT_BYTES;
 
