@@ -8,6 +8,7 @@ import {
   rootDirectory,
   storeDirectoryName,
 } from '../../../platform/browser/opfs-store.js';
+import type { SyncHandle } from '../../../platform/browser/segmented-file.js';
 import type { SqlStatement } from '../../../src/ports.js';
 import { Workload, type WorkloadShape } from './opfs-workload.js';
 
@@ -29,6 +30,11 @@ export type OpfsRequest =
 
 let store: OpfsStore | undefined;
 let workload: Workload | undefined;
+
+/** A file's sync access handle (the DOM types this project builds with do not have `createSyncAccessHandle`). */
+function syncAccess(file: FileSystemFileHandle): Promise<SyncHandle> {
+  return (file as unknown as { createSyncAccessHandle(): Promise<SyncHandle> }).createSyncAccessHandle();
+}
 
 async function directory(name: string): Promise<FileSystemDirectoryHandle> {
   return (await rootDirectory()).getDirectoryHandle(storeDirectoryName(name), { create: true });
@@ -79,16 +85,14 @@ async function handle(request: OpfsRequest): Promise<unknown> {
         (error: DOMException) => error.name,
       );
     case 'appendToJournal': {
-      const file = await (await directory(request.name)).getFileHandle('journal');
-      const access = await file.createSyncAccessHandle();
+      const access = await syncAccess(await (await directory(request.name)).getFileHandle('journal'));
       access.write(new Uint8Array(request.bytes), { at: access.getSize() });
       access.flush();
       access.close();
       return null;
     }
     case 'cutJournal': {
-      const file = await (await directory(request.name)).getFileHandle('journal');
-      const access = await file.createSyncAccessHandle();
+      const access = await syncAccess(await (await directory(request.name)).getFileHandle('journal'));
       access.truncate(access.getSize() - request.bytes);
       access.flush();
       access.close();
