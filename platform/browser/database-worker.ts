@@ -9,7 +9,7 @@ import bundledWasmUrl from 'sql.js/dist/sql-wasm-browser.wasm?url';
 import { SpotflowError } from '../../src/errors.js';
 import type { DatabaseRequest } from './database-protocol.js';
 import { JournaledDatabase, type Storage } from './journaled-database.js';
-import { opfsAvailable, syncHandlesAreSynchronous } from './opfs-store.js';
+import { AsynchronousHandles, opfsAvailable } from './opfs-files.js';
 import { notify, serveRequests, type WorkerReply } from './worker-rpc.js';
 
 let database: JournaledDatabase | undefined;
@@ -19,13 +19,7 @@ serveRequests(handle, 'The database worker failed');
 async function handle(request: DatabaseRequest): Promise<WorkerReply> {
   switch (request.op) {
     case 'open':
-      // sql.js loads while the stored database is read: neither waits for the other.
-      database = await JournaledDatabase.open(
-        loadSqlJs(request.wasmUrl),
-        request.name,
-        notify,
-        request.storage ?? (await defaultStorage()),
-      );
+      database = await open(request);
       return { value: undefined };
     case 'write':
       return { value: await opened().write(request.statements, request.durability) };
@@ -41,12 +35,22 @@ async function handle(request: DatabaseRequest): Promise<WorkerReply> {
 }
 
 /**
- * The origin private file system wherever this worker has sync access handles that answer synchronously, else
- * IndexedDB (Chromium 102–107 had asynchronous ones: a fact of the browser, so the choice never changes between
- * starts). A database kept in IndexedDB before is moved over at its first open there (opfs-migration.ts).
+ * Opens the database where the caller asked or, by default, in the origin private file system wherever this worker
+ * has sync access handles that answer synchronously, else in IndexedDB (Chromium 102–107 had asynchronous ones: a
+ * fact of the browser, so the choice never changes between starts). A database kept in IndexedDB before is moved
+ * over at its first open in the origin private file system (opfs-migration.ts).
  */
-async function defaultStorage(): Promise<Storage> {
-  return opfsAvailable() && (await syncHandlesAreSynchronous()) ? 'opfs' : 'indexeddb';
+async function open(request: Extract<DatabaseRequest, { op: 'open' }>): Promise<JournaledDatabase> {
+  // sql.js loads while the stored database is read: neither waits for the other.
+  const sqlJs = loadSqlJs(request.wasmUrl);
+  const storage: Storage = request.storage ?? (opfsAvailable() ? 'opfs' : 'indexeddb');
+  try {
+    return await JournaledDatabase.open(sqlJs, request.name, notify, storage);
+  } catch (error) {
+    const asynchronous = (error as { cause?: unknown } | null)?.cause instanceof AsynchronousHandles;
+    if (request.storage !== undefined || !asynchronous) throw error;
+    return JournaledDatabase.open(sqlJs, request.name, notify, 'indexeddb');
+  }
 }
 
 function opened(): JournaledDatabase {

@@ -8,8 +8,9 @@ import { SpotflowError } from '../../src/errors.js';
 import { LogDamaged } from './frame-log.js';
 import { CHUNK_BYTES, damaged, type Loaded, storageError } from './journal-load.js';
 import type { ProblemListener } from './journaled-database.js';
+import { AsynchronousHandles, opfsAvailable } from './opfs-files.js';
 import { indexedDbHas, moveFromIndexedDb, settleIndexedDbBeside } from './opfs-migration.js';
-import { OpfsStore, opfsAvailable, syncHandlesAreSynchronous } from './opfs-store.js';
+import { OpfsStore } from './opfs-store.js';
 import { OpfsPersistence } from './persistence.js';
 import { ReadThroughFile } from './read-through-file.js';
 import { SqlEngine } from './sql-engine.js';
@@ -24,19 +25,6 @@ export async function loadOpfs(
       'DATABASE_UNAVAILABLE',
       `Cannot keep the database ${name} in the origin private file system: this browser has no sync access handles ` +
         "in workers (use storage: 'indexeddb')",
-    );
-  }
-  let synchronous: boolean;
-  try {
-    synchronous = await syncHandlesAreSynchronous();
-  } catch (error) {
-    throw opfsError(name, error);
-  }
-  if (!synchronous) {
-    throw new SpotflowError(
-      'DATABASE_UNAVAILABLE',
-      `Cannot keep the database ${name} in the origin private file system: this browser's sync access handles are ` +
-        "asynchronous (Chromium before 108); use storage: 'indexeddb'",
     );
   }
   let opened: Awaited<ReturnType<typeof OpfsStore.open>>;
@@ -117,5 +105,12 @@ async function createEmpty(
 
 function opfsError(name: string, error: unknown): SpotflowError {
   if (error instanceof LogDamaged || error instanceof RangeError) return damaged(name, error);
+  if (error instanceof AsynchronousHandles) {
+    return new SpotflowError(
+      'DATABASE_UNAVAILABLE',
+      `Cannot keep the database ${name} in the origin private file system: ${error.message}; use storage: 'indexeddb'`,
+      { cause: error },
+    );
+  }
   return storageError(error, `Cannot open the database ${name} in the origin private file system`);
 }

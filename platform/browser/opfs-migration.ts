@@ -11,7 +11,8 @@ import type { SqlJsStatic } from 'sql.js';
 import { SpotflowError } from '../../src/errors.js';
 import { CHUNK_BYTES, deletedByBrowser, type Loaded, load, openStore } from './journal-load.js';
 import type { ProblemListener } from './journaled-database.js';
-import { OpfsStore, storeDirectory } from './opfs-store.js';
+import { storeDirectory } from './opfs-files.js';
+import { OpfsStore } from './opfs-store.js';
 import { ReadThroughFile } from './read-through-file.js';
 import { SqlEngine } from './sql-engine.js';
 

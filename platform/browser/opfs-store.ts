@@ -23,6 +23,7 @@
  */
 import type { SqlStatement } from '../../src/ports.js';
 import { type Frame, FrameLog, type SyncFile } from './frame-log.js';
+import { closeFiles, openHandles } from './opfs-files.js';
 import {
   ABANDONED,
   BASE,
@@ -37,11 +38,9 @@ import {
   STATEMENTS,
 } from './opfs-frames.js';
 import type { PageSource } from './read-through-file.js';
-import { closeAll, SegmentedFile, type SyncHandle } from './segmented-file.js';
+import type { SegmentedFile, SyncHandle } from './segmented-file.js';
 import { decodeStatements, encodeStatements } from './statement-codec.js';
 
-/** The stored file's segments are `pages-0`, `pages-1`, … (segmented-file.ts). */
-const PAGES_PREFIX = 'pages';
 /** A journal shorter than its header holds no store (see frame-log.ts). */
 const JOURNAL_HEADER_BYTES = 16;
 /**
@@ -60,42 +59,6 @@ export interface OpfsLoaded {
   baseSeq: number;
   /** The groups of statements committed after it, in order, each with its journal position. */
   groups: { seq: number; statements: SqlStatement[] }[];
-}
-
-interface FileHandle {
-  createSyncAccessHandle(): Promise<SyncHandle>;
-}
-
-let handlesChecked: Promise<boolean> | undefined;
-
-/**
- * Whether this browser's sync access handles answer synchronously, as the store needs: Chromium 102–107 shipped them
- * with `getSize`, `truncate`, `flush` and `close` returning promises. Found once per worker, on a scratch file.
- */
-export function syncHandlesAreSynchronous(): Promise<boolean> {
-  handlesChecked ??= (async () => {
-    const root = await rootDirectory();
-    const name = `.probe-${Math.random().toString(36).slice(2)}`;
-    const file = (await root.getFileHandle(name, { create: true })) as unknown as FileHandle;
-    const handle = await file.createSyncAccessHandle();
-    const size: unknown = handle.getSize();
-    await handle.close();
-    await root.removeEntry(name);
-    return typeof size === 'number';
-  })();
-  return handlesChecked;
-}
-
-/** Whether this context can keep a store in the origin private file system (a dedicated worker of a secure origin). */
-export function opfsAvailable(): boolean {
-  const scope = globalThis as {
-    navigator?: { storage?: { getDirectory?: unknown } };
-    FileSystemFileHandle?: { prototype?: { createSyncAccessHandle?: unknown } };
-  };
-  return (
-    typeof scope.navigator?.storage?.getDirectory === 'function' &&
-    typeof scope.FileSystemFileHandle?.prototype?.createSyncAccessHandle === 'function'
-  );
 }
 
 export type { FoldMeta } from './opfs-frames.js';
@@ -292,13 +255,6 @@ export class OpfsStore implements PageSource {
     return this.#pages.read(into, { at });
   }
 
-  /** The whole stored file (as of the last fold), read into memory. */
-  readImage(): Uint8Array {
-    const image = new Uint8Array(this.#pagesBytes);
-    if (image.byteLength > 0) readAll(this.#pages, image);
-    return image;
-  }
-
   /** The journal's size in bytes (what a fold would make room of). */
   get journalBytes(): number {
     return this.#journal.size;
@@ -379,75 +335,9 @@ export class OpfsStore implements PageSource {
   }
 }
 
-/** The SDK's directory in the origin private file system. */
-const ROOT_DIRECTORY = 'spotflow-device';
-
-/** A directory name for `name` that OPFS accepts whatever the name holds (no `/`, never `.` or `..`). */
-export function storeDirectoryName(name: string): string {
-  return `db-${encodeURIComponent(name).replaceAll('.', '%2E')}`;
-}
-
-/** The SDK's directory (holding one directory per database, see `storeDirectoryName`), created if missing. */
-export async function rootDirectory(): Promise<FileSystemDirectoryHandle> {
-  const root = await (
-    globalThis as unknown as {
-      navigator: { storage: { getDirectory(): Promise<FileSystemDirectoryHandle> } };
-    }
-  ).navigator.storage.getDirectory();
-  return root.getDirectoryHandle(ROOT_DIRECTORY, { create: true });
-}
-
-/**
- * How long an open waits for the files while another context still holds them: the owner before this one (whose
- * Web Lock is released when its tab dies, a moment before the browser closes its handles).
- */
-const HELD_FILES_WAIT_MS = 5_000;
-
-/** The store's files, opened; tried again for a while if another context still holds them. */
-async function openHandles(name: string): Promise<{ pages: SegmentedFile; journalFile: SyncHandle }> {
-  const deadline = performance.now() + HELD_FILES_WAIT_MS;
-  for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
-    try {
-      return await openHandlesOnce(name);
-    } catch (error) {
-      const held = (error as { name?: unknown } | null)?.name === 'NoModificationAllowedError';
-      if (!held || performance.now() + delay > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
-}
-
-/** The directory of database `name`'s store, created if missing. */
-export async function storeDirectory(name: string): Promise<FileSystemDirectoryHandle> {
-  return (await rootDirectory()).getDirectoryHandle(storeDirectoryName(name), { create: true });
-}
-
-async function openHandlesOnce(name: string): Promise<{ pages: SegmentedFile; journalFile: SyncHandle }> {
-  const directory = await storeDirectory(name);
-  const journalHandle = (await directory.getFileHandle('journal', { create: true })) as unknown as FileHandle;
-  const journalFile = await journalHandle.createSyncAccessHandle();
-  try {
-    return { pages: await SegmentedFile.open(directory, PAGES_PREFIX), journalFile };
-  } catch (error) {
-    closeAll([journalFile]);
-    throw error;
-  }
-}
-
-function closeFiles(pages: SegmentedFile, journalFile: SyncHandle): void {
-  pages.close();
-  closeAll([journalFile]);
-}
-
 function writeAll(file: SyncFile, bytes: Uint8Array, at: number): void {
   const written = file.write(bytes, { at });
   if (written !== bytes.byteLength) {
     throw new DOMException(`wrote ${written} of ${bytes.byteLength} bytes`, 'QuotaExceededError');
   }
-}
-
-function readAll(file: SyncFile, into: Uint8Array): void {
-  const read = file.read(into, { at: 0 });
-  if (read !== into.byteLength)
-    throw new DOMException(`read ${read} of ${into.byteLength} bytes`, 'NotReadableError');
 }

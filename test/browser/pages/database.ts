@@ -1,7 +1,7 @@
 // The Database contract (test/contract/database-contract.ts) against the browser adapter: sql.js in a worker,
 // durable through IndexedDB (or the origin private file system, see below).
 import { createBrowserDatabaseOpener } from '../../../platform/browser/database.js';
-import { rootDirectory, storeDirectoryName } from '../../../platform/browser/opfs-store.js';
+import { rootDirectory, storeDirectoryName } from '../../../platform/browser/opfs-files.js';
 import type { Database } from '../../../src/ports.js';
 import { type DatabaseContractContext, databaseContract } from '../../contract/database-contract.js';
 import { exposeContract, markReady } from '../harness/in-page.js';

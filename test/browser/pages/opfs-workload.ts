@@ -65,7 +65,7 @@ export class Workload {
     }
     const { store, loaded } = opened;
     this.#store = store;
-    const image = store.readImage();
+    const image = storedImage(store);
     const expected = expectedImage(this.shape, loaded.baseSeq);
     if (image.byteLength !== expected.byteLength)
       problems.push(`image ${image.byteLength} B, not ${expected.byteLength}`);
@@ -118,4 +118,13 @@ export class Workload {
     };
     step();
   }
+}
+
+/** The whole stored file (as of the last fold). */
+export function storedImage(store: OpfsStore): Uint8Array {
+  const image = new Uint8Array(store.pagesBytes);
+  const read = store.readPages(image, 0);
+  if (read !== image.byteLength)
+    throw new Error(`read ${read} of ${image.byteLength} bytes of the stored file`);
+  return image;
 }
