@@ -20,12 +20,13 @@
  * file stored again; OPFS files that refused a write: opened again while reads wait). Where groups and folds are
  * stored is apart (persistence.ts: IndexedDB or the origin private file system), as are loading (journal-load.ts,
  * opfs-load.ts), the record format (journal-records.ts), the file in memory or read through (page-file.ts,
- * read-through-file.ts), id floors (sequence-floors.ts) and how a fold is stored (stored-chunks.ts, opfs-store.ts).
+ * read-through-file.ts), id floors (sequence-floors.ts), when a failed fold is tried again (fold-backoff.ts) and
+ * how a fold is stored (stored-chunks.ts, opfs-store.ts).
  */
 import type { SqlJsStatic } from 'sql.js';
 import { SpotflowError } from '../../src/errors.js';
 import type { SqlStatement, SqlValue, WriteResult } from '../../src/ports.js';
-import { backoffDelay } from '../../src/util/backoff.js';
+import { FoldBackoff } from './fold-backoff.js';
 import { CHUNK_BYTES, deletedByBrowser, type Loaded, load, openStore, storageError } from './journal-load.js';
 import type { JournalStore } from './journal-store.js';
 import { loadOpfs } from './opfs-load.js';
@@ -34,11 +35,10 @@ import { type Durability, IdbPersistence, type Persistence } from './persistence
 import { SequenceFloors } from './sequence-floors.js';
 import { GroupLostError, SqlEngine } from './sql-engine.js';
 import { FoldWriter } from './stored-chunks.js';
+import { afterQueuedMessages } from './worker-rpc.js';
 
 /** Fold the journal once it holds this many statements (replay at open stays short), or the store's bytes. */
 const FOLD_STATEMENTS = 2_000;
-/** Failed folds are tried again after 0.5 s, doubling (with the project's jitter) up to a minute. */
-const FOLD_RETRY = { initialMs: 500, maxMs: 60_000 };
 
 export type { Durability } from './persistence.js';
 /** Where a database is kept: IndexedDB, or the origin private file system (see persistence.ts). */
@@ -82,9 +82,7 @@ export class JournaledDatabase {
   #reopening = false;
   #folding: Promise<SpotflowError | undefined> | undefined;
   #lastFold: Promise<SpotflowError | undefined> | undefined;
-  #foldFailures = 0;
-  #foldBlockedUntil = 0;
-  #foldRetry: ReturnType<typeof setTimeout> | undefined;
+  readonly #foldBackoff = new FoldBackoff(() => this.#foldIfDue());
   /** Every chunk is to be stored again by the next fold (a new database, an upgrade, a database created again). */
   #fullRewrite: boolean;
   /** The IndexedDB database was created again: nothing may be appended before the whole file is stored. */
@@ -165,9 +163,7 @@ export class JournaledDatabase {
       try {
         return this.#engine.query<Row>(sql, params);
       } catch (error) {
-        const failure = this.#file.takeReadFailure();
-        if (failure === undefined) throw error;
-        throw storageError(failure, `Cannot read ${this.#where()}`);
+        throw this.#storeFailure(error);
       }
     });
   }
@@ -179,11 +175,20 @@ export class JournaledDatabase {
     while (this.#draining) await this.#draining;
     // A fold that became due during the one in flight starts when it ends: wait for that one too.
     while (this.#folding) await this.#folding;
-    clearTimeout(this.#foldRetry);
+    this.#foldBackoff.stop();
     this.#broken = new SpotflowError('CLIENT_CLOSED', `The database ${this.#name} is closed`);
     this.#engine.close();
     this.#file.close();
     this.#persistence.close();
+  }
+
+  /**
+   * A statement's failure, or the store's when the statement failed because the stored file could not be read (a
+   * file read through, OPFS): then it is the browser's storage error, not the statement's.
+   */
+  #storeFailure(error: unknown): unknown {
+    const failure = this.#file.takeReadFailure();
+    return failure === undefined ? error : storageError(failure, `Cannot read ${this.#where()}`);
   }
 
   #refusal(): SpotflowError | undefined {
@@ -254,7 +259,7 @@ export class JournaledDatabase {
     }
     let full = this.#journalFull();
     // Folds behind but not failing (a burst of large writes): wait for the fold in flight rather than refuse.
-    while (full && this.#folding && this.#foldFailures === 0) {
+    while (full && this.#folding && !this.#foldBackoff.failing) {
       await this.#folding;
       full = this.#journalFull();
     }
@@ -272,12 +277,13 @@ export class JournaledDatabase {
         statements.push(...write.statements);
       } catch (error) {
         if (!(error instanceof GroupLostError)) {
-          write.reject(error);
+          write.reject(this.#storeFailure(error));
           continue;
         }
         // SQLite rolled back the whole group: the writes applied so far are gone with it.
-        for (const { write: lost } of applied) lost.reject(error.reason);
-        write.reject(error.reason);
+        const reason = this.#storeFailure(error.reason);
+        for (const { write: lost } of applied) lost.reject(reason);
+        write.reject(reason);
         applied = [];
         statements = this.#floors.apply(this.#engine);
       }
@@ -339,7 +345,7 @@ export class JournaledDatabase {
       this.#journalBytes < this.#persistence.foldBytes
     )
       return;
-    if (performance.now() < this.#foldBlockedUntil) return;
+    if (this.#foldBackoff.waiting) return;
     // The store's files must be opened again first: the drain does that (reads wait for it), then folds.
     if (this.#persistence.needsReopen) {
       this.#drain();
@@ -391,8 +397,7 @@ export class JournaledDatabase {
         this.#recreated = false;
         this.#journalStatements -= statements;
         this.#journalBytes -= bytes;
-        this.#foldFailures = 0;
-        this.#foldBlockedUntil = 0;
+        this.#foldBackoff.succeeded();
         this.#reported.delete('fold');
         return undefined;
       },
@@ -405,7 +410,7 @@ export class JournaledDatabase {
 
   /** A fold (or what it needed first) failed: tried again later, reported once. */
   #foldFailed(error: unknown): SpotflowError {
-    const delay = this.#retryFoldLater();
+    const delay = this.#foldBackoff.failed();
     const reason = storageError(
       error,
       `Cannot store the database ${this.#name} as pages (the journal keeps every write meanwhile); ` +
@@ -413,20 +418,6 @@ export class JournaledDatabase {
     );
     this.#report('fold', reason);
     return reason;
-  }
-
-  /** Backs off the next fold after a failure (its own, or the store's reopening); returns the delay in ms. */
-  #retryFoldLater(): number {
-    const delay = backoffDelay(this.#foldFailures, FOLD_RETRY);
-    this.#foldFailures++;
-    this.#foldBlockedUntil = performance.now() + delay;
-    clearTimeout(this.#foldRetry);
-    // The timer ends the wait itself: a timer may fire a little before `performance.now()` reaches the end.
-    this.#foldRetry = setTimeout(() => {
-      this.#foldBlockedUntil = 0;
-      this.#foldIfDue();
-    }, delay);
-    return delay;
   }
 
   /**
@@ -439,7 +430,7 @@ export class JournaledDatabase {
       await this.#persistence.reopen();
       this.#reported.delete('reopen');
     } catch (error) {
-      const delay = this.#retryFoldLater();
+      const delay = this.#foldBackoff.failed();
       this.#report(
         'reopen',
         storageError(
@@ -553,18 +544,6 @@ export class JournaledDatabase {
     this.#reported.add(kind);
     this.#onProblem(problem);
   }
-}
-
-/** Resolves after the messages already queued for this worker (a message to itself goes behind them). */
-function afterQueuedMessages(): Promise<void> {
-  return new Promise((resolve) => {
-    const { port1, port2 } = new MessageChannel();
-    port1.onmessage = () => {
-      port1.close();
-      resolve();
-    };
-    port2.postMessage(null);
-  });
 }
 
 function refusedForNow(name: string): SpotflowError {

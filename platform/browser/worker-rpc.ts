@@ -144,3 +144,15 @@ function fromWire(error: WireError): SpotflowError {
   const cause = error.cause && Object.assign(new Error(error.cause.message), { name: error.cause.name });
   return new SpotflowError(error.code as SpotflowErrorCode, error.message, cause ? { cause } : undefined);
 }
+
+/** Resolves after the messages already queued for this worker (a message to itself goes behind them). */
+export function afterQueuedMessages(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
