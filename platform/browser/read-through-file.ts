@@ -37,7 +37,7 @@ const LONGEST_PAGE = 64 * 1024;
 interface FileContents {
   readonly length: number;
   subarray(start: number, end: number): Uint8Array;
-  set(bytes: ArrayLike<number>, offset?: number): void;
+  set(bytes: Uint8Array, offset?: number): void;
 }
 
 export class ReadThroughFile implements TrackedFile {
@@ -161,35 +161,35 @@ export class ReadThroughFile implements TrackedFile {
     if (length > LONGEST_PAGE) this.#lost = true;
     const into =
       length > this.#scratch.byteLength ? new Uint8Array(length) : this.#scratch.subarray(0, length);
-    let at = start;
-    while (at < end) {
-      const chunk = Math.floor(at / this.chunkBytes);
-      const chunkStart = chunk * this.chunkBytes;
-      const pieceEnd = Math.min(end, chunkStart + this.chunkBytes);
-      const piece = into.subarray(at - start, pieceEnd - start);
+    for (const { chunk, from, to, within } of this.#pieces(start, end)) {
+      const piece = into.subarray(from - start, to - start);
       const held = this.#changed.get(chunk) ?? this.#taken.get(chunk);
-      if (held !== undefined) piece.set(held.subarray(at - chunkStart, pieceEnd - chunkStart));
-      else this.#readStored(piece, at);
-      at = pieceEnd;
+      if (held !== undefined) piece.set(held.subarray(within, within + piece.byteLength));
+      else this.#readStored(piece, from);
     }
     return into;
   }
 
-  #write(bytes: ArrayLike<number>, offset: number): void {
+  /** MEMFS writes a view of SQLite's memory (a typed array) at `offset`. */
+  #write(bytes: Uint8Array, offset: number): void {
     const end = offset + bytes.length;
-    let at = offset;
-    while (at < end) {
-      const chunk = Math.floor(at / this.chunkBytes);
-      const chunkStart = chunk * this.chunkBytes;
-      const pieceEnd = Math.min(end, chunkStart + this.chunkBytes);
-      const target = this.#changedChunk(chunk);
-      const source = ArrayBuffer.isView(bytes)
-        ? (bytes as Uint8Array).subarray(at - offset, pieceEnd - offset)
-        : Array.prototype.slice.call(bytes, at - offset, pieceEnd - offset);
-      target.set(source, at - chunkStart);
-      at = pieceEnd;
+    for (const { chunk, from, to, within } of this.#pieces(offset, end)) {
+      this.#changedChunk(chunk).set(bytes.subarray(from - offset, to - offset), within);
     }
     if (end > this.#size) this.#size = end;
+  }
+
+  /** Bytes `start` to `end` cut at chunk boundaries: each piece's chunk, its range, and where it starts in its chunk. */
+  *#pieces(
+    start: number,
+    end: number,
+  ): Generator<{ chunk: number; from: number; to: number; within: number }> {
+    for (let from = start; from < end; ) {
+      const chunk = Math.floor(from / this.chunkBytes);
+      const to = Math.min(end, (chunk + 1) * this.chunkBytes);
+      yield { chunk, from, to, within: from - chunk * this.chunkBytes };
+      from = to;
+    }
   }
 
   /** The changed copy of `chunk`, made from the newest bytes of it (taken by a fold, or stored) if there is none. */
