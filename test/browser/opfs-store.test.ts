@@ -164,7 +164,7 @@ describe('OPFS store (Chromium, sync access handles in a worker)', () => {
     // Refused once the open has waited its while (5 s) for the holder to let go.
     expect(await call({ op: 'openTwice', name })).toBe('NoModificationAllowedError');
     // Let go within that while (a tab that died, its handles closed a moment after its lock): the open gets them.
-    expect(await call({ op: 'openWhileHeld', name, releaseAfterMs: 300 })).toBe('opened');
+    expect(await call({ op: 'openWhileHeld', name })).toBe('opened');
     await call({ op: 'close' });
     const loaded = await open(name);
     expect(loaded).not.toBe('none');

@@ -143,12 +143,15 @@ async function fillAndFree(context: TestContext, storage: 'indexeddb' | 'opfs'):
     const ms = Math.round(1_500 + next() * 1_500);
     await link.pause();
     const until = Date.now() + ms;
+    // The link's down time is the fault's schedule (seeded), not a wait for a result; the free space sampled
+    // meanwhile is for the log only.
     while (Date.now() < until) {
       lowestFreeMb = Math.min(lowestFreeMb, freeMb(profile));
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await link.resume();
     downs.push(ms);
+    // Up for a seeded while (the schedule again); the loop itself ends on the event it waits for, bounded by 30 s.
     await new Promise((resolve) => setTimeout(resolve, 500 + next() * 1_000));
     quota = await refusedForSpace();
     const { rejected } = await workloadProgress(page);
@@ -177,6 +180,7 @@ async function fillAndFree(context: TestContext, storage: 'indexeddb' | 'opfs'):
     }
     await startWorkload(page, { prefix: `probe${n}-`, callers: 1, sizes: [PAYLOAD], max: 1 });
     probes.push(...(await stopWorkload(page, { timeoutMs: 10_000 })));
+    // Nothing but an enqueue shows that the client takes messages again: probe once a second, bounded above.
     if (!probes.some((o) => o.id !== undefined)) await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
   await startWorkload(page, { prefix: 'after', callers: 4, sizes: [PAYLOAD], max: 20 });

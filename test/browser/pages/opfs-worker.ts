@@ -1,16 +1,11 @@
 // The OPFS store (platform/browser/opfs-store.ts) in a dedicated worker, where sync access handles exist, driven
 // step by step by test/browser/opfs-store.test.ts through pages/opfs.ts. Closing the store between steps leaves the
 // files as a kill at that point would (every step flushes what it wrote).
-import {
-  type FoldMeta,
-  OpfsStore,
-  opfsAvailable,
-  rootDirectory,
-  storeDirectoryName,
-} from '../../../platform/browser/opfs-store.js';
+import { opfsAvailable, rootDirectory, storeDirectoryName } from '../../../platform/browser/opfs-files.js';
+import { type FoldMeta, OpfsStore } from '../../../platform/browser/opfs-store.js';
 import type { SyncHandle } from '../../../platform/browser/segmented-file.js';
 import type { SqlStatement } from '../../../src/ports.js';
-import { Workload, type WorkloadShape } from './opfs-workload.js';
+import { storedImage, Workload, type WorkloadShape } from './opfs-workload.js';
 
 export type OpfsRequest =
   | { op: 'available' }
@@ -20,7 +15,7 @@ export type OpfsRequest =
   | { op: 'fold' | 'writeFold' | 'applyFold'; meta: FoldMeta; chunks: [number, number[]][] }
   | { op: 'close' }
   | { op: 'openTwice'; name: string }
-  | { op: 'openWhileHeld'; name: string; releaseAfterMs: number }
+  | { op: 'openWhileHeld'; name: string }
   | { op: 'appendToJournal'; name: string; bytes: number[] }
   | { op: 'cutJournal'; name: string; bytes: number }
   | { op: 'remove'; name: string }
@@ -30,6 +25,25 @@ export type OpfsRequest =
 
 let store: OpfsStore | undefined;
 let workload: Workload | undefined;
+
+/** Resolves when a sync access handle is next refused because another one holds its file. */
+function firstRefusalOfHeldFiles(): Promise<void> {
+  const prototype = FileSystemFileHandle.prototype as unknown as {
+    createSyncAccessHandle(this: FileSystemFileHandle): Promise<SyncHandle>;
+  };
+  const create = prototype.createSyncAccessHandle;
+  return new Promise((resolve) => {
+    prototype.createSyncAccessHandle = function (this: FileSystemFileHandle) {
+      return create.call(this).catch((error: DOMException) => {
+        if (error.name === 'NoModificationAllowedError') {
+          prototype.createSyncAccessHandle = create;
+          resolve();
+        }
+        throw error;
+      });
+    };
+  });
+}
 
 /** A file's sync access handle (the DOM types this project builds with do not have `createSyncAccessHandle`). */
 function syncAccess(file: FileSystemFileHandle): Promise<SyncHandle> {
@@ -52,7 +66,7 @@ async function handle(request: OpfsRequest): Promise<unknown> {
       if (opened === undefined) return 'none';
       store = opened.store;
       const { baseSeq, groups } = opened.loaded;
-      return { image: [...store.readImage()], baseSeq, groups, journalBytes: store.journalBytes };
+      return { image: [...storedImage(store)], baseSeq, groups, journalBytes: store.journalBytes };
     }
     case 'append':
       store!.append(request.seq, request.statements, request.durability);
@@ -69,9 +83,11 @@ async function handle(request: OpfsRequest): Promise<unknown> {
       store = undefined;
       return null;
     case 'openWhileHeld': {
-      // The store is open here; a second open waits while it is held, and gets the files once they are let go.
+      // The store is open here; a second open waits while it is held, and gets the files once they are let go: they
+      // are let go once the second open has been refused them at least once (the event, not a time).
+      const refused = firstRefusalOfHeldFiles();
       const second = OpfsStore.open(request.name);
-      await new Promise((resolve) => setTimeout(resolve, request.releaseAfterMs));
+      await refused;
       store!.close();
       const opened = await second;
       if (opened === undefined) return 'none';
