@@ -3,24 +3,27 @@
  * in client-assembly.ts; this class only checks each call and hands it to the part that does the work. About 300
  * lines, most of them the doc comments that are the API's reference.
  */
-import { payloadBytes, readWaitOptions } from './call-arguments.js';
+import { readWaitOptions } from './call-arguments.js';
+import {
+  type CheckedMessage,
+  checkBatchCompletion,
+  checkMessage,
+  checkMessageCompletion,
+  checkSendMessage,
+} from './checked-message.js';
 import { type Assembly, assemble, disassemble, releaseStorage, startAssembly } from './client-assembly.js';
 import { checkListener, type DeviceClientEvents } from './client-events.js';
+import { clientInternals } from './client-internals.js';
 import type { CloudMessageHandler, MethodHandler } from './cloud-messages/cloud-messages.js';
-import { abortedError, invalidArgument, SpotflowError } from './errors.js';
+import { invalidArgument, SpotflowError } from './errors.js';
 import type { HubCredentials } from './iothub/connection-string.js';
 import type { DesiredProperties, StartOptions } from './options.js';
-import {
-  type BatchCompletionOptions,
-  batchCompletionKeys,
-  type MessageCompletionOptions,
-  type MessageOptions,
-  messageCompletionKeys,
-  messageOptionKeys,
-  readMessageOptions,
-  sendMessageOptionKeys,
+import type {
+  BatchCompletionOptions,
+  MessageCompletionOptions,
+  MessageOptions,
 } from './outbox/message-options.js';
-import type { OutboxStore } from './outbox/store.js';
+import type { GivenMid } from './outbox/store.js';
 import type { Platform } from './ports.js';
 import type { ReportedProperties } from './twin/twin.js';
 import type { MessagePayload } from './util/json.js';
@@ -150,30 +153,19 @@ export class DeviceClient {
    */
   async enqueueMessage<T>(payload: MessagePayload<T>, options?: MessageOptions): Promise<{ id: string }> {
     this.#assertOpen();
-    const { properties, compression } = readMessageOptions(options, messageOptionKeys);
-    return this.#enqueue(payloadBytes(payload), properties, compression);
+    return this.#enqueue(checkMessage(payload, options));
   }
 
   /** Stores a message that closes a batch (`complete-batch=true`, no payload). */
   async enqueueBatchCompletion(options: BatchCompletionOptions): Promise<{ id: string }> {
     this.#assertOpen();
-    const { properties } = readMessageOptions(options, batchCompletionKeys, ['batchId']);
-    return this.#enqueue(
-      new Uint8Array(),
-      { ...properties, completeBatch: true, ignorePayload: true },
-      'none',
-    );
+    return this.#enqueue(checkBatchCompletion(options));
   }
 
   /** Stores a message that closes a chunked message (`complete-message=true`, no payload). */
   async enqueueMessageCompletion(options: MessageCompletionOptions): Promise<{ id: string }> {
     this.#assertOpen();
-    const { properties } = readMessageOptions(options, messageCompletionKeys, ['messageId']);
-    return this.#enqueue(
-      new Uint8Array(),
-      { ...properties, completeMessage: true, ignorePayload: true },
-      'none',
-    );
+    return this.#enqueue(checkMessageCompletion(options));
   }
 
   /** Enqueues a message and resolves once the hub has acknowledged it (or rejects on `signal`). */
@@ -182,16 +174,8 @@ export class DeviceClient {
     options?: MessageOptions & { signal?: AbortSignal },
   ): Promise<{ id: string }> {
     this.#assertOpen();
-    const { properties, compression } = readMessageOptions(options, sendMessageOptionKeys);
-    const signal = options?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal))
-      throw invalidArgument('signal must be an AbortSignal');
-    if (signal?.aborted) throw abortedError(signal);
-    const bytes = payloadBytes(payload);
-    const waiter = this.#parts.waiters.waiter();
-    const { id } = await this.#enqueue(bytes, properties, compression, waiter.expect);
-    await this.#untilAborted(waiter.sent, signal, () => waiter.cancel(id));
-    return { id };
+    const { message, signal } = checkSendMessage(payload, options);
+    return this.#send(message, signal);
   }
 
   /** How many messages wait in the outbox. */
@@ -274,12 +258,11 @@ export class DeviceClient {
   }
 
   async #enqueue(
-    payload: Uint8Array,
-    properties: Parameters<OutboxStore['add']>[0]['properties'],
-    compression: Parameters<OutboxStore['add']>[0]['compression'],
+    message: CheckedMessage,
+    given?: GivenMid,
     beforeNotify?: (mid: string) => void,
   ): Promise<{ id: string }> {
-    const { mid, dropped } = await this.#parts.outbox.add({ properties, compression, payload });
+    const { mid, dropped } = await this.#parts.outbox.add(message, given);
     if (dropped) {
       this.#parts.events.emit('outboxFull', dropped);
       void this.#parts.waiters.failDropped();
@@ -287,6 +270,28 @@ export class DeviceClient {
     beforeNotify?.(mid);
     this.#parts.sender.notify();
     return { id: mid };
+  }
+
+  async #send(
+    message: CheckedMessage,
+    signal: AbortSignal | undefined,
+    given?: GivenMid,
+  ): Promise<{ id: string }> {
+    const waiter = this.#parts.waiters.waiter();
+    const { id } = await this.#enqueue(message, given, waiter.expect);
+    await this.#untilAborted(waiter.sent, signal, () => waiter.cancel(id));
+    return { id };
+  }
+
+  static {
+    clientInternals.enqueue = (client, message, given) => {
+      client.#assertOpen();
+      return client.#enqueue(message, given);
+    };
+    clientInternals.send = (client, message, given, signal) => {
+      client.#assertOpen();
+      return client.#send(message, signal, given);
+    };
   }
 
   /** Waits for `work`, or rejects when the caller's `signal` aborts (ABORTED) or the client closes (CLIENT_CLOSED). */

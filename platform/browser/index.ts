@@ -1,151 +1,17 @@
 /**
- * The browser platform (kiosk and HMI web panels, Electron renderers): sql.js in a worker made durable in the origin
- * private file system (or in IndexedDB where a worker has no sync access handles), Web Locks for one owner per
- * database, MQTT.js over WebSockets, Brotli from WebAssembly loaded only when a message asks for compression, and the
- * page's own `fetch`. The only place that picks browser packages.
+ * The browser entry (`spotflow-device` in browsers, `spotflow-device/browser`): the browser's `DeviceClient`, its
+ * platform and adapters, and the core's public API.
  */
-import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
-import { invalidArgument } from '../../src/errors.js';
-import type { OutboxLimits, StartOptions } from '../../src/options.js';
-import type { Platform } from '../../src/ports.js';
-import { createBrowserClock } from './clock.js';
-import { createBrowserCompressor } from './compression.js';
-import { createBrowserDatabaseOpener } from './database.js';
-import { createBrowserLock } from './lock.js';
-import { createBrowserMqttConnector } from './mqtt.js';
 
-export interface BrowserPlatformOptions {
-  /** Where sql.js's `sql-wasm-browser.wasm` is served, when the bundler cannot find it. */
-  sqlWasmUrl?: string;
-  /** Wait for another tab that owns the database to close it, instead of failing with `DATABASE_LOCKED`. */
-  waitForLock?: boolean;
-  /**
-   * Where the database is kept: `'opfs'`, the origin private file system through sync access handles (Chromium 108+,
-   * Firefox 111+, Safari 16.4+), which a kill cannot take with the rest of the origin's IndexedDB, or `'indexeddb'`.
-   * By default `'opfs'` where the database worker has sync access handles, else `'indexeddb'`; a database kept in
-   * IndexedDB before is moved into the origin private file system at its first open there. An explicit `'opfs'`
-   * where it is not available fails with `DATABASE_UNAVAILABLE` (see the README's browser section).
-   */
-  storage?: 'indexeddb' | 'opfs';
-}
-
-/**
- * sql.js keeps the whole database in memory, so a browser's outbox is bounded unless the caller sets its own
- * `outboxLimits` (each field given replaces its default; pass `Number.MAX_SAFE_INTEGER` to lift one). At 100,000
- * pending messages of 256 B the page's renderer grew by about 190 MB in our tests; these defaults keep a kiosk far
- * from running out of memory. New messages beyond them fail with `OUTBOX_FULL` (policy `reject`, the default).
- */
-export const browserDefaultOutboxLimits: Readonly<Required<Pick<OutboxLimits, 'maxMessages' | 'maxBytes'>>> =
-  Object.freeze({ maxMessages: 200_000, maxBytes: 64 * 1024 * 1024 });
-
-/** {@link StartOptions} plus what only browsers have. */
-export interface BrowserStartOptions extends StartOptions, BrowserPlatformOptions {}
-
-/**
- * @example
- * const platform = createBrowserPlatform({ waitForLock: true });
- */
-export function createBrowserPlatform(options: BrowserPlatformOptions = {}): Platform {
-  return {
-    name: 'browser',
-    database: createBrowserDatabaseOpener({
-      ...(options.sqlWasmUrl === undefined ? {} : { sqlWasmUrl: options.sqlWasmUrl }),
-      ...(options.storage === undefined ? {} : { storage: options.storage }),
-    }),
-    lock: createBrowserLock({ wait: options.waitForLock === true }),
-    mqtt: createBrowserMqttConnector(),
-    compressor: createBrowserCompressor(),
-    // Called through a wrapper: the window's fetch refuses to run with another `this`.
-    fetch: (input, init) => globalThis.fetch(input, init),
-    defaultTransport: 'websocket',
-    clock: createBrowserClock(),
-    onNetworkHint: listenForOnline,
-  };
-}
-
-/** The window's (or worker's) `online` event: the browser thinks the network is back. */
-function listenForOnline(listener: () => void): () => void {
-  const target = globalThis as unknown as Partial<Pick<Window, 'addEventListener' | 'removeEventListener'>>;
-  if (typeof target.addEventListener !== 'function') return () => {};
-  target.addEventListener('online', listener);
-  return () => target.removeEventListener?.('online', listener);
-}
-
+export * from '../../src/index.js';
+export { type BrowserStartOptions, DeviceClient } from './device-client.js';
 export {
+  type BrowserPlatformOptions,
+  browserDefaultOutboxLimits,
   createBrowserClock,
   createBrowserCompressor,
   createBrowserDatabaseOpener,
   createBrowserLock,
   createBrowserMqttConnector,
-};
-
-/**
- * The device client in browsers: {@link CoreDeviceClient} with `start` wired to {@link createBrowserPlatform}.
- * `database` names the database that holds the device's state (see `BrowserPlatformOptions.storage` for where).
- *
- * @example
- * ```ts
- * import { DeviceClient } from 'spotflow-device';
- * const client = await DeviceClient.start({ provisioningToken, database: 'kiosk', deviceId: 'panel-3' });
- * await client.enqueueMessage({ temperature: 21.5 }, { stream: 'telemetry' });
- * ```
- */
-export class DeviceClient extends CoreDeviceClient {
-  static override start(options: BrowserStartOptions): Promise<DeviceClient> {
-    let platform: BrowserPlatformOptions;
-    let core: StartOptions;
-    try {
-      ({ platform, core } = splitBrowserOptions(options));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return DeviceClient.startOn(createBrowserPlatform(platform), core);
-  }
-}
-
-/** Checks and takes out the browser-only options; the core checks the rest (and refuses what it does not know). */
-function splitBrowserOptions(options: BrowserStartOptions): {
-  platform: BrowserPlatformOptions;
-  core: StartOptions;
-} {
-  if (typeof options !== 'object' || options === null) return { platform: {}, core: options };
-  const { waitForLock, sqlWasmUrl, storage, ...core } = options;
-  if (waitForLock !== undefined && typeof waitForLock !== 'boolean') {
-    throw invalidArgument('waitForLock must be a boolean');
-  }
-  if (
-    sqlWasmUrl !== undefined &&
-    (typeof sqlWasmUrl !== 'string' || sqlWasmUrl === '' || sqlWasmUrl.length > 4096)
-  ) {
-    throw invalidArgument('sqlWasmUrl must be a non-empty URL string');
-  }
-  if (storage !== undefined && storage !== 'indexeddb' && storage !== 'opfs') {
-    throw invalidArgument("storage must be 'indexeddb' or 'opfs'");
-  }
-  if (core.transport === 'tcp') {
-    throw invalidArgument(
-      'browsers reach MQTT only over WebSockets: leave transport out or set it to websocket',
-    );
-  }
-  return {
-    platform: {
-      ...(waitForLock === undefined ? {} : { waitForLock }),
-      ...(sqlWasmUrl === undefined ? {} : { sqlWasmUrl }),
-      ...(storage === undefined ? {} : { storage }),
-    },
-    core: withDefaultLimits(core),
-  };
-}
-
-/** The caller's outbox limits over the browser's defaults; anything but an object is left for the core to refuse. */
-function withDefaultLimits(core: StartOptions): StartOptions {
-  const given = core.outboxLimits;
-  if (given !== undefined && (typeof given !== 'object' || given === null)) return core;
-  const limits: OutboxLimits = { ...browserDefaultOutboxLimits };
-  for (const [key, value] of Object.entries(given ?? {})) {
-    if (value !== undefined) (limits as Record<string, unknown>)[key] = value;
-  }
-  return { ...core, outboxLimits: limits };
-}
-
-export * from '../../src/index.js';
+  createBrowserPlatform,
+} from './platform.js';

@@ -33,6 +33,15 @@ export type MethodHandler = (
   request: { name: string },
 ) => MethodResponse | undefined | Promise<MethodResponse | undefined>;
 
+/**
+ * Thrown by a handler that did not take the message after all (the browser's shared client, when the context it
+ * handed the message to went away): the message stays stored and is handed over again at the next registration.
+ * Internal: not exported to users.
+ */
+export class CloudMessageNotTaken extends Error {
+  override name = 'CloudMessageNotTaken';
+}
+
 const methodTopic = /^\$iothub\/methods\/POST\/([^/]+)\/\?(.*)$/;
 
 /** Cloud-to-device messages (through a durable inbox) and direct methods (SPEC §3). */
@@ -76,6 +85,7 @@ export class CloudMessages {
       try {
         await handler(message);
       } catch (error) {
+        if (error instanceof CloudMessageNotTaken) return false;
         this.reportError(new SpotflowError('INTERNAL', 'A cloud message handler threw', { cause: error }));
       }
     }

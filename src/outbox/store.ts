@@ -57,6 +57,12 @@ export interface NewEntry {
   payload: Uint8Array;
 }
 
+/** An entry's `$.mid` chosen by the caller; `retry`: it may be stored already (see {@link OutboxStore.add}). */
+export interface GivenMid {
+  mid: string;
+  retry: boolean;
+}
+
 /** What an enqueue had to drop to make room (policy `dropOldest`). */
 export interface Dropped {
   messages: number;
@@ -96,9 +102,20 @@ export class OutboxStore {
     return store;
   }
 
-  /** Stores the entry; resolves once it is durable. Applies the outbox limits first. */
-  async add(entry: NewEntry): Promise<{ id: number; mid: string; dropped: Dropped | undefined }> {
-    const mid = randomUuid();
+  /**
+   * Stores the entry; resolves once it is durable. Applies the outbox limits first. `given` is an id chosen by the
+   * caller (another browser context's, for the shared client); with `retry`, the entry may have been stored already
+   * under that id (by an owner that died before it answered), and then it is not stored again.
+   */
+  async add(
+    entry: NewEntry,
+    given?: GivenMid,
+  ): Promise<{ id: number; mid: string; dropped: Dropped | undefined }> {
+    if (given?.retry) {
+      const stored = await this.#idOf(given.mid);
+      if (stored !== undefined) return { id: stored, mid: given.mid, dropped: undefined };
+    }
+    const mid = given?.mid ?? randomUuid();
     const now = this.clock.now();
     const dropped = this.#makeRoom(entry.payload.length, now);
     const statements: SqlStatement[] = [];
@@ -231,6 +248,19 @@ export class OutboxStore {
   async anyUpTo(id: number): Promise<boolean> {
     const rows = await this.db.query('SELECT 1 FROM outbox WHERE id <= ? LIMIT 1', [id]);
     return rows.length > 0;
+  }
+
+  /**
+   * The outbox id of the entry with this `$.mid`, if it is still stored. Newest first: a retried entry is among the
+   * last stored; the column has no index (each enqueue would pay for it), so a miss reads the whole table.
+   */
+  async #idOf(mid: string): Promise<number | undefined> {
+    await this.#commit.settled();
+    const rows = await this.db.query<{ id: number }>(
+      'SELECT id FROM outbox WHERE mid = ? ORDER BY id DESC LIMIT 1',
+      [mid],
+    );
+    return rows[0] === undefined ? undefined : Number(rows[0].id);
   }
 
   /** Whether the entry with this `$.mid` is still stored. */

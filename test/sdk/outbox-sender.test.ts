@@ -140,6 +140,25 @@ describe('the outbox store', () => {
     expect(plain(await store.payloadOf(big!))).toEqual(large);
   });
 
+  it('stores an entry under an id the caller chose once, however often it is retried', async () => {
+    const { db, store } = await openStore();
+    const entry = { properties: {}, compression: 'none' as const, payload: new Uint8Array(5).fill(7) };
+    const first = await store.add(entry, { mid: 'chosen-1', retry: false });
+    await fill(store, 3, 4);
+    // A retry after a takeover: the dead owner stored it already.
+    const again = await store.add(entry, { mid: 'chosen-1', retry: true });
+    expect(again).toEqual({ id: first.id, mid: 'chosen-1', dropped: undefined });
+    // A retry of one the dead owner never stored is stored.
+    const fresh = await store.add(entry, { mid: 'chosen-2', retry: true });
+    expect(fresh.mid).toBe('chosen-2');
+    const mids = await db.query<{ mid: string }>('SELECT mid FROM outbox ORDER BY id');
+    expect(mids.filter((row) => row.mid.startsWith('chosen-')).map((row) => row.mid)).toEqual([
+      'chosen-1',
+      'chosen-2',
+    ]);
+    expect(await store.countStored()).toBe(5);
+  });
+
   it('lets go of a payload once it is uploaded, still counting what was enqueued', async () => {
     const { db, store } = await openStore();
     const payload = new Uint8Array(300_000).fill(4);

@@ -6,11 +6,12 @@ import type { DeviceClient } from '../../../src/client.js';
 import type { StartOptions } from '../../../src/options.js';
 import type { Database } from '../../../src/ports.js';
 
-/** The browser entry's start options (StartOptions plus waitForLock, sqlWasmUrl and storage). */
+/** The browser entry's start options (StartOptions plus waitForLock, sqlWasmUrl, storage and shared). */
 export type PageStartOptions = StartOptions & {
   waitForLock?: boolean;
   sqlWasmUrl?: string;
   storage?: 'indexeddb' | 'opfs';
+  shared?: boolean;
 };
 
 export interface DevicePage {
