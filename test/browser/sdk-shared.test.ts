@@ -63,6 +63,15 @@ async function expectOneConnectionAtATime(emulator: TestEmulator, deviceId: stri
   return entries.filter((entry) => entry.event === 'connected').length;
 }
 
+/** Polls `condition` (a read of page state) every 100 ms for up to 15 s. */
+async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('the condition did not hold within 15 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function expectAllOnce(emulator: TestEmulator, deviceId: string, ids: string[]): Promise<void> {
   expect(new Set(ids).size).toBe(ids.length);
   const messages = await emulatorHasAll(emulator, deviceId, ids);
@@ -76,11 +85,13 @@ async function expectAllOnce(emulator: TestEmulator, deviceId: string, ids: stri
 }
 
 describe('shared: one device for every tab', () => {
-  it('lets three tabs enqueue at once, and tells each of them a desired-properties change', async () => {
+  it('lets three tabs and a worker enqueue at once, and tells each tab a desired-properties change', async () => {
     const context = await newContext(bed.browser);
     const options = sharedOptions(bed.emulator, 'shared-three');
     const pages = await sharedTabs(context, options, 3);
     await pageConnected(pages[2]!);
+    const workerPage = await openPage(context, 'device-worker.html', 'worker');
+    expect(await workerPage.evaluate((options) => inWorker!('start', options), options)).toBe('shared-three');
     // The shared client answers every member of the core client itself (the core's own state is not set on it).
     const notOverridden = await pages[1]!.evaluate(() => {
       const shared = Object.getPrototypeOf(device.client) as object;
@@ -93,8 +104,12 @@ describe('shared: one device for every tab', () => {
     });
     expect(notOverridden).toEqual([]);
 
-    const ids = (await Promise.all(pages.map((page, tab) => enqueueLoop(page, tab, 200)))).flat();
-    expect(ids).toHaveLength(600);
+    const inTabs = Promise.all(pages.map((page, tab) => enqueueLoop(page, tab, 200)));
+    const inWorkerIds = workerPage.evaluate(
+      () => inWorker!('enqueue', { tab: 9, count: 200 }) as Promise<string[]>,
+    );
+    const ids = [...(await inTabs).flat(), ...(await inWorkerIds)];
+    expect(ids).toHaveLength(800);
     await expectAllOnce(bed.emulator, 'shared-three', ids);
 
     const patched = await bed.emulator.api.request('PATCH', '/devices/shared-three/twin/desired', {
@@ -154,35 +169,49 @@ describe('shared: one device for every tab', () => {
     await context.close();
   });
 
-  it('hands each cloud-to-device message and each direct method call to one tab', async () => {
+  it('hands each C2D message and method call to one tab; a message whose tab dies while handling goes to another', async () => {
     const context = await newContext(bed.browser);
     const options = sharedOptions(bed.emulator, 'shared-handlers');
-    const pages = await sharedTabs(context, options, 3);
+    // The owner is a dedicated worker (its database worker nested in it), with no handlers of its own.
+    const workerPage = await openPage(context, 'device-worker.html', 'worker');
+    await workerPage.evaluate((options) => inWorker!('start', options), options);
+    const pages: Page[] = [];
+    for (const tab of [1, 2]) {
+      const page = await openPage(context, 'device.html', `tab-${tab}`);
+      await startInPage(page, options);
+      pages.push(page);
+    }
     await pageConnected(pages[0]!);
-    for (const page of pages.slice(1)) {
-      await page.evaluate(() => {
+    for (const [index, page] of pages.entries()) {
+      await page.evaluate((stalls) => {
         const handled: string[] = [];
         (globalThis as { handled?: string[] }).handled = handled;
         device.client!.onCloudMessage((message) => {
+          // The first tab never finishes with this one: it is killed while handling it.
+          if (message.text() === 'stall' && stalls) {
+            handled.push('stalled');
+            return new Promise<void>(() => {});
+          }
           handled.push(`c2d:${message.text()}`);
         });
         device.client!.onMethod('ping', (payload) => {
           handled.push(`method:${JSON.stringify(payload)}`);
           return { status: 200, payload: { pong: payload } };
         });
-      });
+      }, index === 0);
     }
-    for (let i = 0; i < 5; i++) {
+    const sendCloud = async (body: string) => {
       const sent = await bed.emulator.api.request(
         'POST',
         '/devices/shared-handlers/c2d-messages',
         undefined,
         {
-          body: `hello ${i}`,
+          body,
         },
       );
       expect(sent.status).toBe(202);
-    }
+    };
+    for (let i = 0; i < 5; i++) await sendCloud(`hello ${i}`);
     const answers = [];
     for (let i = 0; i < 3; i++) {
       answers.push(
@@ -190,24 +219,32 @@ describe('shared: one device for every tab', () => {
       );
     }
     expect(answers).toEqual([0, 1, 2].map((i) => ({ status: 200, payload: { pong: { i } } })));
-    const handledIn = async () =>
-      (
-        await Promise.all(
-          pages.slice(1).map((page) => page.evaluate(() => (globalThis as { handled?: string[] }).handled!)),
-        )
-      ).flat();
-    const deadline = Date.now() + 15_000;
-    while (
-      (await handledIn()).filter((entry) => entry.startsWith('c2d:')).length < 5 &&
-      Date.now() < deadline
-    ) {
-      await pages[1]!.waitForTimeout(100);
-    }
-    const handled = await handledIn();
+    const handledIn = (tabs: Page[]) =>
+      Promise.all(tabs.map((page) => page.evaluate(() => (globalThis as { handled?: string[] }).handled!)));
+    await waitUntil(
+      async () => (await handledIn(pages)).flat().filter((entry) => entry.startsWith('c2d:')).length >= 5,
+    );
+    const handled = (await handledIn(pages)).flat();
     expect(handled.filter((entry) => entry.startsWith('c2d:')).sort()).toEqual(
       [0, 1, 2, 3, 4].map((i) => `c2d:hello ${i}`),
     );
     expect(handled.filter((entry) => entry.startsWith('method:'))).toHaveLength(3);
+
+    // Handed to the first tab registered, which hangs on it; once that tab is killed, the other tab gets it.
+    await sendCloud('stall');
+    await sendCloud('after');
+    const [first, second] = pages as [Page, Page];
+    await waitUntil(async () => (await handledIn([first]))[0]!.includes('stalled'));
+    // One message at a time: while the first tab holds 'stall', 'after' waits too.
+    expect((await handledIn([second]))[0]).not.toContain('c2d:after');
+    const crashed = new Promise((resolve) => first.once('crash', resolve));
+    const session = await context.newCDPSession(first);
+    void session.send('Page.crash').catch(() => {});
+    await crashed;
+    await waitUntil(async () => (await handledIn([second]))[0]!.includes('c2d:after'));
+    expect(
+      (await handledIn([second]))[0]!.filter((entry) => entry === 'c2d:stall' || entry === 'c2d:after'),
+    ).toEqual(['c2d:stall', 'c2d:after']);
     await context.close();
   });
 });

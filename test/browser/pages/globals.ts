@@ -52,6 +52,10 @@ declare global {
   var __opfs: ((request: unknown) => Promise<unknown>) | undefined;
   /** pages/device.ts */
   var device: DevicePage;
+  /** pages/device-worker.ts: a request to the device client in the page's worker (pages/device-in-worker.ts). */
+  var inWorker:
+    | ((op: 'start' | 'enqueue' | 'close', args: Record<string, unknown>) => Promise<unknown>)
+    | undefined;
   /** The browser entry (`spotflow-device` in a browser bundle). */
   var spotflow: { DeviceClient: { start(options: PageStartOptions): Promise<DeviceClient> } };
   /** pages/database.ts: the sizes of a database's files in the origin private file system (`storage: 'opfs'`). */

@@ -1,0 +1,46 @@
+// The worker of pages/device-worker.ts: a shared device client in a dedicated worker, driven by requests.
+import * as browserEntry from '../../../platform/browser/index.js';
+
+export interface WorkerRequest {
+  id: number;
+  op: 'start' | 'enqueue' | 'close';
+  args: Record<string, unknown>;
+}
+
+export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+
+let client: browserEntry.DeviceClient | undefined;
+
+const ops: Record<WorkerRequest['op'], (args: Record<string, unknown>) => Promise<unknown>> = {
+  async start(options) {
+    client = await browserEntry.DeviceClient.start({
+      ...(options as unknown as browserEntry.BrowserStartOptions),
+      logger: { debug() {}, info() {}, warn: console.warn, error: console.error },
+    });
+    return client.deviceId;
+  },
+  /** `count` messages `{ tab, n }`, 8 at a time; resolves with their ids. */
+  async enqueue({ tab, count }) {
+    const ids: string[] = [];
+    const run = async (lane: number) => {
+      for (let n = lane; n < (count as number); n += 8) {
+        ids.push((await client!.enqueueMessage({ tab: tab as number, n }, { stream: 'telemetry' })).id);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, lane) => run(lane)));
+    return ids;
+  },
+  async close() {
+    await client?.close();
+  },
+};
+
+self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
+  const { id, op, args } = event.data;
+  try {
+    postMessage({ id, ok: true, value: await ops[op](args) } satisfies WorkerReply);
+  } catch (error) {
+    const { code } = error as { code?: string };
+    postMessage({ id, ok: false, error: `${code}: ${(error as Error).message}` } satisfies WorkerReply);
+  }
+};
