@@ -4,8 +4,11 @@
  * over. What is checked is what a user relies on: every enqueue that resolved in any tab arrives, none twice under
  * different ids, events reach every tab, handlers run once, and the device never has two connections at once.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { TestEmulator } from '../helpers/emulator.js';
 import {
   deviceOptions,
@@ -13,10 +16,21 @@ import {
   emulatorHasAll,
   pageConnected,
   startInPage,
+  startPersistentEmulator,
 } from './device-page.js';
-import { newContext, openPage } from './harness/index.js';
+import { gotoPage, newContext, openPage, startKillableBrowser } from './harness/index.js';
 
 const bed = emulatorAndBrowser();
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
 
 /** Opens `count` tabs and starts a shared client in each; the first is the owner. */
 async function sharedTabs(context: BrowserContext, options: Record<string, unknown>, count: number) {
@@ -76,6 +90,10 @@ async function expectAllOnce(emulator: TestEmulator, deviceId: string, ids: stri
   expect(new Set(ids).size).toBe(ids.length);
   const messages = await emulatorHasAll(emulator, deviceId, ids);
   // Duplicates may arrive (at least once), but only under the id the first copy had: one id per payload.
+  expectOneIdPerPayload(messages);
+}
+
+function expectOneIdPerPayload(messages: unknown[]): void {
   const idOfPayload = new Map<string, string>();
   for (const message of messages as unknown as { mid: string; payloadBase64: string }[]) {
     const known = idOfPayload.get(message.payloadBase64);
@@ -246,5 +264,53 @@ describe('shared: one device for every tab', () => {
       (await handledIn([second]))[0]!.filter((entry) => entry === 'c2d:stall' || entry === 'c2d:after'),
     ).toEqual(['c2d:stall', 'c2d:after']);
     await context.close();
+  });
+
+  it('delivers every enqueue that resolved in any tab before the whole browser was SIGKILLed mid-burst', async () => {
+    const dataDir = tempDir('spotflow-shared-kill-emulator-');
+    const profile = tempDir('spotflow-shared-kill-profile-');
+    let emulator = await startPersistentEmulator(dataDir);
+    const port = emulator.port;
+    const options = deviceOptions(emulator, { database: 'kiosk', deviceId: 'shared-killed', shared: true });
+    let chromium = await startKillableBrowser(profile);
+    try {
+      const pages: Page[] = [];
+      for (let tab = 0; tab < 3; tab++) {
+        const page = await chromium.context.newPage();
+        await gotoPage(page, 'device.html');
+        await startInPage(page, options);
+        pages.push(page);
+      }
+      // Offline, so that every resolved enqueue can only come back from what the owner stored.
+      await emulator.close();
+      for (const [tab, page] of pages.entries()) {
+        await page.evaluate((tab) => {
+          void (async () => {
+            for (let n = 0; ; n++) {
+              const { id } = await device.client!.enqueueMessage({ tab, n, filler: 'x'.repeat(200) });
+              device.resolved.push(id);
+            }
+          })().catch(() => {});
+        }, tab);
+      }
+      for (const page of pages) {
+        await page.waitForFunction(() => device.resolved.length >= 300, null, { timeout: 60_000 });
+      }
+      const resolved = (
+        await Promise.all(pages.map((page) => page.evaluate(() => device.resolved.slice())))
+      ).flat();
+      await chromium.kill();
+
+      chromium = await startKillableBrowser(profile);
+      const page = await chromium.context.newPage();
+      await gotoPage(page, 'device.html');
+      await startInPage(page, options);
+      emulator = await startPersistentEmulator(dataDir, port);
+      const messages = await emulatorHasAll(emulator, 'shared-killed', resolved);
+      expectOneIdPerPayload(messages);
+    } finally {
+      await chromium.kill();
+      await emulator.close();
+    }
   });
 });
