@@ -313,4 +313,31 @@ describe('shared: one device for every tab', () => {
       await emulator.close();
     }
   });
+
+  it('refuses to mix shared and unshared clients of one database with DATABASE_LOCKED', async () => {
+    const context = await newContext(bed.browser);
+    const [plain, shared, second] = [
+      await openPage(context, 'device.html', 'plain'),
+      await openPage(context, 'device.html', 'shared'),
+      await openPage(context, 'device.html', 'second'),
+    ];
+    const startError = (page: Page, options: Record<string, unknown>) =>
+      page.evaluate(async (options) => {
+        try {
+          await device.start(options as never);
+          return 'started';
+        } catch (error) {
+          return (error as { code?: string }).code;
+        }
+      }, options);
+    const unsharedFirst = sharedOptions(bed.emulator, 'mixed-a');
+    await startInPage(plain, { ...unsharedFirst, shared: false });
+    expect(await startError(shared, unsharedFirst)).toBe('DATABASE_LOCKED');
+
+    const sharedFirst = sharedOptions(bed.emulator, 'mixed-b');
+    await startInPage(shared, sharedFirst);
+    expect(await startError(second, { ...sharedFirst, shared: false })).toBe('DATABASE_LOCKED');
+    expect(await startError(second, { ...sharedFirst, shared: 'yes' })).toBe('INVALID_ARGUMENT');
+    await context.close();
+  });
 });

@@ -290,17 +290,24 @@ export class SharedDevice {
     }
     switch (envelope.t) {
       case 'ready': {
-        this.#snapshot = envelope.snapshot;
         const newOwner = this.#ownerId !== envelope.from;
+        const wasConnected = this.#snapshot?.connected === true;
+        this.#snapshot = envelope.snapshot;
         this.#ownerId = envelope.from;
         this.#ready();
         if (!newOwner) return;
+        // The old owner died without a word: its connection went with it.
+        if (wasConnected && !envelope.snapshot.connected)
+          this.#emitLocal('disconnected', { error: undefined });
         this.#announceHandlers();
         for (const id of [...this.#pending.keys()]) this.#dispatch(id);
         return;
       }
       case 'closing':
-        if (this.#ownerId === envelope.from) this.#ownerId = undefined;
+        if (this.#ownerId !== envelope.from) return;
+        this.#ownerId = undefined;
+        // Its connection closes with it; the next owner's 'connected' follows.
+        if (this.#snapshot?.connected) this.#onOwnerEvent('disconnected', { error: undefined });
         return;
       case 'state':
         if (this.#ownerId === envelope.from) this.#snapshot = envelope.snapshot;
