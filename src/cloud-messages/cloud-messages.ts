@@ -42,6 +42,14 @@ export class CloudMessageNotTaken extends Error {
   override name = 'CloudMessageNotTaken';
 }
 
+/** `onMethod`'s arguments: a name IoT Hub accepts in a topic, and a function. */
+export function checkMethodHandler(name: unknown, handler: unknown): void {
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_.\-:]{1,128}$/.test(name)) {
+    throw invalidArgument('A method name is 1-128 letters, digits or _ . - :');
+  }
+  if (typeof handler !== 'function') throw invalidArgument('onMethod needs a handler function');
+}
+
 const methodTopic = /^\$iothub\/methods\/POST\/([^/]+)\/\?(.*)$/;
 
 /** Cloud-to-device messages (through a durable inbox) and direct methods (SPEC §3). */
@@ -94,10 +102,7 @@ export class CloudMessages {
 
   /** Registers the handler of method `name`, replacing an earlier one; returns a function that removes it. */
   onMethod(name: string, handler: MethodHandler): () => void {
-    if (typeof name !== 'string' || !/^[A-Za-z0-9_.\-:]{1,128}$/.test(name)) {
-      throw invalidArgument('A method name is 1-128 letters, digits or _ . - :');
-    }
-    if (typeof handler !== 'function') throw invalidArgument('onMethod needs a handler function');
+    checkMethodHandler(name, handler);
     this.#methods.set(name, handler);
     return () => {
       if (this.#methods.get(name) === handler) this.#methods.delete(name);

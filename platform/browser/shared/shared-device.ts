@@ -6,10 +6,9 @@
  * call still waiting is posted to it again. A message's id is chosen where it was enqueued, so a call the dead owner
  * had stored but not answered is not stored twice.
  *
- * Why a BroadcastChannel and Web Locks rather than a SharedWorker hosting the owner: Chrome on Android has had no
- * SharedWorker, a SharedWorker cannot create the dedicated worker that holds OPFS sync access handles in every
- * browser, and it would be one more script for every bundler to emit. Locks and a channel work in every context
- * that has the database anyway, and cost one structured clone per message per context.
+ * Why a BroadcastChannel and Web Locks rather than a SharedWorker hosting the owner: the README's multi-window
+ * section says (bundlers, Chrome on Android, the database worker). Handlers are in context-handlers.ts. About 400
+ * lines: joining, ownership and relaying calls share the pending calls and the owner's identity.
  */
 import { DeviceClient as CoreDeviceClient } from '../../../src/client.js';
 import type { DeviceClientEvents } from '../../../src/client-events.js';
@@ -23,20 +22,20 @@ import { TypedEvents } from '../../../src/util/events.js';
 import { untilAborted } from '../../../src/util/until-aborted.js';
 import { randomUuid } from '../../../src/util/uuid.js';
 import { type HeldLock, isHeld, requestLock, webLocks } from '../web-locks.js';
+import { ContextHandlers } from './context-handlers.js';
 import { type OwnContext, SharedOwner } from './owner.js';
 import {
   type CallName,
   type Calls,
-  type Delivery,
   type Envelope,
   eventFromWire,
   fromWireError,
-  handlerGone,
   type Outcome,
   type Outgoing,
   outcomeOf,
   type Snapshot,
   sharedNames,
+  toWireError,
 } from './protocol.js';
 
 export interface SharedStartOptions {
@@ -70,8 +69,10 @@ export class SharedDevice {
   readonly #log: Logger;
   readonly #closed = new AbortController();
   readonly #pending = new Map<number, PendingCall>();
-  readonly #cloudHandlers = new Set<CloudMessageHandler>();
-  readonly #methodHandlers = new Map<string, MethodHandler>();
+  readonly #handlers = new ContextHandlers(
+    () => this.#announceHandlers(),
+    (error) => this.events.emit('error', error),
+  );
   #nextCall = 1;
   #snapshot: Snapshot | undefined;
   /** The other context that owns the device, once it said it is ready. */
@@ -145,34 +146,19 @@ export class SharedDevice {
 
   onCloudMessage(handler: CloudMessageHandler): () => void {
     this.assertOpen();
-    if (typeof handler !== 'function') throw invalidArgument('onCloudMessage needs a function');
-    this.#cloudHandlers.add(handler);
-    this.#announceHandlers();
-    return () => {
-      this.#cloudHandlers.delete(handler);
-      this.#announceHandlers();
-    };
+    return this.#handlers.onCloudMessage(handler);
   }
 
   onMethod(name: string, handler: MethodHandler): () => void {
     this.assertOpen();
-    if (typeof name !== 'string' || !/^[A-Za-z0-9_.\-:]{1,128}$/.test(name)) {
-      throw invalidArgument('A method name is 1-128 letters, digits or _ . - :');
-    }
-    if (typeof handler !== 'function') throw invalidArgument('onMethod needs a handler function');
-    this.#methodHandlers.set(name, handler);
-    this.#announceHandlers();
-    return () => {
-      if (this.#methodHandlers.get(name) !== handler) return;
-      this.#methodHandlers.delete(name);
-      this.#announceHandlers();
-    };
+    return this.#handlers.onMethod(name, handler);
   }
 
   /** Closes this context's client; the device goes on in the others (one of them takes over if this one owned it). */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed.abort(new SpotflowError('CLIENT_CLOSED', 'The client was closed while this call waited'));
+      this.#handlers.close();
       for (const pending of [...this.#pending.values()]) {
         pending.controller?.abort();
         pending.settle({
@@ -220,7 +206,11 @@ export class SharedDevice {
       } catch (error) {
         // Before the start resolved, its caller hears why; afterwards the others get their turn, then this one.
         if (this.#onReady !== undefined) throw error;
-        this.events.emit('error', asSpotflowError(error, 'Taking over the shared device failed'));
+        const failure = asSpotflowError(error, 'Taking over the shared device failed');
+        this.events.emit('error', failure);
+        // This context's waiting calls hear it too, rather than wait for an owner that may not come.
+        for (const pending of [...this.#pending.values()])
+          pending.settle({ ok: false, error: toWireError(failure) });
         await this.#sleep(retryOwnershipMs);
         if (this.#closing) return;
       }
@@ -247,7 +237,7 @@ export class SharedDevice {
     const own: OwnContext = {
       id: this.#id,
       emit: (name, payload) => this.#emitLocal(name, payload),
-      handle: (delivery) => this.#handle(delivery),
+      handle: (delivery) => this.#handlers.handle(delivery),
     };
     this.#owner = new SharedOwner(client, this.#channel, own, this.#locks, this.#names, this.#log);
     this.#ownerId = undefined;
@@ -321,9 +311,9 @@ export class SharedDevice {
         return;
       case 'deliver':
         if (envelope.to !== this.#id) return;
-        void this.#handle(envelope.delivery).then((outcome) =>
-          this.#post({ t: 'delivered', to: envelope.from, id: envelope.id, outcome }),
-        );
+        void this.#handlers
+          .handle(envelope.delivery)
+          .then((outcome) => this.#post({ t: 'delivered', to: envelope.from, id: envelope.id, outcome }));
         return;
       default:
         return; // calls and registrations are for the owner
@@ -369,9 +359,18 @@ export class SharedDevice {
       return;
     }
     if (this.#ownerId === undefined) return; // posted when an owner says it is ready
-    pending.posted = true;
-    const floor = Math.min(...this.#pending.keys());
-    this.#post({ t: 'call', id, name: pending.name, args: pending.args, retry, floor });
+    // The oldest call still waiting (a Map keeps insertion order, and ids only grow).
+    const floor = this.#pending.keys().next().value ?? id;
+    try {
+      this.#post({ t: 'call', id, name: pending.name, args: pending.args, retry, floor });
+      pending.posted = true;
+    } catch (error) {
+      // Arguments are checked before they get here; a value the channel cannot clone is still the caller's.
+      pending.settle({
+        ok: false,
+        error: toWireError(invalidArgument('An argument cannot be sent to the owner', { cause: error })),
+      });
+    }
   }
 
   #cancel(id: number): void {
@@ -383,39 +382,9 @@ export class SharedDevice {
   }
 
   #announceHandlers(): void {
-    const cloud = this.#cloudHandlers.size > 0;
-    const methods = [...this.#methodHandlers.keys()];
+    const { cloud, methods } = this.#handlers.registration;
     if (this.#owner !== undefined) this.#owner.setHandlers(this.#id, cloud, methods);
     else if (this.#ownerId !== undefined) this.#post({ t: 'handlers', cloud, methods });
-  }
-
-  /** Runs this context's handlers for a message or method call the owner handed over. */
-  #handle(delivery: Delivery): Promise<Outcome> {
-    const gone: Outcome = {
-      ok: false,
-      error: { code: undefined, name: handlerGone, message: 'No handler here' },
-    };
-    if (delivery.kind === 'method') {
-      const handler = this.#methodHandlers.get(delivery.name);
-      if (handler === undefined || this.#closing) return Promise.resolve(gone);
-      return outcomeOf(() => handler(delivery.payload, { name: delivery.name }));
-    }
-    const handlers = [...this.#cloudHandlers];
-    if (handlers.length === 0 || this.#closing) return Promise.resolve(gone);
-    const { payload, properties, messageId } = delivery.message;
-    const message = { payload, properties, messageId, text: () => new TextDecoder().decode(payload) };
-    return outcomeOf(async () => {
-      for (const handler of handlers) {
-        try {
-          await handler(message);
-        } catch (error) {
-          this.events.emit(
-            'error',
-            new SpotflowError('INTERNAL', 'A cloud message handler threw', { cause: error }),
-          );
-        }
-      }
-    });
   }
 
   #sleep(ms: number): Promise<void> {
