@@ -24,20 +24,24 @@ export function checkMessage(payload: unknown, options: unknown): CheckedMessage
 
 /** `enqueueBatchCompletion(options)`'s message: `complete-batch=true`, no payload. */
 export function checkBatchCompletion(options: unknown): CheckedMessage {
-  const { properties } = readMessageOptions(options, batchCompletionKeys, ['batchId']);
-  return {
-    payload: new Uint8Array(),
-    properties: { ...properties, completeBatch: true, ignorePayload: true },
-    compression: 'none',
-  };
+  return completion(options, batchCompletionKeys, 'batchId', { completeBatch: true });
 }
 
 /** `enqueueMessageCompletion(options)`'s message: `complete-message=true`, no payload. */
 export function checkMessageCompletion(options: unknown): CheckedMessage {
-  const { properties } = readMessageOptions(options, messageCompletionKeys, ['messageId']);
+  return completion(options, messageCompletionKeys, 'messageId', { completeMessage: true });
+}
+
+function completion(
+  options: unknown,
+  allowed: readonly string[],
+  required: 'batchId' | 'messageId',
+  flag: { completeBatch: true } | { completeMessage: true },
+): CheckedMessage {
+  const { properties } = readMessageOptions(options, allowed, [required]);
   return {
     payload: new Uint8Array(),
-    properties: { ...properties, completeMessage: true, ignorePayload: true },
+    properties: { ...properties, ...flag, ignorePayload: true },
     compression: 'none',
   };
 }

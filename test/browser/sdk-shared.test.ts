@@ -103,7 +103,7 @@ function expectOneIdPerPayload(messages: unknown[]): void {
 }
 
 describe('shared: one device for every tab', () => {
-  it('lets three tabs and a worker enqueue at once, and tells each tab a desired-properties change', async () => {
+  it('lets three tabs and a worker enqueue at once, and tells each of them a desired-properties change', async () => {
     const context = await newContext(bed.browser);
     const options = sharedOptions(bed.emulator, 'shared-three');
     const pages = await sharedTabs(context, options, 3);
@@ -142,6 +142,10 @@ describe('shared: one device for every tab', () => {
         await page.evaluate(() => device.events.some((event) => event.name === 'desiredProperties')),
       ).toBe(true);
     }
+    const inWorkerDesired = () =>
+      workerPage.evaluate(() => inWorker!('desired', {}) as Promise<{ now: unknown; events: unknown[] }>);
+    await waitUntil(async () => (await inWorkerDesired()).events.length > 0);
+    expect(await inWorkerDesired()).toEqual({ now: { mode: 'eco' }, events: [{ mode: 'eco' }] });
     // Counted by the owner, asked from any tab.
     await pages[1]!.evaluate(() => device.client!.waitEnqueuedMessagesSent());
     expect(await pages[2]!.evaluate(() => device.client!.pendingMessagesCount())).toBe(0);

@@ -3,13 +3,15 @@ import * as browserEntry from '../../../platform/browser/index.js';
 
 export interface WorkerRequest {
   id: number;
-  op: 'start' | 'enqueue' | 'close';
+  op: 'start' | 'enqueue' | 'desired' | 'close';
   args: Record<string, unknown>;
 }
 
 export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
 
 let client: browserEntry.DeviceClient | undefined;
+/** The desired properties each `desiredProperties` event of the worker's client carried. */
+const desiredEvents: unknown[] = [];
 
 const ops: Record<WorkerRequest['op'], (args: Record<string, unknown>) => Promise<unknown>> = {
   async start(options) {
@@ -17,7 +19,12 @@ const ops: Record<WorkerRequest['op'], (args: Record<string, unknown>) => Promis
       ...(options as unknown as browserEntry.BrowserStartOptions),
       logger: { debug() {}, info() {}, warn: console.warn, error: console.error },
     });
+    client.on('desiredProperties', (desired) => desiredEvents.push(desired.values));
     return client.deviceId;
+  },
+  /** What `desiredProperties()` says now, and what the events carried. */
+  async desired() {
+    return { now: client!.desiredProperties().values, events: desiredEvents };
   },
   /** `count` messages `{ tab, n }`, 8 at a time; resolves with their ids. */
   async enqueue({ tab, count }) {
