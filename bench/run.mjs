@@ -23,6 +23,7 @@ const caseNames = [
   'backlog',
   'browser',
   'browser-writes',
+  'browser-shared',
   'compression',
   'fleet',
   'bundle',
