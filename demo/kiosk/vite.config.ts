@@ -1,7 +1,8 @@
 /**
  * The kiosk demo's build: `vite build -c demo/kiosk/vite.config.ts` writes dist/demo/kiosk/ (relative URLs, so it
- * can be served from any path); `vite -c demo/kiosk/vite.config.ts` serves it for development. Either way the page
- * fetches ./config.json from where it is served (see demo/kiosk/README.md).
+ * can be served from any path): the panel (index.html) and its service page (service.html); `vite -c
+ * demo/kiosk/vite.config.ts` serves them for development. Either way the pages fetch ./config.json from where they
+ * are served (see demo/kiosk/README.md).
  */
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
@@ -21,6 +22,12 @@ export default defineConfig({
     reportCompressedSize: false,
     // sql.js's wasm and MQTT.js are large on purpose.
     chunkSizeWarningLimit: 2_000,
+    rolldownOptions: {
+      input: {
+        index: fileURLToPath(new URL('./index.html', import.meta.url)),
+        service: fileURLToPath(new URL('./service.html', import.meta.url)),
+      },
+    },
   },
   worker: { format: 'es' },
 });
