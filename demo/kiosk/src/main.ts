@@ -6,7 +6,7 @@
  * This demo imports the SDK's browser entry by relative path so that it builds from the source in this repo.
  */
 import { DeviceClient, isSpotflowError } from '../../../platform/browser/index.js';
-import { type KioskConfig, loadConfig } from './config.js';
+import { type KioskConfig, loadConfigShown } from './config.js';
 import { runKiosk } from './device.js';
 import { deviceOptions } from './device-options.js';
 import { byTest, errorText } from './dom.js';
@@ -17,18 +17,8 @@ import { PanelView } from './view.js';
 const panel = new PanelView();
 
 async function boot(): Promise<void> {
-  let config: KioskConfig;
-  try {
-    config = await loadConfig();
-  } catch (error) {
-    panel.setConnection('offline');
-    panel.showNotice('The kiosk is not configured', errorText(error), {
-      label: 'Try again',
-      run: () => void boot(),
-    });
-    panel.showError(error);
-    return;
-  }
+  const config = await loadConfigShown(panel, 'The kiosk is not configured', () => void boot());
+  if (config === undefined) return;
   panel.setDeviceId(config.deviceId);
   await start(config, false);
 }

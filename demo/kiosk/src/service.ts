@@ -10,7 +10,7 @@
  */
 import { DeviceClient } from '../../../platform/browser/index.js';
 import { readSamplingInterval } from '../../shared/settings.js';
-import { type KioskConfig, loadConfig } from './config.js';
+import { type KioskConfig, loadConfigShown } from './config.js';
 import { DeviceStateView, RecentList } from './dashboard.js';
 import { deviceOptions } from './device-options.js';
 import { watchDevice } from './device-state.js';
@@ -27,18 +27,9 @@ let starting = false;
 let panelStarted = false;
 
 async function boot(): Promise<void> {
-  let config: KioskConfig;
-  try {
-    config = await loadConfig();
-  } catch (error) {
-    frame.setConnection('offline');
-    frame.showNotice('The service page is not configured', errorText(error), {
-      label: 'Try again',
-      run: () => void boot(),
-    });
-    frame.showError(error);
-    return;
-  }
+  frame.setConnection('waiting-for-panel');
+  const config = await loadConfigShown(frame, 'The service page is not configured', () => void boot());
+  if (config === undefined) return;
   frame.setDeviceId(config.deviceId);
   onPanelStarted(config.database, () => {
     panelStarted = true;
