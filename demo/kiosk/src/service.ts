@@ -19,7 +19,7 @@ import { isPanelOpen, onPanelStarted } from './panel-presence.js';
 import { FrameView } from './view.js';
 
 /** The stream of the service page's own messages (the panel's readings go to `readings`). */
-export const serviceStream = 'service';
+const serviceStream = 'service';
 
 const frame = new FrameView();
 let starting = false;
