@@ -2,6 +2,8 @@
  * The kiosk's configuration: `./config.json`, served next to the built kiosk by whoever serves it (npm start, a
  * kiosk's web server). The provisioning token lives only there, never in the bundle.
  */
+import { errorText } from './dom.js';
+import type { FrameView } from './view.js';
 
 export interface KioskConfig {
   /** The platform instance (the emulator's `instance`, or e.g. `https://api.eu1.spotflow.io`). */
@@ -24,6 +26,25 @@ const shape =
 /** A missing or bad config.json: the message says what is wrong and what the file must hold. */
 export class KioskConfigError extends Error {
   override name = 'KioskConfigError';
+}
+
+/**
+ * {@link loadConfig} for a page: a missing or bad config.json is shown on `frame` (offline, a notice titled `title`
+ * with a "Try again" button that runs `retry`, the error) and gives `undefined`.
+ */
+export async function loadConfigShown(
+  frame: FrameView,
+  title: string,
+  retry: () => void,
+): Promise<KioskConfig | undefined> {
+  try {
+    return await loadConfig();
+  } catch (error) {
+    frame.setConnection('offline');
+    frame.showNotice(title, errorText(error), { label: 'Try again', run: retry });
+    frame.showError(error);
+    return undefined;
+  }
 }
 
 export async function loadConfig(url = './config.json'): Promise<KioskConfig> {

@@ -1,7 +1,10 @@
-/** The running device's tiles: readings, outbox, configuration, reported state, cloud messages; the flash. */
+/**
+ * The running device's tiles. {@link DeviceStateView}: the outbox, desired and reported state (the panel's and the
+ * service page's); {@link DashboardView} adds the panel's readings, applied interval, cloud messages and flash.
+ */
 
 import type { Reading } from '../../shared/sensor.js';
-import { byTest, setText } from './dom.js';
+import { byTest, element, setText } from './dom.js';
 
 export interface ShownCloudMessage {
   text: string;
@@ -9,21 +12,27 @@ export interface ShownCloudMessage {
   receivedAt: Date;
 }
 
-const maxCloudMessages = 5;
+/** The newest few items of a list (hook `list`), newest first; `empty` (a hook) is shown until the first. */
+export class RecentList<T> {
+  readonly #items: T[] = [];
 
-export class DashboardView {
-  #sent = 0;
-  #flashTimer: number | undefined;
-  readonly #cloud: ShownCloudMessage[] = [];
+  constructor(
+    private readonly list: string,
+    private readonly empty: string,
+    private readonly draw: (item: T) => HTMLLIElement,
+    private readonly max = 5,
+  ) {}
 
-  showReading(reading: Reading): void {
-    setText(byTest('temperature'), reading.temperature.toFixed(2));
-    setText(byTest('humidity'), reading.humidity.toFixed(1));
-    const last = byTest('last-reading');
-    const time = new Date(reading.at).toLocaleTimeString();
-    setText(last, `${reading.temperature.toFixed(2)} °C · ${reading.humidity.toFixed(1)} % at ${time}`);
-    last.dataset.reading = JSON.stringify(reading);
+  add(item: T): void {
+    this.#items.unshift(item);
+    this.#items.length = Math.min(this.#items.length, this.max);
+    byTest(this.list).replaceChildren(...this.#items.map(this.draw));
+    byTest(this.empty).hidden = true;
   }
+}
+
+export class DeviceStateView {
+  #sent = 0;
 
   setPending(count: number): void {
     setText(byTest('pending-count'), String(count));
@@ -39,10 +48,6 @@ export class DashboardView {
     byTest('outbox').dataset.offline = String(offline);
   }
 
-  setSamplingInterval(intervalMs: number): void {
-    setText(byTest('sampling-interval'), String(intervalMs));
-  }
-
   setDesired(version: number, values: unknown): void {
     setText(byTest('desired-state'), `desired v${version}: ${JSON.stringify(values)}`);
   }
@@ -56,28 +61,40 @@ export class DashboardView {
     setText(status, sent ? 'sent' : 'pending');
     status.dataset.sent = String(sent);
   }
+}
+
+export class DashboardView extends DeviceStateView {
+  #flashTimer: number | undefined;
+  readonly #cloud = new RecentList<ShownCloudMessage>('cloud-messages', 'cloud-empty', (shown) => {
+    const properties = Object.entries(shown.properties).map(([key, value]) => `${key}=${value}`);
+    return element(
+      'li',
+      { test: 'cloud-message' },
+      element('p', { className: 'cloud-text', test: 'cloud-message-text', text: shown.text }),
+      element('p', {
+        className: 'small muted',
+        test: 'cloud-message-properties',
+        text: `${shown.receivedAt.toLocaleTimeString()}${properties.length > 0 ? ` · ${properties.join(' · ')}` : ''}`,
+      }),
+    );
+  });
+
+  showReading(reading: Reading): void {
+    setText(byTest('temperature'), reading.temperature.toFixed(2));
+    setText(byTest('humidity'), reading.humidity.toFixed(1));
+    const last = byTest('last-reading');
+    const time = new Date(reading.at).toLocaleTimeString();
+    setText(last, `${reading.temperature.toFixed(2)} °C · ${reading.humidity.toFixed(1)} % at ${time}`);
+    last.dataset.reading = JSON.stringify(reading);
+  }
+
+  setSamplingInterval(intervalMs: number): void {
+    setText(byTest('sampling-interval'), String(intervalMs));
+  }
 
   /** Adds a cloud-to-device message at the top of the list (the last five are kept), as text only. */
   addCloudMessage(message: ShownCloudMessage): void {
-    this.#cloud.unshift(message);
-    this.#cloud.length = Math.min(this.#cloud.length, maxCloudMessages);
-    const items = this.#cloud.map((shown) => {
-      const item = document.createElement('li');
-      item.dataset.test = 'cloud-message';
-      const text = document.createElement('p');
-      text.className = 'cloud-text';
-      text.dataset.test = 'cloud-message-text';
-      text.textContent = shown.text;
-      const meta = document.createElement('p');
-      meta.className = 'small muted';
-      meta.dataset.test = 'cloud-message-properties';
-      const properties = Object.entries(shown.properties).map(([key, value]) => `${key}=${value}`);
-      meta.textContent = `${shown.receivedAt.toLocaleTimeString()}${properties.length > 0 ? ` · ${properties.join(' · ')}` : ''}`;
-      item.append(text, meta);
-      return item;
-    });
-    byTest('cloud-messages').replaceChildren(...items);
-    byTest('cloud-empty').hidden = true;
+    this.#cloud.add(message);
   }
 
   /** Makes the panel flash for `seconds` (a CSS animation while `data-identifying="true"`). */

@@ -2,7 +2,7 @@
  * A started client wired to the panel: the sensor's readings go to the outbox (also offline: the SDK keeps them),
  * the desired sampling interval is applied at once and reported, `identify` flashes the panel, cloud messages show.
  */
-import type { DesiredProperties, DeviceClient } from '../../../platform/browser/index.js';
+import type { DeviceClient } from '../../../platform/browser/index.js';
 import { readingsStream, Sampler, SimulatedSensor } from '../../shared/sensor.js';
 import {
   changes,
@@ -12,6 +12,7 @@ import {
   reportedPatch,
 } from '../../shared/settings.js';
 import { DashboardView } from './dashboard.js';
+import { watchDevice } from './device-state.js';
 import type { PanelView } from './view.js';
 
 const firmware = 'kiosk-demo 1.0';
@@ -19,8 +20,6 @@ const firmware = 'kiosk-demo 1.0';
 export function runKiosk(client: DeviceClient, panel: PanelView): void {
   const dashboard = new DashboardView();
   const sensor = new SimulatedSensor();
-  const pending = coalesced(async () => dashboard.setPending(await client.pendingMessagesCount()), panel);
-  const reported = trackReported(client, dashboard, panel);
 
   // What was applied before a reload is what was reported: an invalid desired value then still leaves it in force.
   const stored = readSamplingInterval({
@@ -31,39 +30,17 @@ export function runKiosk(client: DeviceClient, panel: PanelView): void {
     dashboard.showReading(reading);
     client
       .enqueueMessage(reading, { stream: readingsStream })
-      .then(pending.run, (error) => panel.showError(error));
+      .then(device.refreshPending, (error) => panel.showError(error));
   });
 
-  const applyDesired = (desired: DesiredProperties) => {
-    dashboard.setDesired(desired.version, desired.values);
+  panel.showDashboard();
+  const device = watchDevice(client, panel, dashboard, (desired, watched) => {
     const setting = readSamplingInterval(desired.values);
     if (setting.ok) sampler.setInterval(setting.intervalMs);
     dashboard.setSamplingInterval(sampler.intervalMs);
     const patch = reportedPatch(setting, sampler.intervalMs, firmware);
-    if (changes(client.reportedProperties().values, patch)) reported.update(patch);
-  };
-
-  const showConnection = (connected: boolean) => {
-    panel.setConnection(connected ? 'connected' : 'offline');
-    dashboard.setOffline(!connected);
-  };
-
-  client.on('connected', () => showConnection(true));
-  client.on('disconnected', () => showConnection(false));
-  client.on('messageSent', () => {
-    dashboard.countSent();
-    pending.run();
+    if (changes(client.reportedProperties().values, patch)) watched.updateReported(patch);
   });
-  client.on('desiredProperties', applyDesired);
-  client.on('reportedPropertiesSent', () => reported.refresh());
-  client.on('error', (error) => {
-    panel.showError(error);
-    // A failed connection attempt is reported only as an error: the first one after a start makes it offline.
-    if (!client.connected && panel.connection === 'connecting') showConnection(false);
-  });
-  client.on('outboxFull', () =>
-    panel.showError(new Error('The outbox is full: the oldest readings were dropped')),
-  );
 
   client.onMethod('identify', (payload) => {
     const request = readIdentifySeconds(payload);
@@ -78,64 +55,5 @@ export function runKiosk(client: DeviceClient, panel: PanelView): void {
     dashboard.addCloudMessage({ text: message.text(), properties, receivedAt: new Date() });
   });
 
-  panel.setDeviceId(client.deviceId);
-  panel.showDashboard();
-  if (client.connected) showConnection(true);
-  else {
-    panel.setConnection('connecting');
-    dashboard.setOffline(true);
-  }
-  applyDesired(client.desiredProperties());
-  reported.refresh();
   sampler.start();
-  pending.run();
-  window.setInterval(pending.run, 1000);
-}
-
-/** Runs `task` now, or once more after the run in progress: never two at a time, never a call lost. */
-function coalesced(task: () => Promise<void>, panel: PanelView): { run: () => void } {
-  let running = false;
-  let again = false;
-  const run = () => {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
-    task()
-      .catch((error: unknown) => panel.showError(error))
-      .finally(() => {
-        running = false;
-        if (again) {
-          again = false;
-          run();
-        }
-      });
-  };
-  return { run };
-}
-
-/** Stores reported patches (durable; sent when online) and shows them with whether the hub has them all. */
-function trackReported(client: DeviceClient, dashboard: DashboardView, panel: PanelView) {
-  let generation = 0;
-  let sent = false;
-  const refresh = () => {
-    const mine = ++generation;
-    dashboard.setReported(client.reportedProperties().values, sent);
-    client.waitReportedPropertiesSent().then(
-      () => {
-        if (mine !== generation) return;
-        sent = true;
-        dashboard.setReported(client.reportedProperties().values, true);
-      },
-      (error: unknown) => panel.showError(error),
-    );
-  };
-  return {
-    refresh,
-    update(patch: Record<string, unknown>) {
-      sent = false;
-      client.updateReportedProperties(patch).then(refresh, (error: unknown) => panel.showError(error));
-    },
-  };
 }

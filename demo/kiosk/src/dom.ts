@@ -19,3 +19,17 @@ export function errorText(error: unknown): string {
   }
   return String(error);
 }
+
+/** A new element with a class, a `data-test` hook and text (never HTML), and children. */
+export function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  options: { className?: string; test?: string; text?: string },
+  ...children: Node[]
+): HTMLElementTagNameMap[K] {
+  const created = document.createElement(tag);
+  if (options.className !== undefined) created.className = options.className;
+  if (options.test !== undefined) created.dataset.test = options.test;
+  if (options.text !== undefined) created.textContent = options.text;
+  created.append(...children);
+  return created;
+}

@@ -6,34 +6,26 @@
  * This demo imports the SDK's browser entry by relative path so that it builds from the source in this repo.
  */
 import { DeviceClient, isSpotflowError } from '../../../platform/browser/index.js';
-import { type KioskConfig, loadConfig } from './config.js';
+import { type KioskConfig, loadConfigShown } from './config.js';
 import { runKiosk } from './device.js';
-import { errorText } from './dom.js';
+import { deviceOptions } from './device-options.js';
+import { byTest, errorText } from './dom.js';
+import { announcePanel, becomePanel, PanelLockedError } from './panel-presence.js';
 import { portalDeepLink } from './qr.js';
 import { PanelView } from './view.js';
 
 const panel = new PanelView();
 
 async function boot(): Promise<void> {
-  let config: KioskConfig;
-  try {
-    config = await loadConfig();
-  } catch (error) {
-    panel.setConnection('offline');
-    panel.showNotice('The kiosk is not configured', errorText(error), {
-      label: 'Try again',
-      run: () => void boot(),
-    });
-    panel.showError(error);
-    return;
-  }
+  const config = await loadConfigShown(panel, 'The kiosk is not configured', () => void boot());
+  if (config === undefined) return;
   panel.setDeviceId(config.deviceId);
   await start(config, false);
 }
 
 /**
  * Starts the device: at once from the stored registration (online or not), or by provisioning (the panel shows
- * the code until a technician approves). A database owned by another tab shows a button that waits for it.
+ * the code until a technician approves). Another tab that is the panel already shows a button that waits for it.
  */
 async function start(config: KioskConfig, waitForLock: boolean): Promise<void> {
   panel.setConnection('connecting');
@@ -41,38 +33,33 @@ async function start(config: KioskConfig, waitForLock: boolean): Promise<void> {
     panel.showNotice('Waiting for the other tab', 'This panel starts once the other tab closes.');
   let client: DeviceClient;
   try {
-    client = await DeviceClient.start({
-      provisioningToken: config.provisioningToken,
-      instance: config.instance,
-      deviceId: config.deviceId,
-      database: config.database,
-      waitForLock,
-      // A panel on a local network: ask for approval often and come back quickly after an outage.
-      provisioningPollIntervalMs: 1000,
-      reconnectInitialDelayMs: 500,
-      reconnectMaxDelayMs: 5000,
-      logger: { debug() {}, info() {}, warn: console.warn, error: console.error },
-      onProvisioningOperation: (operation) => {
-        panel.showProvisioning(operation.verificationCode, () =>
-          portalDeepLink(config.portalUrl, operation.id, [config.provisioningToken]),
-        );
-      },
-    });
+    await becomePanel(config.database, waitForLock);
+    client = await DeviceClient.start(
+      deviceOptions(config, {
+        waitForLock,
+        onProvisioningOperation: (operation) => {
+          panel.showProvisioning(operation.verificationCode, () =>
+            portalDeepLink(config.portalUrl, operation.id, [config.provisioningToken]),
+          );
+        },
+      }),
+    );
   } catch (error) {
     startFailed(config, error);
     return;
   }
   panel.showError(undefined);
   runKiosk(client, panel);
+  announcePanel(config.database);
 }
 
 function startFailed(config: KioskConfig, error: unknown): void {
   panel.setConnection('offline');
   panel.showError(error);
-  if (isSpotflowError(error, 'DATABASE_LOCKED')) {
+  if (error instanceof PanelLockedError || isSpotflowError(error, 'DATABASE_LOCKED')) {
     panel.showNotice(
       'DATABASE_LOCKED: open in another tab',
-      `Another tab or window already runs this device (database "${config.database}"). Close it, or wait here until it closes.`,
+      `Another tab or window already runs this device's panel (database "${config.database}"). Close it, or wait here until it closes.`,
       { label: 'Wait for the other tab', run: () => void start(config, true) },
     );
   } else if (isSpotflowError(error, 'PROVISIONING_EXPIRED')) {
@@ -85,5 +72,12 @@ function startFailed(config: KioskConfig, error: unknown): void {
     });
   }
 }
+
+/** The service page: a window of its own on the same device (service.ts), opened once and brought up again. */
+let serviceWindow: Window | null = null;
+byTest('service-open').addEventListener('click', () => {
+  if (serviceWindow !== null && !serviceWindow.closed) serviceWindow.focus();
+  else serviceWindow = window.open('./service.html', 'spotflow-service', 'popup');
+});
 
 void boot();

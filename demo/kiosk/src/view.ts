@@ -1,20 +1,27 @@
-/** The panel's frame: device id, connection state, notices (bad config, locked database), provisioning, errors. */
+/**
+ * The pages' frame: device id, connection state, notices (bad config, locked database), errors ({@link FrameView},
+ * also the service page's), and the panel's own provisioning screen and dashboard ({@link PanelView}).
+ */
 import { byTest, errorText, setText } from './dom.js';
 import { renderQr } from './qr.js';
 
-export type ConnectionState = 'waiting-for-approval' | 'connecting' | 'connected' | 'offline';
+/** `waiting-for-panel`: the service page, until the panel's device has started (see service.ts). */
+export type ConnectionState =
+  | 'waiting-for-approval'
+  | 'waiting-for-panel'
+  | 'connecting'
+  | 'connected'
+  | 'offline';
 
 export interface NoticeAction {
   label: string;
   run: () => void;
 }
 
-export class PanelView {
+export class FrameView {
   readonly #state = byTest('connection-state');
   readonly #hint = byTest('network-hint');
   readonly #notice = byTest('notice');
-  readonly #provisioning = byTest('provisioning');
-  readonly #dashboard = byTest('dashboard');
   readonly #error = byTest('error');
   #noticeAction: (() => void) | undefined;
 
@@ -44,6 +51,37 @@ export class PanelView {
   setConnection(state: ConnectionState): void {
     setText(this.#state, state);
     this.#state.dataset.state = state;
+  }
+
+  /** A message that takes the page's attention (bad config, locked database), with at most one button. */
+  showNotice(title: string, text: string, action?: NoticeAction): void {
+    setText(byTest('notice-title'), title);
+    setText(byTest('notice-text'), text);
+    const button = byTest<HTMLButtonElement>('notice-action');
+    this.#noticeAction = action?.run;
+    button.hidden = action === undefined;
+    setText(button, action?.label ?? '');
+    this.#notice.hidden = false;
+  }
+
+  hideNotice(): void {
+    this.#notice.hidden = true;
+  }
+
+  /** The last error, as text; `undefined` clears it. */
+  showError(error: unknown): void {
+    const text = error === undefined ? '' : `${new Date().toLocaleTimeString()} ${errorText(error)}`;
+    setText(this.#error, text);
+    this.#error.dataset.at = error === undefined ? '' : new Date().toISOString();
+  }
+}
+
+export class PanelView extends FrameView {
+  readonly #provisioning = byTest('provisioning');
+  readonly #dashboard = byTest('dashboard');
+
+  override setConnection(state: ConnectionState): void {
+    super.setConnection(state);
     if (state === 'connected') this.#provisioning.hidden = true;
   }
 
@@ -76,26 +114,8 @@ export class PanelView {
     this.#dashboard.hidden = false;
   }
 
-  /** A message that takes the panel's attention (bad config, locked database), with at most one button. */
-  showNotice(title: string, text: string, action?: NoticeAction): void {
+  override showNotice(title: string, text: string, action?: NoticeAction): void {
     this.#provisioning.hidden = true;
-    setText(byTest('notice-title'), title);
-    setText(byTest('notice-text'), text);
-    const button = byTest<HTMLButtonElement>('notice-action');
-    this.#noticeAction = action?.run;
-    button.hidden = action === undefined;
-    setText(button, action?.label ?? '');
-    this.#notice.hidden = false;
-  }
-
-  hideNotice(): void {
-    this.#notice.hidden = true;
-  }
-
-  /** The last error, as text; `undefined` clears it. */
-  showError(error: unknown): void {
-    const text = error === undefined ? '' : `${new Date().toLocaleTimeString()} ${errorText(error)}`;
-    setText(this.#error, text);
-    this.#error.dataset.at = error === undefined ? '' : new Date().toISOString();
+    super.showNotice(title, text, action);
   }
 }
