@@ -15,6 +15,7 @@ import {
 import { SpotflowError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/logger.js';
 import { type webLocks, whenReleased } from '../web-locks.js';
+import type { DeviceChannels } from './channels.js';
 import {
   type CallName,
   type Calls,
@@ -58,11 +59,12 @@ export class SharedOwner {
   #cloudRegistered = false;
   readonly #methodOffs = new Map<string, () => void>();
   #closing = false;
+  #snapshots = 0;
   readonly #offs: (() => void)[] = [];
 
   constructor(
     private readonly client: DeviceClient,
-    private readonly channel: Pick<BroadcastChannel, 'postMessage'>,
+    private readonly channels: Pick<DeviceChannels, 'post' | 'forget'>,
     private readonly own: OwnContext,
     private readonly locks: ReturnType<typeof webLocks>,
     private readonly names: ReturnType<typeof sharedNames>,
@@ -94,6 +96,7 @@ export class SharedOwner {
   snapshot(): Snapshot {
     const { client } = this;
     return {
+      seq: this.#snapshots++,
       workspaceId: client.workspaceId,
       deviceId: client.deviceId,
       connected: client.connected,
@@ -217,6 +220,7 @@ export class SharedOwner {
 
   #forget(context: string): void {
     this.#watched.delete(context);
+    this.channels.forget(context);
     for (const served of this.#served.get(context)?.values() ?? []) {
       if (served instanceof AbortController)
         served.abort(new SpotflowError('CLIENT_CLOSED', 'The caller went away'));
@@ -308,6 +312,6 @@ export class SharedOwner {
   }
 
   #post(message: Outgoing): void {
-    this.channel.postMessage({ ...message, from: this.own.id });
+    this.channels.post(message);
   }
 }

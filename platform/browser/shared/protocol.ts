@@ -15,6 +15,8 @@ import type { ReportedProperties } from '../../../src/twin/twin.js';
 
 /** What a context that does not own the device shows without asking: kept current by the owner. */
 export interface Snapshot {
+  /** Counts up with each snapshot an owner makes: one that arrives late (channels do not keep order between them) is older. */
+  seq: number;
   workspaceId: string;
   deviceId: string;
   connected: boolean;

@@ -22,6 +22,7 @@ import { TypedEvents } from '../../../src/util/events.js';
 import { untilAborted } from '../../../src/util/until-aborted.js';
 import { randomUuid } from '../../../src/util/uuid.js';
 import { type HeldLock, isHeld, requestLock, webLocks } from '../web-locks.js';
+import { DeviceChannels } from './channels.js';
 import { ContextHandlers } from './context-handlers.js';
 import { type OwnContext, SharedOwner } from './owner.js';
 import {
@@ -65,7 +66,7 @@ export class SharedDevice {
   readonly #id = randomUuid();
   readonly #names: ReturnType<typeof sharedNames>;
   readonly #locks = webLocks();
-  readonly #channel: BroadcastChannel;
+  readonly #channels: DeviceChannels;
   readonly #log: Logger;
   readonly #closed = new AbortController();
   readonly #pending = new Map<number, PendingCall>();
@@ -92,8 +93,7 @@ export class SharedDevice {
       this.#log.error('An event listener threw', { event: String(event), error }),
     );
     this.#names = sharedNames(resolved.database);
-    this.#channel = new BroadcastChannel(this.#names.channel);
-    this.#channel.onmessage = (event: MessageEvent<Envelope>) => this.#receive(event.data);
+    this.#channels = new DeviceChannels(this.#names.channel, this.#id, (envelope) => this.#receive(envelope));
   }
 
   /** Resolves once this context owns the device or has heard from the context that does. */
@@ -139,9 +139,13 @@ export class SharedDevice {
     });
     this.#pending.set(id, { name, args, posted: false, controller: undefined, settle });
     this.#dispatch(id);
-    return untilAborted(done, signal ? [signal, this.#closed.signal] : [this.#closed.signal], () =>
+    const result = untilAborted(done, signal ? [signal, this.#closed.signal] : [this.#closed.signal], () =>
       this.#cancel(id),
     );
+    if (name !== 'updateReported') return result;
+    return result.then((snapshot) => {
+      if (this.#owner === undefined) this.#adopt(snapshot as Snapshot);
+    });
   }
 
   onCloudMessage(handler: CloudMessageHandler): () => void {
@@ -168,7 +172,7 @@ export class SharedDevice {
       }
       if (this.#owner === undefined) this.#post({ t: 'bye' });
       await this.#owner?.close();
-      this.#channel.close();
+      this.#channels.close();
       await this.#liveness?.release();
     })();
     return this.#closing;
@@ -239,7 +243,8 @@ export class SharedDevice {
       emit: (name, payload) => this.#emitLocal(name, payload),
       handle: (delivery) => this.#handlers.handle(delivery),
     };
-    this.#owner = new SharedOwner(client, this.#channel, own, this.#locks, this.#names, this.#log);
+    this.#channels.listenAsOwner();
+    this.#owner = new SharedOwner(client, this.#channels, own, this.#locks, this.#names, this.#log);
     this.#ownerId = undefined;
     this.#owner.start();
     this.#announceHandlers();
@@ -282,7 +287,8 @@ export class SharedDevice {
       case 'ready': {
         const newOwner = this.#ownerId !== envelope.from;
         const wasConnected = this.#snapshot?.connected === true;
-        this.#snapshot = envelope.snapshot;
+        if (newOwner) this.#snapshot = envelope.snapshot;
+        else this.#adopt(envelope.snapshot);
         this.#ownerId = envelope.from;
         this.#ready();
         if (!newOwner) return;
@@ -300,7 +306,7 @@ export class SharedDevice {
         if (this.#snapshot?.connected) this.#onOwnerEvent('disconnected', { error: undefined });
         return;
       case 'state':
-        if (this.#ownerId === envelope.from) this.#snapshot = envelope.snapshot;
+        if (this.#ownerId === envelope.from) this.#adopt(envelope.snapshot);
         return;
       case 'event':
         if (this.#ownerId === envelope.from)
@@ -318,6 +324,11 @@ export class SharedDevice {
       default:
         return; // calls and registrations are for the owner
     }
+  }
+
+  /** The owner's newer state (a snapshot from a new owner has been taken already, in 'ready'). */
+  #adopt(snapshot: Snapshot): void {
+    if (this.#snapshot === undefined || snapshot.seq > this.#snapshot.seq) this.#snapshot = snapshot;
   }
 
   #onOwnerEvent(name: string, payload: unknown): void {
@@ -394,6 +405,6 @@ export class SharedDevice {
   }
 
   #post(message: Outgoing): void {
-    if (!this.#closing || message.t === 'bye') this.#channel.postMessage({ ...message, from: this.#id });
+    if (!this.#closing || message.t === 'bye') this.#channels.post(message);
   }
 }

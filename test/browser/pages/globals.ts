@@ -54,7 +54,7 @@ declare global {
   var device: DevicePage;
   /** pages/device-worker.ts: a request to the device client in the page's worker (pages/device-in-worker.ts). */
   var inWorker:
-    | ((op: 'start' | 'enqueue' | 'close', args: Record<string, unknown>) => Promise<unknown>)
+    | ((op: 'start' | 'enqueue' | 'desired' | 'close', args: Record<string, unknown>) => Promise<unknown>)
     | undefined;
   /** The browser entry (`spotflow-device` in a browser bundle). */
   var spotflow: { DeviceClient: { start(options: PageStartOptions): Promise<DeviceClient> } };
