@@ -202,20 +202,40 @@ function encodeFrame(bytes: Uint8Array, offset: number, frame: Frame, epoch: num
 /** The whole frames of `epoch` from the header on, and where they end. */
 function scan(file: SyncFile, epoch: number, size: number): { frames: Frame[]; end: number } {
   const frames: Frame[] = [];
+  const reader = new WindowReader(file, size);
   let at = HEADER_BYTES;
   while (at + FRAME_HEAD_BYTES <= size) {
-    const head = readExactly(file, at, FRAME_HEAD_BYTES);
-    const view = new DataView(head.buffer);
+    const view = new DataView(reader.bytes(at, FRAME_HEAD_BYTES).slice().buffer);
     const length = view.getUint32(0);
     if (length > MAX_PAYLOAD_BYTES || at + FRAME_HEAD_BYTES + length > size) break;
-    const whole = new Uint8Array(FRAME_HEAD_BYTES + length);
-    whole.set(head);
-    if (length > 0) whole.set(readExactly(file, at + FRAME_HEAD_BYTES, length), FRAME_HEAD_BYTES);
+    const whole = reader.bytes(at, FRAME_HEAD_BYTES + length);
     if (crc32(whole.subarray(8)) !== view.getUint32(4) || view.getUint32(12) !== epoch) break;
     frames.push({ kind: view.getUint8(8), seq: view.getFloat64(16), payload: whole.slice(FRAME_HEAD_BYTES) });
     at += FRAME_HEAD_BYTES + length;
   }
   return { frames, end: at };
+}
+
+/** Reads of a journal being scanned, served from windows of at least this size: one read, not two per frame. */
+const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
+
+class WindowReader {
+  #start = 0;
+  #bytes: Uint8Array = new Uint8Array(0);
+
+  constructor(
+    private readonly file: SyncFile,
+    private readonly size: number,
+  ) {}
+
+  /** `length` bytes at `at` (a view of the window: copy what is kept). */
+  bytes(at: number, length: number): Uint8Array {
+    if (at < this.#start || at + length > this.#start + this.#bytes.length) {
+      this.#start = at;
+      this.#bytes = readExactly(this.file, at, Math.min(Math.max(length, SCAN_WINDOW_BYTES), this.size - at));
+    }
+    return this.#bytes.subarray(at - this.#start, at - this.#start + length);
+  }
 }
 
 function readExactly(file: SyncFile, at: number, length: number): Uint8Array {

@@ -83,13 +83,10 @@ export async function load(sqlJs: Promise<SqlJsStatic>, store: JournalStore, nam
     file.close();
     throw damaged(name, error);
   }
-  let statements = 0;
+  let statements: number;
   const texts = new SqlTexts(stored.texts);
   try {
-    for (const group of fromRecords(stored.journal, texts)) {
-      engine.write(group);
-      statements += group.length;
-    }
+    statements = engine.replay(fromRecords(stored.journal, texts));
   } catch (error) {
     engine.close();
     file.close();

@@ -58,11 +58,7 @@ export async function loadOpfs(
   try {
     file = ReadThroughFile.open(await sqlJs, store, CHUNK_BYTES);
     engine = new SqlEngine(file.db);
-    let statements = 0;
-    for (const group of groups) {
-      engine.write(group.statements);
-      statements += group.statements.length;
-    }
+    const statements = engine.replay(groups.map((group) => group.statements));
     return {
       persistence: new OpfsPersistence(store),
       loaded: {

@@ -47,6 +47,18 @@ export class SqlEngine {
     }
   }
 
+  /**
+   * Replays journaled groups (each committed when it was written) in one transaction: the same database as one
+   * transaction each, for one commit instead of hundreds (a start with 300 groups spent 170 ms committing them).
+   * Returns how many statements it ran.
+   */
+  replay(groups: Iterable<readonly SqlStatement[]>): number {
+    const all: SqlStatement[] = [];
+    for (const group of groups) for (const statement of group) all.push(statement);
+    this.write(all);
+    return all.length;
+  }
+
   /** Opens the transaction a group of writes is applied in, held open until its journal append settles. */
   begin(): void {
     this.#exec('BEGIN');
