@@ -148,6 +148,15 @@ describe('shared: one device for every tab', () => {
     expect(await inWorkerDesired()).toEqual({ now: { mode: 'eco' }, events: [{ mode: 'eco' }] });
     // Counted by the owner, asked from any tab.
     await pages[1]!.evaluate(() => device.client!.waitEnqueuedMessagesSent());
+    // A tab that listens to messageSent hears it for every message, its own and the others'.
+    const heard = new Set(
+      await pages[2]!.evaluate(() =>
+        device.events
+          .filter((event) => event.name === 'messageSent')
+          .map((event) => (event.detail as { id: string }).id),
+      ),
+    );
+    expect(ids.filter((id) => !heard.has(id))).toEqual([]);
     expect(await pages[2]!.evaluate(() => device.client!.pendingMessagesCount())).toBe(0);
     await expectOneConnectionAtATime(bed.emulator, 'shared-three');
     await context.close();

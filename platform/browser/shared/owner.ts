@@ -30,6 +30,7 @@ import {
   outcomeOf,
   type Snapshot,
   type sharedNames,
+  stateEvents,
 } from './protocol.js';
 
 /** What the owner needs of its own context: where its events go and how its own handlers are run. */
@@ -53,6 +54,8 @@ export class SharedOwner {
   readonly #registrations = new Map<string, Registration>();
   readonly #served = new Map<string, Map<number, Served>>();
   readonly #watched = new Set<string>();
+  /** The events each other context listens to. */
+  readonly #listened = new Map<string, ReadonlySet<string>>();
   readonly #deliveries = new Map<number, { to: string; settle: (outcome: Outcome | 'gone') => void }>();
   readonly #stopped = new AbortController();
   #nextDelivery = 1;
@@ -80,7 +83,9 @@ export class SharedOwner {
             this.announceState();
           if (name === 'reportedPropertiesSent') this.announceState();
           const heard = this.own.emit(name, payload);
-          this.#post({ t: 'event', name, payload: eventToWire(name, payload) });
+          if (stateEvents.has(name) || this.#listenedElsewhere(name)) {
+            this.#post({ t: 'event', name, payload: eventToWire(name, payload) });
+          }
           // The other contexts' listeners are unknown here: a background failure is also logged, as the core does
           // when nobody listens.
           if (name === 'error' && !heard) {
@@ -129,6 +134,7 @@ export class SharedOwner {
       case 'handlers':
         this.#watch(envelope.from);
         this.setHandlers(envelope.from, envelope.cloud, envelope.methods);
+        this.#listened.set(envelope.from, new Set(envelope.events));
         return;
       case 'bye':
         this.#forget(envelope.from);
@@ -208,6 +214,11 @@ export class SharedOwner {
     );
   }
 
+  #listenedElsewhere(event: string): boolean {
+    for (const events of this.#listened.values()) if (events.has(event)) return true;
+    return false;
+  }
+
   /** Watches a context's Web Lock: when it is granted, the context has gone. */
   #watch(context: string): void {
     if (this.#watched.has(context)) return;
@@ -220,6 +231,7 @@ export class SharedOwner {
 
   #forget(context: string): void {
     this.#watched.delete(context);
+    this.#listened.delete(context);
     this.channels.forget(context);
     for (const served of this.#served.get(context)?.values() ?? []) {
       if (served instanceof AbortController)

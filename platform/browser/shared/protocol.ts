@@ -66,11 +66,15 @@ export type Envelope = { from: string } & (
   | { t: 'call'; id: number; name: CallName; args: unknown[]; retry: boolean; floor: number }
   | { t: 'reply'; to: string; id: number; outcome: Outcome }
   | { t: 'cancel'; id: number }
-  | { t: 'handlers'; cloud: boolean; methods: string[] }
+  // What a context handles, and the events it listens to (beyond those every context is sent).
+  | { t: 'handlers'; cloud: boolean; methods: string[]; events: string[] }
   | { t: 'bye' }
   | { t: 'deliver'; to: string; id: number; delivery: Delivery }
   | { t: 'delivered'; to: string; id: number; outcome: Outcome }
 );
+
+/** Events every context is sent, listened to or not: a context's state follows them. */
+export const stateEvents: ReadonlySet<string> = new Set(['connected', 'disconnected', 'desiredProperties']);
 
 /** An envelope before its sender's id is added. */
 export type Outgoing = Envelope extends infer E ? (E extends unknown ? Omit<E, 'from'> : never) : never;

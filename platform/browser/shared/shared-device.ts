@@ -7,7 +7,7 @@
  * had stored but not answered is not stored twice.
  *
  * Why a BroadcastChannel and Web Locks rather than a SharedWorker hosting the owner: the README's multi-window
- * section says (bundlers, Chrome on Android, the database worker). Handlers are in context-handlers.ts. About 400
+ * section says (bundlers, Chrome on Android, the database worker). Handlers are in context-handlers.ts. About 410
  * lines: joining, ownership and relaying calls share the pending calls and the owner's identity.
  */
 import { DeviceClient as CoreDeviceClient } from '../../../src/client.js';
@@ -18,12 +18,12 @@ import type { Logger } from '../../../src/logger.js';
 import { type ResolvedOptions, resolveOptions, type StartOptions } from '../../../src/options.js';
 import type { Clock, Platform } from '../../../src/ports.js';
 import { callSafely } from '../../../src/util/callbacks.js';
-import { TypedEvents } from '../../../src/util/events.js';
 import { untilAborted } from '../../../src/util/until-aborted.js';
 import { randomUuid } from '../../../src/util/uuid.js';
 import { type HeldLock, isHeld, requestLock, webLocks } from '../web-locks.js';
 import { DeviceChannels } from './channels.js';
 import { ContextHandlers } from './context-handlers.js';
+import { ListenedEvents } from './listened-events.js';
 import { type OwnContext, SharedOwner } from './owner.js';
 import {
   type CallName,
@@ -62,7 +62,7 @@ const markerGraceMs = 250;
 const retryOwnershipMs = 1000;
 
 export class SharedDevice {
-  readonly events: TypedEvents<DeviceClientEvents>;
+  readonly events: ListenedEvents<DeviceClientEvents>;
   readonly #id = randomUuid();
   readonly #names: ReturnType<typeof sharedNames>;
   readonly #locks = webLocks();
@@ -89,8 +89,9 @@ export class SharedDevice {
     resolved: ResolvedOptions,
   ) {
     this.#log = resolved.logger;
-    this.events = new TypedEvents<DeviceClientEvents>((error, event) =>
-      this.#log.error('An event listener threw', { event: String(event), error }),
+    this.events = new ListenedEvents<DeviceClientEvents>(
+      (error, event) => this.#log.error('An event listener threw', { event: String(event), error }),
+      () => this.#announceHandlers(),
     );
     this.#names = sharedNames(resolved.database);
     this.#channels = new DeviceChannels(this.#names.channel, this.#id, (envelope) => this.#receive(envelope));
@@ -395,7 +396,9 @@ export class SharedDevice {
   #announceHandlers(): void {
     const { cloud, methods } = this.#handlers.registration;
     if (this.#owner !== undefined) this.#owner.setHandlers(this.#id, cloud, methods);
-    else if (this.#ownerId !== undefined) this.#post({ t: 'handlers', cloud, methods });
+    else if (this.#ownerId !== undefined) {
+      this.#post({ t: 'handlers', cloud, methods, events: this.events.listened as string[] });
+    }
   }
 
   #sleep(ms: number): Promise<void> {
