@@ -9,6 +9,7 @@ import type { OutboxLimits, OutboxPolicy } from '../options.js';
 import type { Clock, Database, SqlStatement } from '../ports.js';
 import { randomUuid } from '../util/uuid.js';
 import { GroupCommit } from './group-commit.js';
+import { OutboxIdLookup } from './id-lookup.js';
 
 export type Compression = 'none' | 'fastest' | 'smallest';
 
@@ -76,6 +77,7 @@ export interface Dropped {
 export class OutboxStore {
   /** Tallied with the bytes of each insert: the round adds them to `outbox_totals` in one statement. */
   readonly #commit: GroupCommit<number>;
+  readonly #ids: OutboxIdLookup;
   #count = 0;
   #bytes = 0;
   #oldest: number | undefined;
@@ -94,6 +96,7 @@ export class OutboxStore {
         params: [sizes.length, sizes.reduce((sum, size) => sum + size, 0)],
       },
     ]);
+    this.#ids = new OutboxIdLookup(db, () => this.#commit.settled());
   }
 
   static async open(db: Database, clock: Clock, limits: OutboxStore['limits']): Promise<OutboxStore> {
@@ -112,7 +115,7 @@ export class OutboxStore {
     given?: GivenMid,
   ): Promise<{ id: number; mid: string; dropped: Dropped | undefined }> {
     if (given?.retry) {
-      const stored = await this.#idOf(given.mid);
+      const stored = await this.#ids.idOf(given.mid);
       if (stored !== undefined) return { id: stored, mid: given.mid, dropped: undefined };
     }
     const mid = given?.mid ?? randomUuid();
@@ -248,19 +251,6 @@ export class OutboxStore {
   async anyUpTo(id: number): Promise<boolean> {
     const rows = await this.db.query('SELECT 1 FROM outbox WHERE id <= ? LIMIT 1', [id]);
     return rows.length > 0;
-  }
-
-  /**
-   * The outbox id of the entry with this `$.mid`, if it is still stored. Newest first: a retried entry is among the
-   * last stored; the column has no index (each enqueue would pay for it), so a miss reads the whole table.
-   */
-  async #idOf(mid: string): Promise<number | undefined> {
-    await this.#commit.settled();
-    const rows = await this.db.query<{ id: number }>(
-      'SELECT id FROM outbox WHERE mid = ? ORDER BY id DESC LIMIT 1',
-      [mid],
-    );
-    return rows[0] === undefined ? undefined : Number(rows[0].id);
   }
 
   /** Whether the entry with this `$.mid` is still stored. */

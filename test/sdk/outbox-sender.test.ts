@@ -151,12 +151,19 @@ describe('the outbox store', () => {
     // A retry of one the dead owner never stored is stored.
     const fresh = await store.add(entry, { mid: 'chosen-2', retry: true });
     expect(fresh.mid).toBe('chosen-2');
+    // Retries asked for together (a new owner re-runs every waiting call at once) share one read of the table.
+    const retried = await Promise.all(
+      ['chosen-1', 'chosen-2', 'chosen-3'].map((mid) => store.add(entry, { mid, retry: true })),
+    );
+    expect(retried.map((added) => added.id)).toEqual([first.id, fresh.id, retried[2]!.id]);
+    expect(retried[2]!.id).toBeGreaterThan(fresh.id);
     const mids = await db.query<{ mid: string }>('SELECT mid FROM outbox ORDER BY id');
     expect(mids.filter((row) => row.mid.startsWith('chosen-')).map((row) => row.mid)).toEqual([
       'chosen-1',
       'chosen-2',
+      'chosen-3',
     ]);
-    expect(await store.countStored()).toBe(5);
+    expect(await store.countStored()).toBe(6);
   });
 
   it('lets go of a payload once it is uploaded, still counting what was enqueued', async () => {

@@ -7,7 +7,7 @@
  * had stored but not answered is not stored twice.
  *
  * Why a BroadcastChannel and Web Locks rather than a SharedWorker hosting the owner: the README's multi-window
- * section says (bundlers, Chrome on Android, the database worker). Handlers are in context-handlers.ts. About 410
+ * section says (bundlers, Chrome on Android, the database worker). Handlers are in context-handlers.ts. About 420
  * lines: joining, ownership and relaying calls share the pending calls and the owner's identity.
  */
 import { DeviceClient as CoreDeviceClient } from '../../../src/client.js';
@@ -223,18 +223,24 @@ export class SharedDevice {
   }
 
   async #own(held: HeldLock, signal: AbortSignal | undefined): Promise<void> {
-    const marker = await requestLock(this.#locks, this.#names.sharedMarker, { ifAvailable: true });
-    const platform = this.options.platform({
-      async release() {
-        await marker?.release();
-        await held.release();
-      },
-    });
+    let marker: HeldLock | null = null;
+    // The client releases both when it closes, or when its start fails (releasing twice does nothing).
+    const release = async () => {
+      await marker?.release();
+      await held.release();
+    };
     const { signal: _startSignal, ...core } = this.options.core;
-    const client = await CoreDeviceClient.startOn(
-      platform,
-      signal === undefined ? core : { ...core, signal },
-    );
+    let client: CoreDeviceClient;
+    try {
+      marker = await requestLock(this.#locks, this.#names.sharedMarker, { ifAvailable: true });
+      client = await CoreDeviceClient.startOn(
+        this.options.platform({ release }),
+        signal === undefined ? core : { ...core, signal },
+      );
+    } catch (error) {
+      await release();
+      throw error;
+    }
     if (this.#closing) {
       await client.close();
       return;
