@@ -21,6 +21,7 @@ export interface EmulatorClock {
   now(): number;
   /** Runs `callback` once after `ms`; the handle is only given back to {@link EmulatorClock.clearTimeout}. */
   setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels a timer {@link EmulatorClock.setTimeout} started. */
   clearTimeout(handle: unknown): void;
 }
 

@@ -21,9 +21,13 @@ export const emulatorInstallCommand = `npm i -D ${emulatorPackages.join(' ')}`;
 
 /** Thrown by the emulator's entry when part of its server stack is not installed. */
 export class EmulatorDependencyError extends Error {
+  /** Tells this error apart without `instanceof`. */
   readonly code = 'EMULATOR_DEPENDENCIES_MISSING';
 
-  constructor(readonly missing: readonly string[]) {
+  constructor(
+    /** The packages that are not installed. */
+    readonly missing: readonly string[],
+  ) {
     super(
       `The Spotflow emulator needs packages that are not installed (${missing.join(', ')}): ${emulatorInstallCommand}`,
     );

@@ -38,6 +38,7 @@ export { createLogger } from './log.js';
 export type { ConnectionTimeouts } from './net/listener.js';
 export type { WorkspaceSettings } from './state/workspace.js';
 
+/** Options of {@link startEmulator}; every one is optional. */
 export interface EmulatorOptions {
   /** Port for everything (HTTP, MQTT, WebSocket; plain and TLS). 0 picks a free one. Default 5080. */
   port?: number;
@@ -62,13 +63,16 @@ export interface EmulatorOptions {
   tls?: boolean;
   /** Fix the workspace id and secrets instead of generating them on first start. */
   workspaceId?: string;
+  /** The token devices provision with (see `workspaceId`). */
   provisioningToken?: string;
+  /** The bearer token of the management API (see `workspaceId`). */
   apiToken?: string;
   /**
    * Settings for this run: they win over the stored ones (`PATCH /settings`) while the emulator runs, but are not
    * stored, so a start without them gets the stored values back.
    */
   settings?: Partial<WorkspaceSettings>;
+  /** Where the emulator logs; default: none. */
   logger?: EmulatorLogger;
   /** Most connections open at once (default 1000); more are closed as soon as they are accepted. */
   maxConnections?: number;
@@ -83,12 +87,17 @@ export interface EmulatorOptions {
   now?: () => number;
 }
 
+/** A started emulator: where it listens, its workspace's secrets, and how to stop it. */
 export interface RunningEmulator {
   /** The platform instance URL devices are given, e.g. `http://localhost:5080`. */
   instance: string;
+  /** The port it listens on (the chosen one when started with port 0). */
   port: number;
+  /** The emulated workspace's id. */
   workspaceId: string;
+  /** The token devices provision with. */
   provisioningToken: string;
+  /** The bearer token of the management API. */
   apiToken: string;
   /** PEM file of the CA that signed the emulator's TLS certificate. */
   caFile: string;

@@ -10,6 +10,8 @@
  * console.log(emulator.instance, emulator.provisioningToken);
  * await emulator.close();
  * ```
+ *
+ * @module spotflow-device/emulator
  */
 // Only modules without third-party imports are loaded statically here: the server stack is checked first, then
 // the emulator is loaded (see dependencies.ts).
@@ -18,9 +20,17 @@ import { requireEmulatorPackages } from './dependencies.js';
 await requireEmulatorPackages();
 const emulator = await import('./emulator.js');
 
-/** Starts the emulator; resolves once it listens. */
+/**
+ * Starts the emulator; resolves once it listens.
+ *
+ * @function
+ */
 export const startEmulator: typeof emulator.startEmulator = emulator.startEmulator;
-/** Whether `value` can be the emulator's public host name (DNS name or IPv4 address). */
+/**
+ * Whether `value` can be the emulator's public host name (DNS name or IPv4 address).
+ *
+ * @function
+ */
 export const isValidPublicHost: typeof emulator.isValidPublicHost = emulator.isValidPublicHost;
 export type { EmulatorClock } from './context.js';
 export {

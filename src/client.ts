@@ -34,6 +34,7 @@ import { untilAborted } from './util/until-aborted.js';
  * `DeviceClient` fails to compile with this name in the message, while a runtime entry's own `start` is unaffected.
  */
 export interface PlatformRequired {
+  /** Its name is the message a type error shows. */
   readonly 'spotflow-device/core has no platform: import DeviceClient from spotflow-device, or call DeviceClient.startOn(platform, options)': never;
 }
 
@@ -118,6 +119,7 @@ export class DeviceClient {
     return this.#parts.link.connected;
   }
 
+  /** Calls `listener` on every `event` (see {@link DeviceClientEvents}); returns the function that removes it. */
   on<K extends keyof DeviceClientEvents>(
     event: K,
     listener: (payload: DeviceClientEvents[K]) => void,
@@ -126,6 +128,7 @@ export class DeviceClient {
     return this.#parts.events.on(event, listener);
   }
 
+  /** Removes a listener added by {@link DeviceClient.on} or {@link DeviceClient.once}. */
   off<K extends keyof DeviceClientEvents>(
     event: K,
     listener: (payload: DeviceClientEvents[K]) => void,
@@ -134,6 +137,7 @@ export class DeviceClient {
     this.#parts.events.off(event, listener);
   }
 
+  /** Calls `listener` on the next `event` only; returns the function that removes it before then. */
   once<K extends keyof DeviceClientEvents>(
     event: K,
     listener: (payload: DeviceClientEvents[K]) => void,
@@ -151,19 +155,31 @@ export class DeviceClient {
    * `undefined` member, `NaN`, function, class instance or circular reference fails to compile where its type
    * shows, and is refused at the call with `INVALID_ARGUMENT` naming its path (`payload.readings[2].at`).
    */
-  async enqueueMessage<T>(payload: MessagePayload<T>, options?: MessageOptions): Promise<{ id: string }> {
+  async enqueueMessage<T>(
+    payload: MessagePayload<T>,
+    options?: MessageOptions,
+  ): Promise<{
+    /** The message's id, its `$.mid`. */
+    id: string;
+  }> {
     this.#assertOpen();
     return this.#enqueue(checkMessage(payload, options));
   }
 
   /** Stores a message that closes a batch (`complete-batch=true`, no payload). */
-  async enqueueBatchCompletion(options: BatchCompletionOptions): Promise<{ id: string }> {
+  async enqueueBatchCompletion(options: BatchCompletionOptions): Promise<{
+    /** The message's id, its `$.mid`. */
+    id: string;
+  }> {
     this.#assertOpen();
     return this.#enqueue(checkBatchCompletion(options));
   }
 
   /** Stores a message that closes a chunked message (`complete-message=true`, no payload). */
-  async enqueueMessageCompletion(options: MessageCompletionOptions): Promise<{ id: string }> {
+  async enqueueMessageCompletion(options: MessageCompletionOptions): Promise<{
+    /** The message's id, its `$.mid`. */
+    id: string;
+  }> {
     this.#assertOpen();
     return this.#enqueue(checkMessageCompletion(options));
   }
@@ -172,7 +188,10 @@ export class DeviceClient {
   async sendMessage<T>(
     payload: MessagePayload<T>,
     options?: MessageOptions & { signal?: AbortSignal },
-  ): Promise<{ id: string }> {
+  ): Promise<{
+    /** The message's id, its `$.mid`. */
+    id: string;
+  }> {
     this.#assertOpen();
     const { message, signal } = checkSendMessage(payload, options);
     return this.#send(message, signal);

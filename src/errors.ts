@@ -112,7 +112,10 @@ Object.defineProperty(SpotflowError.prototype, SPOTFLOW_ERROR_BRAND, { value: tr
 export function isSpotflowError<C extends SpotflowErrorCode = SpotflowErrorCode>(
   value: unknown,
   code?: C,
-): value is SpotflowError & { readonly code: C } {
+): value is SpotflowError & {
+  /** The code asked for. */
+  readonly code: C;
+} {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as { [SPOTFLOW_ERROR_BRAND]?: unknown; code?: unknown };
   // Any string code is accepted without `code`: a newer copy of the package may know codes this one does not.

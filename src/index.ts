@@ -1,6 +1,8 @@
 /**
  * spotflow-device: the portable core's public API. Runtime entries (`spotflow-device` resolves to the Node or the
  * browser one) re-export this with a `DeviceClient` whose `start` knows its platform.
+ *
+ * @module spotflow-device/core
  */
 export { maxPayloadBytes } from './call-arguments.js';
 export { DeviceClient, type PlatformRequired } from './client.js';

@@ -5,13 +5,19 @@
  */
 import type { Secrets } from './util/secrets.js';
 
+/** Where the SDK logs: any object with these four methods (see {@link consoleLogger}); secrets arrive redacted. */
 export interface Logger {
+  /** Detail for troubleshooting. */
   debug(message: string, fields?: Record<string, unknown>): void;
+  /** Notable events in the client's life. */
   info(message: string, fields?: Record<string, unknown>): void;
+  /** Something failed and will be retried (a lost connection, a background error with no listener). */
   warn(message: string, fields?: Record<string, unknown>): void;
+  /** Something failed that needs attention. */
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+/** The least severe level a logger passes on; `silent` passes nothing. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 const secretKey = /token|password|secret|signature|sas|sig$|connectionstring|authorization|key$/i;

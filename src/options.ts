@@ -7,19 +7,26 @@ import { Secrets } from './util/secrets.js';
 
 /** What the display callback receives: show `verificationCode` to the technician who approves the device. */
 export interface ProvisioningOperation {
+  /** The provisioning operation's id. */
   id: string;
+  /** The code the technician compares with the one the portal shows before approving. */
   verificationCode: string;
+  /** When the operation expires unapproved; the device then starts a new one. */
   expirationTime: Date;
 }
 
+/** The device twin's desired properties: what the cloud wants the device's settings to be. */
 export interface DesiredProperties {
+  /** The version the hub gave them; it grows with every change. */
   version: number;
+  /** The properties themselves (without `$version`). */
   values: JsonObject;
 }
 
 /** What happens when an outbox limit is reached. */
 export type OutboxPolicy = 'reject' | 'dropOldest';
 
+/** How much the outbox may hold before {@link OutboxLimits.policy} applies; an unset limit keeps its default. */
 export interface OutboxLimits {
   /** Most messages kept waiting. */
   maxMessages?: number;
@@ -61,6 +68,7 @@ export interface StartOptions {
   maxInFlight?: number;
   /** Reconnect backoff: first delay and cap. Defaults 1 s and 60 s, with jitter. */
   reconnectInitialDelayMs?: number;
+  /** See `reconnectInitialDelayMs`. */
   reconnectMaxDelayMs?: number;
   /** Optional outbox limits; none by default (the outbox grows with the disk). */
   outboxLimits?: OutboxLimits;

@@ -7,11 +7,15 @@ import type { SpotflowError } from './errors.js';
 /** A value SQLite stores: BLOBs travel as `Uint8Array` (Node's `Buffer` is one). */
 export type SqlValue = string | number | bigint | Uint8Array | null;
 
+/** One SQL statement and its positional parameters. */
 export interface SqlStatement {
+  /** The SQL text, with `?` placeholders. */
   sql: string;
+  /** The values bound to the placeholders, in order. */
   params?: readonly SqlValue[];
 }
 
+/** How durable a {@link Database.write} must be before it resolves. */
 export interface WriteOptions {
   /**
    * `full` (default): durable when resolved, through a power cut. `relaxed`: survives a crash of the process but
@@ -21,7 +25,9 @@ export interface WriteOptions {
   durability?: 'full' | 'relaxed';
 }
 
+/** What one statement of a {@link Database.write} did. */
 export interface WriteResult {
+  /** The number of rows it inserted, updated or deleted. */
   changes: number;
   /** The rowid of the last row an INSERT made (0 for other statements). */
   lastInsertRowid: number;
@@ -51,6 +57,7 @@ export interface Database {
   onProblem?(listener: (problem: SpotflowError) => void): void;
 }
 
+/** Opens the platform's databases (better-sqlite3 files in Node, sql.js stored in the browser). */
 export interface DatabaseOpener {
   /**
    * Opens (creating if needed) the database called `name`: a file path in Node (created with mode 0600),
@@ -66,23 +73,33 @@ export interface Lock {
   acquire(name: string, signal?: AbortSignal): Promise<LockHandle>;
 }
 
+/** A held {@link Lock}. */
 export interface LockHandle {
+  /** Gives the lock up, so that another owner may take it. */
   release(): Promise<void>;
 }
 
+/** What {@link MqttConnector.connect} connects with. */
 export interface MqttConnectOptions {
   /** `mqtt://`, `mqtts://`, `ws://` or `wss://` URL, path included for WebSockets. */
   url: string;
+  /** The MQTT client id (the device's IoT Hub device id). */
   clientId: string;
+  /** The IoT Hub user name (`{host}/{deviceId}/?api-version=…`). */
   username: string;
   /** The SAS token. Secret: adapters never log it. */
   password: string;
+  /** The MQTT keep-alive interval. */
   keepAliveSeconds: number;
+  /** How long the connection (TCP, TLS, WebSocket and CONNACK) may take before it fails with `NETWORK`. */
   connectTimeoutMs: number;
 }
 
+/** One incoming MQTT PUBLISH. */
 export interface MqttMessage {
+  /** The topic it was published on. */
   topic: string;
+  /** Its payload, as received. */
   payload: Uint8Array;
 }
 
@@ -108,6 +125,7 @@ export interface MqttConnection {
   end(force?: boolean): Promise<void>;
 }
 
+/** Makes {@link MqttConnection}s (MQTT.js over TCP, TLS or WebSockets). */
 export interface MqttConnector {
   /**
    * Connects once, without retrying. Rejects with SpotflowError `CONNECTION_REFUSED` when the broker refuses the
@@ -117,8 +135,10 @@ export interface MqttConnector {
   connect(options: MqttConnectOptions, signal?: AbortSignal): Promise<MqttConnection>;
 }
 
+/** How hard a {@link Compressor} works: `fastest` for messages as they are sent, `smallest` when size matters more. */
 export type CompressionLevel = 'fastest' | 'smallest';
 
+/** Brotli compression of message payloads (zlib in Node, a WebAssembly worker in browsers). */
 export interface Compressor {
   /** Brotli: `fastest` = quality 1, `smallest` = quality 11. */
   compress(data: Uint8Array, level: CompressionLevel): Promise<Uint8Array>;
@@ -136,21 +156,29 @@ export interface Clock {
   now(): number;
   /** Milliseconds on a clock that never jumps (performance.now()); for measuring intervals. */
   monotonicNow(): number;
+  /** Calls `callback` once after `ms` milliseconds; returns the handle {@link Clock.clearTimeout} takes. */
   setTimeout(callback: () => void, ms: number): TimerHandle;
+  /** Cancels a timer {@link Clock.setTimeout} started; a timer that already ran is ignored. */
   clearTimeout(handle: TimerHandle): void;
 }
 
 /** A runtime's implementation of every port. */
 export interface Platform {
+  /** The runtime's name (`node`, `browser`), for logs and errors. */
   readonly name: string;
+  /** Where the client's outbox and twin are stored. */
   readonly database: DatabaseOpener;
+  /** Keeps a second client from opening the same database. */
   readonly lock: Lock;
+  /** Connects to the IoT Hub MQTT broker. */
   readonly mqtt: MqttConnector;
+  /** Compresses message payloads. */
   readonly compressor: Compressor;
   /** `fetch` as the platform configures it (Node: trusting the platform's `ca` as well as the system CAs). */
   readonly fetch: typeof fetch;
   /** The MQTT transport used unless the caller picks one: TCP in Node, WebSockets in browsers. */
   readonly defaultTransport: 'tcp' | 'websocket';
+  /** The time every timeout and backoff of the core is measured with. */
   readonly clock: Clock;
   /**
    * Subscribes to hints that the network may be back (browsers: the page's `online` event); returns the

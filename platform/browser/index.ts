@@ -1,6 +1,8 @@
 /**
  * The browser entry (`spotflow-device` in browsers, `spotflow-device/browser`): the browser's `DeviceClient`, its
  * platform and adapters, and the core's public API.
+ *
+ * @module spotflow-device/browser
  */
 
 export * from '../../src/index.js';

@@ -12,6 +12,7 @@ import { createBrowserDatabaseOpener } from './database.js';
 import { createBrowserLock } from './lock.js';
 import { createBrowserMqttConnector } from './mqtt.js';
 
+/** Options of {@link createBrowserPlatform}. */
 export interface BrowserPlatformOptions {
   /** Where sql.js's `sql-wasm-browser.wasm` is served, when the bundler cannot find it. */
   sqlWasmUrl?: string;

@@ -19,9 +19,10 @@ export interface NodeFetchOptions {
  * @example
  * const api = ky.create({ prefixUrl: 'https://localhost:5080', fetch: createNodeFetch({ ca }) });
  */
-export function createNodeFetch(
-  options: NodeFetchOptions = {},
-): typeof fetch & { close?: () => Promise<void> } {
+export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch & {
+  /** Closes the connections kept open to trust `ca` (absent when there is none). */
+  close?: () => Promise<void>;
+} {
   const ca = options.ca;
   if (ca === undefined) return globalThis.fetch;
   let undici: Promise<{ fetch: Undici['fetch']; dispatcher: Agent }> | undefined;

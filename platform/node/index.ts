@@ -1,6 +1,9 @@
 /**
  * The Node.js platform: better-sqlite3 storage, a SQLite-backed file lock, MQTT.js over TCP/TLS/WebSockets,
  * zlib Brotli and `fetch` (undici when a custom CA is trusted). This is the only place that picks Node packages.
+ * `spotflow-device` resolves here in Node.js.
+ *
+ * @module spotflow-device/node
  */
 import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
 import { optionalString, type StartOptions } from '../../src/options.js';
@@ -12,12 +15,15 @@ import { createNodeFetch } from './http.js';
 import { createNodeLock } from './lock.js';
 import { createNodeMqttConnector } from './mqtt.js';
 
+/** Options of {@link createNodePlatform}. */
 export interface NodePlatformOptions {
   /** Extra trusted CA certificate(s), PEM, for HTTPS and MQTT over TLS; verification stays on either way. */
   ca?: string;
 }
 
 /**
+ * The Node.js {@link Platform}, for {@link DeviceClient.startOn} (which {@link DeviceClient.start} calls with it).
+ *
  * @example
  * const platform = createNodePlatform({ ca: readFileSync('emulator-ca.pem', 'utf8') });
  */

@@ -6,6 +6,7 @@ import { CloudInbox } from './inbox.js';
 
 /** A cloud-to-device message. */
 export interface CloudMessage {
+  /** The message's body, as the cloud sent it. */
   payload: Uint8Array;
   /** The message's properties (user properties and system ones such as `$.mid`). */
   properties: Record<string, string>;
@@ -24,13 +25,22 @@ export type CloudMessageHandler = (message: CloudMessage) => void | Promise<void
 
 /** What a direct method answers: an HTTP-like status and a JSON payload. Returning nothing means 200 with `null`. */
 export interface MethodResponse {
+  /** The status the caller sees (200 for success, by convention). */
   status: number;
+  /** Any JSON value; omitted means `null`. */
   payload?: unknown;
 }
 
+/**
+ * Answers one direct method: `payload` is the caller's JSON payload. A handler that throws answers 500; one that
+ * returns nothing answers 200 with `null`.
+ */
 export type MethodHandler = (
   payload: unknown,
-  request: { name: string },
+  request: {
+    /** The method's name, as the caller called it. */
+    name: string;
+  },
 ) => MethodResponse | undefined | Promise<MethodResponse | undefined>;
 
 /**

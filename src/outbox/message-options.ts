@@ -21,10 +21,14 @@ export interface MessageOptions extends Pick<MessageProperties, PropertyName> {
 }
 
 /** Options of `enqueueBatchCompletion`: the batch to close. */
-export type BatchCompletionOptions = Pick<MessageProperties, 'streamGroup' | 'stream'> & { batchId: string };
+export type BatchCompletionOptions = Pick<MessageProperties, 'streamGroup' | 'stream'> & {
+  /** The batch to close. */
+  batchId: string;
+};
 
 /** Options of `enqueueMessageCompletion`: the chunked message to close. */
 export type MessageCompletionOptions = Pick<MessageProperties, 'streamGroup' | 'stream' | 'batchId'> & {
+  /** The chunked message to close. */
   messageId: string;
 };
 

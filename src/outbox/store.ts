@@ -66,7 +66,9 @@ export interface GivenMid {
 
 /** What an enqueue had to drop to make room (policy `dropOldest`). */
 export interface Dropped {
+  /** How many messages were dropped. */
   messages: number;
+  /** The limit that was reached. */
   reason: 'maxMessages' | 'maxBytes' | 'maxAgeMs';
 }
 

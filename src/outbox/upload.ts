@@ -15,9 +15,13 @@ const requestTimeoutMs = 120_000;
 /** The largest answer read: the hub's and blob storage's answers are a few kB at most. */
 const maxAnswerBytes = 64 * 1024;
 
+/** How far the file upload of a large message has got. */
 export interface UploadProgress {
+  /** The message's id. */
   mid: string;
+  /** Bytes uploaded so far. */
   sentBytes: number;
+  /** Bytes the upload has in all. */
   totalBytes: number;
 }
 

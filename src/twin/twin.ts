@@ -14,6 +14,7 @@ import { TwinRequests } from './requests.js';
 import { checkReportedPatch } from './twin-rules.js';
 import { parseJsonObject, TwinState } from './twin-state.js';
 
+/** The device twin's reported properties, as the device knows them. */
 export interface ReportedProperties {
   /** The version the hub gave the last acknowledged patch (0 before the first). */
   version: number;
