@@ -60,7 +60,7 @@ export interface EmulatorOptions {
   memory?: boolean;
   /**
    * Most telemetry messages kept per device, its oldest dropped first (counted in the device's `droppedMessages`), so
-   * that long runs stay bounded. Default 100,000 (about 150 MB for a device sending 256-byte payloads); 0 keeps
+   * that long runs stay bounded. Default 100,000 (about 60 MB for a device sending 256-byte payloads: 620 B a message); 0 keeps
    * every message.
    */
   retainMessages?: number;

@@ -54,7 +54,7 @@ export interface BatchSummary {
 }
 
 /**
- * Messages kept per device unless told otherwise (`retainMessages`): the newest 100,000, about 150 MB of memory for
+ * Messages kept per device unless told otherwise (`retainMessages`): the newest 100,000, about 60 MB of memory for
  * a device sending 256-byte payloads (bench case `emulator-retention`), and more than a 30-minute run at 50 msg/s.
  */
 export const defaultRetainMessages = 100_000;
