@@ -26,6 +26,7 @@ const caseNames = [
   'browser-shared',
   'compression',
   'fleet',
+  'emulator-retention',
   'bundle',
 ];
 

@@ -20,6 +20,8 @@ const usage = `Usage: spotflow-emulator [options]
                                    from --port (default: the port listened on; 443 is left out of names)
   --data-dir <dir>                 where state is kept (default ./.spotflow-emulator)
   --memory                         keep state in memory only
+  --retain-messages <n>            most telemetry messages kept per device, oldest dropped first
+                                   (default 100000; 0 = keep every message)
   --tls                            advertise an https:// instance URL
   --auto-approve                   approve every provisioning operation at once
   --json                           print one JSON line with the credentials once ready (logs go to stderr)
@@ -46,6 +48,7 @@ const flags = {
   'public-host': { type: 'string' },
   'public-port': { type: 'string' },
   'data-dir': { type: 'string' },
+  'retain-messages': { type: 'string' },
   memory: { type: 'boolean' },
   'no-memory': { type: 'boolean' },
   tls: { type: 'boolean' },
@@ -152,6 +155,12 @@ async function main(): Promise<void> {
   if (workspaceId !== undefined && !workspaceIdPattern.test(workspaceId)) {
     fail('--workspace-id must be 1-64 characters: letters, digits, - and _');
   }
+  const retainText = text(values, 'retain-messages');
+  const retainMessages =
+    retainText === undefined ? undefined : /^\d+$/.test(retainText) ? Number(retainText) : Number.NaN;
+  if (retainMessages !== undefined && !Number.isSafeInteger(retainMessages)) {
+    fail('--retain-messages must be a whole number, 0 or more (0 = keep every message)');
+  }
   const json = onOrOff(values, 'json') === true;
   const memory = onOrOff(values, 'memory') === true;
   const tls = onOrOff(values, 'tls') === true;
@@ -184,6 +193,7 @@ async function main(): Promise<void> {
     publicPort,
     dataDir: text(values, 'data-dir'),
     memory,
+    retainMessages,
     tls,
     workspaceId,
     provisioningToken: text(values, 'provisioning-token'),

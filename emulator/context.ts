@@ -1,3 +1,4 @@
+import type { DeviceView } from './http/wire.js';
 import type { EventBus } from './live/event-bus.js';
 import type { OperationExpiry } from './live/operation-expiry.js';
 import type { EmulatorLogger } from './log.js';
@@ -72,3 +73,17 @@ export function deviceIdFromHubId(context: EmulatorContext, hubId: string): stri
 
 /** Maximum device-to-cloud message size, topic and properties included (IoT Hub's limit). */
 export const maxTelemetryBytes = 256 * 1024;
+
+/** A device as the management API and its live stream show it. */
+export function deviceView(
+  context: EmulatorContext,
+  device: { deviceId: string; lastSeen: number | null },
+  connected: boolean,
+): DeviceView {
+  return {
+    deviceId: device.deviceId,
+    connected,
+    lastSeen: device.lastSeen === null ? null : new Date(device.lastSeen).toISOString(),
+    droppedMessages: context.messages.dropped(device.deviceId),
+  };
+}

@@ -27,7 +27,7 @@ import { CloudMessageQueue } from './state/cloud-to-device.js';
 import { ConnectionLog } from './state/connections.js';
 import { type EmulatorDatabase, openEmulatorDatabase } from './state/database.js';
 import { DeviceStore } from './state/devices.js';
-import { MessageStore } from './state/messages.js';
+import { defaultRetainMessages, MessageStore } from './state/messages.js';
 import { ProvisioningStore } from './state/provisioning.js';
 import { TwinStore } from './state/twins.js';
 import { Workspace, type WorkspaceSettings } from './state/workspace.js';
@@ -59,6 +59,12 @@ export interface EmulatorOptions {
   dataDir?: string;
   /** Keep state in memory only (certificates go to a temporary directory removed on close). */
   memory?: boolean;
+  /**
+   * Most telemetry messages kept per device, its oldest dropped first (counted in the device's `droppedMessages`), so
+   * that long runs stay bounded. Default 100,000 (about 60 MB for a device sending 256-byte payloads: 620 B a message); 0 keeps
+   * every message.
+   */
+  retainMessages?: number;
   /** Advertise `https://` as the instance URL (the port speaks TLS and plain text either way). */
   tls?: boolean;
   /** Fix the workspace id and secrets instead of generating them on first start. */
@@ -136,6 +142,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   if (publicPort !== undefined && !(Number.isInteger(publicPort) && publicPort >= 1 && publicPort <= 65535)) {
     throw new Error(`public port ${publicPort} is not 1-65535`);
   }
+  const retainMessages = options.retainMessages ?? defaultRetainMessages;
+  if (!Number.isSafeInteger(retainMessages) || retainMessages < 0) {
+    throw new Error(`retainMessages ${retainMessages} is not a whole number, 0 or more`);
+  }
   const memory = options.memory ?? false;
   const dataDir = memory
     ? mkdtempSync(join(tmpdir(), 'spotflow-emulator-'))
@@ -169,7 +179,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       provisioning,
       devices: new DeviceStore(db, now),
       twins: new TwinStore(db),
-      messages: new MessageStore(db, now),
+      messages: new MessageStore(db, now, retainMessages),
       cloudMessages: new CloudMessageQueue(db, now),
       blobs: new BlobStore(db, now),
       connections: new ConnectionLog(db, now),

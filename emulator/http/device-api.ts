@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type EmulatorContext, hubDeviceId } from '../context.js';
+import { deviceView, type EmulatorContext, hubDeviceId } from '../context.js';
 import { createSasToken } from '../mqtt/sas.js';
 import { problem } from './problem.js';
 import { bearer, readJson } from './request.js';
@@ -108,11 +108,10 @@ export function addDeviceApi(app: HttpApp, context: EmulatorContext): void {
     const expiresAt = Math.floor(context.now() / 1000) + workspace.settings.sasTokenLifetimeSeconds;
     const sas = createSasToken(`${hubHostName}/devices/${hubId}`, device.sasKey, expiresAt);
     context.log.info('device registered', { deviceId: valid.deviceId });
-    context.events.emit('device.registered', {
-      deviceId: valid.deviceId,
-      connected: context.links.client(valid.deviceId) !== undefined,
-      lastSeen: device.lastSeen === null ? null : new Date(device.lastSeen).toISOString(),
-    });
+    context.events.emit(
+      'device.registered',
+      deviceView(context, device, context.links.client(valid.deviceId) !== undefined),
+    );
     return c.json({
       connectionString: `HostName=${hubHostName};DeviceId=${hubId};SharedAccessSignature=${sas}`,
       connectionStringType: 'SharedAccessSignature',

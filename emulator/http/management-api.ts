@@ -1,4 +1,4 @@
-import type { EmulatorContext } from '../context.js';
+import { deviceView, type EmulatorContext } from '../context.js';
 import { type IotHubBroker, sectionDocument } from '../mqtt/hub.js';
 import {
   DeviceNotListening,
@@ -81,11 +81,7 @@ export function addManagementApi(app: HttpApp, context: EmulatorContext, hub: Io
     `${base}/devices`,
     managed((c) =>
       c.json(
-        context.devices.list().map((device) => ({
-          deviceId: device.deviceId,
-          connected: hub.isConnected(device.deviceId),
-          lastSeen: device.lastSeen === null ? null : new Date(device.lastSeen).toISOString(),
-        })),
+        context.devices.list().map((device) => deviceView(context, device, hub.isConnected(device.deviceId))),
       ),
     ),
   );

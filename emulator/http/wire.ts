@@ -20,6 +20,8 @@ export interface DeviceView {
   deviceId: string;
   connected: boolean;
   lastSeen: string | null;
+  /** How many of its oldest messages the emulator dropped to keep at most `--retain-messages` of them. */
+  droppedMessages: number;
 }
 
 /** One stored telemetry message (`GET /devices/{id}/messages`); the payload is decoded. */
@@ -129,7 +131,13 @@ export interface LiveEvents {
   'device.registered': DeviceView;
   'device.connected': { device: DeviceView; entry: ConnectionEntry };
   'device.disconnected': { device: DeviceView; entry: ConnectionEntry };
-  'message.received': { deviceId: string; message: LiveMessageView; batch: BatchView | null };
+  /** `droppedMessages`: as in the device's {@link DeviceView}, after this message was stored. */
+  'message.received': {
+    deviceId: string;
+    message: LiveMessageView;
+    batch: BatchView | null;
+    droppedMessages: number;
+  };
   'twin.changed': { deviceId: string; side: 'desired' | 'reported'; document: TwinSectionDocument };
   'c2d.queued': { deviceId: string; message: CloudMessageView };
   'c2d.delivered': { deviceId: string; mid: string; deliveredAt: string };

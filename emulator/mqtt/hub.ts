@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Aedes, type Client } from 'aedes';
 import type mqttPacket from 'mqtt-packet';
-import { deviceIdFromHubId, type EmulatorContext, hubDeviceId } from '../context.js';
+import { deviceIdFromHubId, deviceView, type EmulatorContext, hubDeviceId } from '../context.js';
 import { maxQueuedCloudMessages } from '../state/cloud-to-device.js';
 import type { JsonObject } from '../state/merge-patch.js';
 import { sectionDocument, type TwinSection } from '../state/twins.js';
@@ -268,14 +268,9 @@ export class IotHubBroker {
     const { context } = this;
     try {
       const entry = context.connections.record(deviceId, event, reason);
-      const device = context.devices.get(deviceId);
-      const lastSeen = device?.lastSeen ?? null;
+      const lastSeen = context.devices.get(deviceId)?.lastSeen ?? null;
       context.events.emit(event === 'connected' ? 'device.connected' : 'device.disconnected', {
-        device: {
-          deviceId,
-          connected: this.isConnected(deviceId),
-          lastSeen: lastSeen === null ? null : new Date(lastSeen).toISOString(),
-        },
+        device: deviceView(context, { deviceId, lastSeen }, this.isConnected(deviceId)),
         entry,
       });
     } catch (error) {

@@ -83,6 +83,7 @@ function liveMessage(context: EmulatorContext, deviceId: string, stored: StoredM
       payloadTruncated: payload.length > maxLivePayloadBytes,
     },
     batch,
+    droppedMessages: context.messages.dropped(deviceId),
   };
 }
 

@@ -132,6 +132,10 @@ export const migrations: readonly string[] = [
   DROP INDEX messages_mid;
   CREATE INDEX messages_mid_hash ON messages (mid_hash) WHERE mid_hash IS NOT NULL;
   `,
+  // How many of each device's oldest messages retention dropped (see MessageStore).
+  `
+  CREATE TABLE message_drops (device_id TEXT PRIMARY KEY, dropped INTEGER NOT NULL);
+  `,
 ];
 
 export type EmulatorDatabase = Database.Database;

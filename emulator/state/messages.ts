@@ -53,7 +53,20 @@ export interface BatchSummary {
   completedAt: string | null;
 }
 
-/** Telemetry received from devices, with the batches and chunked messages it opened and closed. */
+/**
+ * Messages kept per device unless told otherwise (`retainMessages`): the newest 100,000, about 60 MB of memory for
+ * a device sending 256-byte payloads (bench case `emulator-retention`), and more than a 30-minute run at 50 msg/s.
+ */
+export const defaultRetainMessages = 100_000;
+
+/**
+ * Telemetry received from devices, with the batches and chunked messages it opened and closed.
+ *
+ * Retention: each device keeps its newest `retainMessages` messages (0 = all); storing one more drops its oldest in
+ * the same transaction, so no one ever sees more. Sequence numbers are never reused, so paging with `after` goes on
+ * where it was (a page simply starts at the oldest message still kept). A `$.mid` is a duplicate only of a message
+ * still kept. Batch and chunked-message summaries keep counting what was dropped.
+ */
 export class MessageStore {
   readonly #sql: ReturnType<typeof statementCache>;
   readonly #addTransaction: (
@@ -61,16 +74,40 @@ export class MessageStore {
     message: NewMessage,
     closes: { batch: boolean; message: boolean },
   ) => StoredMessage;
+  /** Messages kept per device (counted once at start, then kept up to date), for devices with any. */
+  readonly #kept = new Map<string, number>();
+  /** Messages retention dropped per device, as in `message_drops`. */
+  readonly #dropped = new Map<string, number>();
 
   constructor(
     private readonly db: EmulatorDatabase,
     private readonly now: () => number,
+    /** Most messages kept per device; 0 keeps them all. */
+    readonly retainMessages: number = defaultRetainMessages,
   ) {
     this.#sql = statementCache(db);
     this.#addTransaction = db.transaction(
       (deviceId: string, message: NewMessage, closes: { batch: boolean; message: boolean }) =>
         this.#addNow(deviceId, message, closes),
     );
+    for (const row of db.prepare('SELECT device_id, dropped FROM message_drops').all() as DropRow[]) {
+      this.#dropped.set(row.device_id, row.dropped);
+    }
+    // One pass over the device index; a data directory kept under a larger limit is cut down to this one now.
+    const kept = db.prepare('SELECT device_id, COUNT(*) AS n FROM messages GROUP BY device_id').all() as {
+      device_id: string;
+      n: number;
+    }[];
+    db.transaction(() => {
+      for (const { device_id, n } of kept) {
+        this.#trim(device_id, n);
+      }
+    })();
+  }
+
+  /** How many of the device's oldest messages retention dropped, ever. */
+  dropped(deviceId: string): number {
+    return this.#dropped.get(deviceId) ?? 0;
   }
 
   /** Stores one message; a `$.mid` seen before from the same device marks it as a duplicate. */
@@ -113,6 +150,7 @@ export class MessageStore {
       duplicate ? 1 : 0,
     );
     if (!duplicate) this.#track(deviceId, message, closes, receivedAt);
+    this.#trim(deviceId, (this.#kept.get(deviceId) ?? 0) + 1);
     return {
       ...message,
       sequence: Number(lastInsertRowid),
@@ -182,6 +220,29 @@ export class MessageStore {
     return rows.map(toBatch);
   }
 
+  /**
+   * Drops the device's oldest messages beyond `retainMessages`: one indexed range delete (one row per stored message
+   * once the device is at the limit), never a scan of the table. `kept`: how many it has now.
+   */
+  #trim(deviceId: string, kept: number): void {
+    const excess = this.retainMessages === 0 ? 0 : kept - this.retainMessages;
+    if (excess <= 0) {
+      this.#kept.set(deviceId, kept);
+      return;
+    }
+    const { changes } = this.#sql(
+      `DELETE FROM messages WHERE device_id = ? AND sequence <= (
+         SELECT sequence FROM messages WHERE device_id = ? ORDER BY sequence LIMIT 1 OFFSET ?)`,
+    ).run(deviceId, deviceId, excess - 1);
+    const dropped = this.dropped(deviceId) + changes;
+    this.#sql(
+      `INSERT INTO message_drops (device_id, dropped) VALUES (?, ?)
+         ON CONFLICT (device_id) DO UPDATE SET dropped = excluded.dropped`,
+    ).run(deviceId, dropped);
+    this.#kept.set(deviceId, kept - changes);
+    this.#dropped.set(deviceId, dropped);
+  }
+
   #track(
     deviceId: string,
     message: NewMessage,
@@ -205,6 +266,11 @@ export class MessageStore {
            completed_at = COALESCE(excluded.completed_at, completed_at)`,
     ).run(...key, message.messageId, carriesData ? 1 : 0, closes.message ? at : null);
   }
+}
+
+interface DropRow {
+  device_id: string;
+  dropped: number;
 }
 
 interface BatchRow {

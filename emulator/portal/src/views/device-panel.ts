@@ -16,6 +16,7 @@ export class DevicePanel {
   readonly #panel = byId('device-panel');
   readonly #dot = byId('device-dot');
   readonly #state = byId('device-state');
+  readonly #dropped = byId('messages-dropped');
   readonly #messages: MessagesView;
   readonly #sections: { open(deviceId: string): void }[];
   readonly #reloadable: { load(): Promise<void> }[];
@@ -34,6 +35,13 @@ export class DevicePanel {
     const connections = new ConnectionsView(api, live);
     this.#sections = [this.#messages, batches, twin, new MethodView(api), c2d, files, connections];
     this.#reloadable = [this.#messages, batches, twin, c2d, files, connections];
+    // The device list learns of drops only when it reloads; each stored message says how many there are so far.
+    live.on('message.received', ({ deviceId, droppedMessages }) => {
+      if (deviceId !== this.#deviceId || this.#device === undefined) return;
+      if (droppedMessages === this.#device.droppedMessages) return;
+      this.#device = { ...this.#device, droppedMessages };
+      this.#paint();
+    });
   }
 
   get deviceId(): string | undefined {
@@ -81,5 +89,13 @@ export class DevicePanel {
     this.#state.textContent = device || this.#listLoaded ? connectionText(device) : 'loading…';
     this.#state.className = device?.connected ? 'state on' : 'state';
     this.#panel.dataset.connected = String(device?.connected === true);
+    const dropped = device?.droppedMessages ?? 0;
+    this.#dropped.hidden = dropped === 0;
+    this.#dropped.dataset.dropped = String(dropped);
+    this.#dropped.textContent =
+      dropped === 0
+        ? ''
+        : `${dropped.toLocaleString()} older ${dropped === 1 ? 'message' : 'messages'} dropped: the emulator keeps ` +
+          'only the newest messages of each device (--retain-messages).';
   }
 }
