@@ -19,7 +19,7 @@ const test = base.extend(spotflowFixtures).extend<{ kioskDeviceId: string; kiosk
       database: kioskDeviceId,
     };
     const server = await serveKiosk(kioskRoot, config, '127.0.0.1', 0);
-    await use(server.url.replace('127.0.0.1', 'localhost'));
+    await use(server.url);
     await server.close();
   },
 });
