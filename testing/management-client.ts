@@ -98,32 +98,17 @@ export class ManagementClient {
    * decided or expired.
    */
   approve(code: string, options: WaitOptions = {}): Promise<OperationView> {
-    return this.#decide(
-      `the provisioning operation with code ${JSON.stringify(code)}`,
-      (op) => op.verificationCode === code,
-      'approve',
-      options,
-    );
+    return this.#decideByCode(code, 'approve', options);
   }
 
   /** Approves the pending operation of `deviceId`, waiting until there is one. */
-  approveDevice(deviceId: string, options: WaitOptions = {}): Promise<OperationView> {
-    return this.#decide(
-      `a pending provisioning operation of device ${JSON.stringify(deviceId)}`,
-      (op) => op.deviceId === deviceId && op.status === 'pending',
-      'approve',
-      options,
-    );
+  async approveDevice(deviceId: string, options: WaitOptions = {}): Promise<OperationView> {
+    return this.#decide(await this.waitForOperation(deviceId, options), 'approve');
   }
 
   /** Cancels the operation whose verification code is `code`, waiting until it is pending. */
   cancel(code: string, options: WaitOptions = {}): Promise<OperationView> {
-    return this.#decide(
-      `the provisioning operation with code ${JSON.stringify(code)}`,
-      (op) => op.verificationCode === code,
-      'cancel',
-      options,
-    );
+    return this.#decideByCode(code, 'cancel', options);
   }
 
   /** Waits for a pending operation of `deviceId` (to read its code) without deciding it. */
@@ -138,19 +123,18 @@ export class ManagementClient {
     );
   }
 
-  async #decide(
-    awaited: string,
-    match: (operation: OperationView) => boolean,
-    action: 'approve' | 'cancel',
-    options: WaitOptions,
-  ): Promise<OperationView> {
-    const operation = await this.#wait(awaited, options, async () => {
-      const found = (await this.operations()).find(match);
-      if (found && found.status !== 'pending') {
+  async #decideByCode(code: string, action: Decision, options: WaitOptions): Promise<OperationView> {
+    const awaited = `the provisioning operation with code ${JSON.stringify(code)}`;
+    const operation = await this.#wait<OperationView>(awaited, options, async () => {
+      const found = (await this.operations()).find((op) => op.verificationCode === code);
+      if (found && found.status !== 'pending')
         throw new Error(`cannot ${action} ${awaited}: it is ${found.status}`);
-      }
       return found ? { done: true, value: found } : { done: false, seen: 'no such operation' };
     });
+    return this.#decide(operation, action);
+  }
+
+  #decide(operation: OperationView, action: Decision): Promise<OperationView> {
     return this.#json('PUT', `/provisioning-operations/${action}`, {
       json: { provisioningOperationId: operation.provisioningOperationId },
     });
@@ -367,6 +351,8 @@ export class ManagementClient {
     return response;
   }
 }
+
+type Decision = 'approve' | 'cancel';
 
 interface RequestBody {
   json?: unknown;
