@@ -30,13 +30,11 @@ export { TestClock } from './clock.js';
 export { startTestEmulator, type TestEmulator, type TestEmulatorOptions } from './emulator.js';
 export { EmulatorApiError, WaitTimeoutError } from './errors.js';
 export {
-  type EmulatorMessage,
   ManagementClient,
   type ManagementClientOptions,
   type MessageQuery,
   type MessageWaitOptions,
   type MethodCallOptions,
-  messageJson,
-  messageText,
 } from './management-client.js';
+export { type EmulatorMessage, messageJson, messageText } from './messages.js';
 export type { WaitOptions } from './wait.js';

@@ -3,7 +3,6 @@ import type {
   ConnectionEntry,
   DeviceView,
   MessagePage,
-  MessageView,
   MethodResultView,
   OperationStatus,
   OperationView,
@@ -13,6 +12,7 @@ import type {
 } from '../emulator/http/wire.js';
 import type { WorkspaceSettings } from '../emulator/state/workspace.js';
 import { EmulatorApiError } from './errors.js';
+import { decoded, type EmulatorMessage } from './messages.js';
 import { type Probe, type WaitOptions, waitUntil } from './wait.js';
 
 export interface ManagementClientOptions {
@@ -23,11 +23,6 @@ export interface ManagementClientOptions {
   apiToken: string;
   /** Default bound of every wait, and of each single call, in ms. Default 10 000. */
   timeoutMs?: number;
-}
-
-/** A stored telemetry message with its payload decoded from base64. */
-export interface EmulatorMessage extends MessageView {
-  payload: Uint8Array;
 }
 
 export interface MessageQuery {
@@ -49,16 +44,6 @@ export interface MessageWaitOptions extends WaitOptions {
 export interface MethodCallOptions {
   /** Default 30, at most 300. */
   timeoutSeconds?: number;
-}
-
-/** The payload of a message as UTF-8 text. */
-export function messageText(message: { payload: Uint8Array }): string {
-  return new TextDecoder().decode(message.payload);
-}
-
-/** The payload of a message parsed as JSON. */
-export function messageJson<T = unknown>(message: { payload: Uint8Array }): T {
-  return JSON.parse(messageText(message)) as T;
 }
 
 /**
@@ -362,13 +347,6 @@ interface RequestBody {
 
 function devicePath(deviceId: string): string {
   return `/devices/${encodeURIComponent(deviceId)}`;
-}
-
-function decoded(message: MessageView): EmulatorMessage {
-  const binary = atob(message.payloadBase64);
-  const payload = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) payload[i] = binary.charCodeAt(i);
-  return { ...message, payload };
 }
 
 /** A catch handler: a 404 (device not registered yet) gives `value`, anything else rethrows. */
