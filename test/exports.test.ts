@@ -52,6 +52,18 @@ describe('package exports', () => {
     ['spotflow-device/node', ['DeviceClient', 'createNodePlatform', 'SPOTFLOW_ERROR_CODES']],
     ['spotflow-device/core', ['DeviceClient', 'SpotflowError', 'isSpotflowError']],
     ['spotflow-device/emulator', ['startEmulator', 'createLogger']],
+    [
+      'spotflow-device/testing',
+      [
+        'startTestEmulator',
+        'ManagementClient',
+        'TestClock',
+        'EmulatorApiError',
+        'WaitTimeoutError',
+        'messageJson',
+      ],
+    ],
+    ['spotflow-device/testing/playwright', ['spotflowFixtures']],
   ])('%s exports its API', async (specifier, names) => {
     const module = (await import(specifier)) as Record<string, unknown>;
     for (const name of names) expect(module[name], `${specifier} exports ${name}`).toBeDefined();
@@ -77,6 +89,8 @@ describe('package exports', () => {
       './emulator',
       './node',
       './package.json',
+      './testing',
+      './testing/playwright',
     ]);
   });
 
@@ -109,6 +123,17 @@ describe('package exports', () => {
     it("'./emulator' is for Node only: a browser bundle cannot resolve it", () => {
       expect(resolveExport('./emulator', node)).toBe('./dist/emulator/index.js');
       expect(resolveExport('./emulator', browser)).toBeUndefined();
+    });
+
+    it("'./testing' and './testing/playwright' are for Node only, and neither loads @playwright/test at run time", () => {
+      expect(resolveExport('./testing', node)).toBe('./dist/testing/index.js');
+      expect(resolveExport('./testing/playwright', node)).toBe('./dist/testing/playwright.js');
+      expect(resolveExport('./testing', browser)).toBeUndefined();
+      expect(resolveExport('./testing/playwright', browser)).toBeUndefined();
+      // Its types only: a user of the management client alone needs no @playwright/test installed.
+      for (const file of ['index', 'playwright', 'management-client', 'emulator']) {
+        expect(readFileSync(`dist/testing/${file}.js`, 'utf8')).not.toContain('@playwright/test');
+      }
     });
 
     it("Node's own resolver agrees (the package referring to itself, with and without --conditions=browser)", () => {
