@@ -9,7 +9,8 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * file not listed keeps vitest's order, after these.
  */
 const longestFirst = [
-  'test/bench/smoke.test.ts',
+  'test/bench/smoke-browser.test.ts',
+  'test/bench/smoke-node.test.ts',
   'test/reliability/network-tcp-black-hole.test.ts',
   'test/reliability/network-tls-black-hole.test.ts',
   'test/reliability/network-wss-black-hole.test.ts',
