@@ -2,6 +2,7 @@ import type { EmulatorOptions, RunningEmulator } from '../emulator/emulator.js';
 import { TestClock } from './clock.js';
 import { ManagementClient } from './management-client.js';
 
+/** Options of {@link startTestEmulator}: the emulator's own, plus its clock and the client's default timeout. */
 export interface TestEmulatorOptions extends Omit<EmulatorOptions, 'clock'> {
   /** The emulator's clock. Default: a new {@link TestClock} (real time that `clock.advance(ms)` moves forward). */
   clock?: TestClock;

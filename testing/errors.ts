@@ -13,12 +13,15 @@ import type { ProblemView } from '../emulator/http/wire.js';
  * ```
  */
 export class EmulatorApiError extends Error {
+  /** Always `EmulatorApiError`. */
   override name = 'EmulatorApiError';
 
   constructor(
     /** e.g. `POST /devices/kiosk-1/methods/identify` (below the workspace). */
     readonly call: string,
+    /** The HTTP status of the answer. */
     readonly status: number,
+    /** The problem details of the answer (empty when its body was not JSON). */
     readonly problem: ProblemView,
   ) {
     super(
@@ -29,11 +32,13 @@ export class EmulatorApiError extends Error {
 
 /** A wait of the management client ran out of time; the message names what was awaited and what was seen last. */
 export class WaitTimeoutError extends Error {
+  /** Always `WaitTimeoutError`. */
   override name = 'WaitTimeoutError';
 
   constructor(
     /** What was awaited, e.g. `3 messages of device "kiosk-1" in stream "readings"`. */
     readonly awaited: string,
+    /** How long it waited, in ms. */
     readonly timeoutMs: number,
     /** What the last look found, e.g. `1 arrived`. */
     readonly lastSeen: string | undefined,

@@ -15,9 +15,11 @@ import { EmulatorApiError } from './errors.js';
 import { decoded, type EmulatorMessage } from './messages.js';
 import { type Probe, type WaitOptions, waitUntil } from './wait.js';
 
+/** Where a {@link ManagementClient} finds the emulator, and its credentials. */
 export interface ManagementClientOptions {
   /** Where the emulator's HTTP API is, e.g. `http://localhost:5080` (its `instance`). */
   instance: string;
+  /** The workspace whose API it calls (the emulator's `workspaceId`). */
   workspaceId: string;
   /** The API token (bearer of every call). */
   apiToken: string;
@@ -25,6 +27,7 @@ export interface ManagementClientOptions {
   timeoutMs?: number;
 }
 
+/** Which of a device's stored messages {@link ManagementClient.messages} reads. */
 export interface MessageQuery {
   /** Only messages of this stream. */
   stream?: string;
@@ -34,7 +37,9 @@ export interface MessageQuery {
   limit?: number;
 }
 
+/** What {@link ManagementClient.waitForMessages} counts, and how long it waits. */
 export interface MessageWaitOptions extends WaitOptions {
+  /** Only messages of this stream. */
   stream?: string;
   /** Only messages this accepts count. */
   where?: (message: EmulatorMessage) => boolean;
@@ -60,6 +65,7 @@ export interface MethodCallOptions {
  * ```
  */
 export class ManagementClient {
+  /** Default bound of every wait, and of each single call, in ms. */
   readonly timeoutMs: number;
   readonly #base: string;
   readonly #apiToken: string;
@@ -127,6 +133,7 @@ export class ManagementClient {
 
   // Devices and their messages
 
+  /** Every registered device of the workspace. */
   devices(): Promise<DeviceView[]> {
     return this.#json('GET', '/devices');
   }
@@ -159,7 +166,12 @@ export class ManagementClient {
   async messages(
     deviceId: string,
     query: MessageQuery = {},
-  ): Promise<{ items: EmulatorMessage[]; next: number | null }> {
+  ): Promise<{
+    /** The messages of the page, oldest first. */
+    items: EmulatorMessage[];
+    /** The `after` of the next page; null when this is the last. */
+    next: number | null;
+  }> {
     const params = new URLSearchParams();
     if (query.stream !== undefined) params.set('stream', query.stream);
     if (query.after !== undefined) params.set('after', String(query.after));
@@ -212,6 +224,7 @@ export class ManagementClient {
 
   // Twin
 
+  /** The device's twin: its desired and reported properties. */
   twin(deviceId: string): Promise<TwinView> {
     return this.#json('GET', `${devicePath(deviceId)}/twin`);
   }
@@ -243,7 +256,12 @@ export class ManagementClient {
     deviceId: string,
     payload: string | Uint8Array,
     options: { properties?: Record<string, string> } = {},
-  ): Promise<{ mid: string; queued: boolean }> {
+  ): Promise<{
+    /** The message id (its `$.mid`). */
+    mid: string;
+    /** Always true: it waits for the device. */
+    queued: boolean;
+  }> {
     const search = new URLSearchParams(options.properties).toString();
     return this.#json('POST', `${devicePath(deviceId)}/c2d-messages${search ? `?${search}` : ''}`, {
       body: payload,
@@ -284,12 +302,16 @@ export class ManagementClient {
   }
 
   /** Revokes the device's registration tokens: it must provision again. Resolves with how many were revoked. */
-  revokeRegistrationToken(deviceId: string): Promise<{ revoked: number }> {
+  revokeRegistrationToken(deviceId: string): Promise<{
+    /** How many tokens were revoked. */
+    revoked: number;
+  }> {
     return this.#json('DELETE', `${devicePath(deviceId)}/registration-token`);
   }
 
   // Workspace
 
+  /** The workspace settings. */
   settings(): Promise<WorkspaceSettings> {
     return this.#json('GET', '/settings');
   }

@@ -2,6 +2,7 @@ import type { MessageView } from '../emulator/http/wire.js';
 
 /** A stored telemetry message with its payload decoded from base64. */
 export interface EmulatorMessage extends MessageView {
+  /** The payload (what `payloadBase64` holds), as bytes. */
   payload: Uint8Array;
 }
 

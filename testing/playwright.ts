@@ -26,7 +26,9 @@ import type { ManagementClient } from './management-client.js';
 export interface SpotflowTestContext {
   /** The instance URL devices are given. */
   instance: string;
+  /** The provisioning token devices are given. */
   provisioningToken: string;
+  /** The emulator's workspace. */
   workspaceId: string;
   /** The portal (API token in the fragment). */
   portalUrl: string;
@@ -44,10 +46,13 @@ export interface SpotflowTestContext {
   deviceId(name?: string): string;
 }
 
+/** The per-test fixtures of {@link spotflowFixtures}. */
 export interface SpotflowTestFixtures {
+  /** The test's view of the worker's emulator. */
   spotflow: SpotflowTestContext;
 }
 
+/** The per-worker fixtures of {@link spotflowFixtures}. */
 export interface SpotflowWorkerFixtures {
   /** Options of the worker's emulator (`test.use({ spotflowEmulatorOptions: { … } })` at the top of a file). */
   spotflowEmulatorOptions: TestEmulatorOptions;

@@ -8,17 +8,25 @@ export type OperationStatus = 'pending' | 'approved' | 'cancelled' | 'expired';
 
 /** `GET /provisioning-operations`, `GET /provisioning-operations/{id}`, approve and cancel. */
 export interface OperationView {
+  /** The operation's id (what approve and cancel take). */
   provisioningOperationId: string;
+  /** The device id the device asked to be provisioned as. */
   deviceId: string;
+  /** The code the device shows its user, to be matched before approving. */
   verificationCode: string;
+  /** When the operation expires if not decided (ISO time). */
   expirationTime: string;
+  /** Where the operation is: pending until approved, cancelled or expired. */
   status: OperationStatus;
 }
 
 /** `GET /devices`. */
 export interface DeviceView {
+  /** The device's id. */
   deviceId: string;
+  /** Whether it has an MQTT connection to the hub now. */
   connected: boolean;
+  /** When it last connected or disconnected (ISO time); null until its first connection. */
   lastSeen: string | null;
   /** How many of its oldest messages the emulator dropped to keep at most `--retain-messages` of them. */
   droppedMessages: number;
@@ -26,18 +34,31 @@ export interface DeviceView {
 
 /** One stored telemetry message (`GET /devices/{id}/messages`); the payload is decoded. */
 export interface MessageView {
+  /** Its place among the device's messages: increasing, never reused (page with `after`). */
   sequence: number;
+  /** The `$.mid` property the device sent, if any. */
   mid: string | null;
+  /** The `stream-group-name` property, if any. */
   streamGroup: string | null;
+  /** The `stream-name` property, if any. */
   stream: string | null;
+  /** The `site-id` property, if any. */
   siteId: string | null;
+  /** The `batch-id` property, if any. */
   batchId: string | null;
+  /** The `batch-slice-id` property, if any. */
   batchSliceId: string | null;
+  /** The `message-id` property, if any. */
   messageId: string | null;
+  /** The `chunk-id` property, if any. */
   chunkId: string | null;
+  /** The whole property bag of the MQTT topic (with `x-emulator-decode-error` when the payload could not be decoded). */
   properties: Record<string, string>;
+  /** The payload (decoded unless decoding failed), base64. */
   payloadBase64: string;
+  /** When the emulator received it (ISO time). */
   receivedAt: string;
+  /** Its `$.mid` was already seen from the device (a message still kept). */
   duplicate: boolean;
 }
 
@@ -64,17 +85,24 @@ export interface BatchView {
 }
 
 /** A twin section as sent: the properties plus `$version`. */
-export type TwinSectionDocument = { $version: number } & Record<string, unknown>;
+export type TwinSectionDocument = {
+  /** The section's version, raised by every change. */
+  $version: number;
+} & Record<string, unknown>;
 
 /** `GET /devices/{id}/twin`. */
 export interface TwinView {
+  /** The desired properties (set through the management API). */
   desired: TwinSectionDocument;
+  /** The reported properties (set by the device). */
   reported: TwinSectionDocument;
 }
 
 /** `GET /devices/{id}/connections`: the device's last connects and disconnects, oldest first. */
 export interface ConnectionEntry {
+  /** When it happened (ISO time). */
   at: string;
+  /** Whether the device connected or disconnected. */
   event: 'connected' | 'disconnected';
   /** How it connected (transport) or why the connection ended. */
   reason: string;
@@ -93,11 +121,15 @@ export interface FileView {
 
 /** `GET /devices/{id}/c2d-messages`: cloud-to-device messages waiting for the device. */
 export interface CloudMessageView {
+  /** The message id (its `$.mid` on the device's topic). */
   mid: string;
+  /** The user properties and the sender's system properties (`$.cid`, `$.exp`, …) it was sent with. */
   properties: Record<string, string>;
+  /** The payload, base64. */
   payloadBase64: string;
+  /** When it was queued (ISO time). */
   enqueuedAt: string;
-  /** When the hub drops it undelivered. */
+  /** When the hub drops it undelivered (ISO time). */
   expiresAt: string;
   /** How often it was written to the device without an acknowledgement (dropped at 10). */
   deliveryCount: number;
@@ -105,15 +137,21 @@ export interface CloudMessageView {
 
 /** `POST /devices/{id}/methods/{name}`. */
 export interface MethodResultView {
+  /** The status the device answered with. */
   status: number;
+  /** The JSON payload the device answered with. */
   payload: unknown;
 }
 
 /** RFC 7807 problem details, the body of every error. */
 export interface ProblemView {
+  /** A URI naming the kind of problem (`about:blank` when there is none). */
   type?: string;
+  /** A short summary, e.g. `Device not connected`. */
   title?: string;
+  /** The HTTP status. */
   status?: number;
+  /** What went wrong in this case. */
   detail?: string;
 }
 
