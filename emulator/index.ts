@@ -46,4 +46,4 @@ export type {
   RunningEmulator,
   WorkspaceSettings,
 } from './emulator.js';
-export { createLogger } from './log.js';
+export { createLogger, type LogLevel } from './log.js';

@@ -14,6 +14,7 @@ export type {
   MethodResponse,
 } from './cloud-messages/cloud-messages.js';
 export { isSpotflowError, SPOTFLOW_ERROR_CODES, SpotflowError, type SpotflowErrorCode } from './errors.js';
+export type { MessageProperties } from './iothub/property-bag.js';
 export { consoleLogger, type Logger, type LogLevel } from './logger.js';
 export type {
   DesiredProperties,
@@ -27,7 +28,7 @@ export type {
   MessageCompletionOptions,
   MessageOptions,
 } from './outbox/message-options.js';
-export type { Dropped } from './outbox/store.js';
+export type { Compression, Dropped } from './outbox/store.js';
 export type { UploadProgress } from './outbox/upload.js';
 export type * from './ports.js';
 export type { JsonObject, JsonValue } from './twin/merge-patch.js';

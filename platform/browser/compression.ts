@@ -12,6 +12,7 @@ import { WorkerConnection } from './worker-rpc.js';
 
 const QUALITY: Record<CompressionLevel, number> = { fastest: 1, smallest: 11 };
 
+/** Options of {@link createBrowserCompressor}. */
 export interface BrowserCompressorOptions {
   /** How long the worker may sit idle before it is ended (a later call starts another). Default 30 s. */
   idleMs?: number;

@@ -17,6 +17,7 @@ import { WorkerConnection } from './worker-rpc.js';
 
 type Connection = WorkerConnection<DatabaseRequest>;
 
+/** Options of {@link createBrowserDatabaseOpener}. */
 export interface BrowserDatabaseOptions {
   /** Where sql.js's `sql-wasm-browser.wasm` is served; by default the URL the bundler gave it. */
   sqlWasmUrl?: string;

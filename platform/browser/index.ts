@@ -6,7 +6,10 @@
  */
 
 export * from '../../src/index.js';
+export type { BrowserCompressorOptions } from './compression.js';
+export type { BrowserDatabaseOptions } from './database.js';
 export { type BrowserStartOptions, DeviceClient } from './device-client.js';
+export type { BrowserLockOptions } from './lock.js';
 export {
   type BrowserPlatformOptions,
   browserDefaultOutboxLimits,

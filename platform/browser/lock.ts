@@ -9,6 +9,7 @@ import { requestLock, webLocks } from './web-locks.js';
 /** Lock names are shared with everything else on the origin: ours are prefixed. */
 const PREFIX = 'spotflow-device:';
 
+/** Options of {@link createBrowserLock}. */
 export interface BrowserLockOptions {
   /**
    * `false` (default): `acquire` rejects with `DATABASE_LOCKED` at once when another owner holds the lock.

@@ -10,6 +10,7 @@ import { SpotflowError } from '../../src/errors.js';
 
 type Undici = typeof import('undici');
 
+/** Options of {@link createNodeFetch}. */
 export interface NodeFetchOptions {
   /** Extra trusted CA certificate(s), PEM, added to the default roots (for private or emulator setups). */
   ca?: string;

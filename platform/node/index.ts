@@ -93,3 +93,5 @@ export class DeviceClient extends CoreDeviceClient {
 }
 
 export * from '../../src/index.js';
+export type { NodeFetchOptions } from './http.js';
+export type { NodeMqttOptions } from './mqtt.js';

@@ -8,6 +8,7 @@ import type { MqttConnector } from '../../src/ports.js';
 import { connectWithMqttJs, type MqttJsFlavour } from '../mqttjs/connection.js';
 import { trustedCertificates } from './http.js';
 
+/** Options of {@link createNodeMqttConnector}. */
 export interface NodeMqttOptions {
   /** Extra trusted CA certificate(s), PEM, for `mqtts:` and `wss:`, added to the default roots. */
   ca?: string;

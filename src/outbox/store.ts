@@ -11,6 +11,7 @@ import { randomUuid } from '../util/uuid.js';
 import { GroupCommit } from './group-commit.js';
 import { OutboxIdLookup } from './id-lookup.js';
 
+/** A message's compression: none, or Brotli at its fastest or its smallest (the `compression` option). */
 export type Compression = 'none' | 'fastest' | 'smallest';
 
 /**
