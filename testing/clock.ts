@@ -10,7 +10,8 @@ interface Timer {
 /**
  * A clock for the emulator that runs with real time and can be moved forward: `advance(ms)` jumps ahead at once,
  * firing every emulator timer due by then (a SAS token's expiry, an undecided provisioning operation's, a direct
- * method's timeout), so a test sees a lifetime end without waiting it out. Time never goes back.
+ * method's timeout), so a test sees a lifetime end without waiting it out. Within a test time never goes back;
+ * `rewind()` sets it back to the real time between tests.
  *
  * @example
  * ```ts
@@ -65,6 +66,22 @@ export class TestClock implements EmulatorClock {
       timer.callback();
     }
     this.#offset = finalOffset;
+    this.#reschedule();
+  }
+
+  /**
+   * Sets the clock back to the real time (between tests: the Playwright fixture calls it after each test, once that
+   * test's devices are shut out). A timer still pending keeps its due time on this clock, so it now fires that much
+   * later in real time: what was left of a lifetime is never cut short by a rewind.
+   */
+  rewind(): void {
+    if (this.#offset === 0) return;
+    this.#offset = 0;
+    this.#reschedule();
+  }
+
+  /** Re-arms every pending timer's real timeout after the offset changed. */
+  #reschedule(): void {
     for (const [handle, timer] of [...this.#timers]) {
       clearTimeout(timer.real);
       this.#schedule(handle, timer);

@@ -36,7 +36,10 @@ export interface SpotflowTestContext {
   ca: string;
   /** The management API (the whole workspace: use ids from {@link SpotflowTestContext.deviceId}). */
   api: ManagementClient;
-  /** The emulator's clock; `advance(ms)` is shared by the worker's tests and never goes back. */
+  /**
+   * The emulator's clock: `advance(ms)` moves it forward at once. Every test starts at the real time (the fixture
+   * rewinds the clock after each test).
+   */
   clock: TestClock;
   /**
    * A device id that belongs to this test alone, e.g. `kiosk` → `w0-t3-kiosk` (the same name gives the same id
@@ -92,10 +95,14 @@ export const spotflowFixtures: Fixtures<SpotflowTestFixtures, SpotflowWorkerFixt
       },
     });
     await cleanUp(emulator, devices, settings);
+    emulator.clock.rewind();
   },
 };
 
-/** Leaves nothing of the test behind for the next one: its devices are shut out, the settings set back. */
+/**
+ * Leaves nothing of the test behind for the next one: its devices are shut out, the settings set back (the clock is
+ * rewound after this, when nothing of the test can still act on the time it saw).
+ */
 async function cleanUp(
   emulator: TestEmulator,
   devices: Set<string>,

@@ -74,3 +74,10 @@ test('each test has devices of its own; an unapproved code expires when the emul
   await expect(page.getByTestId('error')).toContainText('PROVISIONING_EXPIRED');
   await expect(spotflow.api.approve(operation.verificationCode)).rejects.toThrow('it is expired');
 });
+
+// Runs after the test above in the same worker (one worker, in file order): the clock that test advanced is back at
+// the real time.
+test('the next test starts at the real time', async ({ spotflow }) => {
+  expect(spotflow.clock.offsetMs).toBe(0);
+  expect(Math.abs(spotflow.clock.now() - Date.now())).toBeLessThan(1_000);
+});

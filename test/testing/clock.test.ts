@@ -34,4 +34,18 @@ describe('TestClock', () => {
     clock.advance(59_950);
     expect(await fired).toBeLessThan(advanced + 5_000);
   });
+
+  it('rewinds to the real time, a pending timer keeping its due time on the clock', () => {
+    const clock = new TestClock();
+    const fired: string[] = [];
+    clock.advance(3_600_000);
+    clock.setTimeout(() => fired.push('due 1 min after the advance'), 60_000);
+    clock.rewind();
+    expect(clock.offsetMs).toBe(0);
+    expect(Math.abs(clock.now() - Date.now())).toBeLessThan(1_000);
+    clock.advance(3_600_000);
+    expect(fired).toEqual([]);
+    clock.advance(60_000);
+    expect(fired).toEqual(['due 1 min after the advance']);
+  });
 });
