@@ -114,4 +114,30 @@ describe('encodePayload', () => {
     }
     expectInvalid({ last: new Reading(3) }, /^payload\.last cannot be a Reading \(only plain objects/);
   });
+
+  it('decides deep nesting beyond the quick check by the full walk, either way', () => {
+    const nest = (depth: number, leaf: unknown): unknown =>
+      Array.from({ length: depth }).reduce<unknown>(
+        (inner, _, level) => (level % 2 ? [inner] : { v: inner }),
+        leaf,
+      );
+    expect(JSON.parse(text(encodePayload(nest(500, 1))))).toEqual(nest(500, 1));
+    expectInvalid(nest(500, new Date(0)), /cannot be a Date/);
+    expectInvalid(nest(500, undefined), /cannot be undefined/);
+  });
+
+  it('refuses what only a walk of every member finds: a hole at the end, a symbol key deep down, a getter', () => {
+    const holeAtEnd: unknown[] = [1, 2];
+    holeAtEnd.length = 3;
+    expectInvalid({ list: holeAtEnd }, /^payload\.list\[2\] cannot be an empty array slot/);
+    expectInvalid({ a: { b: { [Symbol('s')]: 1 } } }, /^payload\.a\.b cannot be an object with symbol keys/);
+    expectInvalid(
+      {
+        get computed() {
+          return () => 1;
+        },
+      },
+      /^payload\.computed cannot be a function/,
+    );
+  });
 });

@@ -57,13 +57,57 @@ export function encodePayload(payload: unknown, root = 'payload'): Uint8Array {
     return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
   if (isArrayBuffer(payload)) return new Uint8Array(payload);
   if (typeof payload === 'string') return utf8.encode(payload);
-  const problem = jsonProblem(payload, root);
-  if (problem !== undefined) throw invalidArgument(`${problem.path} cannot be ${problem.what}`);
+  // Nearly every payload is valid: a quick check without paths decides those, and only a payload it does not pass
+  // gets the full walk, which names the problem (or passes it: the quick check gives up on deep nesting).
+  if (!quickFaithful(payload, 0)) {
+    const problem = jsonProblem(payload, root);
+    if (problem !== undefined) throw invalidArgument(`${problem.path} cannot be ${problem.what}`);
+  }
   try {
     return utf8.encode(JSON.stringify(payload));
   } catch (error) {
     // The engine's stack limit: JSON.stringify recurses once per level of nesting.
     throw invalidArgument(`The ${root} nests too deeply to be serialised as JSON`, { cause: error });
+  }
+}
+
+/** How deep {@link quickFaithful} follows nesting before it leaves the value to the full walk. */
+const QUICK_DEPTH = 64;
+
+/**
+ * Whether JSON gives `value` back unchanged, decided without building a path per value (which costs more than the
+ * JSON itself for a small telemetry object). Never true where {@link jsonProblem} finds a problem; false also for
+ * what it does not follow (nesting deeper than {@link QUICK_DEPTH}, a cycle), which the full walk then decides.
+ */
+function quickFaithful(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= QUICK_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (let index = 0; index < value.length; index++) {
+          const item: unknown = value[index];
+          // A hole reads as undefined, and undefined is refused as well.
+          if (item === undefined || !quickFaithful(item, depth + 1)) return false;
+        }
+        return true;
+      }
+      const prototype: unknown = Object.getPrototypeOf(value);
+      if (prototype !== null && Object.getPrototypeOf(prototype) !== null) return false;
+      if (Object.getOwnPropertySymbols(value).length > 0) return false;
+      // for…in also lists inherited enumerable keys (a polluted Object.prototype): more to check, never less.
+      for (const key in value) {
+        if (!quickFaithful((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
   }
 }
 
