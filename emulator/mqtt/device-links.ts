@@ -12,7 +12,16 @@ interface PendingAck {
  * only once the device has really taken it.
  */
 export class DeviceLinks {
-  readonly #links = new Map<string, { client: Client; acks: Map<number, PendingAck>; nextId: number }>();
+  readonly #links = new Map<
+    string,
+    {
+      client: Client;
+      acks: Map<number, PendingAck>;
+      nextId: number;
+      /** Topic filters of SUBSCRIBEs read but not yet answered: aedes registers them before it writes the SUBACK. */
+      unanswered: Map<string, number>;
+    }
+  >();
 
   attach(deviceId: string, client: Client): void {
     // A new connection can register before the old one's disconnect is handled (a browser's WebSocket close still
@@ -20,11 +29,23 @@ export class DeviceLinks {
     // old connection's PUBACK will not get it: fail it now, or the delivery waiting on it would hold the queue.
     const replaced = this.#links.get(deviceId);
     if (replaced !== undefined && replaced.client !== client) rejectPending(replaced.acks);
-    const link = { client, acks: new Map<number, PendingAck>(), nextId: 1 };
+    const link = {
+      client,
+      acks: new Map<number, PendingAck>(),
+      nextId: 1,
+      unanswered: new Map<string, number>(),
+    };
     this.#links.set(deviceId, link);
-    // aedes parses every incoming packet here; we only watch for the PUBACKs of our own deliveries.
+    // aedes parses every incoming packet here; we watch for the PUBACKs of our own deliveries, and for SUBSCRIBEs,
+    // so that nothing is delivered on a subscription before its SUBACK has gone out (see `answered`).
     const parser = (client as unknown as { _parser: NodeJS.EventEmitter })._parser;
     parser.on('packet', (packet: mqttPacket.Packet) => {
+      if (packet.cmd === 'subscribe') {
+        for (const { topic } of packet.subscriptions) {
+          link.unanswered.set(topic, (link.unanswered.get(topic) ?? 0) + 1);
+        }
+        return;
+      }
       if (packet.cmd !== 'puback' || packet.messageId === undefined) return;
       const pending = link.acks.get(packet.messageId);
       link.acks.delete(packet.messageId);
@@ -44,7 +65,24 @@ export class DeviceLinks {
     return this.#links.get(deviceId)?.client;
   }
 
+  /**
+   * The SUBACK of these topic filters has been written (aedes's `subscribe` event): deliveries on them may start.
+   * Until then a PUBLISH could reach the device before the SUBACK, and a client such as MQTT.js, reading nothing past
+   * a message it has no handler for yet, would never see the SUBACK its subscribe waits for.
+   */
+  answered(deviceId: string, client: Client, topics: readonly string[]): void {
+    const link = this.#links.get(deviceId);
+    if (link?.client !== client) return;
+    for (const topic of topics) {
+      const left = (link.unanswered.get(topic) ?? 0) - 1;
+      if (left > 0) link.unanswered.set(topic, left);
+      else link.unanswered.delete(topic);
+    }
+  }
+
+  /** Whether the device's connection holds this subscription, answered with a SUBACK. */
   isSubscribed(deviceId: string, topicFilter: string): boolean {
+    if (this.#links.get(deviceId)?.unanswered.has(topicFilter)) return false;
     const client = this.client(deviceId);
     const subscriptions = (client as unknown as { subscriptions?: Record<string, unknown> } | undefined)
       ?.subscriptions;

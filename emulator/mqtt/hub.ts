@@ -233,6 +233,11 @@ export class IotHubBroker {
     this.#broker.on('subscribe', (subscriptions, client) => {
       const deviceId = client && deviceIdFromHubId(context, client.id);
       if (!deviceId) return;
+      context.links.answered(
+        deviceId,
+        client,
+        subscriptions.map((s) => s.topic),
+      );
       const c2dTopic = `devices/${hubDeviceId(context, deviceId)}/messages/devicebound/#`;
       if (subscriptions.some((s) => s.topic === c2dTopic)) void this.#flushCloudMessages(deviceId);
     });
