@@ -146,8 +146,15 @@ class SqliteDatabase implements Database {
       this.#prepare('COMMIT').statement.run([]);
       return result;
     } catch (error) {
-      // SQLite has already rolled back after some failures (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM).
-      if (this.#db.inTransaction) this.#prepare('ROLLBACK').statement.run([]);
+      // SQLite has already rolled back after some failures (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM); a driver that
+      // cannot tell says a transaction is open, and the ROLLBACK that then finds none fails harmlessly.
+      if (this.#db.inTransaction) {
+        try {
+          this.#prepare('ROLLBACK').statement.run([]);
+        } catch {
+          // The error to report is the one that made the write fail.
+        }
+      }
       throw error;
     }
   }

@@ -46,7 +46,8 @@ function checkBuild(): void {
   const stale: string[] = [];
   for (const folder of ['src', join('platform', 'node')]) {
     for (const entry of readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' })) {
-      if (!entry.endsWith('.ts') || entry.endsWith('.test.ts')) continue;
+      // Declaration files (ambient module types) compile to nothing.
+      if (!entry.endsWith('.ts') || entry.endsWith('.test.ts') || entry.endsWith('.d.ts')) continue;
       const source = join(root, folder, entry);
       const compiled = join(root, 'dist', folder, entry.replace(/\.ts$/, '.js'));
       if (!existsSync(compiled) || statSync(compiled).mtimeMs < statSync(source).mtimeMs) {

@@ -1,0 +1,39 @@
+/**
+ * The Bun platform: the Node platform's parts (Bun provides Node's `fs`, `net`, `tls`, `zlib`) with Bun's built-in
+ * SQLite (`bun:sqlite`, so no native build) and Bun's `fetch` for an extra CA. `spotflow-device` resolves here on
+ * Bun (the `bun` export condition).
+ *
+ * @module spotflow-device/bun
+ */
+import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
+import type { Platform } from '../../src/ports.js';
+import {
+  createServerPlatform,
+  type ServerPlatformOptions,
+  type ServerRuntime,
+  type ServerStartOptions,
+  serverStart,
+} from '../node/server-platform.js';
+import { createBunFetch } from './http.js';
+import { loadBunSqlite } from './sqlite.js';
+
+const bun: ServerRuntime = { name: 'bun', sqlite: loadBunSqlite, fetch: createBunFetch };
+
+/** The Bun {@link Platform}, for {@link DeviceClient.startOn} (which {@link DeviceClient.start} calls with it). */
+export function createBunPlatform(options: ServerPlatformOptions = {}): Platform {
+  return createServerPlatform(bun, options);
+}
+
+/** The device client on Bun: `start` wired to {@link createBunPlatform}. */
+export class DeviceClient extends CoreDeviceClient {
+  static override start(options: ServerStartOptions): Promise<DeviceClient> {
+    try {
+      return DeviceClient.startOn(...serverStart(options, createBunPlatform));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+}
+
+export * from '../../src/index.js';
+export type { ServerPlatformOptions, ServerStartOptions } from '../node/server-platform.js';

@@ -1,0 +1,62 @@
+/**
+ * The built-in `node:sqlite` (Deno 2; Node 22.5+) as a {@link SqliteDriver}: no native build to install.
+ *
+ * What it lacks beside better-sqlite3, and how that is covered:
+ * - Result codes: its errors carry SQLite's extended code (`errcode`) only when they come from a prepared statement;
+ *   `exec()` and a failed open throw with the message alone (seen on Deno 2.9). So `exec` runs through a prepared
+ *   statement here, and a failed open, which is `sqlite3_open_v2` failing, is reported as `SQLITE_CANTOPEN`.
+ * - Statement lifetime: no `finalize()`; statements are freed when collected (the store keeps a bounded cache).
+ * - `isTransaction` is missing before Node 22.16: the store is then told a transaction is open after a failure,
+ *   and its ROLLBACK, should SQLite have rolled back already, fails harmlessly.
+ */
+import type { SqlValue } from '../../src/ports.js';
+import { type SqliteDriver, sqliteCodeName } from './sqlite-driver.js';
+
+/** What node:sqlite's errors carry (ERR_SQLITE_ERROR). */
+interface NodeSqliteError extends Error {
+  code?: unknown;
+  errcode?: unknown;
+}
+
+/** Marks a failure to open, which node:sqlite reports without a result code. */
+class CantOpenError extends Error {
+  override name = 'CantOpenError';
+}
+
+let loading: Promise<SqliteDriver> | undefined;
+
+/** The `node:sqlite` driver, imported once; rejects where the runtime has no such module (Node before 22.5). */
+export function loadNodeSqlite(): Promise<SqliteDriver> {
+  loading ??= import('node:sqlite').then(({ DatabaseSync }) => ({
+    name: 'node:sqlite',
+    open(path) {
+      let db: InstanceType<typeof DatabaseSync>;
+      try {
+        db = new DatabaseSync(path, { open: true, timeout: 0 });
+      } catch (error) {
+        throw new CantOpenError(`Cannot open ${path}`, { cause: error });
+      }
+      return {
+        exec: (sql) => void db.prepare(sql).run(),
+        prepare(sql) {
+          const statement = db.prepare(sql);
+          return {
+            run: (params) => statement.run(...(params as SqlValue[])),
+            all: (params) => statement.all(...(params as SqlValue[])),
+          };
+        },
+        get inTransaction() {
+          return db.isTransaction ?? true;
+        },
+        close: () => db.close(),
+      };
+    },
+    sqliteCode(error) {
+      if (error instanceof CantOpenError) return 'SQLITE_CANTOPEN';
+      const { code, errcode } = (error ?? {}) as NodeSqliteError;
+      if (code !== 'ERR_SQLITE_ERROR') return undefined;
+      return typeof errcode === 'number' ? sqliteCodeName(errcode) : 'SQLITE_ERROR';
+    },
+  }));
+  return loading;
+}
