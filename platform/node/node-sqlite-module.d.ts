@@ -8,6 +8,7 @@ declare module 'node:sqlite' {
   export class StatementSync {
     run(...params: Binding[]): { changes: number | bigint; lastInsertRowid: number | bigint };
     all(...params: Binding[]): Record<string, Binding>[];
+    setReadBigInts(enabled: boolean): void;
   }
 
   export class DatabaseSync {
