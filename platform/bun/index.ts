@@ -5,14 +5,12 @@
  *
  * @module spotflow-device/bun
  */
-import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
 import type { Platform } from '../../src/ports.js';
 import {
   createServerPlatform,
+  ServerDeviceClient,
   type ServerPlatformOptions,
   type ServerRuntime,
-  type ServerStartOptions,
-  serverStart,
 } from '../node/server-platform.js';
 import { createBunFetch } from './http.js';
 import { loadBunSqlite } from './sqlite.js';
@@ -25,14 +23,8 @@ export function createBunPlatform(options: ServerPlatformOptions = {}): Platform
 }
 
 /** The device client on Bun: `start` wired to {@link createBunPlatform}. */
-export class DeviceClient extends CoreDeviceClient {
-  static override start(options: ServerStartOptions): Promise<DeviceClient> {
-    try {
-      return DeviceClient.startOn(...serverStart(options, createBunPlatform));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
+export class DeviceClient extends ServerDeviceClient {
+  protected static override readonly runtime = bun;
 }
 
 export * from '../../src/index.js';

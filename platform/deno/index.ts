@@ -5,15 +5,13 @@
  *
  * @module spotflow-device/deno
  */
-import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
 import type { Platform } from '../../src/ports.js';
 import { loadNodeSqlite } from '../node/node-sqlite.js';
 import {
   createServerPlatform,
+  ServerDeviceClient,
   type ServerPlatformOptions,
   type ServerRuntime,
-  type ServerStartOptions,
-  serverStart,
 } from '../node/server-platform.js';
 import { createDenoFetch } from './http.js';
 
@@ -25,14 +23,8 @@ export function createDenoPlatform(options: ServerPlatformOptions = {}): Platfor
 }
 
 /** The device client on Deno: `start` wired to {@link createDenoPlatform}. */
-export class DeviceClient extends CoreDeviceClient {
-  static override start(options: ServerStartOptions): Promise<DeviceClient> {
-    try {
-      return DeviceClient.startOn(...serverStart(options, createDenoPlatform));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
+export class DeviceClient extends ServerDeviceClient {
+  protected static override readonly runtime = deno;
 }
 
 export * from '../../src/index.js';

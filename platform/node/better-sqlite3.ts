@@ -15,13 +15,17 @@ let loading: Promise<SqliteDriver> | undefined;
  * again on the next call, so installing it does not need a restart of a long-lived process).
  */
 export function loadBetterSqlite3(): Promise<SqliteDriver> {
-  loading ??= import('better-sqlite3').then(
-    (module) => betterSqlite3Driver(module.default),
-    (error: unknown) => {
+  loading ??= import('better-sqlite3')
+    .then((module) => {
+      // better-sqlite3 loads its native addon at the first open, not at import: an addon that cannot load (built
+      // for another Node, or a runtime without Node's addon API, as Deno is) fails here rather than at a real open.
+      new module.default(':memory:').close();
+      return betterSqlite3Driver(module.default);
+    })
+    .catch((error: unknown) => {
       loading = undefined;
       throw driverError(error);
-    },
-  );
+    });
   return loading;
 }
 

@@ -13,7 +13,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from '../../src/ports.js';
-import { loadBetterSqlite3 } from './better-sqlite3.js';
+import { loadNodeDriver } from './node-driver.js';
 import type { SqliteConnection, SqliteDriver, SqliteDriverLoader, SqliteStatement } from './sqlite-driver.js';
 import { createPrivateFile, translateSqliteError } from './sqlite-file.js';
 
@@ -24,14 +24,14 @@ const STATEMENT_CACHE_SIZE = 128;
 const BUSY_TIMEOUT_MS = 100;
 
 /**
- * Opens SQLite files with better-sqlite3.
+ * Opens SQLite files with better-sqlite3 (or `node:sqlite` where better-sqlite3 does not load: node-driver.ts).
  *
  * @example
  * const db = await createNodeDatabaseOpener().open('./device.db');
  * await db.write([{ sql: 'CREATE TABLE t (x)' }]);
  */
 export function createNodeDatabaseOpener(): DatabaseOpener {
-  return createSqliteDatabaseOpener(loadBetterSqlite3);
+  return createSqliteDatabaseOpener(loadNodeDriver);
 }
 
 /** Opens SQLite files with the driver `load` gives (loaded on the first open). */

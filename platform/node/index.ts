@@ -7,13 +7,13 @@
  */
 import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
 import type { Platform } from '../../src/ports.js';
-import { loadBetterSqlite3 } from './better-sqlite3.js';
 import { createNodeClock } from './clock.js';
 import { createNodeCompressor } from './compression.js';
 import { createNodeDatabaseOpener } from './database.js';
 import { createNodeFetch } from './http.js';
 import { createNodeLock } from './lock.js';
 import { createNodeMqttConnector } from './mqtt.js';
+import { loadNodeDriver } from './node-driver.js';
 import {
   createServerPlatform,
   type ServerPlatformOptions,
@@ -27,7 +27,7 @@ export type NodePlatformOptions = ServerPlatformOptions;
 
 const node: ServerRuntime = {
   name: 'node',
-  sqlite: loadBetterSqlite3,
+  sqlite: loadNodeDriver,
   fetch: (ca) => createNodeFetch(ca === undefined ? {} : { ca }),
 };
 

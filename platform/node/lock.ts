@@ -9,7 +9,7 @@
  */
 import { isSpotflowError, SpotflowError } from '../../src/errors.js';
 import type { Lock, LockHandle } from '../../src/ports.js';
-import { loadBetterSqlite3 } from './better-sqlite3.js';
+import { loadNodeDriver } from './node-driver.js';
 import type { SqliteConnection, SqliteDriverLoader } from './sqlite-driver.js';
 import { createPrivateFile, translateSqliteError } from './sqlite-file.js';
 
@@ -22,7 +22,7 @@ const held = new Set<SqliteConnection>();
  * try { ... } finally { await handle.release(); }
  */
 export function createNodeLock(): Lock {
-  return createSqliteLock(loadBetterSqlite3);
+  return createSqliteLock(loadNodeDriver);
 }
 
 /** The lock over the SQLite driver `load` gives (loaded on the first acquire). */

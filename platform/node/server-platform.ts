@@ -3,6 +3,7 @@
  * the SQLite store and lock, MQTT.js, zlib Brotli and the clock. What differs is passed in: which SQLite binding
  * and how `fetch` trusts an extra CA.
  */
+import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
 import { optionalString, type StartOptions } from '../../src/options.js';
 import type { Platform } from '../../src/ports.js';
 import { createNodeClock } from './clock.js';
@@ -72,4 +73,22 @@ export function serverStart(
   const ca = optionalString(options.ca, 'ca', maxCaLength);
   const { ca: _, ...core } = options;
   return [createPlatform(ca === undefined ? {} : { ca }), core];
+}
+
+/**
+ * The device client of a server runtime other than Node (Bun, Deno): `start` makes the platform of the runtime its
+ * entry's subclass names.
+ */
+export abstract class ServerDeviceClient extends CoreDeviceClient {
+  /** Set by each entry's subclass. */
+  protected static readonly runtime: ServerRuntime;
+
+  static override start(options: ServerStartOptions): Promise<ServerDeviceClient> {
+    try {
+      // biome-ignore lint/complexity/noThisInStatic: the entry's subclass, whose runtime and instances these are
+      return this.startOn(...serverStart(options, (o) => createServerPlatform(this.runtime, o)));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
 }

@@ -24,10 +24,19 @@ export interface RunnerConfig {
   devices: ContractDevice[];
   /** The MQTT transports to run the MQTT suite over. */
   transports: ('mqtt' | 'mqtts')[];
+  /** Run the Node entry's platform instead of the runtime's own (its SQLite rule: node-driver.ts). */
+  nodeEntry?: boolean;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as RunnerConfig;
-const platform = await platformOf(config.runtime, config.emulator.ca);
+const platform = config.nodeEntry
+  ? (await import('../../platform/node/index.js')).createNodePlatform({ ca: config.emulator.ca })
+  : await platformOf(config.runtime, config.emulator.ca);
+if (config.nodeEntry) {
+  // Which binding the Node entry's rule picked here: reported, and checked by the spawning test.
+  const driver = await (await import('../../platform/node/node-driver.js')).loadNodeDriver();
+  report('driver', driver.name);
+}
 const dir = mkdtempSync(join(tmpdir(), `spotflow-${config.runtime}-contracts-`));
 let counter = 0;
 
