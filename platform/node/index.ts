@@ -76,3 +76,4 @@ export class DeviceClient extends CoreDeviceClient {
 export * from '../../src/index.js';
 export type { NodeFetchOptions } from './http.js';
 export type { NodeMqttOptions } from './mqtt.js';
+export type { ServerPlatformOptions, ServerStartOptions } from './server-platform.js';

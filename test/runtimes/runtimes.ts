@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseContract } from '../contract/database-contract.js';
 import { lockCases } from '../contract/lock-contract.js';
 import { mqttContract } from '../contract/mqtt-contract.js';
-import { startClient, tempDir } from '../helpers/client.js';
+import { outboxWriterConfig, startClient, tempDir } from '../helpers/client.js';
 import { waitFor } from '../helpers/device-mqtt.js';
 import { provisionDevice, startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import type { RunnerConfig } from './contract-runner.js';
@@ -217,14 +217,7 @@ export function runtimeKill(runtime: Runtime): void {
       // Provisioned here (Node, better-sqlite3): the runtime's driver then opens a database another one made.
       const first = await startClient(emulator, { database, deviceId });
       await first.close();
-      const config = {
-        instance: emulator.instance,
-        provisioningToken: emulator.provisioningToken,
-        deviceId,
-        database,
-        ca: emulator.ca,
-        writers: 4,
-      };
+      const config = outboxWriterConfig(emulator, deviceId, database);
       const writer = startRuntime(runtime, 'test/fixtures/outbox-writer.mjs', [JSON.stringify(config)]);
       // `<writer> <n> <id>` once each enqueue resolved ('started' first).
       const printed = () => writer.lines.slice(1).map((line) => line.split(' ')[2]!);

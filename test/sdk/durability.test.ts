@@ -9,7 +9,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceClient } from '../../src/client.js';
-import { startClient, tempDir } from '../helpers/client.js';
+import { outboxWriterConfig, startClient, tempDir } from '../helpers/client.js';
 import { waitFor } from '../helpers/device-mqtt.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 
@@ -114,14 +114,7 @@ async function provision(deviceId: string, database: string): Promise<void> {
 /** Runs the writer child until it has printed `lines` ids, then SIGKILLs it; returns what it printed. */
 async function writeThenKill(deviceId: string, database: string, lines: number): Promise<Printed[]> {
   checkBuild();
-  const config = {
-    instance: emulator.instance,
-    provisioningToken: emulator.provisioningToken,
-    deviceId,
-    database,
-    ca: emulator.ca,
-    writers: 4,
-  };
+  const config = outboxWriterConfig(emulator, deviceId, database);
   const child = spawn(process.execPath, [writerScript, JSON.stringify(config)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
