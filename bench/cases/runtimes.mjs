@@ -29,57 +29,51 @@ async function measure(runtime, config) {
 }
 
 export async function run({ smoke, runs, warmup, dir }) {
-  const common = { dir, runs, warmup };
+  // Provisioned once (by Node), then that emulator goes: each runtime's client starts from a copy of the stored
+  // registration, offline, so that only the durable store is measured. The end-to-end runs use a second one.
+  const offline = await startEmulator();
+  const template = join(dir, 'runtimes-enqueue-template.db');
+  try {
+    const client = await startDevice(offline, { dir, name: 'enqueue', database: template });
+    await client.close();
+  } finally {
+    await offline.stop();
+  }
+  const emulator = await startEmulator();
   const rows = [];
-  for (const runtime of ['bun', 'deno']) {
-    // Provisioned once (by Node), then the emulator goes: the runtime's client starts from the stored registration
-    // and only the durable store is measured.
-    const offline = await startEmulator();
-    const template = join(dir, `${runtime}-enqueue-template.db`);
-    try {
-      const client = await startDevice(offline, { dir, name: 'enqueue', database: template });
-      await client.close();
-    } finally {
-      await offline.stop();
-    }
-    const enqueue = await measure(runtime, {
-      ...common,
-      mode: 'enqueue',
-      template,
-      count: smoke ? 500 : 20_000,
-      emulator: { port: offline.port, provisioningToken: offline.provisioningToken, ca: offline.ca },
-    });
-    const emulator = await startEmulator();
-    let e2e;
-    try {
-      e2e = await measure(runtime, {
-        ...common,
-        mode: 'e2e',
-        count: smoke ? 300 : 50_000,
+  try {
+    for (const runtime of ['bun', 'deno']) {
+      const { enqueue, e2e } = await measure(runtime, {
+        dir,
+        runs,
+        warmup,
+        template,
+        enqueueCount: smoke ? 500 : 20_000,
+        e2eCount: smoke ? 300 : 50_000,
         emulator: { port: emulator.port, provisioningToken: emulator.provisioningToken, ca: emulator.ca },
       });
-    } finally {
-      await emulator.stop();
+      const unit = 'msg/s';
+      rows.push(
+        row({
+          caseName: name,
+          name: `${runtime}: durable enqueue 1 KiB, 64 callers`,
+          unit,
+          ours: enqueue.ours,
+          baseline: enqueue.baseline,
+          baselineName: `${runtime === 'bun' ? 'bun:sqlite' : 'node:sqlite'} FULL, transactions of 64`,
+        }),
+        row({
+          caseName: name,
+          name: `${runtime}: end to end 1 KiB over TLS, 64 in flight`,
+          unit,
+          ours: e2e.ours,
+          baseline: e2e.baseline,
+          baselineName: `raw MQTT.js QoS 1 on ${runtime}, 64 in flight, no persistence`,
+        }),
+      );
     }
-    const unit = 'msg/s';
-    rows.push(
-      row({
-        caseName: name,
-        name: `${runtime}: durable enqueue 1 KiB, 64 callers`,
-        unit,
-        ours: enqueue.ours,
-        baseline: enqueue.baseline,
-        baselineName: `${runtime === 'bun' ? 'bun:sqlite' : 'node:sqlite'} FULL, transactions of 64`,
-      }),
-      row({
-        caseName: name,
-        name: `${runtime}: end to end 1 KiB over TLS, 64 in flight`,
-        unit,
-        ours: e2e.ours,
-        baseline: e2e.baseline,
-        baselineName: `raw MQTT.js QoS 1 on ${runtime}, 64 in flight, no persistence`,
-      }),
-    );
+  } finally {
+    await emulator.stop();
   }
   return rows;
 }

@@ -1,10 +1,12 @@
-// Run inside Bun or Deno by bench/cases/runtimes.mjs: measures one thing there and prints its figures as one JSON
-// line, `{ ours: number[], baseline: number[] }` (alternating runs, as every case does).
-//   enqueue: our durable enqueue, offline, 64 callers, vs the runtime's own SQLite (WAL, synchronous=FULL) in
-//            transactions of 64, the best a hand-written store does;
+// Run inside Bun or Deno by bench/cases/runtimes.mjs: measures there and prints one JSON line,
+// `{ enqueue: { ours, baseline }, e2e: { ours, baseline } }`, each a list of figures (alternating runs, as every case
+// does):
+//   enqueue: our durable enqueue, offline (a copy of `template`, provisioned against an emulator that is gone),
+//            64 callers, vs the runtime's own SQLite (WAL, synchronous=FULL) in transactions of 64, the best a
+//            hand-written store does;
 //   e2e:     enqueue → PUBACK over TLS, 64 in flight, vs raw MQTT.js QoS 1 on the same runtime, no persistence.
-// Usage: bun runtime-measure.mjs '<json: { mode, emulator: { port, provisioningToken, ca }, dir, count, runs,
-//        warmup, template? }>'
+// Usage: bun runtime-measure.mjs '<json: { runtime, emulator: { port, provisioningToken, ca }, dir, template,
+//        enqueueCount, e2eCount, runs, warmup }>'
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -68,7 +70,7 @@ async function measureEnqueue() {
   return alternate({
     runs: config.runs,
     warmup: config.warmup,
-    measure: { ours: () => ourEnqueue(config.count), baseline: () => rawStore(config.count) },
+    measure: { ours: () => ourEnqueue(config.enqueueCount), baseline: () => rawStore(config.enqueueCount) },
   });
 }
 
@@ -86,11 +88,11 @@ async function measureE2e() {
       runs: config.runs,
       warmup: config.warmup,
       measure: {
-        ours: () => sdkSend(client, payload, config.count),
+        ours: () => sdkSend(client, payload, config.e2eCount),
         baseline: async () => {
           const started = performance.now();
-          await rawPublish(connection, topic, payload, config.count);
-          return rate(config.count, performance.now() - started);
+          await rawPublish(connection, topic, payload, config.e2eCount);
+          return rate(config.e2eCount, performance.now() - started);
         },
       },
     });
@@ -100,6 +102,7 @@ async function measureE2e() {
   }
 }
 
-const figures = config.mode === 'enqueue' ? await measureEnqueue() : await measureE2e();
-process.stdout.write(`${JSON.stringify(figures)}\n`);
+const enqueue = await measureEnqueue();
+const e2e = await measureE2e();
+process.stdout.write(`${JSON.stringify({ enqueue, e2e })}\n`);
 process.exit(0);
