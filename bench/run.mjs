@@ -19,6 +19,7 @@ import { misses, table } from './lib/harness.mjs';
 const caseNames = [
   'enqueue',
   'e2e',
+  'runtimes',
   'azure',
   'backlog',
   'browser',

@@ -107,6 +107,13 @@ describe('package exports', () => {
       expect(resolveExport('.', ['node', 'browser', 'import'])).toBe(browserEntry);
     });
 
+    it("'.' resolves to the Bun entry under `bun` and the Deno entry under `deno` (both also set `node`)", () => {
+      expect(resolveExport('.', ['bun', 'node', 'import'])).toBe('./dist/platform/bun/index.js');
+      expect(resolveExport('.', ['deno', 'node', 'import'])).toBe('./dist/platform/deno/index.js');
+      expect(resolveExport('.', ['types', 'bun', 'import'])).toBe('./dist/platform/bun/index.d.ts');
+      expect(resolveExport('.', ['types', 'deno', 'import'])).toBe('./dist/platform/deno/index.d.ts');
+    });
+
     it('types follow the runtime: browser declarations under `browser`, Node ones otherwise', () => {
       expect(resolveExport('.', ['types', ...browser])).toBe('./dist/platform/browser/index.d.ts');
       expect(resolveExport('.', ['types', ...node])).toBe('./dist/platform/node/index.d.ts');

@@ -19,9 +19,9 @@ interface Packed {
 /** Every path the package may hold. */
 const allowList: RegExp[] = [
   /^(package\.json|README\.md|CHANGELOG\.md)$/,
-  // The SDK core, the Node, browser and mqtt.js platforms, the emulator and the testing entry: modules, declarations,
-  // source maps.
-  /^dist\/(src|platform\/(node|mqttjs|browser)|emulator|testing)\/([\w-]+\/)*[\w.-]+\.(js|js\.map|d\.ts)$/,
+  // The SDK core, the Node, Bun, Deno, browser and mqtt.js platforms, the emulator and the testing entry: modules,
+  // declarations, source maps.
+  /^dist\/(src|platform\/(node|bun|deno|mqttjs|browser)|emulator|testing)\/([\w-]+\/)*[\w.-]+\.(js|js\.map|d\.ts)$/,
   // The WebAssembly of the browser workers, beside them.
   /^dist\/platform\/browser\/(sql-wasm-browser|brotli_wasm_bg)\.wasm$/,
   // The emulator's portal as vite builds it: the page, the manifest the emulator finds it by, hashed assets.

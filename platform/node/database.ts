@@ -1,9 +1,9 @@
 /**
- * The `Database` port over better-sqlite3: WAL with `synchronous=FULL`, so a resolved `write()` has been fsync'd.
- * better-sqlite3 is synchronous; the port is async so that a worker-backed store can replace this one later.
+ * The `Database` port over SQLite, whatever the binding (sqlite-driver.ts): WAL with `synchronous=FULL`, so a
+ * resolved `write()` has been fsync'd. The bindings are synchronous; the port is async so that a worker-backed
+ * store can replace this one later.
  */
 import { chmodSync, statSync } from 'node:fs';
-import type BetterSqlite3 from 'better-sqlite3';
 import { SpotflowError } from '../../src/errors.js';
 import type {
   Database,
@@ -13,42 +13,58 @@ import type {
   WriteOptions,
   WriteResult,
 } from '../../src/ports.js';
-import { loadSqliteDriver, type SqliteDriver } from './sqlite-driver.js';
+import { loadNodeDriver } from './node-driver.js';
+import type { SqliteConnection, SqliteDriver, SqliteDriverLoader, SqliteStatement } from './sqlite-driver.js';
 import { createPrivateFile, translateSqliteError } from './sqlite-file.js';
 
 /** How many prepared statements each database keeps (the core uses a few dozen distinct SQL texts). */
 const STATEMENT_CACHE_SIZE = 128;
 
+/** How long a statement waits for a lock another connection holds (a checkpoint) before SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 100;
+
 /**
- * Opens SQLite files with better-sqlite3.
+ * Opens SQLite files with better-sqlite3 (or `node:sqlite` where better-sqlite3 does not load: node-driver.ts).
  *
  * @example
  * const db = await createNodeDatabaseOpener().open('./device.db');
  * await db.write([{ sql: 'CREATE TABLE t (x)' }]);
  */
 export function createNodeDatabaseOpener(): DatabaseOpener {
+  return createSqliteDatabaseOpener(loadNodeDriver);
+}
+
+/** Opens SQLite files with the driver `load` gives (loaded on the first open). */
+export function createSqliteDatabaseOpener(load: SqliteDriverLoader): DatabaseOpener {
   return {
     async open(path: string): Promise<Database> {
-      const driver = await loadSqliteDriver();
+      const driver = await load();
       createPrivateFile(path);
-      let db: BetterSqlite3.Database | undefined;
+      let db: SqliteConnection | undefined;
       try {
-        db = new driver(path, { timeout: 100 });
+        db = driver.open(path);
         // A cheap read first: a file that is not a database fails here (SQLITE_NOTADB), before any pragma.
-        db.pragma('schema_version');
-        if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') {
+        pragma(db, 'schema_version');
+        if (pragma(db, 'journal_mode = WAL') !== 'wal') {
           throw new SpotflowError('DATABASE_UNAVAILABLE', `Cannot use a write-ahead log for ${path}`);
         }
-        db.pragma('synchronous = FULL');
-        db.pragma('foreign_keys = ON');
+        db.exec('PRAGMA synchronous = FULL');
+        db.exec('PRAGMA foreign_keys = ON');
+        db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       } catch (error) {
         db?.close();
         throw translateSqliteError(driver, error, `Cannot open the database ${path}`);
       }
       restrictCompanionFiles(path);
-      return new NodeDatabase(driver, db, path);
+      return new SqliteDatabase(driver, db, path);
     },
   };
+}
+
+/** The first column of a pragma's first row. */
+function pragma(db: SqliteConnection, text: string): SqlValue | undefined {
+  const row = db.prepare(`PRAGMA ${text}`).all([])[0];
+  return row === undefined ? undefined : Object.values(row)[0];
 }
 
 /** SQLite gives `-wal` and `-shm` the database file's mode; this only repairs files made by older code. */
@@ -62,14 +78,14 @@ function restrictCompanionFiles(path: string): void {
   }
 }
 
-class NodeDatabase implements Database {
+class SqliteDatabase implements Database {
   readonly #driver: SqliteDriver;
-  readonly #db: BetterSqlite3.Database;
+  readonly #db: SqliteConnection;
   readonly #path: string;
   readonly #statements = new Map<string, Prepared>();
   #closed = false;
 
-  constructor(driver: SqliteDriver, db: BetterSqlite3.Database, path: string) {
+  constructor(driver: SqliteDriver, db: SqliteConnection, path: string) {
     this.#driver = driver;
     this.#db = db;
     this.#path = path;
@@ -80,30 +96,28 @@ class NodeDatabase implements Database {
     // In WAL mode, synchronous=NORMAL commits without an fsync; the next FULL commit syncs the log including it.
     const relaxed = options.durability === 'relaxed';
     try {
-      if (relaxed) this.#prepare('PRAGMA synchronous = NORMAL').statement.run();
-      return this.#db.transaction(() =>
+      if (relaxed) this.#prepare('PRAGMA synchronous = NORMAL').statement.run([]);
+      return this.#transaction(() =>
         statements.map(({ sql, params }) => {
           const { statement, inserts } = this.#prepare(sql);
-          const { changes, lastInsertRowid } = statement.run(...bind(params));
+          const result = statement.run(bind(params));
+          const changes = Number(result.changes);
           // SQLite's last_insert_rowid() outlives the INSERT that set it; the port reports it for INSERTs only.
-          return { changes, lastInsertRowid: inserts && changes > 0 ? Number(lastInsertRowid) : 0 };
+          return { changes, lastInsertRowid: inserts && changes > 0 ? Number(result.lastInsertRowid) : 0 };
         }),
-      )();
+      );
     } catch (error) {
       throw translateSqliteError(this.#driver, error, `A write to the database ${this.#path} failed`);
     } finally {
-      // Prepared once: `db.pragma()` prepares its statement on every call, twice per relaxed write.
-      if (relaxed) this.#prepare('PRAGMA synchronous = FULL').statement.run();
+      // Prepared once and cached, like every statement here: two per relaxed write.
+      if (relaxed) this.#prepare('PRAGMA synchronous = FULL').statement.run([]);
     }
   }
 
   async query<Row = Record<string, SqlValue>>(sql: string, params?: readonly SqlValue[]): Promise<Row[]> {
     this.#checkOpen();
     try {
-      const { statement } = this.#prepare(sql);
-      if (statement.reader) return statement.all(...bind(params)) as Row[];
-      statement.run(...bind(params));
-      return [];
+      return this.#prepare(sql).statement.all(bind(params)) as Row[];
     } catch (error) {
       throw translateSqliteError(this.#driver, error, `A query of the database ${this.#path} failed`);
     }
@@ -124,13 +138,36 @@ class NodeDatabase implements Database {
     if (this.#closed) throw new SpotflowError('CLIENT_CLOSED', `The database ${this.#path} is closed`);
   }
 
+  /** Runs `body` in one transaction: committed if it returns, rolled back if it throws. */
+  #transaction<T>(body: () => T): T {
+    this.#prepare('BEGIN').statement.run([]);
+    try {
+      const result = body();
+      this.#prepare('COMMIT').statement.run([]);
+      return result;
+    } catch (error) {
+      // SQLite has already rolled back after some failures (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM); a driver that
+      // cannot tell says a transaction is open, and the ROLLBACK that then finds none fails harmlessly.
+      if (this.#db.inTransaction) {
+        try {
+          this.#prepare('ROLLBACK').statement.run([]);
+        } catch {
+          // The error to report is the one that made the write fail.
+        }
+      }
+      throw error;
+    }
+  }
+
   /** Prepared statements by SQL text, least recently used evicted first (a Map keeps insertion order). */
   #prepare(sql: string): Prepared {
     let prepared = this.#statements.get(sql);
     if (prepared === undefined) {
       prepared = { statement: this.#db.prepare(sql), inserts: INSERT.test(sql) };
       if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
-        this.#statements.delete(this.#statements.keys().next().value as string);
+        const oldest = this.#statements.keys().next().value as string;
+        this.#statements.get(oldest)?.statement.finalize?.();
+        this.#statements.delete(oldest);
       }
     } else {
       this.#statements.delete(sql);
@@ -141,7 +178,7 @@ class NodeDatabase implements Database {
 }
 
 interface Prepared {
-  statement: BetterSqlite3.Statement;
+  statement: SqliteStatement;
   /** Whether the statement is an INSERT (or REPLACE), whose rowid `write()` reports. */
   inserts: boolean;
 }
@@ -151,7 +188,8 @@ const INSERT = /^(?:\s+|--[^\n]*\n|\/\*[\s\S]*?\*\/)*(?:INSERT|REPLACE)\b/i;
 
 /**
  * better-sqlite3 binds every JS number as a REAL, so `1` in an untyped column would read back as REAL 1.0 where
- * sql.js stores INTEGER 1. Whole numbers are bound as 64-bit integers here, so the same SQL behaves alike on both.
+ * sql.js stores INTEGER 1. Whole numbers are bound as 64-bit integers here (every driver binds a bigint so), so the
+ * same SQL behaves alike everywhere.
  */
 function bind(params: readonly SqlValue[] | undefined): SqlValue[] {
   if (params === undefined) return [];

@@ -6,7 +6,6 @@
  * @module spotflow-device/node
  */
 import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
-import { optionalString, type StartOptions } from '../../src/options.js';
 import type { Platform } from '../../src/ports.js';
 import { createNodeClock } from './clock.js';
 import { createNodeCompressor } from './compression.js';
@@ -14,12 +13,23 @@ import { createNodeDatabaseOpener } from './database.js';
 import { createNodeFetch } from './http.js';
 import { createNodeLock } from './lock.js';
 import { createNodeMqttConnector } from './mqtt.js';
+import { loadNodeDriver } from './node-driver.js';
+import {
+  createServerPlatform,
+  type ServerPlatformOptions,
+  type ServerRuntime,
+  type ServerStartOptions,
+  serverStart,
+} from './server-platform.js';
 
 /** Options of {@link createNodePlatform}. */
-export interface NodePlatformOptions {
-  /** Extra trusted CA certificate(s), PEM, for HTTPS and MQTT over TLS; verification stays on either way. */
-  ca?: string;
-}
+export type NodePlatformOptions = ServerPlatformOptions;
+
+const node: ServerRuntime = {
+  name: 'node',
+  sqlite: loadNodeDriver,
+  fetch: (ca) => createNodeFetch(ca === undefined ? {} : { ca }),
+};
 
 /**
  * The Node.js {@link Platform}, for {@link DeviceClient.startOn} (which {@link DeviceClient.start} calls with it).
@@ -28,20 +38,7 @@ export interface NodePlatformOptions {
  * const platform = createNodePlatform({ ca: readFileSync('emulator-ca.pem', 'utf8') });
  */
 export function createNodePlatform(options: NodePlatformOptions = {}): Platform {
-  const fetch = createNodeFetch(options.ca === undefined ? {} : { ca: options.ca });
-  return {
-    name: 'node',
-    database: createNodeDatabaseOpener(),
-    lock: createNodeLock(),
-    mqtt: createNodeMqttConnector(options.ca === undefined ? {} : { ca: options.ca }),
-    compressor: createNodeCompressor(),
-    fetch,
-    defaultTransport: 'tcp',
-    clock: createNodeClock(),
-    close: async () => {
-      await fetch.close?.();
-    },
-  };
+  return createServerPlatform(node, options);
 }
 
 export {
@@ -53,17 +50,8 @@ export {
   createNodeMqttConnector,
 };
 
-/** {@link StartOptions} plus what only Node has. */
-export type NodeStartOptions = StartOptions & {
-  /**
-   * Extra trusted CA certificate(s), PEM, for HTTPS and MQTT over TLS (e.g. the emulator's), added to the system's
-   * roots. Verification always stays on.
-   */
-  ca?: string;
-};
-
-/** The most a `ca` may hold: a bundle of many certificates fits, a file read by mistake does not. */
-const maxCaLength = 1024 * 1024;
+/** The start options plus what only server runtimes have (`ca`). */
+export type NodeStartOptions = ServerStartOptions;
 
 /**
  * The device client on Node.js: {@link CoreDeviceClient} with `start` wired to {@link createNodePlatform}.
@@ -77,21 +65,15 @@ const maxCaLength = 1024 * 1024;
  */
 export class DeviceClient extends CoreDeviceClient {
   static override start(options: NodeStartOptions): Promise<DeviceClient> {
-    // Anything but an object goes to the core as it is, which refuses it with the same message in every runtime.
-    if (typeof options !== 'object' || options === null)
-      return DeviceClient.startOn(createNodePlatform(), options);
-    let ca: string | undefined;
     try {
-      ca = optionalString(options.ca, 'ca', maxCaLength);
+      return DeviceClient.startOn(...serverStart(options, createNodePlatform));
     } catch (error) {
       return Promise.reject(error);
     }
-    // `ca` is the platform's, not the core's: the core refuses options it does not know.
-    const { ca: _, ...core } = options;
-    return DeviceClient.startOn(createNodePlatform(ca === undefined ? {} : { ca }), core);
   }
 }
 
 export * from '../../src/index.js';
 export type { NodeFetchOptions } from './http.js';
 export type { NodeMqttOptions } from './mqtt.js';
+export type { ServerPlatformOptions, ServerStartOptions } from './server-platform.js';

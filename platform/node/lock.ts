@@ -7,14 +7,14 @@
  * included, so there are no stale PID files to judge. Within one process SQLite tracks locks per file too, so a
  * second `acquire` from the same process is refused as well.
  */
-import type BetterSqlite3 from 'better-sqlite3';
 import { isSpotflowError, SpotflowError } from '../../src/errors.js';
 import type { Lock, LockHandle } from '../../src/ports.js';
-import { loadSqliteDriver } from './sqlite-driver.js';
+import { loadNodeDriver } from './node-driver.js';
+import type { SqliteConnection, SqliteDriverLoader } from './sqlite-driver.js';
 import { createPrivateFile, translateSqliteError } from './sqlite-file.js';
 
 /** Handles that are held, so that a lock never goes away because its handle was garbage-collected. */
-const held = new Set<BetterSqlite3.Database>();
+const held = new Set<SqliteConnection>();
 
 /**
  * @example
@@ -22,16 +22,22 @@ const held = new Set<BetterSqlite3.Database>();
  * try { ... } finally { await handle.release(); }
  */
 export function createNodeLock(): Lock {
+  return createSqliteLock(loadNodeDriver);
+}
+
+/** The lock over the SQLite driver `load` gives (loaded on the first acquire). */
+export function createSqliteLock(load: SqliteDriverLoader): Lock {
   return {
     async acquire(name: string): Promise<LockHandle> {
-      const driver = await loadSqliteDriver();
+      const driver = await load();
       const path = `${name}.lock`;
       createPrivateFile(path);
-      let db: BetterSqlite3.Database | undefined;
+      let db: SqliteConnection | undefined;
       try {
-        // timeout 0: an owned lock is refused at once rather than waited for.
-        db = new driver(path, { timeout: 0 });
-        db.pragma('locking_mode = EXCLUSIVE');
+        db = driver.open(path);
+        // No busy timeout (the drivers open with none): an owned lock is refused at once rather than waited for.
+        db.exec('PRAGMA busy_timeout = 0');
+        db.exec('PRAGMA locking_mode = EXCLUSIVE');
         db.exec('BEGIN EXCLUSIVE');
       } catch (error) {
         db?.close();

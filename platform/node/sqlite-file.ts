@@ -1,4 +1,6 @@
-/** What the Node database and lock share: private file creation and SQLite error translation. */
+/**
+ * What the SQLite database and lock share, whatever the driver: private file creation and SQLite error translation.
+ */
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import { isSpotflowError, SpotflowError, type SpotflowErrorCode } from '../../src/errors.js';
 import type { SqliteDriver } from './sqlite-driver.js';
@@ -20,16 +22,16 @@ export function createPrivateFile(path: string): void {
 }
 
 /**
- * Turns a better-sqlite3 failure into a SpotflowError by its structured SQLite code (extended codes such as
+ * Turns a driver's failure into a SpotflowError by its structured SQLite code (extended codes such as
  * `SQLITE_IOERR_FSYNC` count as their primary code), never by its message text. The original is the `cause`.
  */
 export function translateSqliteError(driver: SqliteDriver, error: unknown, context: string): SpotflowError {
   if (isSpotflowError(error)) return error;
-  if (error instanceof driver.SqliteError) {
-    const code = codeOf(error.code);
-    return new SpotflowError(code, `${context} (${error.code})`, { cause: error });
+  const sqliteCode = driver.sqliteCode(error);
+  if (sqliteCode !== undefined) {
+    return new SpotflowError(codeOf(sqliteCode), `${context} (${sqliteCode})`, { cause: error });
   }
-  // better-sqlite3 throws TypeError / RangeError for misuse (a wrong parameter count, a value it cannot bind):
+  // Drivers throw TypeError / RangeError for misuse (a wrong parameter count, a value they cannot bind):
   // the core built the statement, so it is a bug.
   return new SpotflowError('INTERNAL', `${context} (${nameOf(error)})`, { cause: error });
 }

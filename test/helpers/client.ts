@@ -64,3 +64,15 @@ export function eventOnce<T>(client: DeviceClient, event: string, timeoutMs = 10
     });
   });
 }
+
+/** The argument of test/fixtures/outbox-writer.mjs: four writers on `database`, trusting the emulator's CA. */
+export function outboxWriterConfig(emulator: TestEmulator, deviceId: string, database: string) {
+  return {
+    instance: emulator.instance,
+    provisioningToken: emulator.provisioningToken,
+    deviceId,
+    database,
+    ca: emulator.ca,
+    writers: 4,
+  };
+}

@@ -9,7 +9,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceClient } from '../../src/client.js';
-import { startClient, tempDir } from '../helpers/client.js';
+import { outboxWriterConfig, startClient, tempDir } from '../helpers/client.js';
 import { waitFor } from '../helpers/device-mqtt.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 
@@ -46,7 +46,8 @@ function checkBuild(): void {
   const stale: string[] = [];
   for (const folder of ['src', join('platform', 'node')]) {
     for (const entry of readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' })) {
-      if (!entry.endsWith('.ts') || entry.endsWith('.test.ts')) continue;
+      // Declaration files (ambient module types) compile to nothing.
+      if (!entry.endsWith('.ts') || entry.endsWith('.test.ts') || entry.endsWith('.d.ts')) continue;
       const source = join(root, folder, entry);
       const compiled = join(root, 'dist', folder, entry.replace(/\.ts$/, '.js'));
       if (!existsSync(compiled) || statSync(compiled).mtimeMs < statSync(source).mtimeMs) {
@@ -113,14 +114,7 @@ async function provision(deviceId: string, database: string): Promise<void> {
 /** Runs the writer child until it has printed `lines` ids, then SIGKILLs it; returns what it printed. */
 async function writeThenKill(deviceId: string, database: string, lines: number): Promise<Printed[]> {
   checkBuild();
-  const config = {
-    instance: emulator.instance,
-    provisioningToken: emulator.provisioningToken,
-    deviceId,
-    database,
-    ca: emulator.ca,
-    writers: 4,
-  };
+  const config = outboxWriterConfig(emulator, deviceId, database);
   const child = spawn(process.execPath, [writerScript, JSON.stringify(config)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
