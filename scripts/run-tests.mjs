@@ -2,9 +2,9 @@
 // Runs the whole suite and ends with the one line CI reads: `N passed, N failed`.
 // Three runs: the Node suite (vite.config.ts), the browser tests (vitest.browser.config.ts, Chromium driven from
 // Node) and a real `@playwright/test` run on the fixtures of `spotflow-device/testing` (test/playwright/). The Node
-// suite runs beside the other two (which run one after the other): much of it waits on sockets, faults and
-// deadlines, and so do the browser tests, so on two cores the two lanes together take little more than the longer
-// one. Each line of their output is prefixed with its run's name. Their counts are summed.
+// and browser runs start together (much of both waits on sockets, faults and deadlines rather than computing), and
+// Playwright starts once either has ended. Each line of their output is prefixed with its run's name. Their counts
+// are summed.
 // SPOTFLOW_TEST_SERIAL=1 runs the three one after the other, with their output as it comes (to measure one alone).
 // Exits non-zero when anything failed, or when no test ran at all.
 // Arguments are passed to the vitest runs (e.g. a file filter), and those that are not flags to Playwright as its
@@ -126,9 +126,11 @@ if (serial) {
   results = [];
   for (const suite of suites) results.push(await run(suite));
 } else {
-  const lanes = [run(node), (async () => [await run(browser), await run(playwrightRun)])()];
-  const [nodeResult, [browserResult, playwrightResult]] = await Promise.all(lanes);
-  results = [nodeResult, browserResult, playwrightResult];
+  // Playwright (one Chromium, about 20 s) starts as soon as either vitest run has ended, beside the other.
+  const nodeRun = run(node);
+  const browserRun = run(browser);
+  const playwrightDone = Promise.race([nodeRun, browserRun]).then(() => run(playwrightRun));
+  results = await Promise.all([nodeRun, browserRun, playwrightDone]);
   // The three lines again, together, after the last run's output.
   for (const { line } of results) console.log(line);
 }
