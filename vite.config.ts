@@ -1,6 +1,5 @@
-import { relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
-import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { longestFirstSequencer } from './test/helpers/longest-first.js';
 
 /**
  * The longest files, started first in this order, so that no worker is left alone with one of them at the end (on a
@@ -34,22 +33,6 @@ const longestFirst = [
   'test/sdk/twin.test.ts',
 ];
 
-class LongestFirstSequencer extends BaseSequencer {
-  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const sorted = await super.sort(files);
-    const rank = (file: TestSpecification) => {
-      const index = longestFirst.indexOf(
-        relative(file.project.config.root, file.moduleId).replaceAll('\\', '/'),
-      );
-      return index === -1 ? longestFirst.length : index;
-    };
-    return sorted
-      .map((file, order) => ({ file, order, rank: rank(file) }))
-      .sort((a, b) => a.rank - b.rank || a.order - b.order)
-      .map(({ file }) => file);
-  }
-}
-
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'platform/**/*.test.ts', 'emulator/**/*.test.ts'],
@@ -59,6 +42,6 @@ export default defineConfig({
     pool: 'forks',
     // Three on two cores: much of the suite waits on real sockets, faults and deadlines rather than computing.
     maxWorkers: 3,
-    sequence: { sequencer: LongestFirstSequencer },
+    sequence: { sequencer: longestFirstSequencer(longestFirst) },
   },
 });
