@@ -28,4 +28,8 @@ export class DeviceClient extends ServerDeviceClient {
 }
 
 export * from '../../src/index.js';
-export type { ServerPlatformOptions, ServerStartOptions } from '../node/server-platform.js';
+export type {
+  ServerDeviceClient,
+  ServerPlatformOptions,
+  ServerStartOptions,
+} from '../node/server-platform.js';

@@ -80,7 +80,10 @@ export function serverStart(
  * entry's subclass names.
  */
 export abstract class ServerDeviceClient extends CoreDeviceClient {
-  /** Set by each entry's subclass. */
+  /**
+   * Set by each entry's subclass.
+   * @internal
+   */
   protected static readonly runtime: ServerRuntime;
 
   static override start(options: ServerStartOptions): Promise<ServerDeviceClient> {
