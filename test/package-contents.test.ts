@@ -43,10 +43,11 @@ const essentials = [
 
 /**
  * The budget of the unpacked package. The two WebAssembly files alone weigh 1.75 MB, the source maps (which carry
- * their sources) 1.3 MB and the JS with its declarations 1.1 MB: 4.19 MB in all when this was written, and the
- * built kiosk demo, if it came back, would add 2.4 MB.
+ * their sources) 1.37 MB and the JS with its declarations 1.12 MB: 4.41 MB in all with the Bun and Deno entries and
+ * the testing entry, and the built kiosk demo, if it came back, would add 2.4 MB. (Issue 20 asked for 1.6 MB: not
+ * reachable while the browser workers ship with their wasm, see CHANGELOG.)
  */
-const maxUnpackedBytes = 4_400_000;
+const maxUnpackedBytes = 4_600_000;
 
 type Target = string | { [condition: string]: Target } | null;
 
