@@ -14,7 +14,6 @@ import { ManagementClient } from '../../testing/management-client.js';
 import { type DatabaseContractContext, databaseContract } from '../contract/database-contract.js';
 import { type LockContractContext, lockCases } from '../contract/lock-contract.js';
 import { type ContractDevice, type MqttContractContext, mqttContract } from '../contract/mqtt-contract.js';
-import { leftOutMqttCases } from './left-out.js';
 
 /** What the spawning test passes, as JSON in argv[2]. */
 export interface RunnerConfig {
@@ -117,9 +116,8 @@ const api = new ManagementClient({
 });
 const devices = [...config.devices];
 
-const mqttCases = mqttContract.filter(({ name }) => !leftOutMqttCases.has(name));
 for (const transport of config.transports) {
-  await runSuite<MqttContractContext>(`mqtt ${transport}`, mqttCases, () => {
+  await runSuite<MqttContractContext>(`mqtt ${transport}`, mqttContract, () => {
     const connections: { end(force?: boolean): Promise<void> }[] = [];
     return {
       ctx: {
