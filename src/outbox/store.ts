@@ -6,10 +6,12 @@
 import { SpotflowError } from '../errors.js';
 import type { MessageProperties } from '../iothub/property-bag.js';
 import type { OutboxLimits, OutboxPolicy } from '../options.js';
-import type { Clock, Database, SqlStatement } from '../ports.js';
+import type { Clock, Database, SqlStatement, WriteResult } from '../ports.js';
 import { randomUuid } from '../util/uuid.js';
+import { deleteRows, selectIds } from './deletions.js';
 import { GroupCommit } from './group-commit.js';
 import { OutboxIdLookup } from './id-lookup.js';
+import { OutboxTail } from './tail.js';
 
 /** A message's compression: none, or Brotli at its fastest or its smallest (the `compression` option). */
 export type Compression = 'none' | 'fastest' | 'smallest';
@@ -30,7 +32,7 @@ export interface OutboxEntry {
   enqueuedAt: number;
   /** The blob a finished upload left, so a resend after a restart does not upload again. */
   upload: { blobName: string; compressed: boolean } | null;
-  /** The payload when it was small enough to come with the page. */
+  /** The payload when it came with the page: a small one read from the database, or any just committed. */
   inlinePayload: Uint8Array | null;
   /** How many drops the store had made when the page was read: a later drop may have deleted this entry. */
   dropsAtRead: number;
@@ -87,6 +89,8 @@ export class OutboxStore {
   /** Counts the drops committed by outbox limits, so an entry read before one knows to check it still exists. */
   #drops = 0;
   readonly #parsedProperties = new Map<string, MessageProperties>();
+  /** What was just committed, for the sender to take without reading it back. */
+  readonly #tail = new OutboxTail();
 
   private constructor(
     private readonly db: Database,
@@ -127,16 +131,15 @@ export class OutboxStore {
     const statements: SqlStatement[] = [];
     if (dropped) {
       this.#countOut(dropped);
-      statements.push({
-        sql: 'DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)',
-        params: [dropped.messages],
-      });
+      statements.push(
+        ...deleteRows({
+          where: 'id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)',
+          params: [dropped.messages],
+        }),
+      );
       if (dropped.reason === 'maxAgeMs') {
         // Every message past the age limit goes, not just the oldest one.
-        statements.push({
-          sql: 'DELETE FROM outbox WHERE enqueued_at < ?',
-          params: [now - this.limits.maxAgeMs],
-        });
+        statements.push(...deleteRows({ where: 'enqueued_at < ?', params: [now - this.limits.maxAgeMs] }));
       }
     }
     statements.push({
@@ -153,25 +156,46 @@ export class OutboxStore {
     this.#count += 1;
     this.#bytes += entry.payload.length;
     this.#oldest ??= now;
+    let results: WriteResult[];
     try {
-      const results = await this.#commit.write(statements, {}, entry.payload.length);
-      if (dropped) {
-        this.#drops++;
-        await this.#recount();
-        // What was really deleted (the age sweep may take more than the estimate).
-        dropped.messages = results.slice(0, -1).reduce((sum, result) => sum + result.changes, 0);
-      }
-      return { id: results[results.length - 1]!.lastInsertRowid, mid, dropped };
+      results = await this.#commit.write(statements, {}, entry.payload.length);
     } catch (error) {
+      // The write may have committed all the same (a failed fsync after the commit): the tail cannot vouch for it.
+      this.#tail.reset();
       await this.#recount().catch(() => {});
       throw error;
     }
+    const id = results[results.length - 1]!.lastInsertRowid;
+    // Synchronously after the commit, so the tail grows in id order (see OutboxTail).
+    if (dropped) this.#tail.reset();
+    this.#tail.append({
+      id,
+      mid,
+      properties: entry.properties,
+      compression: entry.compression,
+      size: entry.payload.length,
+      enqueuedAt: now,
+      upload: null,
+      // The payload is the client's private copy, never written to again.
+      inlinePayload: entry.payload,
+    });
+    if (dropped) {
+      this.#drops++;
+      await this.#recount();
+      // What was really deleted (the age sweep may take more than the estimate): every other statement deletes.
+      dropped.messages = results
+        .slice(0, -1)
+        .reduce((sum, result, i) => sum + (i % 2 === 1 ? result.changes : 0), 0);
+    }
+    return { id, mid, dropped };
   }
 
   /** Up to `limit` entries after `afterId`, oldest first: the sender streams the backlog page by page. */
   async page(afterId: number, limit: number): Promise<OutboxEntry[]> {
     // Taken before the read: a drop that commits while it runs makes these entries check again.
     const drops = this.#drops;
+    const recent = this.#tail.after(afterId, limit);
+    if (recent !== undefined) return recent.map((entry) => ({ ...entry, dropsAtRead: drops }));
     const rows = await this.db.query<Row>(
       `SELECT id, mid, properties, compression, size, enqueued_at, upload,
               CASE WHEN size <= ? THEN payload END AS payload
@@ -215,17 +239,11 @@ export class OutboxStore {
   /** Deletes sent entries; counters are adjusted from what was deleted, without scanning the table. */
   async remove(entries: readonly { id: number; size: number }[]): Promise<void> {
     if (entries.length === 0) return;
-    const statements: SqlStatement[] = [];
-    for (let i = 0; i < entries.length; i += 500) {
-      const ids = entries.slice(i, i + 500).map((entry) => entry.id);
-      statements.push({
-        sql: `DELETE FROM outbox WHERE id IN (${ids.map(() => '?').join(',')})`,
-        params: ids,
-      });
-    }
+    const statements = selectIds(entries.map((entry) => entry.id)).flatMap(deleteRows);
     // Losing a delete to a power cut only means a resend, which `$.mid` makes recognisable: no fsync for it.
     const results = await this.#commit.write(statements, { durability: 'relaxed' });
-    const deleted = results.reduce((sum, result) => sum + result.changes, 0);
+    // Every other statement deletes; the ones between update the totals.
+    const deleted = results.reduce((sum, result, i) => sum + (i % 2 === 1 ? result.changes : 0), 0);
     if (deleted === entries.length) {
       this.#count = Math.max(0, this.#count - deleted);
       this.#bytes = Math.max(0, this.#bytes - entries.reduce((sum, entry) => sum + entry.size, 0));
@@ -248,6 +266,7 @@ export class OutboxStore {
         params: [JSON.stringify(upload), id],
       },
     ]);
+    this.#tail.uploaded(id, upload);
   }
 
   /** Whether any entry with id ≤ `id` is still waiting. */
@@ -314,7 +333,7 @@ export class OutboxStore {
     this.#oldest = undefined;
   }
 
-  /** Reads the counters from the database: the totals its triggers keep, and the oldest row by id. */
+  /** Reads the counters from the database: the totals kept with every write, and the oldest row by id. */
   async #recount(): Promise<void> {
     const [totals] = await this.db.query<{ messages: number; bytes: number }>(
       'SELECT messages, bytes FROM outbox_totals WHERE id = 1',

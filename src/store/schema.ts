@@ -49,6 +49,11 @@ export const migrations: readonly (readonly string[])[] = [
     // 17 % of a durable enqueue's throughput. Deletes (a limit's drop may take any number of rows) keep theirs.
     'DROP TRIGGER outbox_totals_insert',
   ],
+  [
+    // Deletes subtract from the totals once per statement (OutboxStore), not once per row: the delete trigger cost
+    // 2 µs of the 5.7 µs each acknowledged 1 KiB message took to delete.
+    'DROP TRIGGER outbox_totals_delete',
+  ],
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer SDK. */

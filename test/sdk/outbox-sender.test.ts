@@ -128,16 +128,72 @@ function plain(bytes: Uint8Array | null | undefined): Uint8Array | null | undefi
 }
 
 describe('the outbox store', () => {
-  it('carries small payloads with the page and reads large ones on demand', async () => {
-    const { store } = await openStore();
+  it('carries small payloads with a page read from the database and reads large ones on demand', async () => {
+    const { db, store } = await openStore();
     await store.add({ properties: {}, compression: 'none', payload: new Uint8Array(10).fill(2) });
     const large = new Uint8Array(inlinePayloadMaxBytes + 1).fill(3);
     await store.add({ properties: {}, compression: 'none', payload: large });
-    const [small, big] = await store.page(0, 10);
+    // A store opened on the same database (as after a restart) has nothing in memory: the page is read.
+    const reopened = await OutboxStore.open(db, clock, { ...unlimited, policy: 'reject' });
+    const [small, big] = await reopened.page(0, 10);
     expect(plain(small!.inlinePayload)).toEqual(new Uint8Array(10).fill(2));
     expect(big!.inlinePayload).toBeNull();
-    expect(plain(await store.payloadOf(small!))).toEqual(new Uint8Array(10).fill(2));
-    expect(plain(await store.payloadOf(big!))).toEqual(large);
+    expect(plain(await reopened.payloadOf(small!))).toEqual(new Uint8Array(10).fill(2));
+    expect(plain(await reopened.payloadOf(big!))).toEqual(large);
+  });
+
+  it('hands what it has just committed to the next page without reading it back, large payloads included', async () => {
+    const { store } = await openStore();
+    const small = new Uint8Array(10).fill(2);
+    const large = new Uint8Array(inlinePayloadMaxBytes + 1).fill(3);
+    await store.add({ properties: {}, compression: 'none', payload: small });
+    await store.add({ properties: {}, compression: 'none', payload: large });
+    const [first, second] = await store.page(0, 10);
+    // The very arrays the store was given (the client's private copies), not bytes read back from SQLite.
+    expect(first!.inlinePayload).toBe(small);
+    expect(second!.inlinePayload).toBe(large);
+    expect(await store.payloadOf(second!)).toBe(large);
+  });
+
+  it('gives every entry once, in order, when pages move from the database to what is in memory', async () => {
+    const { store } = await openStore();
+    await fill(store, 5_000, 16); // more than the 4,096 kept in memory: the oldest are read from the database
+    const ids: number[] = [];
+    let added = 5_000;
+    let cursor = 0;
+    for (let page = await store.page(cursor, 256); page.length > 0; page = await store.page(cursor, 256)) {
+      ids.push(...page.map((entry) => entry.id));
+      cursor = page.at(-1)!.id;
+      // Enqueues meanwhile, as while a backlog drains: they must come after, none skipped.
+      if (ids.length < 6_000) {
+        await fill(store, 50, 16);
+        added += 50;
+      }
+    }
+    expect(ids.length).toBe(added);
+    expect(ids.every((id, i) => i === 0 || id === ids[i - 1]! + 1)).toBe(true);
+    expect(await store.countStored()).toBe(ids.length);
+  });
+
+  it('reads from the database again after an outbox limit dropped entries it held in memory', async () => {
+    const { store } = await openStore({ ...unlimited, maxMessages: 3, policy: 'dropOldest' });
+    await fill(store, 3, 8);
+    const before = (await store.page(0, 10)).map((entry) => entry.id);
+    await store.add({ properties: {}, compression: 'none', payload: new Uint8Array(8) });
+    const after = (await store.page(0, 10)).map((entry) => entry.id);
+    expect(after).toEqual([...before.slice(1), before[2]! + 1]);
+    expect((await store.page(before[0]!, 10)).map((entry) => entry.id)).toEqual(after);
+  });
+
+  it('hands out a finished upload as a link after a page in memory carried its payload', async () => {
+    const { store } = await openStore();
+    const large = new Uint8Array(inlinePayloadMaxBytes + 1).fill(3);
+    const { id } = await store.add({ properties: {}, compression: 'none', payload: large });
+    expect((await store.page(0, 1))[0]!.inlinePayload).toBe(large);
+    await store.rememberUpload(id, { blobName: 'blob-1', compressed: false });
+    const [entry] = await store.page(0, 1);
+    expect(entry!.upload).toEqual({ blobName: 'blob-1', compressed: false });
+    expect(entry!.inlinePayload).toBeNull();
   });
 
   it('stores an entry under an id the caller chose once, however often it is retried', async () => {
@@ -195,6 +251,20 @@ describe('the outbox store', () => {
     expect(await rowCount(db)).toEqual({ messages: 45, bytes: 450 });
     expect(await totals(db)).toEqual({ messages: 45, bytes: 450 });
     expect(await store.countStored()).toBe(45);
+  });
+
+  it('keeps its totals when acknowledged entries are removed after a limit dropped some of them', async () => {
+    const { db, store } = await openStore({ ...unlimited, maxMessages: 20, policy: 'dropOldest' });
+    await fill(store, 20, 10);
+    const read = await store.page(0, 20);
+    await fill(store, 5, 10); // drops the five oldest, which the page still holds
+    // Acknowledged out of order, with gaps: ranges, single ids and rows already gone in one removal.
+    const acknowledged = [...read.slice(0, 8), ...read.slice(10, 12), read[15]!].reverse();
+    await store.remove(acknowledged.map(({ id, size }) => ({ id, size })));
+    // 25 enqueued, 5 dropped, 6 of the 11 acknowledged still there and removed.
+    expect(await rowCount(db)).toEqual({ messages: 14, bytes: 140 });
+    expect(await totals(db)).toEqual({ messages: 14, bytes: 140 });
+    expect(await store.countStored()).toBe(14);
   });
 
   it('counts what a database from before the totals already holds when it is migrated', async () => {
