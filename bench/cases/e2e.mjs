@@ -91,8 +91,9 @@ export async function run({ smoke, runs, warmup, dir }) {
             ours: figures.ours,
             baseline: figures.baseline,
             baselineName: 'raw MQTT.js QoS 1, 64 in flight, no persistence',
-            target: { on: 'ratio', op: '>=', value: 0.85 },
           }),
+          // Issue 19's targets are on the baseline that sends what we send (a `$.mid` each), so both cost the
+          // emulator the same; the plain-topic rows stay for comparison with earlier runs.
           row({
             caseName: name,
             name: `end to end 1 KiB over ${transport}, 64 in flight`,
@@ -100,6 +101,7 @@ export async function run({ smoke, runs, warmup, dir }) {
             ours: figures.ours,
             baseline: figures.same,
             baselineName: 'raw MQTT.js sending our topic (stream + a $.mid each), no persistence',
+            target: { on: 'ratio', op: '>=', value: 0.85 },
           }),
           row({
             caseName: name,
@@ -108,6 +110,15 @@ export async function run({ smoke, runs, warmup, dir }) {
             ours: cpu.ours,
             baseline: cpu.baseline,
             baselineName: 'raw MQTT.js QoS 1, no persistence',
+          }),
+          row({
+            caseName: name,
+            name: `device process CPU per message over ${transport} (all threads)`,
+            unit: 'µs/msg',
+            ours: cpu.ours,
+            baseline: cpu.same,
+            baselineName: 'raw MQTT.js sending our topic, no persistence',
+            target: { on: 'ratio', op: '<=', value: 2 },
           }),
           row({
             caseName: name,
