@@ -1,4 +1,4 @@
-import type { Clock, Database, SqlStatement, WriteOptions, WriteResult } from '../ports.js';
+import type { Clock, Database, SqlStatement, TimerHandle, WriteOptions, WriteResult } from '../ports.js';
 
 interface Waiting<Tally> {
   statements: readonly SqlStatement[];
@@ -6,6 +6,8 @@ interface Waiting<Tally> {
   durability: NonNullable<WriteOptions['durability']>;
   resolve: (results: WriteResult[]) => void;
   reject: (error: unknown) => void;
+  /** Joined a round it did not ask for ({@link GroupCommit.whenConvenient}): tried again alone if that fails. */
+  rider?: boolean;
 }
 
 /**
@@ -15,6 +17,9 @@ interface Waiting<Tally> {
  */
 export class GroupCommit<Tally = never> {
   #waiting: Waiting<Tally>[] = [];
+  /** Relaxed writes waiting for a round something else starts (or for their timer). */
+  #riders: Waiting<Tally>[] = [];
+  #riderTimer: TimerHandle | undefined;
   #writing = false;
 
   /**
@@ -41,11 +46,45 @@ export class GroupCommit<Tally = never> {
   }
 
   /**
+   * A relaxed write that does not start a round of its own: it joins the next round another write starts, or starts
+   * one after `maxDelayMs`. For bookkeeping such as deleting acknowledged messages, which at a message a second per
+   * device would otherwise be a second transaction per message. If the round it joined fails, it is tried once more
+   * alone, so that another write's failure (a full disk refusing an insert) does not hold up a delete that frees room.
+   */
+  whenConvenient(statements: readonly SqlStatement[], maxDelayMs: number): Promise<WriteResult[]> {
+    return new Promise((resolve, reject) => {
+      this.#riders.push({
+        statements,
+        tally: undefined,
+        durability: 'relaxed',
+        resolve,
+        reject,
+        rider: true,
+      });
+      this.#riderTimer ??= this.clock.setTimeout(() => {
+        this.#riderTimer = undefined;
+        this.#board();
+        if (!this.#writing) void this.#drain();
+      }, maxDelayMs);
+    });
+  }
+
+  /** Riders join the writes waiting for the next round. */
+  #board(): void {
+    if (this.#riderTimer !== undefined) {
+      this.clock.clearTimeout(this.#riderTimer);
+      this.#riderTimer = undefined;
+    }
+    this.#waiting.push(...this.#riders);
+    this.#riders = [];
+  }
+
+  /**
    * Resolves once every write requested before this call has finished (committed or failed). Reads that must see
    * what callers already asked for (an enqueue called but not yet awaited) wait for this first.
    */
   settled(): Promise<void> {
-    if (!this.#writing && this.#waiting.length === 0) return Promise.resolve();
+    if (!this.#writing && this.#waiting.length === 0 && this.#riders.length === 0) return Promise.resolve();
     // Rounds run in request order, so an empty request settles with or after every earlier one.
     return this.write([]).then(
       () => {},
@@ -63,6 +102,7 @@ export class GroupCommit<Tally = never> {
         // as long as the loop runs. (A zero delay: the Node clock runs it with `setImmediate`, without the 1 ms
         // timer floor that would cost throughput.)
         await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 0));
+        this.#board();
         const group = this.#waiting;
         this.#waiting = [];
         try {
@@ -72,18 +112,44 @@ export class GroupCommit<Tally = never> {
           if (tallies.length > 0 && this.summarize) statements.push(...this.summarize(tallies));
           const durability = group.every((w) => w.durability === 'relaxed') ? 'relaxed' : 'full';
           const results = statements.length === 0 ? [] : await this.db.write(statements, { durability });
-          let offset = 0;
-          for (const waiting of group) {
-            waiting.resolve(results.slice(offset, offset + waiting.statements.length));
-            offset += waiting.statements.length;
-          }
+          settleEach(group, results);
         } catch (error) {
-          // One transaction failed as a whole: nothing of it was applied, so every caller in it fails.
-          for (const waiting of group) waiting.reject(error);
+          // One transaction failed as a whole: nothing of it was applied, so every caller in it fails; riders that
+          // shared it with others are tried again, alone.
+          const riders = group.filter((w) => w.rider);
+          for (const waiting of group)
+            if (!waiting.rider || riders.length === group.length) waiting.reject(error);
+          if (riders.length < group.length) await this.#writeAlone(riders);
         }
       }
     } finally {
       this.#writing = false;
     }
+  }
+
+  /** Riders whose shared round failed, in a transaction of their own. */
+  async #writeAlone(riders: Waiting<Tally>[]): Promise<void> {
+    if (riders.length === 0) return;
+    try {
+      const statements = riders.flatMap((w) => w.statements);
+      settleEach(
+        riders,
+        statements.length === 0 ? [] : await this.db.write(statements, { durability: 'relaxed' }),
+      );
+    } catch (error) {
+      for (const rider of riders) rider.reject(error);
+    }
+  }
+}
+
+/** Resolves each write with the results of its own statements, in the order the round ran them. */
+function settleEach(
+  group: readonly Pick<Waiting<unknown>, 'statements' | 'resolve'>[],
+  results: WriteResult[],
+): void {
+  let offset = 0;
+  for (const waiting of group) {
+    waiting.resolve(results.slice(offset, offset + waiting.statements.length));
+    offset += waiting.statements.length;
   }
 }

@@ -19,6 +19,12 @@ export interface SenderEvents {
 /** Acknowledged rows are deleted in batches: losing a batch to a crash only means a duplicate with the same `$.mid`. */
 const deleteBatchDelayMs = 20;
 const deleteBatchMax = 1024;
+/**
+ * A batch then waits up to this long to join a write that happens anyway (the next enqueue's), rather than cost a
+ * transaction of its own: at a message a second, a device otherwise commits twice per message. A crash in between
+ * resends at most this much more, under the same `$.mid`s.
+ */
+const deleteJoinWithinMs = 1_000;
 const pageSize = 256;
 /** IoT Hub's limit for one device-to-cloud message, and what MQTT adds around topic and payload. */
 const maxMessageBytes = 256 * 1024;
@@ -41,6 +47,8 @@ export class OutboxSender {
   #pendingDelete: { id: number; size: number }[] = [];
   #deleteTimer: TimerHandle | undefined;
   #deleting: Promise<void> = Promise.resolve();
+  /** Counts the deletes asked for at once, so batches queued before one no longer wait to join other writes. */
+  #hurries = 0;
   /** Bumped by every event the send loop may be waiting for, so a wake-up between check and wait is not lost. */
   #generation = 0;
   readonly #wakers = new Set<() => void>();
@@ -140,18 +148,28 @@ export class OutboxSender {
     }
   }
 
-  /** Deletes acknowledged rows now (used by close and by waits). */
-  async flushDeletes(): Promise<void> {
+  /**
+   * Deletes acknowledged rows now (used by close and by waits); `whenConvenient`: with the next write that happens
+   * anyway, within {@link deleteJoinWithinMs} (the batch timer's way).
+   */
+  async flushDeletes(whenConvenient = false): Promise<void> {
     if (this.#deleteTimer !== undefined) {
       this.clock.clearTimeout(this.#deleteTimer);
       this.#deleteTimer = undefined;
     }
+    // Batches before this one, waiting to join another write or queued to, would hold it up: they go now too.
+    if (!whenConvenient) {
+      this.#hurries++;
+      this.store.removeWaitingNow();
+    }
+    const hurries = this.#hurries;
     const sent = this.#pendingDelete;
     this.#pendingDelete = [];
     this.#deleting = this.#deleting.then(async () => {
       if (sent.length === 0) return;
+      const join = whenConvenient && hurries === this.#hurries;
       try {
-        await this.store.remove(sent);
+        await this.store.remove(sent, join ? deleteJoinWithinMs : undefined);
         for (const { id } of sent) this.#acked.delete(id);
         this.events.removed();
       } catch (error) {
@@ -167,8 +185,8 @@ export class OutboxSender {
     this.#acked.add(entry.id);
     this.#pendingDelete.push({ id: entry.id, size: entry.size });
     this.events.sent({ id: entry.id, mid: entry.mid });
-    if (this.#pendingDelete.length >= deleteBatchMax) void this.flushDeletes();
-    else this.#deleteTimer ??= this.clock.setTimeout(() => void this.flushDeletes(), deleteBatchDelayMs);
+    if (this.#pendingDelete.length >= deleteBatchMax) void this.flushDeletes(true);
+    else this.#deleteTimer ??= this.clock.setTimeout(() => void this.flushDeletes(true), deleteBatchDelayMs);
   }
 
   /**

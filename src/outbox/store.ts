@@ -190,6 +190,11 @@ export class OutboxStore {
     return { id, mid, dropped };
   }
 
+  /** Commits at once the deletes that wait to join another write. */
+  removeWaitingNow(): void {
+    void this.#commit.settled();
+  }
+
   /** Up to `limit` entries after `afterId`, oldest first: the sender streams the backlog page by page. */
   async page(afterId: number, limit: number): Promise<OutboxEntry[]> {
     // Taken before the read: a drop that commits while it runs makes these entries check again.
@@ -236,12 +241,18 @@ export class OutboxStore {
     return rows[0]?.payload;
   }
 
-  /** Deletes sent entries; counters are adjusted from what was deleted, without scanning the table. */
-  async remove(entries: readonly { id: number; size: number }[]): Promise<void> {
+  /**
+   * Deletes sent entries; counters are adjusted from what was deleted, without scanning the table. With `withinMs`,
+   * the delete waits up to that long to join a write that happens anyway (see {@link GroupCommit.whenConvenient}).
+   */
+  async remove(entries: readonly { id: number; size: number }[], withinMs?: number): Promise<void> {
     if (entries.length === 0) return;
     const statements = selectIds(entries.map((entry) => entry.id)).flatMap(deleteRows);
     // Losing a delete to a power cut only means a resend, which `$.mid` makes recognisable: no fsync for it.
-    const results = await this.#commit.write(statements, { durability: 'relaxed' });
+    const results =
+      withinMs === undefined
+        ? await this.#commit.write(statements, { durability: 'relaxed' })
+        : await this.#commit.whenConvenient(statements, withinMs);
     // Every other statement deletes; the ones between update the totals.
     const deleted = results.reduce((sum, result, i) => sum + (i % 2 === 1 ? result.changes : 0), 0);
     if (deleted === entries.length) {
