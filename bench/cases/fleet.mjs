@@ -68,6 +68,8 @@ export async function run({ smoke, runs, warmup, dir, options, log }) {
         unit: 'ms',
         ours: pick(ours, 'p99'),
         baseline: pick(raw, 'p99'),
+        // Issue 19's targets, here and below.
+        target: { on: 'ours', op: '<=', value: 20 },
       }),
       row({
         ...common,
@@ -75,6 +77,7 @@ export async function run({ smoke, runs, warmup, dir, options, log }) {
         unit: '% of a core',
         ours: pick(ours, 'cpuPct'),
         baseline: pick(raw, 'cpuPct'),
+        target: { on: 'ratio', op: '<=', value: 2 },
       }),
       row({
         ...common,
@@ -89,6 +92,7 @@ export async function run({ smoke, runs, warmup, dir, options, log }) {
         unit: 'MB',
         ours: ours.growthMb,
         baseline: raw.growthMb,
+        target: { on: 'ratio', op: '<=', value: 2.5 },
         digits: 0,
       }),
       row({
