@@ -128,13 +128,22 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortLis
         return;
       }
       socket.unshift(head);
-      if (head[0] === mqttConnectByte) {
-        options.mqtt(socket);
-      } else {
-        watchdogs.set(socket, new HttpWatchdog(socket, timeouts));
-        httpServer.emit('connection', socket);
-      }
-      socket.resume();
+      // Handed on at the next turn, not from inside this 'data' event. TLS emits the records of one read in a loop,
+      // so more of this read may still be on its way; paused, the socket queues them behind `head`. Node's HTTP server,
+      // once it has a connection, reads the socket's native handle (TLS's too) directly, past the stream: handed the
+      // connection now, it got the rest of this read before `head`, still in the stream. A connection's first request
+      // whose body ran past one TLS record (16 KiB) was answered 400 (its body read as a request head): parallel
+      // block uploads, each on a new connection, failed every time.
+      setImmediate(() => {
+        if (socket.destroyed) return;
+        if (head[0] === mqttConnectByte) {
+          options.mqtt(socket);
+        } else {
+          watchdogs.set(socket, new HttpWatchdog(socket, timeouts));
+          httpServer.emit('connection', socket);
+        }
+        socket.resume();
+      });
     });
   };
 

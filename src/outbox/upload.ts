@@ -9,6 +9,8 @@ import { tlsError, tlsVerificationCode } from '../util/tls.js';
 /** Payloads above this many bytes (after compression) go through file upload (SPEC §3). */
 export const uploadThresholdBytes = 250_000;
 const blockBytes = 1024 * 1024;
+/** Blocks of one upload in flight at once. */
+const blockConcurrency = 4;
 const apiVersion = '2020-03-13';
 /** One deadline per request, sending the block and reading the answer together. */
 const requestTimeoutMs = 120_000;
@@ -159,21 +161,26 @@ export class FileUploader {
       onProgress({ mid, sentBytes: bytes.length, totalBytes: bytes.length });
       return;
     }
-    // Larger payloads go in blocks (Put Block, then Put Block List), so progress can be reported as they go.
-    const ids: string[] = [];
+    // Larger payloads go in blocks (Put Block, then Put Block List), so progress can be reported as they go, a few
+    // at a time (as Azure's own SDKs do): each block then costs a fraction of a round trip rather than a whole one.
+    const blocks: { id: string; offset: number; end: number }[] = [];
     for (let offset = 0; offset < bytes.length; offset += blockBytes) {
       // Block ids must all have the same length: a zero-padded counter, base64-encoded.
-      const id = btoa(String(ids.length).padStart(6, '0'));
-      ids.push(id);
-      const block = bytes.subarray(offset, Math.min(offset + blockBytes, bytes.length));
-      await this.#call("Blob storage's answer", storage, signal, (deadline) =>
+      const id = btoa(String(blocks.length).padStart(6, '0'));
+      blocks.push({ id, offset, end: Math.min(offset + blockBytes, bytes.length) });
+    }
+    let sentBytes = 0;
+    await inParallel(blocks, blockConcurrency, signal, async ({ id, offset, end }, blockSignal) => {
+      await this.#call("Blob storage's answer", storage, blockSignal, (deadline) =>
         this.#http.put(`${blobUrl}${session.sasToken}&comp=block&blockid=${encodeURIComponent(id)}`, {
-          body: requestBody(block),
+          body: requestBody(bytes.subarray(offset, end)),
           signal: deadline,
         }),
       );
-      onProgress({ mid, sentBytes: offset + block.length, totalBytes: bytes.length });
-    }
+      sentBytes += end - offset;
+      onProgress({ mid, sentBytes, totalBytes: bytes.length });
+    });
+    const ids = blocks.map((block) => block.id);
     const list = `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join('')}</BlockList>`;
     await this.#call("Blob storage's answer", storage, signal, (deadline) =>
       this.#http.put(`${blobUrl}${session.sasToken}&comp=blocklist`, {
@@ -225,4 +232,39 @@ export class FileUploader {
  */
 function requestBody(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
+}
+
+/**
+ * Runs `work` on every item, at most `limit` at a time, in order of the items. The first failure stops the rest: no
+ * new item starts, the ones in flight are aborted (through the signal each gets), and it is thrown once they have
+ * settled, so nothing of the upload runs on after it failed.
+ */
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  signal: AbortSignal | undefined,
+  work: (item: T, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const stop = new AbortController();
+  const stopOnAbort = () => stop.abort(signal?.reason);
+  signal?.addEventListener('abort', stopOnAbort, { once: true });
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async () => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item, stop.signal);
+      } catch (error) {
+        failure ??= { error };
+        stop.abort(error);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  } finally {
+    signal?.removeEventListener('abort', stopOnAbort);
+  }
+  if (failure !== undefined) throw failure.error;
 }

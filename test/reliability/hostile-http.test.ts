@@ -239,4 +239,46 @@ describe('file upload against a hostile hub', () => {
     const text = `${(error as Error).message} ${String((error as Error).cause ?? '')}`;
     expect(text).not.toContain('SECRET-SIGNATURE');
   });
+
+  it('a block refused while others are in flight: UPLOAD_FAILED, no block starts after it, the rest are aborted, the hub hears of the failure', async () => {
+    const host = new URL(base).host;
+    const started: number[] = [];
+    const closedUnanswered = new Set<number>();
+    const notifications: { isSuccess: boolean }[] = [];
+    handler = (request, response) => {
+      const url = new URL(request.url ?? '/', base);
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      if (url.pathname.endsWith('/files')) {
+        request.on('end', () => {
+          response.writeHead(200, { 'content-type': 'application/json' });
+          response.end(JSON.stringify({ ...session, hostName: host }));
+        });
+      } else if (url.pathname.endsWith('/files/notifications')) {
+        request.on('end', () => {
+          notifications.push(JSON.parse(Buffer.concat(chunks).toString()) as { isSuccess: boolean });
+          response.writeHead(204).end();
+        });
+      } else if (url.searchParams.get('comp') === 'block') {
+        const block = Number(atob(url.searchParams.get('blockid') ?? ''));
+        started.push(block);
+        // Block 2 is refused once it has all arrived; the others are never answered: only an abort ends them.
+        if (block === 2) request.on('end', () => response.writeHead(500).end());
+        else response.on('close', () => closedUnanswered.add(block));
+      } else {
+        response.writeHead(400).end();
+      }
+    };
+    const uploader = new FileUploader(base, fetch, realClock(), { timeoutMs: 10_000 });
+    const { error, ms } = await failure(
+      uploader.upload({ ...credentials, hostName: host }, 'mid', new Uint8Array(10 * 1024 * 1024), () => {}),
+    );
+    expect(isSpotflowError(error, 'UPLOAD_FAILED'), String(error)).toBe(true);
+    expect(ms).toBeLessThan(5_000);
+    // Four blocks at a time: 0–3 started, and nothing after the refusal.
+    expect([...started].sort()).toEqual([0, 1, 2, 3]);
+    expect(notifications).toEqual([expect.objectContaining({ isSuccess: false })]);
+    // The three left in flight were aborted by the client (the server hears the close a moment later).
+    await expect.poll(() => [...closedUnanswered].sort(), { timeout: 5_000 }).toEqual([0, 1, 3]);
+  });
 });
