@@ -23,11 +23,12 @@ import type {
   MessageCompletionOptions,
   MessageOptions,
 } from './outbox/message-options.js';
-import type { GivenMid } from './outbox/store.js';
+import type { GivenMid, OutboxStore } from './outbox/store.js';
 import type { Platform } from './ports.js';
 import type { ReportedProperties } from './twin/twin.js';
 import type { MessagePayload } from './util/json.js';
 import { untilAborted } from './util/until-aborted.js';
+import { randomUuid } from './util/uuid.js';
 
 /**
  * The `this` the core's {@link DeviceClient.start} demands, which no class has: calling `start` on the core entry's
@@ -281,7 +282,18 @@ export class DeviceClient {
     given?: GivenMid,
     beforeNotify?: (mid: string) => void,
   ): Promise<{ id: string }> {
-    const { mid, dropped } = await this.#parts.outbox.add(message, given);
+    // The id is chosen here, so that a large payload's upload can start while the enqueue is made durable.
+    const chosen = given ?? { mid: randomUuid(), retry: false };
+    // Not for a retried id: that entry may be stored, and its upload done, already.
+    if (!chosen.retry) this.#parts.sender.uploadAhead(chosen.mid, message.payload, message.compression);
+    let added: Awaited<ReturnType<OutboxStore['add']>>;
+    try {
+      added = await this.#parts.outbox.add(message, chosen);
+    } catch (error) {
+      this.#parts.sender.forgetAhead(chosen.mid);
+      throw error;
+    }
+    const { mid, dropped } = added;
     if (dropped) {
       this.#parts.events.emit('outboxFull', dropped);
       void this.#parts.waiters.failDropped();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createNodePlatform, type NodeStartOptions } from '../../platform/node/index.js';
 import { DeviceClient } from '../../src/client.js';
 import type { Logger } from '../../src/logger.js';
-import type { Clock } from '../../src/ports.js';
+import type { Clock, Platform } from '../../src/ports.js';
 import type { TestEmulator } from './emulator.js';
 
 /** A logger that keeps lines for assertions (and shows nothing). */
@@ -36,12 +36,18 @@ export function tempDir(prefix = 'spotflow-sdk-'): {
  */
 export function startClient(
   emulator: TestEmulator,
-  options: Partial<NodeStartOptions> & { database: string; clock?: Clock; fetch?: typeof globalThis.fetch },
+  options: Partial<NodeStartOptions> & {
+    database: string;
+    clock?: Clock;
+    fetch?: typeof globalThis.fetch;
+    /** Replaces parts of the Node platform (a test that must hold a write, say). */
+    wrapPlatform?: (platform: Platform) => Platform;
+  },
 ): Promise<DeviceClient> {
-  const { ca = emulator.ca, clock, fetch, ...core } = options;
+  const { ca = emulator.ca, clock, fetch, wrapPlatform = (platform) => platform, ...core } = options;
   const platform = createNodePlatform({ ca });
   return DeviceClient.startOn(
-    { ...platform, ...(clock ? { clock } : {}), ...(fetch ? { fetch } : {}) },
+    wrapPlatform({ ...platform, ...(clock ? { clock } : {}), ...(fetch ? { fetch } : {}) }),
     {
       provisioningToken: emulator.provisioningToken,
       instance: emulator.instance,
