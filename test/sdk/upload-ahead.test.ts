@@ -52,30 +52,41 @@ function uploaded(
   });
 }
 
+/**
+ * A connected client whose large writes are held, with a large enqueue started and its upload finished: the state
+ * both tests start from. `release` lets the held write go on, or fails it.
+ */
+async function largeEnqueueHeldAfterUpload(deviceId: string) {
+  let release: ((fail?: Error) => void) | undefined;
+  const client = await startClient(bed.emulator, {
+    database: bed.dirs.file(`${deviceId}.db`),
+    deviceId,
+    wrapPlatform: holdingLargeInserts((r) => {
+      release = r;
+    }),
+  });
+  // Uploads go ahead only while the sender runs on a connection (the blob's SAS comes with its credentials): a
+  // message sent proves it does.
+  const first = await client.sendMessage({ first: true });
+  const done = uploaded(client);
+  const enqueue = client.enqueueMessage(big());
+  enqueue.catch(() => {});
+  // The write is held until the test releases it: the whole blob went up meanwhile.
+  const progress = await done;
+  if (release === undefined) throw new Error('the large write was not held');
+  return { client, first, enqueue, progress, release };
+}
+
+const mids = async (deviceId: string) =>
+  (await bed.emulator.api.allMessages(deviceId)).map((m: { mid: string }) => m.mid);
+
 describe('a large payload uploads while its enqueue is made durable', () => {
   it('has its blob up before the write commits, and the linked message arrives after', async () => {
-    let release: ((fail?: Error) => void) | undefined;
-    const client = await startClient(bed.emulator, {
-      database: bed.dirs.file('ahead.db'),
-      deviceId: 'ahead',
-      wrapPlatform: holdingLargeInserts((r) => {
-        release = r;
-      }),
-    });
+    const { client, first, enqueue, progress, release } = await largeEnqueueHeldAfterUpload('ahead');
     try {
-      // Uploads go ahead only while the sender runs on a connection (the blob's SAS comes with its credentials):
-      // a message sent proves it does.
-      const first = await client.sendMessage({ first: true });
-      const done = uploaded(client);
-      const enqueue = client.enqueueMessage(big());
-      // The write is held until here: the whole blob went up meanwhile.
-      const progress = await done;
       expect(progress.totalBytes).toBe(1_500_000);
-      expect(release).toBeDefined();
-      expect((await bed.emulator.api.allMessages('ahead')).map((m: { mid: string }) => m.mid)).toEqual([
-        first.id,
-      ]);
-      release!();
+      expect(await mids('ahead')).toEqual([first.id]);
+      release();
       const { id } = await enqueue;
       await client.waitEnqueuedMessagesSent();
       const [, stored] = await bed.emulator.api.allMessages('ahead');
@@ -88,28 +99,13 @@ describe('a large payload uploads while its enqueue is made durable', () => {
   });
 
   it('sends nothing for an enqueue whose write fails after its blob went up', async () => {
-    let release: ((fail?: Error) => void) | undefined;
-    const client = await startClient(bed.emulator, {
-      database: bed.dirs.file('ahead-failed.db'),
-      deviceId: 'ahead-failed',
-      wrapPlatform: holdingLargeInserts((r) => {
-        release = r;
-      }),
-    });
+    const { client, first, enqueue, release } = await largeEnqueueHeldAfterUpload('ahead-failed');
     try {
-      // Uploads go ahead only while the sender runs on a connection (the blob's SAS comes with its credentials):
-      // a message sent proves it does.
-      const first = await client.sendMessage({ first: true });
-      const done = uploaded(client);
-      const enqueue = client.enqueueMessage(big());
-      enqueue.catch(() => {});
-      await done;
       // A refused write, made by the wrapper: a real one (a full disk) is in the reliability suite.
-      release!(new Error('refused by the test'));
+      release(new Error('refused by the test'));
       await expect(enqueue).rejects.toThrow();
       const after = await client.sendMessage({ after: true });
-      const stored = await bed.emulator.api.allMessages('ahead-failed');
-      expect(stored.map((m: { mid: string }) => m.mid)).toEqual([first.id, after.id]);
+      expect(await mids('ahead-failed')).toEqual([first.id, after.id]);
     } finally {
       await client.close();
     }
