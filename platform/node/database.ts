@@ -1,7 +1,7 @@
 /**
  * The `Database` port over SQLite, whatever the binding (sqlite-driver.ts): WAL with `synchronous=FULL`, so a
- * resolved `write()` has been fsync'd. The bindings are synchronous; the port is async so that a worker-backed
- * store can replace this one later.
+ * resolved `write()` has been fsync'd. The bindings are synchronous; on Node this store runs in a worker thread
+ * (worker-database.ts, the default) or on the main thread, and on Bun and Deno on the main thread.
  */
 import { chmodSync, statSync } from 'node:fs';
 import { SpotflowError } from '../../src/errors.js';
@@ -16,12 +16,23 @@ import type {
 import { loadNodeDriver } from './node-driver.js';
 import type { SqliteConnection, SqliteDriver, SqliteDriverLoader, SqliteStatement } from './sqlite-driver.js';
 import { createPrivateFile, translateSqliteError } from './sqlite-file.js';
+import { createWorkerDatabaseOpener } from './worker-database.js';
 
 /** How many prepared statements each database keeps (the core uses a few dozen distinct SQL texts). */
 const STATEMENT_CACHE_SIZE = 128;
 
 /** How long a statement waits for a lock another connection holds (a checkpoint) before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 100;
+
+/** Options of {@link createNodeDatabaseOpener}. */
+export interface NodeDatabaseOptions {
+  /**
+   * Where SQLite runs: `'worker'` (default), one worker thread serving every database of the process, so that
+   * SQLite's work and fsync leave the main thread free for MQTT; `'main'`, synchronously on the main thread (to
+   * compare the two, e.g. in the bench). The environment variable `SPOTFLOW_SQLITE_THREAD=main` picks `'main'` too.
+   */
+  thread?: 'worker' | 'main';
+}
 
 /**
  * Opens SQLite files with better-sqlite3 (or `node:sqlite` where better-sqlite3 does not load: node-driver.ts).
@@ -30,8 +41,9 @@ const BUSY_TIMEOUT_MS = 100;
  * const db = await createNodeDatabaseOpener().open('./device.db');
  * await db.write([{ sql: 'CREATE TABLE t (x)' }]);
  */
-export function createNodeDatabaseOpener(): DatabaseOpener {
-  return createSqliteDatabaseOpener(loadNodeDriver);
+export function createNodeDatabaseOpener(options: NodeDatabaseOptions = {}): DatabaseOpener {
+  const thread = options.thread ?? (process.env.SPOTFLOW_SQLITE_THREAD === 'main' ? 'main' : 'worker');
+  return thread === 'main' ? createSqliteDatabaseOpener(loadNodeDriver) : createWorkerDatabaseOpener();
 }
 
 /** Opens SQLite files with the driver `load` gives (loaded on the first open). */
