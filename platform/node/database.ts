@@ -30,6 +30,7 @@ export interface NodeDatabaseOptions {
    * Where SQLite runs: `'worker'` (default), one worker thread serving every database of the process, so that
    * SQLite's work and fsync leave the main thread free for MQTT; `'main'`, synchronously on the main thread (to
    * compare the two, e.g. in the bench). The environment variable `SPOTFLOW_SQLITE_THREAD=main` picks `'main'` too.
+   * Bun and Deno running the Node entry use `'main'` unless told otherwise.
    */
   thread?: 'worker' | 'main';
 }
@@ -42,8 +43,17 @@ export interface NodeDatabaseOptions {
  * await db.write([{ sql: 'CREATE TABLE t (x)' }]);
  */
 export function createNodeDatabaseOpener(options: NodeDatabaseOptions = {}): DatabaseOpener {
-  const thread = options.thread ?? (process.env.SPOTFLOW_SQLITE_THREAD === 'main' ? 'main' : 'worker');
+  const thread = options.thread ?? defaultThread();
   return thread === 'main' ? createSqliteDatabaseOpener(loadNodeDriver) : createWorkerDatabaseOpener();
+}
+
+/**
+ * The worker on Node. Bun and Deno running this entry keep SQLite on the main thread, as their own entries do: their
+ * worker threads differ from Node's (Deno refuses a worker's flags, which running from sources needs).
+ */
+function defaultThread(): 'worker' | 'main' {
+  if (process.env.SPOTFLOW_SQLITE_THREAD === 'main') return 'main';
+  return process.versions.bun === undefined && process.versions.deno === undefined ? 'worker' : 'main';
 }
 
 /** Opens SQLite files with the driver `load` gives (loaded on the first open). */
