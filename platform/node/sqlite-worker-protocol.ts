@@ -5,7 +5,8 @@
  * cause, both of which callers and the contract tests check.
  */
 import { isSpotflowError, SpotflowError, type SpotflowErrorCode } from '../../src/errors.js';
-import type { SqlStatement, SqlValue, WriteOptions } from '../../src/ports.js';
+import type { SqlStatement, SqlValue, WriteOptions, WriteResult } from '../../src/ports.js';
+import type { SqliteRow } from './sqlite-driver.js';
 
 export type SqliteRequest =
   | { id: number; op: 'open'; path: string }
@@ -18,6 +19,14 @@ export type SqliteRequest =
     }
   | { id: number; op: 'query'; handle: number; sql: string; params: readonly SqlValue[] | undefined }
   | { id: number; op: 'close'; handle: number };
+
+/** What each request resolves with: a new connection's handle, a write's results, a query's rows. */
+export interface SqliteAnswers {
+  open: number;
+  write: WriteResult[];
+  query: SqliteRow[];
+  close: undefined;
+}
 
 export type SqliteResponse =
   | { id: number; ok: true; value: unknown }

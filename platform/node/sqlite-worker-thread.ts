@@ -8,7 +8,12 @@
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { SpotflowError } from '../../src/errors.js';
-import { errorFromWire, type SqliteRequest, type SqliteResponse } from './sqlite-worker-protocol.js';
+import {
+  errorFromWire,
+  type SqliteAnswers,
+  type SqliteRequest,
+  type SqliteResponse,
+} from './sqlite-worker-protocol.js';
 
 /** A request as the caller writes it: the thread numbers it. */
 export type UnnumberedRequest = SqliteRequest extends infer R
@@ -17,12 +22,15 @@ export type UnnumberedRequest = SqliteRequest extends infer R
     : never
   : never;
 
+/** A call awaiting the worker's answer. */
+interface PendingCall {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
 export class SqliteWorkerThread {
   readonly #worker: Worker;
-  readonly #pending = new Map<
-    number,
-    { resolve: (value: unknown) => void; reject: (error: unknown) => void }
-  >();
+  readonly #pending = new Map<number, PendingCall>();
   #nextId = 1;
   #failure: SpotflowError | undefined;
   /** Set by `stop()`: the worker's exit is expected, and later calls are refused as closed rather than failed. */
@@ -48,12 +56,13 @@ export class SqliteWorkerThread {
     return this.#worker;
   }
 
-  call(request: UnnumberedRequest): Promise<unknown> {
+  call<Request extends UnnumberedRequest>(request: Request): Promise<SqliteAnswers[Request['op']]> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       if (this.#pending.size === 0) this.#worker.ref();
-      this.#pending.set(id, { resolve, reject });
+      // The worker answers each op with its SqliteAnswers type (sqlite-worker.ts).
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       this.#worker.postMessage({ ...request, id });
     });
   }

@@ -9,7 +9,13 @@ import { SpotflowError } from '../../src/errors.js';
 import type { Database } from '../../src/ports.js';
 import { createSqliteDatabaseOpener } from './database.js';
 import { loadNodeDriver } from './node-driver.js';
-import { errorToWire, type SqliteRequest, type SqliteResponse } from './sqlite-worker-protocol.js';
+import type { SqliteRow } from './sqlite-driver.js';
+import {
+  errorToWire,
+  type SqliteAnswers,
+  type SqliteRequest,
+  type SqliteResponse,
+} from './sqlite-worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('sqlite-worker.js runs as a worker thread (worker-database.ts starts it)');
@@ -18,7 +24,7 @@ const opener = createSqliteDatabaseOpener(loadNodeDriver);
 const databases = new Map<number, Database>();
 let nextHandle = 1;
 
-async function serve(request: SqliteRequest): Promise<unknown> {
+async function serve(request: SqliteRequest): Promise<SqliteAnswers[SqliteRequest['op']]> {
   if (request.op === 'open') {
     const handle = nextHandle++;
     databases.set(handle, await opener.open(request.path));
@@ -31,10 +37,11 @@ async function serve(request: SqliteRequest): Promise<unknown> {
     case 'write':
       return db.write(request.statements, { durability: request.durability });
     case 'query':
-      return db.query(request.sql, request.params);
+      return db.query<SqliteRow>(request.sql, request.params);
     case 'close':
       databases.delete(request.handle);
-      return db.close();
+      await db.close();
+      return undefined;
   }
 }
 

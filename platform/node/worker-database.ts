@@ -5,14 +5,7 @@
  * first open, ended when the last database closes, started again by the next open.
  */
 import { SpotflowError } from '../../src/errors.js';
-import type {
-  Database,
-  DatabaseOpener,
-  SqlStatement,
-  SqlValue,
-  WriteOptions,
-  WriteResult,
-} from '../../src/ports.js';
+import type { Database, DatabaseOpener, SqlStatement, SqlValue, WriteOptions } from '../../src/ports.js';
 import { SqliteWorkerThread } from './sqlite-worker-thread.js';
 
 /** The process's worker, while any database is open in it or being opened. */
@@ -48,7 +41,7 @@ export function createWorkerDatabaseOpener(): DatabaseOpener {
     async open(path: string): Promise<Database> {
       const thread = acquireWorker();
       try {
-        const handle = (await thread.call({ op: 'open', path })) as number;
+        const handle = await thread.call({ op: 'open', path });
         return new WorkerDatabase(thread, handle, path);
       } catch (error) {
         releaseWorker(thread);
@@ -70,19 +63,15 @@ class WorkerDatabase implements Database {
     this.#path = path;
   }
 
-  async write(statements: readonly SqlStatement[], options: WriteOptions = {}): Promise<WriteResult[]> {
+  async write(statements: readonly SqlStatement[], options: WriteOptions = {}) {
     this.#checkOpen();
-    const request = {
-      op: 'write',
-      handle: this.#handle,
-      statements,
-      durability: options.durability,
-    } as const;
-    return (await this.#thread.call(request)) as WriteResult[];
+    const { durability } = options;
+    return this.#thread.call({ op: 'write', handle: this.#handle, statements, durability });
   }
 
   async query<Row = Record<string, SqlValue>>(sql: string, params?: readonly SqlValue[]): Promise<Row[]> {
     this.#checkOpen();
+    // Rows are plain objects keyed by column name; `Row` is the caller's word for their shape.
     return (await this.#thread.call({ op: 'query', handle: this.#handle, sql, params })) as Row[];
   }
 
