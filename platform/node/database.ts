@@ -1,7 +1,7 @@
 /**
  * The `Database` port over SQLite, whatever the binding (sqlite-driver.ts): WAL with `synchronous=FULL`, so a
- * resolved `write()` has been fsync'd. The bindings are synchronous; on Node this store runs in a worker thread
- * (worker-database.ts, the default) or on the main thread, and on Bun and Deno on the main thread.
+ * resolved `write()` has been fsync'd. The bindings are synchronous; this store runs on the main thread, or on Node
+ * in a worker thread when asked (worker-database.ts).
  */
 import { chmodSync, statSync } from 'node:fs';
 import { SpotflowError } from '../../src/errors.js';
@@ -27,10 +27,11 @@ const BUSY_TIMEOUT_MS = 100;
 /** Options of {@link createNodeDatabaseOpener}. */
 export interface NodeDatabaseOptions {
   /**
-   * Where SQLite runs: `'worker'` (default), one worker thread serving every database of the process, so that
-   * SQLite's work and fsync leave the main thread free for MQTT; `'main'`, synchronously on the main thread (to
-   * compare the two, e.g. in the bench). The environment variable `SPOTFLOW_SQLITE_THREAD=main` picks `'main'` too.
-   * Bun and Deno running the Node entry use `'main'` unless told otherwise.
+   * Where SQLite runs: `'main'` (default), synchronously on the main thread; `'worker'`, one worker thread serving
+   * every database of the process (worker-database.ts), so that SQLite's work and fsync leave the main thread free
+   * for MQTT. The environment variable `SPOTFLOW_SQLITE_THREAD=worker` picks `'worker'` on Node. Measured on a
+   * 2-core machine the worker frees a third of the main thread's time per message but costs more CPU in all: faster
+   * end to end over plain TCP, slower over TLS and for durable enqueue (bench/README.md), hence not the default.
    */
   thread?: 'worker' | 'main';
 }
@@ -48,12 +49,13 @@ export function createNodeDatabaseOpener(options: NodeDatabaseOptions = {}): Dat
 }
 
 /**
- * The worker on Node. Bun and Deno running this entry keep SQLite on the main thread, as their own entries do: their
- * worker threads differ from Node's (Deno refuses a worker's flags, which running from sources needs).
+ * The main thread unless the environment asks for the worker, on Node only: Bun and Deno running this entry keep
+ * SQLite on the main thread, as their own entries do (their worker threads differ from Node's: Deno refuses a
+ * worker's flags, which running from sources needs).
  */
 function defaultThread(): 'worker' | 'main' {
-  if (process.env.SPOTFLOW_SQLITE_THREAD === 'main') return 'main';
-  return process.versions.bun === undefined && process.versions.deno === undefined ? 'worker' : 'main';
+  const node = process.versions.bun === undefined && process.versions.deno === undefined;
+  return node && process.env.SPOTFLOW_SQLITE_THREAD === 'worker' ? 'worker' : 'main';
 }
 
 /** Opens SQLite files with the driver `load` gives (loaded on the first open). */

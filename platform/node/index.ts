@@ -1,6 +1,7 @@
 /**
- * The Node.js platform: better-sqlite3 storage (in a worker thread), a SQLite-backed file lock, MQTT.js over TCP/TLS/WebSockets,
- * zlib Brotli and `fetch` (undici when a custom CA is trusted). This is the only place that picks Node packages.
+ * The Node.js platform: better-sqlite3 storage (on the main thread, or in a worker thread when asked: database.ts),
+ * a SQLite-backed file lock, MQTT.js over TCP/TLS/WebSockets, zlib Brotli and `fetch` (undici when a custom CA is
+ * trusted). This is the only place that picks Node packages.
  * `spotflow-device` resolves here in Node.js.
  *
  * @module spotflow-device/node

@@ -21,7 +21,7 @@ export interface ServerRuntime {
   /** `node`, `bun`, `deno`: the platform's name. */
   name: string;
   sqlite: SqliteDriverLoader;
-  /** The databases' opener, when not the in-thread store over `sqlite` (Node's runs SQLite in a worker thread). */
+  /** The databases' opener, when not the in-thread store over `sqlite` (Node's may run SQLite in a worker thread). */
   database?: () => DatabaseOpener;
   /** `fetch` trusting `ca` as well as the system roots (the global `fetch` when there is none). */
   fetch(ca: string | undefined): PlatformFetch;

@@ -1,6 +1,6 @@
 /**
  * The Database contract and the Node file behaviour, for both Node stores: SQLite in the process's worker thread
- * (the default) and on the main thread (`thread: 'main'`). What only the worker has (one per process, its death,
+ * (`thread: 'worker'`) and on the main thread (the default). What only the worker has (one per process, its death,
  * not holding the process open) is in node-database-worker.test.ts.
  */
 import { randomBytes } from 'node:crypto';
