@@ -51,6 +51,23 @@ describe('Node database, SQLite worker', () => {
     await third.close();
   });
 
+  it('is what the default opener uses when SPOTFLOW_SQLITE_THREAD=worker (the main thread otherwise)', async () => {
+    const before = process.env.SPOTFLOW_SQLITE_THREAD;
+    try {
+      delete process.env.SPOTFLOW_SQLITE_THREAD;
+      const inThread = await createNodeDatabaseOpener().open(freshPath());
+      expect(currentSqliteWorker()).toBeUndefined();
+      await inThread.close();
+      process.env.SPOTFLOW_SQLITE_THREAD = 'worker';
+      const inWorker = await createNodeDatabaseOpener().open(freshPath());
+      expect(currentSqliteWorker()).toBeDefined();
+      await inWorker.close();
+    } finally {
+      if (before === undefined) delete process.env.SPOTFLOW_SQLITE_THREAD;
+      else process.env.SPOTFLOW_SQLITE_THREAD = before;
+    }
+  });
+
   it('resolves close once the connection is closed: SQLite has checkpointed and removed the WAL', async () => {
     const path = freshPath();
     const db = await opener.open(path);
