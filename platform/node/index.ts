@@ -1,6 +1,7 @@
 /**
- * The Node.js platform: better-sqlite3 storage, a SQLite-backed file lock, MQTT.js over TCP/TLS/WebSockets,
- * zlib Brotli and `fetch` (undici when a custom CA is trusted). This is the only place that picks Node packages.
+ * The Node.js platform: better-sqlite3 storage (on the main thread, or in a worker thread when asked: database.ts),
+ * a SQLite-backed file lock, MQTT.js over TCP/TLS/WebSockets, zlib Brotli and `fetch` (undici when a custom CA is
+ * trusted). This is the only place that picks Node packages.
  * `spotflow-device` resolves here in Node.js.
  *
  * @module spotflow-device/node
@@ -28,6 +29,7 @@ export type NodePlatformOptions = ServerPlatformOptions;
 const node: ServerRuntime = {
   name: 'node',
   sqlite: loadNodeDriver,
+  database: () => createNodeDatabaseOpener(),
   fetch: (ca) => createNodeFetch(ca === undefined ? {} : { ca }),
 };
 
@@ -74,6 +76,7 @@ export class DeviceClient extends CoreDeviceClient {
 }
 
 export * from '../../src/index.js';
+export type { NodeDatabaseOptions } from './database.js';
 export type { NodeFetchOptions } from './http.js';
 export type { NodeMqttOptions } from './mqtt.js';
 export type { ServerPlatformOptions, ServerStartOptions } from './server-platform.js';

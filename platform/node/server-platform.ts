@@ -5,7 +5,7 @@
  */
 import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
 import { optionalString, type StartOptions } from '../../src/options.js';
-import type { Platform } from '../../src/ports.js';
+import type { DatabaseOpener, Platform } from '../../src/ports.js';
 import { createNodeClock } from './clock.js';
 import { createNodeCompressor } from './compression.js';
 import { createSqliteDatabaseOpener } from './database.js';
@@ -21,6 +21,8 @@ export interface ServerRuntime {
   /** `node`, `bun`, `deno`: the platform's name. */
   name: string;
   sqlite: SqliteDriverLoader;
+  /** The databases' opener, when not the in-thread store over `sqlite` (Node's may run SQLite in a worker thread). */
+  database?: () => DatabaseOpener;
   /** `fetch` trusting `ca` as well as the system roots (the global `fetch` when there is none). */
   fetch(ca: string | undefined): PlatformFetch;
 }
@@ -35,7 +37,7 @@ export function createServerPlatform(runtime: ServerRuntime, options: ServerPlat
   const fetch = runtime.fetch(options.ca);
   return {
     name: runtime.name,
-    database: createSqliteDatabaseOpener(runtime.sqlite),
+    database: runtime.database?.() ?? createSqliteDatabaseOpener(runtime.sqlite),
     lock: createSqliteLock(runtime.sqlite),
     mqtt: createNodeMqttConnector(options.ca === undefined ? {} : { ca: options.ca }),
     compressor: createNodeCompressor(),
