@@ -1,8 +1,8 @@
 import { promisify } from 'node:util';
 import { brotliDecompress } from 'node:zlib';
 import { type EmulatorContext, hubDeviceId, maxTelemetryBytes } from '../context.js';
-import { uploadContainer } from '../state/blobs.js';
-import type { StoredMessage } from '../state/messages.js';
+import { type BlobContent, uploadContainer } from '../state/blobs.js';
+import { type AddedMessage, payloadBytes, type StoredPayload } from '../state/messages.js';
 import { parsePropertyBag } from './property-bag.js';
 
 const decompress = promisify(brotliDecompress);
@@ -28,7 +28,7 @@ export async function ingestTelemetry(
   topicBytes: number,
   payload: Buffer,
   retained = false,
-): Promise<StoredMessage> {
+): Promise<AddedMessage> {
   if (topicBytes + payload.length > maxTelemetryBytes) {
     throw new TelemetryRejected(`message of ${topicBytes + payload.length} bytes exceeds 256 KB`);
   }
@@ -67,8 +67,13 @@ export async function ingestTelemetry(
 /** Most payload bytes a live `message.received` event carries (the rest is fetched when wanted). */
 export const maxLivePayloadBytes = 8 * 1024;
 
-function liveMessage(context: EmulatorContext, deviceId: string, stored: StoredMessage) {
+function liveMessage(context: EmulatorContext, deviceId: string, stored: AddedMessage) {
   const { payload, ...rest } = stored;
+  const bytes = payloadBytes(payload);
+  // Only the first bytes of an uploaded payload are read (the rest is fetched when wanted).
+  const head = Buffer.isBuffer(payload)
+    ? payload.subarray(0, maxLivePayloadBytes)
+    : (context.blobs.read(payload.id, maxLivePayloadBytes) ?? Buffer.alloc(0));
   const batch =
     stored.batchId === null
       ? null
@@ -78,9 +83,9 @@ function liveMessage(context: EmulatorContext, deviceId: string, stored: StoredM
     deviceId,
     message: {
       ...rest,
-      payloadBase64: payload.subarray(0, maxLivePayloadBytes).toString('base64'),
-      payloadBytes: payload.length,
-      payloadTruncated: payload.length > maxLivePayloadBytes,
+      payloadBase64: head.toString('base64'),
+      payloadBytes: bytes,
+      payloadTruncated: bytes > maxLivePayloadBytes,
     },
     batch,
     droppedMessages: context.messages.dropped(deviceId),
@@ -89,19 +94,21 @@ function liveMessage(context: EmulatorContext, deviceId: string, stored: StoredM
 
 /**
  * Undoes what the device did to the payload: externalization through file upload, then Brotli (off the event loop).
- * Returns the decoded bytes, or why they could not be decoded.
+ * Returns the decoded payload, or why it could not be decoded. An uploaded payload that is not compressed is the
+ * blob's content, referred to rather than read: the PUBACK waits for this, and a payload may be 64 MiB.
  */
 async function decodePayload(
   context: EmulatorContext,
   deviceId: string,
   properties: Record<string, string>,
   payload: Buffer,
-): Promise<Buffer | string> {
+): Promise<StoredPayload | string> {
   if (properties['ignore-payload'] === 'true') return Buffer.alloc(0);
-  let bytes: Buffer | string = payload;
+  let bytes: Buffer = payload;
   if (properties['has-externalized-payload'] === 'true') {
-    bytes = resolveExternalized(context, deviceId, payload);
-    if (typeof bytes === 'string') return bytes;
+    const content = resolveExternalized(context, deviceId, payload);
+    if (typeof content === 'string' || properties['content-encoding'] !== 'br') return content;
+    bytes = context.blobs.read(content.id) ?? Buffer.alloc(0);
   }
   if (properties['content-encoding'] === 'br') {
     try {
@@ -116,7 +123,11 @@ async function decodePayload(
   return bytes;
 }
 
-function resolveExternalized(context: EmulatorContext, deviceId: string, payload: Buffer): Buffer | string {
+function resolveExternalized(
+  context: EmulatorContext,
+  deviceId: string,
+  payload: Buffer,
+): BlobContent | string {
   let link: unknown;
   try {
     link = (JSON.parse(payload.toString('utf8')) as { link?: unknown }).link;
@@ -126,6 +137,6 @@ function resolveExternalized(context: EmulatorContext, deviceId: string, payload
   if (typeof link !== 'string') return 'externalized payload without a link';
   // Blob names are scoped to the device that uploaded them, so a device cannot point at another's file.
   const content =
-    link.startsWith(`${hubDeviceId(context, deviceId)}/`) && context.blobs.get(uploadContainer, link);
+    link.startsWith(`${hubDeviceId(context, deviceId)}/`) && context.blobs.content(uploadContainer, link);
   return content || `externalized payload ${link} was never uploaded by this device`;
 }

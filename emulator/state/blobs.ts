@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { EmulatorDatabase } from './database.js';
+import { type EmulatorDatabase, statementCache } from './database.js';
 
 /** The blob container file uploads land in (served by the emulator at `/{uploadContainer}/{blobName}`). */
 export const uploadContainer = 'uploads';
@@ -31,27 +31,80 @@ export const maxListedFiles = 1000;
 /** Why `uploadFor` found no upload that may write the blob. */
 export type UploadRefusal = 'no-upload' | 'expired';
 
-/** The blob store behind file upload, and the upload sessions the hub hands out. */
+/** A blob's content as it was when read: immutable, so a message can refer to it instead of copying its bytes. */
+export interface BlobContent {
+  id: number;
+  size: number;
+}
+
+/**
+ * The bytes of a stored content (see `BlobStore`), or undefined when nothing refers to it any more; with `limit`,
+ * only its first `limit` bytes. A content of one chunk (a blob written by a single PUT) is returned as SQLite hands
+ * it over, several are concatenated.
+ */
+export function readBlobContent(db: EmulatorDatabase, contentId: number, limit?: number): Buffer | undefined {
+  const column = limit === undefined ? 'c.content' : 'substr(c.content, 1, ?)';
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  const rows = db
+    .prepare(
+      `SELECT ${column} FROM blob_content_parts p JOIN blob_chunks c ON c.id = p.chunk_id
+       WHERE p.content_id = ? ORDER BY p.position`,
+    )
+    .pluck()
+    .iterate(...(limit === undefined ? [contentId] : [limit, contentId])) as IterableIterator<Buffer>;
+  for (const part of rows) {
+    parts.push(part);
+    bytes += part.length;
+    // Leaving the loop early ends the statement: the rest of a large content is never read.
+    if (limit !== undefined && bytes >= limit) break;
+  }
+  if (parts.length === 0) return undefined;
+  const content = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return limit === undefined ? content : content.subarray(0, limit);
+}
+
+/**
+ * The blob store behind file upload, and the upload sessions the hub hands out.
+ *
+ * Bytes are written once, as the chunk a PUT or a Put Block brought (schema: database.ts). A blob names a content,
+ * and a content is its chunks in order: committing a block list writes only that list, never the bytes again, and an
+ * externalized message refers to the content rather than holding a copy. Both are in the request path of an upload
+ * (issue 19), where IoT Hub copies nothing either. A committed blob is in SQLite before its 201.
+ */
 export class BlobStore {
+  readonly #sql: ReturnType<typeof statementCache>;
+
   constructor(
     private readonly db: EmulatorDatabase,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.#sql = statementCache(db);
+  }
 
   put(container: string, name: string, content: Buffer): void {
-    this.db
-      .prepare(
-        `INSERT INTO blobs (container, name, content, uploaded_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (container, name) DO UPDATE SET content = excluded.content, uploaded_at = excluded.uploaded_at`,
-      )
-      .run(container, name, content, this.now());
+    this.db.transaction(() => {
+      const chunk = this.#chunk(content);
+      this.#setContent(container, name, [chunk], content.length);
+    })();
   }
 
   get(container: string, name: string): Buffer | undefined {
-    const row = this.db
-      .prepare('SELECT content FROM blobs WHERE container = ? AND name = ?')
-      .get(container, name) as { content: Buffer } | undefined;
-    return row?.content;
+    const content = this.content(container, name);
+    return content && this.read(content.id);
+  }
+
+  /** A content's bytes (its first `limit`, if given); see `readBlobContent`. */
+  read(contentId: number, limit?: number): Buffer | undefined {
+    return readBlobContent(this.db, contentId, limit);
+  }
+
+  /** What the blob holds now (its content's id and size), or undefined when there is no such blob. */
+  content(container: string, name: string): BlobContent | undefined {
+    return this.#sql(
+      `SELECT c.id, c.size FROM blobs b JOIN blob_contents c ON c.id = b.content_id
+       WHERE b.container = ? AND b.name = ?`,
+    ).get(container, name) as BlobContent | undefined;
   }
 
   /** The stored blobs whose names start with `prefix`, newest first (at most `maxListedFiles`). */
@@ -67,7 +120,7 @@ export class BlobStore {
 
   /** One stored blob's summary (without its content), or undefined. */
   file(container: string, name: string): StoredFile | undefined {
-    const row = this.db.prepare(`${fileSelect} AND b.name = ?`).get(container, name) as FileRow | undefined;
+    const row = this.#sql(`${fileSelect} AND b.name = ?`).get(container, name) as FileRow | undefined;
     return row && toStoredFile(row);
   }
 
@@ -76,28 +129,31 @@ export class BlobStore {
    * their number and total size.
    */
   staged(container: string, name: string, exceptBlockId: string): { blocks: number; bytes: number } {
-    return this.db
-      .prepare(
-        `SELECT COUNT(*) AS blocks, COALESCE(SUM(length(content)), 0) AS bytes FROM blob_blocks
-         WHERE container = ? AND name = ? AND block_id <> ?`,
-      )
-      .get(container, name, exceptBlockId) as { blocks: number; bytes: number };
+    return this.#sql(
+      `SELECT COUNT(*) AS blocks, COALESCE(SUM(size), 0) AS bytes FROM blob_staged
+       WHERE container = ? AND name = ? AND block_id <> ?`,
+    ).get(container, name, exceptBlockId) as { blocks: number; bytes: number };
   }
 
   /** Stages one block of a block blob (Azure's Put Block). */
   stageBlock(container: string, name: string, blockId: string, content: Buffer): void {
-    this.db
-      .prepare(
-        `INSERT INTO blob_blocks (container, name, block_id, content) VALUES (?, ?, ?, ?)
-         ON CONFLICT DO UPDATE SET content = excluded.content`,
-      )
-      .run(container, name, blockId, content);
+    this.db.transaction(() => {
+      // Deleted rather than updated in place, so the trigger frees the chunk it replaces.
+      this.#sql('DELETE FROM blob_staged WHERE container = ? AND name = ? AND block_id = ?').run(
+        container,
+        name,
+        blockId,
+      );
+      this.#sql(
+        'INSERT INTO blob_staged (container, name, block_id, chunk_id, size) VALUES (?, ?, ?, ?, ?)',
+      ).run(container, name, blockId, this.#chunk(content), content.length);
+    })();
   }
 
   /**
    * Commits staged blocks in the given order as the blob's content (Put Block List). Refuses a list naming a block
    * that was never staged, or one whose blocks (a block may be listed more than once) add up to more than
-   * `maxBlobBytes`.
+   * `maxBlobBytes`. The blob's content becomes the list of the blocks' chunks; the bytes stay where they were staged.
    */
   commitBlocks(
     container: string,
@@ -105,24 +161,43 @@ export class BlobStore {
     blockIds: string[],
   ): 'committed' | 'unknown-block' | 'too-large' {
     return this.db.transaction(() => {
-      const size = this.db.prepare(
-        'SELECT length(content) AS bytes FROM blob_blocks WHERE container = ? AND name = ? AND block_id = ?',
+      const block = this.#sql(
+        'SELECT chunk_id AS chunk, size FROM blob_staged WHERE container = ? AND name = ? AND block_id = ?',
       );
+      const chunks: number[] = [];
       let total = 0;
       for (const id of blockIds) {
-        const row = size.get(container, name, id) as { bytes: number } | undefined;
+        const row = block.get(container, name, id) as { chunk: number; size: number } | undefined;
         if (!row) return 'unknown-block' as const;
-        total += row.bytes;
+        total += row.size;
         if (total > maxBlobBytes) return 'too-large' as const;
+        chunks.push(row.chunk);
       }
-      const read = this.db.prepare(
-        'SELECT content FROM blob_blocks WHERE container = ? AND name = ? AND block_id = ?',
-      );
-      const parts = blockIds.map((id) => (read.get(container, name, id) as { content: Buffer }).content);
-      this.put(container, name, Buffer.concat(parts));
-      this.db.prepare('DELETE FROM blob_blocks WHERE container = ? AND name = ?').run(container, name);
+      this.#setContent(container, name, chunks, total);
+      // The chunks the list left out go with their staging (trigger blob_chunk_released_by_staging).
+      this.#sql('DELETE FROM blob_staged WHERE container = ? AND name = ?').run(container, name);
       return 'committed' as const;
     })();
+  }
+
+  /** Writes bytes once, as a chunk; returns its id. */
+  #chunk(content: Buffer): number {
+    return Number(this.#sql('INSERT INTO blob_chunks (content) VALUES (?)').run(content).lastInsertRowid);
+  }
+
+  /** Points the blob at a new content made of `chunks` in order (the old one is freed by trigger when unused). */
+  #setContent(container: string, name: string, chunks: number[], size: number): void {
+    const contentId = Number(
+      this.#sql('INSERT INTO blob_contents (size) VALUES (?)').run(size).lastInsertRowid,
+    );
+    const part = this.#sql(
+      'INSERT INTO blob_content_parts (content_id, position, chunk_id) VALUES (?, ?, ?)',
+    );
+    for (const [position, chunk] of chunks.entries()) part.run(contentId, position, chunk);
+    this.#sql(
+      `INSERT INTO blobs (container, name, content_id, uploaded_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (container, name) DO UPDATE SET content_id = excluded.content_id, uploaded_at = excluded.uploaded_at`,
+    ).run(container, name, contentId, this.now());
   }
 
   startUpload(upload: FileUpload): void {
@@ -178,12 +253,12 @@ export class BlobStore {
 }
 
 /** A blob's size and time, and the notification of its newest upload session. */
-const fileSelect = `SELECT b.name, length(b.content) AS size, b.uploaded_at,
+const fileSelect = `SELECT b.name, c.size, b.uploaded_at,
     (SELECT completed FROM file_uploads f WHERE f.blob_name = b.name
        ORDER BY f.created_at DESC, f.rowid DESC LIMIT 1) AS completed,
     (SELECT is_success FROM file_uploads f WHERE f.blob_name = b.name
        ORDER BY f.created_at DESC, f.rowid DESC LIMIT 1) AS is_success
-  FROM blobs b WHERE b.container = ?`;
+  FROM blobs b JOIN blob_contents c ON c.id = b.content_id WHERE b.container = ?`;
 
 interface FileRow {
   name: string;

@@ -136,6 +136,82 @@ export const migrations: readonly string[] = [
   `
   CREATE TABLE message_drops (device_id TEXT PRIMARY KEY, dropped INTEGER NOT NULL);
   `,
+  // Blob bytes are written once, as the chunk a PUT or Put Block brought; a blob's content is the list of its chunks,
+  // so committing a block list and storing an externalized message copy no bytes (see BlobStore). Contents are
+  // immutable: a message refers to the content it was sent with, whatever later overwrites the blob. The triggers
+  // delete a content once neither a blob nor a message refers to it, and a chunk once nothing refers to it.
+  `
+  CREATE TABLE blob_chunks (id INTEGER PRIMARY KEY, content BLOB NOT NULL);
+  CREATE TABLE blob_contents (id INTEGER PRIMARY KEY, size INTEGER NOT NULL);
+  CREATE TABLE blob_content_parts (
+    content_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    chunk_id INTEGER NOT NULL,
+    PRIMARY KEY (content_id, position)
+  ) WITHOUT ROWID;
+  CREATE INDEX blob_content_parts_chunk ON blob_content_parts (chunk_id);
+
+  INSERT INTO blob_chunks (id, content) SELECT rowid, content FROM blobs;
+  INSERT INTO blob_contents (id, size) SELECT rowid, length(content) FROM blobs;
+  INSERT INTO blob_content_parts (content_id, position, chunk_id) SELECT rowid, 0, rowid FROM blobs;
+  CREATE TABLE blobs_new (
+    container TEXT NOT NULL,
+    name TEXT NOT NULL,
+    content_id INTEGER NOT NULL,
+    uploaded_at INTEGER NOT NULL,
+    PRIMARY KEY (container, name)
+  );
+  INSERT INTO blobs_new (rowid, container, name, content_id, uploaded_at)
+    SELECT rowid, container, name, rowid, uploaded_at FROM blobs;
+  DROP TABLE blobs;
+  ALTER TABLE blobs_new RENAME TO blobs;
+  CREATE INDEX blobs_content ON blobs (content_id);
+
+  CREATE TABLE blob_staged (
+    container TEXT NOT NULL,
+    name TEXT NOT NULL,
+    block_id TEXT NOT NULL,
+    chunk_id INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (container, name, block_id)
+  );
+  CREATE INDEX blob_staged_chunk ON blob_staged (chunk_id);
+  INSERT INTO blob_chunks (id, content)
+    SELECT (SELECT COALESCE(MAX(rowid), 0) FROM blobs) + rowid, content FROM blob_blocks;
+  INSERT INTO blob_staged (container, name, block_id, chunk_id, size)
+    SELECT container, name, block_id, (SELECT COALESCE(MAX(rowid), 0) FROM blobs) + rowid, length(content)
+    FROM blob_blocks;
+  DROP TABLE blob_blocks;
+
+  ALTER TABLE messages ADD COLUMN payload_content INTEGER;
+  CREATE INDEX messages_payload_content ON messages (payload_content) WHERE payload_content IS NOT NULL;
+
+  CREATE TRIGGER blob_content_released_by_blob AFTER UPDATE OF content_id ON blobs
+    WHEN old.content_id <> new.content_id BEGIN
+      DELETE FROM blob_contents WHERE id = old.content_id
+        AND NOT EXISTS (SELECT 1 FROM blobs WHERE content_id = old.content_id)
+        AND NOT EXISTS (SELECT 1 FROM messages WHERE payload_content = old.content_id);
+    END;
+  CREATE TRIGGER blob_content_released_by_message AFTER DELETE ON messages
+    WHEN old.payload_content IS NOT NULL BEGIN
+      DELETE FROM blob_contents WHERE id = old.payload_content
+        AND NOT EXISTS (SELECT 1 FROM blobs WHERE content_id = old.payload_content)
+        AND NOT EXISTS (SELECT 1 FROM messages WHERE payload_content = old.payload_content);
+    END;
+  CREATE TRIGGER blob_content_deleted AFTER DELETE ON blob_contents BEGIN
+      DELETE FROM blob_content_parts WHERE content_id = old.id;
+    END;
+  CREATE TRIGGER blob_chunk_released_by_content AFTER DELETE ON blob_content_parts BEGIN
+      DELETE FROM blob_chunks WHERE id = old.chunk_id
+        AND NOT EXISTS (SELECT 1 FROM blob_content_parts WHERE chunk_id = old.chunk_id)
+        AND NOT EXISTS (SELECT 1 FROM blob_staged WHERE chunk_id = old.chunk_id);
+    END;
+  CREATE TRIGGER blob_chunk_released_by_staging AFTER DELETE ON blob_staged BEGIN
+      DELETE FROM blob_chunks WHERE id = old.chunk_id
+        AND NOT EXISTS (SELECT 1 FROM blob_content_parts WHERE chunk_id = old.chunk_id)
+        AND NOT EXISTS (SELECT 1 FROM blob_staged WHERE chunk_id = old.chunk_id);
+    END;
+  `,
 ];
 
 export type EmulatorDatabase = Database.Database;

@@ -1,3 +1,4 @@
+import { type BlobContent, readBlobContent } from './blobs.js';
 import { type EmulatorDatabase, statementCache } from './database.js';
 import { midHash } from './mid-hash.js';
 
@@ -18,7 +19,23 @@ export interface StoredMessage {
   duplicate: boolean;
 }
 
-export type NewMessage = Omit<StoredMessage, 'sequence' | 'receivedAt' | 'duplicate'>;
+/**
+ * A payload as it is stored: its bytes, or the uploaded blob content an externalized message resolved to. The content
+ * is referred to, not copied (it is immutable, and kept while a message refers to it), and read when the message is.
+ */
+export type StoredPayload = Buffer | BlobContent;
+
+export type NewMessage = Omit<StoredMessage, 'sequence' | 'receivedAt' | 'duplicate' | 'payload'> & {
+  payload: StoredPayload;
+};
+
+/** A message just stored, its payload as it was given. */
+export type AddedMessage = Omit<StoredMessage, 'payload'> & { payload: StoredPayload };
+
+/** Size of a stored payload, without reading a blob content. */
+export function payloadBytes(payload: StoredPayload): number {
+  return Buffer.isBuffer(payload) ? payload.length : payload.size;
+}
 
 interface MessageRow {
   sequence: number;
@@ -32,9 +49,13 @@ interface MessageRow {
   chunk_id: string | null;
   properties: string;
   payload: Buffer;
+  payload_content: number | null;
   received_at: number;
   duplicate: number;
 }
+
+/** What the payload column holds for a message whose payload is a blob content. */
+const emptyPayload = Buffer.alloc(0);
 
 /** A page of messages stops growing once its payloads add up to this much (base64 and JSON make it ~1.4x). */
 export const maxPagePayloadBytes = 16 * 1024 * 1024;
@@ -73,7 +94,7 @@ export class MessageStore {
     deviceId: string,
     message: NewMessage,
     closes: { batch: boolean; message: boolean },
-  ) => StoredMessage;
+  ) => AddedMessage;
   /** Messages kept per device (counted once at start, then kept up to date), for devices with any. */
   readonly #kept = new Map<string, number>();
   /** Messages retention dropped per device, as in `message_drops`. */
@@ -111,15 +132,11 @@ export class MessageStore {
   }
 
   /** Stores one message; a `$.mid` seen before from the same device marks it as a duplicate. */
-  add(deviceId: string, message: NewMessage, closes: { batch: boolean; message: boolean }): StoredMessage {
+  add(deviceId: string, message: NewMessage, closes: { batch: boolean; message: boolean }): AddedMessage {
     return this.#addTransaction(deviceId, message, closes);
   }
 
-  #addNow(
-    deviceId: string,
-    message: NewMessage,
-    closes: { batch: boolean; message: boolean },
-  ): StoredMessage {
+  #addNow(deviceId: string, message: NewMessage, closes: { batch: boolean; message: boolean }): AddedMessage {
     const hash = message.mid === null ? null : midHash(deviceId, message.mid);
     const duplicate =
       hash !== null &&
@@ -131,8 +148,8 @@ export class MessageStore {
     const receivedAt = this.now();
     const { lastInsertRowid } = this.#sql(
       `INSERT INTO messages (device_id, mid, mid_hash, stream_group, stream, site_id, batch_id, batch_slice_id,
-             message_id, chunk_id, properties, payload, received_at, duplicate)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             message_id, chunk_id, properties, payload, payload_content, received_at, duplicate)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       deviceId,
       message.mid,
@@ -145,7 +162,8 @@ export class MessageStore {
       message.messageId,
       message.chunkId,
       JSON.stringify(message.properties),
-      message.payload,
+      Buffer.isBuffer(message.payload) ? message.payload : emptyPayload,
+      Buffer.isBuffer(message.payload) ? null : message.payload.id,
       receivedAt,
       duplicate ? 1 : 0,
     );
@@ -168,7 +186,9 @@ export class MessageStore {
     const args = [deviceId, query.after ?? 0, query.stream ?? null, query.stream ?? null];
     // Sizes first (read from the row headers, not the payloads), so a page of huge payloads is never loaded whole.
     const sizes = this.#sql(
-      `SELECT sequence, length(payload) AS bytes FROM messages WHERE ${filter} ORDER BY sequence LIMIT ?`,
+      `SELECT sequence, CASE WHEN payload_content IS NULL THEN length(payload)
+         ELSE (SELECT size FROM blob_contents WHERE id = payload_content) END AS bytes
+       FROM messages WHERE ${filter} ORDER BY sequence LIMIT ?`,
     ).all(...args, query.limit + 1) as { sequence: number; bytes: number }[];
     let taken = 0;
     let bytes = 0;
@@ -184,7 +204,7 @@ export class MessageStore {
       ...args,
       last,
     ) as MessageRow[];
-    return { items: rows.map(toMessage), next: taken < sizes.length ? last : null };
+    return { items: rows.map((row) => this.#toMessage(row)), next: taken < sizes.length ? last : null };
   }
 
   /** The `after` that makes a page start at the device's `last`-newest message (of `stream`, if given); 0 for all. */
@@ -243,6 +263,28 @@ export class MessageStore {
     this.#dropped.set(deviceId, dropped);
   }
 
+  #toMessage(row: MessageRow): StoredMessage {
+    return {
+      sequence: row.sequence,
+      mid: row.mid,
+      streamGroup: row.stream_group,
+      stream: row.stream,
+      siteId: row.site_id,
+      batchId: row.batch_id,
+      batchSliceId: row.batch_slice_id,
+      messageId: row.message_id,
+      chunkId: row.chunk_id,
+      properties: JSON.parse(row.properties),
+      // The content outlives the message (trigger blob_content_released_by_message), so it is always there.
+      payload:
+        row.payload_content === null
+          ? row.payload
+          : (readBlobContent(this.db, row.payload_content) ?? emptyPayload),
+      receivedAt: new Date(row.received_at).toISOString(),
+      duplicate: row.duplicate === 1,
+    };
+  }
+
   #track(
     deviceId: string,
     message: NewMessage,
@@ -288,23 +330,5 @@ function toBatch(row: BatchRow): BatchSummary {
     batchId: row.batch_id,
     messageCount: row.message_count,
     completedAt: row.completed_at === null ? null : new Date(row.completed_at).toISOString(),
-  };
-}
-
-function toMessage(row: MessageRow): StoredMessage {
-  return {
-    sequence: row.sequence,
-    mid: row.mid,
-    streamGroup: row.stream_group,
-    stream: row.stream,
-    siteId: row.site_id,
-    batchId: row.batch_id,
-    batchSliceId: row.batch_slice_id,
-    messageId: row.message_id,
-    chunkId: row.chunk_id,
-    properties: JSON.parse(row.properties),
-    payload: row.payload,
-    receivedAt: new Date(row.received_at).toISOString(),
-    duplicate: row.duplicate === 1,
   };
 }
