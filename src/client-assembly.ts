@@ -151,7 +151,7 @@ async function build(
     log,
   );
   const cloud = new CloudMessages(db, log, reportError);
-  const waiters = new SendWaiters(outbox, () => sender.flushDeletes());
+  const waiters: SendWaiters = new SendWaiters(outbox, () => sender.flushDeletes());
   const sender = new OutboxSender(
     outbox,
     platform.compressor,
@@ -164,6 +164,7 @@ async function build(
         waiters.sent(mid);
       },
       removed: () => waiters.removed(),
+      removalAwaited: () => waiters.removalAwaited,
       uploadProgress: (progress) => events.emit('uploadProgress', progress),
       error: reportError,
     },

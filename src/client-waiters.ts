@@ -28,6 +28,11 @@ export class SendWaiters {
     waiter?.resolve();
   }
 
+  /** Whether any `waitEnqueuedMessagesSent` waits for messages to leave the outbox. */
+  get removalAwaited(): boolean {
+    return this.#onRemoved.size > 0;
+  }
+
   /** Messages left the outbox. */
   removed(): void {
     for (const check of [...this.#onRemoved]) check();

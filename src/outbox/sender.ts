@@ -12,6 +12,8 @@ export interface SenderEvents {
   sent(entry: { id: number; mid: string }): void;
   /** Entries up to some id were removed from the database. */
   removed(): void;
+  /** Whether a caller waits for rows to leave the outbox: their deletes then go at once, not with a later write. */
+  removalAwaited(): boolean;
   uploadProgress(progress: UploadProgress): void;
   error(error: SpotflowError): void;
 }
@@ -204,7 +206,7 @@ export class OutboxSender {
     this.#pendingDelete = [];
     this.#deleting = this.#deleting.then(async () => {
       if (sent.length === 0) return;
-      const join = whenConvenient && hurries === this.#hurries;
+      const join = whenConvenient && hurries === this.#hurries && !this.events.removalAwaited();
       try {
         await this.store.remove(sent, join ? deleteJoinWithinMs : undefined);
         for (const { id } of sent) this.#acked.delete(id);

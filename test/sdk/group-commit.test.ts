@@ -1,13 +1,15 @@
 /**
  * Group commit's riders (deletes of acknowledged messages) on a real SQLite file and a fake clock: they wait for a
- * round another write starts, or for their own deadline, and a failure of the round they joined is not theirs.
+ * round another write starts, or for their own deadline, and a failure of the round they joined is not theirs. Then
+ * in a client against the emulator: a caller waiting for the outbox to empty does not wait for that deadline.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeDatabaseOpener } from '../../platform/node/database.js';
 import { GroupCommit } from '../../src/outbox/group-commit.js';
 import type { Database, WriteOptions } from '../../src/ports.js';
-import { tempDir } from '../helpers/client.js';
-import { FakeClock } from '../helpers/clock.js';
+import { startClient, tempDir } from '../helpers/client.js';
+import { FakeClock, StillClock } from '../helpers/clock.js';
+import { emulatorPerFile } from '../helpers/test-bed.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -87,5 +89,27 @@ describe('group commit riders', () => {
     await rider;
     expect(transactions).toEqual([{ durability: 'full' }, { durability: 'relaxed' }]);
     expect(await db.query('SELECT x FROM t')).toEqual([{ x: 1 }]);
+  });
+});
+
+describe('deletes of acknowledged messages, in a client', () => {
+  const bed = emulatorPerFile('spotflow-deletes-');
+
+  it('go at once while a caller waits for the outbox to empty, not with a later write', async () => {
+    // Time stands still past 500 ms: a delete left to join a later write (within 1 s) would never commit here.
+    const clock = new StillClock({ realTimersUpToMs: 500 });
+    const client = await startClient(bed.emulator, {
+      database: bed.dirs.file('waits.db'),
+      deviceId: 'waits',
+      clock,
+    });
+    try {
+      // Enqueued at once, so that most are acknowledged while the caller already waits.
+      await Promise.all(Array.from({ length: 2_000 }, (_, i) => client.enqueueMessage({ i })));
+      await client.waitEnqueuedMessagesSent({ signal: AbortSignal.timeout(20_000) });
+      expect(await client.pendingMessagesCount()).toBe(0);
+    } finally {
+      await client.close();
+    }
   });
 });

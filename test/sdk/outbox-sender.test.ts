@@ -101,7 +101,7 @@ describe('the outbox sender', () => {
       new FileUploader('http://localhost:1', fetch, clock),
       64,
       clock,
-      { sent() {}, removed() {}, uploadProgress() {}, error() {} },
+      { sent() {}, removed() {}, removalAwaited: () => false, uploadProgress() {}, error() {} },
       memoryLogger(),
     );
     const connection = lostConnection();
