@@ -5,8 +5,8 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { enqueueMany, rate, startDevice } from '../lib/device.mjs';
-import { startEmulator } from '../lib/emulator.mjs';
 import { alternate, row } from '../lib/harness.mjs';
+import { offlineTemplate } from '../lib/offline.mjs';
 
 export const name = 'enqueue';
 export const description =
@@ -18,14 +18,8 @@ export async function run({ smoke, runs, warmup, dir }) {
   const payload = Buffer.alloc(1024, 'x');
 
   // A provisioned device whose emulator is gone: the client starts from its stored registration and queues.
-  const emulator = await startEmulator();
   const template = join(dir, 'enqueue-template.db');
-  try {
-    const client = await startDevice(emulator, { dir, name: 'enqueue', database: template });
-    await client.close();
-  } finally {
-    await emulator.stop();
-  }
+  const emulator = await offlineTemplate(dir, 'enqueue', template);
   let n = 0;
   const offlineClient = async () => {
     const database = join(dir, `enqueue-${++n}.db`);

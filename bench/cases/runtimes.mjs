@@ -5,9 +5,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startDevice } from '../lib/device.mjs';
 import { startEmulator } from '../lib/emulator.mjs';
 import { row } from '../lib/harness.mjs';
+import { offlineTemplate } from '../lib/offline.mjs';
 
 export const name = 'runtimes';
 export const description =
@@ -31,14 +31,8 @@ async function measure(runtime, config) {
 export async function run({ smoke, runs, warmup, dir }) {
   // Provisioned once (by Node), then that emulator goes: each runtime's client starts from a copy of the stored
   // registration, offline, so that only the durable store is measured. The end-to-end runs use a second one.
-  const offline = await startEmulator();
   const template = join(dir, 'runtimes-enqueue-template.db');
-  try {
-    const client = await startDevice(offline, { dir, name: 'enqueue', database: template });
-    await client.close();
-  } finally {
-    await offline.stop();
-  }
+  await offlineTemplate(dir, 'enqueue', template);
   const emulator = await startEmulator();
   const rows = [];
   try {
