@@ -23,7 +23,7 @@ import type {
   MessageCompletionOptions,
   MessageOptions,
 } from './outbox/message-options.js';
-import type { GivenMid, OutboxStore } from './outbox/store.js';
+import type { GivenMid } from './outbox/store.js';
 import type { Platform } from './ports.js';
 import type { ReportedProperties } from './twin/twin.js';
 import type { MessagePayload } from './util/json.js';
@@ -286,14 +286,10 @@ export class DeviceClient {
     const chosen = given ?? { mid: randomUuid(), retry: false };
     // Not for a retried id: that entry may be stored, and its upload done, already.
     if (!chosen.retry) this.#parts.sender.uploadAhead(chosen.mid, message.payload, message.compression);
-    let added: Awaited<ReturnType<OutboxStore['add']>>;
-    try {
-      added = await this.#parts.outbox.add(message, chosen);
-    } catch (error) {
+    const { mid, dropped } = await this.#parts.outbox.add(message, chosen).catch((error: unknown) => {
       this.#parts.sender.forgetAhead(chosen.mid);
       throw error;
-    }
-    const { mid, dropped } = added;
+    });
     if (dropped) {
       this.#parts.events.emit('outboxFull', dropped);
       void this.#parts.waiters.failDropped();

@@ -168,7 +168,8 @@ export class OutboxSender {
     if (!running || running.signal.aborted) return;
     if (compression !== 'none' || payload.length <= uploadThresholdBytes) return;
     const abort = new AbortController();
-    running.signal.addEventListener('abort', () => abort.abort(), { once: true });
+    const onStop = () => abort.abort();
+    running.signal.addEventListener('abort', onStop, { once: true });
     const blobName = this.uploader.upload(
       running.credentials,
       mid,
@@ -176,8 +177,12 @@ export class OutboxSender {
       (progress) => this.events.uploadProgress(progress),
       abort.signal,
     );
-    // Awaited by #prepare, where a failure means uploading again: never unhandled meanwhile.
-    blobName.catch(() => {});
+    // Awaited by #prepare, where a failure means uploading again: never unhandled meanwhile. The connection's signal
+    // outlives the upload: its listener goes with it.
+    blobName.then(
+      () => running.signal.removeEventListener('abort', onStop),
+      () => running.signal.removeEventListener('abort', onStop),
+    );
     this.#ahead.set(mid, { blobName, abort });
   }
 
