@@ -43,6 +43,8 @@ const { values: args } = parseArgs({
     'backlog-levels': { type: 'string' },
     'fleet-clients': { type: 'string' },
     'fleet-seconds': { type: 'string' },
+    // `shared` (default): the fleet's devices on one DeviceStore, as a gateway runs them; `own`: a file each.
+    'fleet-store': { type: 'string' },
   },
 });
 
@@ -80,7 +82,12 @@ const options = {
   backlogLevels: args['backlog-levels']?.split(',').map(Number),
   fleetClients: args['fleet-clients'] === undefined ? undefined : Number(args['fleet-clients']),
   fleetSeconds: args['fleet-seconds'] === undefined ? undefined : Number(args['fleet-seconds']),
+  fleetStore: args['fleet-store'] ?? 'shared',
 };
+if (!['shared', 'own'].includes(options.fleetStore)) {
+  console.error(`--fleet-store is shared or own, not ${options.fleetStore}`);
+  process.exit(2);
+}
 
 const rows = [];
 const failed = [];

@@ -11,13 +11,19 @@ import { SendWaiters } from './client-waiters.js';
 import { CloudMessages } from './cloud-messages/cloud-messages.js';
 import { abortedError, type SpotflowError } from './errors.js';
 import { HubSession } from './iothub/session.js';
-import { type ResolvedOptions, resolveOptions, type StartOptions } from './options.js';
+import {
+  type ResolvedOptions,
+  resolveOptions,
+  type StartOptions,
+  type StoreStartOptions,
+} from './options.js';
 import { OutboxSender } from './outbox/sender.js';
-import { OutboxStore } from './outbox/store.js';
+import { OutboxStore, outboxCommit } from './outbox/store.js';
 import { FileUploader } from './outbox/upload.js';
 import type { Database, LockHandle, Platform, TimerHandle } from './ports.js';
 import { ProvisioningApi } from './provisioning/api.js';
 import { TokenHandler } from './provisioning/token-handler.js';
+import type { DeviceStorage } from './store/device-store.js';
 import { migrate } from './store/schema.js';
 import { StateStore } from './store/state.js';
 import { TwinManager } from './twin/twin.js';
@@ -41,15 +47,36 @@ export interface Assembly {
   waiters: SendWaiters;
 }
 
-export async function assemble(platform: Platform, options: StartOptions): Promise<Assembly> {
+export async function assemble(
+  platform: Platform,
+  options: StartOptions | StoreStartOptions,
+): Promise<Assembly> {
   const resolved = resolveOptions(options);
   if (resolved.signal?.aborted) throw abortedError(resolved.signal);
-  const lock = await platform.lock.acquire(resolved.database, resolved.signal);
+  const storage =
+    resolved.store === undefined
+      ? await ownStorage(platform, resolved.database!, resolved.signal)
+      : resolved.store.attach(resolved.deviceId!);
+  try {
+    return await build(platform, resolved, storage);
+  } catch (error) {
+    await releaseStorage(storage);
+    throw error;
+  }
+}
+
+/** A database of the client's own, locked, opened and migrated; its rows are the device ''. */
+async function ownStorage(
+  platform: Platform,
+  database: string,
+  signal?: AbortSignal,
+): Promise<DeviceStorage> {
+  const lock = await platform.lock.acquire(database, signal);
   let db: Database | undefined;
   try {
-    db = await platform.database.open(resolved.database);
+    db = await platform.database.open(database);
     await migrate(db);
-    return await build(platform, resolved, lock, db);
+    return { lock, db, device: '', commit: outboxCommit(db, platform.clock) };
   } catch (error) {
     await releaseStorage({ db, lock });
     throw error;
@@ -99,9 +126,9 @@ export function startAssembly(parts: Assembly): void {
 async function build(
   platform: Platform,
   options: ResolvedOptions,
-  lock: LockHandle,
-  db: Database,
+  storage: DeviceStorage,
 ): Promise<Assembly> {
+  const { lock, db, device } = storage;
   const log = options.logger;
   const clock = platform.clock;
   const events = new TypedEvents<DeviceClientEvents>((error, event) =>
@@ -119,7 +146,7 @@ async function build(
   db.onProblem?.(reportError);
   const tokens = new TokenHandler(
     new ProvisioningApi(options.instance, platform.fetch, clock, { secrets: options.secrets }),
-    new StateStore(db),
+    new StateStore(db, device),
     {
       instance: options.instance,
       provisioningToken: options.provisioningToken,
@@ -133,9 +160,10 @@ async function build(
     { provisioningRequired: (reason) => events.emit('provisioningRequired', { reason }), error: reportError },
   );
   await tokens.establish(options.signal);
-  const outbox = await OutboxStore.open(db, clock, options.outboxLimits);
+  const outbox = await OutboxStore.open(db, clock, options.outboxLimits, storage);
   const twin = await TwinManager.open(
     db,
+    device,
     clock,
     {
       desiredProperties: (desired) => {
@@ -150,7 +178,7 @@ async function build(
     },
     log,
   );
-  const cloud = new CloudMessages(db, log, reportError);
+  const cloud = new CloudMessages(db, device, log, reportError);
   const waiters: SendWaiters = new SendWaiters(outbox, () => sender.flushDeletes());
   const sender = new OutboxSender(
     outbox,

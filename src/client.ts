@@ -17,7 +17,7 @@ import { clientInternals } from './client-internals.js';
 import type { CloudMessageHandler, MethodHandler } from './cloud-messages/cloud-messages.js';
 import { invalidArgument, SpotflowError } from './errors.js';
 import type { HubCredentials } from './iothub/connection-string.js';
-import type { DesiredProperties, StartOptions } from './options.js';
+import type { DesiredProperties, StartOptions, StoreStartOptions } from './options.js';
 import type {
   BatchCompletionOptions,
   MessageCompletionOptions,
@@ -88,7 +88,7 @@ export class DeviceClient {
   static async startOn<T extends DeviceClient>(
     this: { prototype: T },
     platform: Platform,
-    options: StartOptions,
+    options: StartOptions | StoreStartOptions,
   ): Promise<T> {
     const parts = await assemble(platform, options);
     try {

@@ -22,6 +22,7 @@ export type {
   OutboxPolicy,
   ProvisioningOperation,
   StartOptions,
+  StoreStartOptions,
 } from './options.js';
 export type {
   BatchCompletionOptions,
@@ -31,6 +32,7 @@ export type {
 export type { Compression, Dropped } from './outbox/store.js';
 export type { UploadProgress } from './outbox/upload.js';
 export type * from './ports.js';
+export { DeviceStore, type DeviceStorePlatform } from './store/device-store.js';
 export type { JsonObject, JsonValue } from './twin/merge-patch.js';
 export type { ReportedProperties } from './twin/twin.js';
 export type { BinaryPayload, JsonCompatible, MessagePayload } from './util/json.js';

@@ -1,6 +1,7 @@
 import { invalidArgument } from './errors.js';
 import { isValidDeviceId } from './iothub/device-id.js';
 import { consoleLogger, type Logger, safeLogger } from './logger.js';
+import { DeviceStore } from './store/device-store.js';
 import type { JsonObject } from './twin/merge-patch.js';
 import { DEFAULT_BACKOFF } from './util/backoff.js';
 import { Secrets } from './util/secrets.js';
@@ -74,9 +75,24 @@ export interface StartOptions {
   outboxLimits?: OutboxLimits;
 }
 
+/**
+ * Start options of a device whose rows live in a {@link DeviceStore} shared with the other devices of the process
+ * (a gateway), instead of a `database` of its own. `deviceId` is required: it names the device's rows.
+ */
+export interface StoreStartOptions extends Omit<StartOptions, 'database' | 'deviceId'> {
+  /** The store, opened with `DeviceStore.open`. */
+  store: DeviceStore;
+  /** The device's id: asked for at provisioning, and the key of its rows in the store. */
+  deviceId: string;
+  /** Not with `store`. */
+  database?: undefined;
+}
+
 export interface ResolvedOptions {
   provisioningToken: string;
-  database: string;
+  /** The device's own database; undefined with `store`. */
+  database: string | undefined;
+  store: DeviceStore | undefined;
   deviceId: string | undefined;
   instance: string;
   signal: AbortSignal | undefined;
@@ -151,7 +167,8 @@ const startOptionKeys = Object.keys({
   reconnectInitialDelayMs: true,
   reconnectMaxDelayMs: true,
   outboxLimits: true,
-} satisfies Record<keyof StartOptions, true>);
+  store: true,
+} satisfies Record<keyof StartOptions | keyof StoreStartOptions, true>);
 
 const outboxLimitKeys = Object.keys({
   maxMessages: true,
@@ -217,7 +234,7 @@ function optionalFunction<T>(value: unknown, name: string): T | undefined {
 }
 
 /** Checks every start option and fills in defaults; never mutates the caller's object. */
-export function resolveOptions(options: StartOptions): ResolvedOptions {
+export function resolveOptions(options: StartOptions | StoreStartOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw invalidArgument('start options are required');
   rejectUnknownKeys(options, startOptionKeys, 'start option');
   const provisioningToken = optionalString(options.provisioningToken, 'provisioningToken', 4096);
@@ -228,10 +245,20 @@ export function resolveOptions(options: StartOptions): ResolvedOptions {
     );
   }
   const database = optionalString(options.database, 'database', 4096);
-  if (database === undefined) throw invalidArgument('database is required');
+  const store = 'store' in options ? options.store : undefined;
+  if (store !== undefined && !(store instanceof DeviceStore)) {
+    throw invalidArgument('store must be a DeviceStore (DeviceStore.open)');
+  }
+  if (database === undefined && store === undefined) throw invalidArgument('database is required');
+  if (database !== undefined && store !== undefined) {
+    throw invalidArgument('database and store are exclusive: a device keeps its rows in one of them');
+  }
   const deviceId = optionalString(options.deviceId, 'deviceId', 128);
   if (deviceId !== undefined && !isValidDeviceId(deviceId)) {
     throw invalidArgument("deviceId may contain only letters, digits and -._*?!(),:=@$'");
+  }
+  if (store !== undefined && deviceId === undefined) {
+    throw invalidArgument("deviceId is required with store: it names the device's rows");
   }
   const allowInsecure = options.allowInsecure === true;
   if (options.allowInsecure !== undefined && typeof options.allowInsecure !== 'boolean') {
@@ -263,6 +290,7 @@ export function resolveOptions(options: StartOptions): ResolvedOptions {
   return {
     provisioningToken,
     database,
+    store,
     deviceId,
     instance: normalizeInstance(
       optionalString(options.instance, 'instance') ?? defaultInstance,

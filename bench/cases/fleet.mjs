@@ -2,7 +2,8 @@
 // 60 s (5 windows of 12 s after a warm-up window), against 1,000 raw MQTT.js clients doing the same. Delivery latency
 // (send → PUBACK), CPU of the clients' process and of the emulator, memory, and messages lost. The two sides run one
 // after the other in the same run, each in a process of its own; the emulator is allowed more than its default 1,000
-// connections (the closing side's connections and the provisioning calls come on top).
+// connections (the closing side's connections and the provisioning calls come on top). Our clients share one
+// DeviceStore, as a gateway runs them (`--fleet-store own`: a database file each, as separate devices would).
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../lib/emulator.mjs';
@@ -18,6 +19,7 @@ export async function run({ smoke, runs, warmup, dir, options, log }) {
   const n = options.fleetClients ?? (smoke ? 5 : 1000);
   const total = options.fleetSeconds ?? (smoke ? 2 : 60);
   const seconds = total / runs;
+  const store = options.fleetStore ?? 'shared';
   const emulator = await startEmulator({ maxConnections: 4 * n + 100 });
   try {
     const side = (kind) =>
@@ -26,6 +28,7 @@ export async function run({ smoke, runs, warmup, dir, options, log }) {
           kind,
           n,
           seconds,
+          store,
           windows: warmup + runs,
           dir,
           emulator: {
@@ -49,7 +52,7 @@ export async function run({ smoke, runs, warmup, dir, options, log }) {
     const raw = await side('raw');
     log(`raw: ${n} clients connected in ${Math.round(raw.setupMs)} ms`);
     const pick = (result, key) => result.windows.slice(warmup).map((w) => w[key]);
-    const fleet = `${n.toLocaleString('en-US')} clients × 1 msg/s`;
+    const fleet = `${n.toLocaleString('en-US')} clients${store === 'shared' ? ' on one DeviceStore' : ''} × 1 msg/s`;
     const common = {
       caseName: name,
       baselineName: `${n.toLocaleString('en-US')} raw MQTT.js clients, QoS 1, same emulator`,

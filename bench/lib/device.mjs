@@ -8,13 +8,14 @@ export const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
  * Starts a client for `name` against `emulator` (MQTT over TLS when `tls`), provisioning it on first use.
  *
  * @param {object} emulator from startEmulator
- * @param {{ dir: string, name: string, tls?: boolean, database?: string, [option: string]: unknown }} options
+ * @param {{ dir: string, name: string, tls?: boolean, database?: string, store?: unknown, [option: string]: unknown }} options
  */
 export function startDevice(emulator, { dir, name, tls = false, database, ...rest }) {
   return DeviceClient.start({
     provisioningToken: emulator.provisioningToken,
     instance: emulator.instanceFor(tls),
-    database: database ?? join(dir, `${name}.db`),
+    // On a DeviceStore (`store` in rest) a device has no file of its own.
+    ...(rest.store === undefined ? { database: database ?? join(dir, `${name}.db`) } : {}),
     deviceId: name,
     ca: emulator.ca,
     provisioningPollIntervalMs: 50,

@@ -4,13 +4,16 @@
 // (send → PUBACK), CPU of this process and of the emulator, and messages not acknowledged.
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import { DeviceStore } from 'spotflow-device';
 import { startDevice, waitConnected } from './device.mjs';
 import { hubMqttOptions, processCpuMs, provision } from './emulator.mjs';
 import { quantile } from './harness.mjs';
 
-const { kind, n, seconds, windows, emulator: info, dir } = JSON.parse(process.argv[2]);
+const { kind, n, seconds, windows, emulator: info, dir, store: storeKind } = JSON.parse(process.argv[2]);
 const emulator = { ...info, instanceFor: () => `http://localhost:${info.port}` };
 const rssMb = () => process.memoryUsage().rss / 2 ** 20;
+/** Closes the fleet's DeviceStore, if it has one, after its clients. */
+let closeStore = () => {};
 
 /** Runs `fn` over `items` with at most `limit` at once. */
 async function pool(items, limit, fn) {
@@ -29,6 +32,8 @@ async function pool(items, limit, fn) {
 
 /** A sender per client: `send(seq)` resolves with the delivery latency (ms) at PUBACK. */
 async function sdkSenders() {
+  const store = storeKind === 'shared' ? await DeviceStore.open(join(dir, 'fleet-store.db')) : undefined;
+  closeStore = () => store?.close();
   return pool(
     Array.from({ length: n }, (_, i) => i),
     20,
@@ -36,7 +41,7 @@ async function sdkSenders() {
       const client = await startDevice(emulator, {
         dir,
         name: `fleet-${i}`,
-        database: join(dir, `fleet-${i}.db`),
+        ...(store ? { store } : { database: join(dir, `fleet-${i}.db`) }),
       });
       await waitConnected(client, 120_000);
       const waiting = new Map();
@@ -141,7 +146,7 @@ for (let w = 0; w < windows; w++) {
 }
 console.log(JSON.stringify({ setupMs, growthMb, windows: results }));
 await Promise.race([
-  Promise.all(senders.map((s) => s.close())),
+  Promise.all(senders.map((s) => s.close())).then(() => closeStore()),
   new Promise((resolve) => setTimeout(resolve, 30_000)),
 ]);
 process.exit(0);

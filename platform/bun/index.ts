@@ -9,6 +9,7 @@ import type { Platform } from '../../src/ports.js';
 import {
   createServerPlatform,
   ServerDeviceClient,
+  ServerDeviceStore,
   type ServerPlatformOptions,
   type ServerRuntime,
 } from '../node/server-platform.js';
@@ -27,9 +28,15 @@ export class DeviceClient extends ServerDeviceClient {
   protected static override readonly runtime = bun;
 }
 
+/** The device store on Bun: `open` wired to the platform's SQLite. */
+export class DeviceStore extends ServerDeviceStore {
+  protected static override readonly runtime = bun;
+}
+
 export * from '../../src/index.js';
 export type {
   ServerDeviceClient,
+  ServerDeviceStore,
   ServerPlatformOptions,
   ServerStartOptions,
 } from '../node/server-platform.js';

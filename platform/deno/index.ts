@@ -10,6 +10,7 @@ import { loadNodeSqlite } from '../node/node-sqlite.js';
 import {
   createServerPlatform,
   ServerDeviceClient,
+  ServerDeviceStore,
   type ServerPlatformOptions,
   type ServerRuntime,
 } from '../node/server-platform.js';
@@ -27,9 +28,15 @@ export class DeviceClient extends ServerDeviceClient {
   protected static override readonly runtime = deno;
 }
 
+/** The device store on Deno: `open` wired to the platform's SQLite. */
+export class DeviceStore extends ServerDeviceStore {
+  protected static override readonly runtime = deno;
+}
+
 export * from '../../src/index.js';
 export type {
   ServerDeviceClient,
+  ServerDeviceStore,
   ServerPlatformOptions,
   ServerStartOptions,
 } from '../node/server-platform.js';

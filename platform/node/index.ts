@@ -17,6 +17,7 @@ import { createNodeMqttConnector } from './mqtt.js';
 import { loadNodeDriver } from './node-driver.js';
 import {
   createServerPlatform,
+  ServerDeviceStore,
   type ServerPlatformOptions,
   type ServerRuntime,
   type ServerStartOptions,
@@ -75,8 +76,27 @@ export class DeviceClient extends CoreDeviceClient {
   }
 }
 
+/**
+ * One database for the many devices a process hosts (a gateway): one file, lock and connection, one fsync per
+ * round for all of them. See {@link ServerDeviceStore.open}.
+ *
+ * @example
+ * ```ts
+ * import { DeviceClient, DeviceStore } from 'spotflow-device';
+ * const store = await DeviceStore.open('./gateway.db');
+ * const pump = await DeviceClient.start({ provisioningToken, store, deviceId: 'pump-7' });
+ * ```
+ */
+export class DeviceStore extends ServerDeviceStore {
+  protected static override readonly runtime = node;
+}
+
 export * from '../../src/index.js';
 export type { NodeDatabaseOptions } from './database.js';
 export type { NodeFetchOptions } from './http.js';
 export type { NodeMqttOptions } from './mqtt.js';
-export type { ServerPlatformOptions, ServerStartOptions } from './server-platform.js';
+export type {
+  ServerDeviceStore,
+  ServerPlatformOptions,
+  ServerStartOptions,
+} from './server-platform.js';

@@ -4,8 +4,9 @@
  * and how `fetch` trusts an extra CA.
  */
 import { DeviceClient as CoreDeviceClient } from '../../src/client.js';
-import { optionalString, type StartOptions } from '../../src/options.js';
+import { optionalString, type StartOptions, type StoreStartOptions } from '../../src/options.js';
 import type { DatabaseOpener, Platform } from '../../src/ports.js';
+import { DeviceStore as CoreDeviceStore } from '../../src/store/device-store.js';
 import { createNodeClock } from './clock.js';
 import { createNodeCompressor } from './compression.js';
 import { createSqliteDatabaseOpener } from './database.js';
@@ -37,8 +38,7 @@ export function createServerPlatform(runtime: ServerRuntime, options: ServerPlat
   const fetch = runtime.fetch(options.ca);
   return {
     name: runtime.name,
-    database: runtime.database?.() ?? createSqliteDatabaseOpener(runtime.sqlite),
-    lock: createSqliteLock(runtime.sqlite),
+    ...serverStorage(runtime),
     mqtt: createNodeMqttConnector(options.ca === undefined ? {} : { ca: options.ca }),
     compressor: createNodeCompressor(),
     fetch,
@@ -50,8 +50,16 @@ export function createServerPlatform(runtime: ServerRuntime, options: ServerPlat
   };
 }
 
-/** {@link StartOptions} plus what only server runtimes have. */
-export type ServerStartOptions = StartOptions & {
+/** The runtime's database opener and file lock. */
+function serverStorage(runtime: ServerRuntime): Pick<Platform, 'database' | 'lock'> {
+  return {
+    database: runtime.database?.() ?? createSqliteDatabaseOpener(runtime.sqlite),
+    lock: createSqliteLock(runtime.sqlite),
+  };
+}
+
+/** {@link StartOptions} (or {@link StoreStartOptions}) plus what only server runtimes have. */
+export type ServerStartOptions = (StartOptions | StoreStartOptions) & {
   /**
    * Extra trusted CA certificate(s), PEM, for HTTPS and MQTT over TLS (e.g. the emulator's), added to the system's
    * roots. Verification always stays on.
@@ -69,7 +77,7 @@ const maxCaLength = 1024 * 1024;
 export function serverStart(
   options: ServerStartOptions,
   createPlatform: (options: ServerPlatformOptions) => Platform,
-): [Platform, StartOptions] {
+): [Platform, StartOptions | StoreStartOptions] {
   // Anything but an object goes to the core as it is, which refuses it with the same message in every runtime.
   if (typeof options !== 'object' || options === null) return [createPlatform({}), options];
   const ca = optionalString(options.ca, 'ca', maxCaLength);
@@ -95,5 +103,25 @@ export abstract class ServerDeviceClient extends CoreDeviceClient {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+}
+
+/** The device store of a server runtime: `open` uses the runtime its entry's subclass names. */
+export abstract class ServerDeviceStore extends CoreDeviceStore {
+  /**
+   * Set by each entry's subclass.
+   * @internal
+   */
+  protected static readonly runtime: ServerRuntime;
+
+  /**
+   * Opens (creating if needed) the store at `path`, a file created readable by its owner only. Rejects with
+   * `DATABASE_LOCKED` while another process holds it; `signal` aborts the wait.
+   */
+  static open(path: string, options: { signal?: AbortSignal } = {}): Promise<ServerDeviceStore> {
+    // biome-ignore lint/complexity/noThisInStatic: the entry's subclass, whose runtime and instances these are
+    const runtime = this.runtime;
+    // biome-ignore lint/complexity/noThisInStatic: as above
+    return this.openOn({ ...serverStorage(runtime), clock: createNodeClock() }, path, options);
   }
 }

@@ -70,10 +70,11 @@ export class CloudMessages {
 
   constructor(
     db: Database,
+    device: string,
     private readonly log: Logger,
     private readonly reportError: (error: SpotflowError) => void,
   ) {
-    this.#inbox = new CloudInbox(db, (stored) => this.#deliver(stored), reportError);
+    this.#inbox = new CloudInbox(db, device, (stored) => this.#deliver(stored), reportError);
   }
 
   onCloudMessage(handler: CloudMessageHandler): () => void {

@@ -14,6 +14,7 @@ export class CloudInbox {
 
   constructor(
     private readonly db: Database,
+    private readonly device: string,
     private readonly deliver: (message: MqttMessage) => Promise<boolean>,
     private readonly reportError: (error: SpotflowError) => void,
   ) {}
@@ -21,7 +22,10 @@ export class CloudInbox {
   /** Stores a message; resolves once it is durable. */
   async add(message: MqttMessage): Promise<void> {
     await this.db.write([
-      { sql: 'INSERT INTO inbox (topic, payload) VALUES (?, ?)', params: [message.topic, message.payload] },
+      {
+        sql: 'INSERT INTO inbox (device, topic, payload) VALUES (?, ?, ?)',
+        params: [this.device, message.topic, message.payload],
+      },
     ]);
   }
 
@@ -51,7 +55,8 @@ export class CloudInbox {
     try {
       for (;;) {
         const rows = await this.db.query<{ id: number; topic: string; payload: Uint8Array }>(
-          'SELECT id, topic, payload FROM inbox ORDER BY id LIMIT 16',
+          'SELECT id, topic, payload FROM inbox WHERE device = ? ORDER BY id LIMIT 16',
+          [this.device],
         );
         if (rows.length === 0) return;
         for (const row of rows) {

@@ -18,6 +18,7 @@ export class OutboxIdLookup {
 
   constructor(
     private readonly db: Database,
+    private readonly device: string,
     /** Resolves once the writes already asked for are stored (so that none of them is missed). */
     private readonly settled: () => Promise<void>,
   ) {}
@@ -41,8 +42,8 @@ export class OutboxIdLookup {
       for (let at = 0; at < all.length; at += perQuery) {
         const some = all.slice(at, at + perQuery);
         const rows = await this.db.query<{ id: number; mid: string }>(
-          `SELECT id, mid FROM outbox WHERE mid IN (${some.map(() => '?').join(', ')})`,
-          some,
+          `SELECT id, mid FROM outbox WHERE device = ? AND mid IN (${some.map(() => '?').join(', ')})`,
+          [this.device, ...some],
         );
         for (const row of rows) ids.set(row.mid, Number(row.id));
       }

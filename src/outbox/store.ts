@@ -75,13 +75,50 @@ export interface Dropped {
   reason: 'maxMessages' | 'maxBytes' | 'maxAgeMs';
 }
 
+/** What an insert adds to its device's `outbox_totals` row; a round adds them up, per device. */
+export interface OutboxTally {
+  device: string;
+  size: number;
+}
+
+/**
+ * The group commit outboxes write through: one per database, shared by every device's outbox in it (a gateway's
+ * DeviceStore), so one round commits them all with one fsync and one totals update per device.
+ */
+export function outboxCommit(db: Database, clock: Clock): GroupCommit<OutboxTally> {
+  return new GroupCommit<OutboxTally>(db, clock, (tallies) => {
+    const added = new Map<string, { messages: number; bytes: number }>();
+    for (const { device, size } of tallies) {
+      const sums = added.get(device);
+      if (sums === undefined) added.set(device, { messages: 1, bytes: size });
+      else {
+        sums.messages += 1;
+        sums.bytes += size;
+      }
+    }
+    return [...added].map(([device, { messages, bytes }]) => ({
+      // An upsert: a device's first message in a shared file has no totals row yet.
+      sql: `INSERT INTO outbox_totals (device, messages, bytes) VALUES (?, ?, ?)
+            ON CONFLICT (device) DO UPDATE SET messages = messages + excluded.messages, bytes = bytes + excluded.bytes`,
+      params: [device, messages, bytes],
+    }));
+  });
+}
+
+/** Where an outbox keeps its rows: its device's, written through the database's {@link outboxCommit}. */
+export interface OutboxScope {
+  device: string;
+  commit: GroupCommit<OutboxTally>;
+}
+
 /**
  * The outbox table: durable FIFO of outgoing messages. Inserts are group-committed; counters of what is waiting
  * are kept in memory so limits are checked without a query per message.
  */
 export class OutboxStore {
   /** Tallied with the bytes of each insert: the round adds them to `outbox_totals` in one statement. */
-  readonly #commit: GroupCommit<number>;
+  readonly #commit: GroupCommit<OutboxTally>;
+  readonly #device: string;
   readonly #ids: OutboxIdLookup;
   #count = 0;
   #bytes = 0;
@@ -96,18 +133,20 @@ export class OutboxStore {
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly limits: Required<Omit<OutboxLimits, 'policy'>> & { policy: OutboxPolicy },
+    scope: OutboxScope,
   ) {
-    this.#commit = new GroupCommit<number>(db, clock, (sizes) => [
-      {
-        sql: 'UPDATE outbox_totals SET messages = messages + ?, bytes = bytes + ? WHERE id = 1',
-        params: [sizes.length, sizes.reduce((sum, size) => sum + size, 0)],
-      },
-    ]);
-    this.#ids = new OutboxIdLookup(db, () => this.#commit.settled());
+    this.#commit = scope.commit;
+    this.#device = scope.device;
+    this.#ids = new OutboxIdLookup(db, scope.device, () => this.#commit.settled());
   }
 
-  static async open(db: Database, clock: Clock, limits: OutboxStore['limits']): Promise<OutboxStore> {
-    const store = new OutboxStore(db, clock, limits);
+  static async open(
+    db: Database,
+    clock: Clock,
+    limits: OutboxStore['limits'],
+    scope: OutboxScope,
+  ): Promise<OutboxStore> {
+    const store = new OutboxStore(db, clock, limits, scope);
     await store.#recount();
     return store;
   }
@@ -132,19 +171,29 @@ export class OutboxStore {
     if (dropped) {
       this.#countOut(dropped);
       statements.push(
-        ...deleteRows({
-          where: 'id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)',
-          params: [dropped.messages],
-        }),
+        ...deleteRows(
+          {
+            where: 'id IN (SELECT id FROM outbox WHERE device = ? ORDER BY id LIMIT ?)',
+            params: [this.#device, dropped.messages],
+          },
+          this.#device,
+        ),
       );
       if (dropped.reason === 'maxAgeMs') {
         // Every message past the age limit goes, not just the oldest one.
-        statements.push(...deleteRows({ where: 'enqueued_at < ?', params: [now - this.limits.maxAgeMs] }));
+        statements.push(
+          ...deleteRows(
+            { where: 'device = ? AND enqueued_at < ?', params: [this.#device, now - this.limits.maxAgeMs] },
+            this.#device,
+          ),
+        );
       }
     }
     statements.push({
-      sql: `INSERT INTO outbox (mid, properties, compression, payload, size, enqueued_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      sql: `INSERT INTO outbox (device, mid, properties, compression, payload, size, enqueued_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)`,
       params: [
+        this.#device,
         mid,
         JSON.stringify(entry.properties),
         entry.compression,
@@ -158,7 +207,11 @@ export class OutboxStore {
     this.#oldest ??= now;
     let results: WriteResult[];
     try {
-      results = await this.#commit.write(statements, {}, entry.payload.length);
+      results = await this.#commit.write(
+        statements,
+        {},
+        { device: this.#device, size: entry.payload.length },
+      );
     } catch (error) {
       // The write may have committed all the same (a failed fsync after the commit): the tail cannot vouch for it.
       this.#tail.reset();
@@ -204,8 +257,8 @@ export class OutboxStore {
     const rows = await this.db.query<Row>(
       `SELECT id, mid, properties, compression, size, enqueued_at, upload,
               CASE WHEN size <= ? THEN payload END AS payload
-       FROM outbox WHERE id > ? ORDER BY id LIMIT ?`,
-      [inlinePayloadMaxBytes, afterId, limit],
+       FROM outbox WHERE device = ? AND id > ? ORDER BY id LIMIT ?`,
+      [inlinePayloadMaxBytes, this.#device, afterId, limit],
     );
     return rows.map((row) => toEntry(row, drops, this.#properties(row.properties)));
   }
@@ -247,7 +300,9 @@ export class OutboxStore {
    */
   async remove(entries: readonly { id: number; size: number }[], withinMs?: number): Promise<void> {
     if (entries.length === 0) return;
-    const statements = selectIds(entries.map((entry) => entry.id)).flatMap(deleteRows);
+    const statements = selectIds(entries.map((entry) => entry.id)).flatMap((ids) =>
+      deleteRows(ids, this.#device),
+    );
     // Losing a delete to a power cut only means a resend, which `$.mid` makes recognisable: no fsync for it.
     const results =
       withinMs === undefined
@@ -282,19 +337,29 @@ export class OutboxStore {
 
   /** Whether any entry with id ≤ `id` is still waiting. */
   async anyUpTo(id: number): Promise<boolean> {
-    const rows = await this.db.query('SELECT 1 FROM outbox WHERE id <= ? LIMIT 1', [id]);
+    const rows = await this.db.query('SELECT 1 FROM outbox WHERE device = ? AND id <= ? LIMIT 1', [
+      this.#device,
+      id,
+    ]);
     return rows.length > 0;
   }
 
   /** Whether the entry with this `$.mid` is still stored. */
   async contains(mid: string): Promise<boolean> {
-    return (await this.db.query('SELECT 1 FROM outbox WHERE mid = ? LIMIT 1', [mid])).length > 0;
+    const rows = await this.db.query('SELECT 1 FROM outbox WHERE device = ? AND mid = ? LIMIT 1', [
+      this.#device,
+      mid,
+    ]);
+    return rows.length > 0;
   }
 
   /** How many entries are stored, counting every enqueue already called (even if not yet awaited). */
   async countStored(): Promise<number> {
     await this.#commit.settled();
-    const rows = await this.db.query<{ n: number }>('SELECT messages AS n FROM outbox_totals WHERE id = 1');
+    const rows = await this.db.query<{ n: number }>(
+      'SELECT messages AS n FROM outbox_totals WHERE device = ?',
+      [this.#device],
+    );
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -304,7 +369,11 @@ export class OutboxStore {
    */
   async lastId(): Promise<number> {
     await this.#commit.settled();
-    const rows = await this.db.query<{ id: number | null }>('SELECT MAX(id) AS id FROM outbox');
+    // Not MAX(id) with the device: without the index of a shared file, that would read every row.
+    const rows = await this.db.query<{ id: number | null }>(
+      'SELECT id FROM outbox WHERE device = ? ORDER BY id DESC LIMIT 1',
+      [this.#device],
+    );
     return Number(rows[0]?.id ?? 0);
   }
 
@@ -347,7 +416,8 @@ export class OutboxStore {
   /** Reads the counters from the database: the totals kept with every write, and the oldest row by id. */
   async #recount(): Promise<void> {
     const [totals] = await this.db.query<{ messages: number; bytes: number }>(
-      'SELECT messages, bytes FROM outbox_totals WHERE id = 1',
+      'SELECT messages, bytes FROM outbox_totals WHERE device = ?',
+      [this.#device],
     );
     this.#count = Number(totals?.messages ?? 0);
     this.#bytes = Number(totals?.bytes ?? 0);
@@ -361,7 +431,8 @@ export class OutboxStore {
   async #oldestEnqueuedAt(): Promise<number | undefined> {
     if (this.limits.maxAgeMs === Number.POSITIVE_INFINITY) return undefined;
     const [first] = await this.db.query<{ enqueued_at: number }>(
-      'SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1',
+      'SELECT enqueued_at FROM outbox WHERE device = ? ORDER BY id LIMIT 1',
+      [this.#device],
     );
     return first === undefined ? undefined : Number(first.enqueued_at);
   }

@@ -54,6 +54,41 @@ export const migrations: readonly (readonly string[])[] = [
     // 2 µs of the 5.7 µs each acknowledged 1 KiB message took to delete.
     'DROP TRIGGER outbox_totals_delete',
   ],
+  [
+    // Every row belongs to a device, so that one file can hold many (a gateway's DeviceStore). A database of one
+    // device keeps it as '': adding a column with a default rewrites no row, so a backlog of millions migrates at once.
+    `ALTER TABLE outbox ADD COLUMN device TEXT NOT NULL DEFAULT ''`,
+    `ALTER TABLE reported_patches ADD COLUMN device TEXT NOT NULL DEFAULT ''`,
+    `ALTER TABLE inbox ADD COLUMN device TEXT NOT NULL DEFAULT ''`,
+    // The two small tables keyed by one value are rebuilt keyed by device too.
+    `CREATE TABLE device_state (
+      device TEXT NOT NULL,
+      key TEXT NOT NULL,
+      value TEXT NOT NULL,
+      PRIMARY KEY (device, key)
+    ) WITHOUT ROWID`,
+    `INSERT INTO device_state SELECT '', key, value FROM state`,
+    'DROP TABLE state',
+    'ALTER TABLE device_state RENAME TO state',
+    `CREATE TABLE device_totals (
+      device TEXT PRIMARY KEY,
+      messages INTEGER NOT NULL,
+      bytes INTEGER NOT NULL
+    ) WITHOUT ROWID`,
+    `INSERT INTO device_totals SELECT '', messages, bytes FROM outbox_totals`,
+    'DROP TABLE outbox_totals',
+    'ALTER TABLE device_totals RENAME TO outbox_totals',
+  ],
+];
+
+/**
+ * What a file that holds many devices adds (DeviceStore): their rows interleave, so each device's must be found
+ * without reading the others'. A file of one device has none: its rows are all its own, in id order already.
+ */
+export const manyDevicesIndexes: readonly string[] = [
+  'CREATE INDEX IF NOT EXISTS outbox_by_device ON outbox (device, id)',
+  'CREATE INDEX IF NOT EXISTS reported_patches_by_device ON reported_patches (device, id)',
+  'CREATE INDEX IF NOT EXISTS inbox_by_device ON inbox (device, id)',
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer SDK. */

@@ -36,6 +36,7 @@ export class ReportedQueue {
 
   private constructor(
     private readonly db: Database,
+    private readonly device: string,
     private readonly clock: Clock,
     private readonly state: TwinState,
     private readonly requests: TwinRequests,
@@ -46,15 +47,17 @@ export class ReportedQueue {
 
   static async load(
     db: Database,
+    device: string,
     clock: Clock,
     state: TwinState,
     requests: TwinRequests,
     connection: () => MqttConnection | undefined,
     events: ReportedQueueEvents,
   ): Promise<ReportedQueue> {
-    const queue = new ReportedQueue(db, clock, state, requests, connection, events);
+    const queue = new ReportedQueue(db, device, clock, state, requests, connection, events);
     const rows = await db.query<{ id: number; patch: string }>(
-      'SELECT id, patch FROM reported_patches ORDER BY id',
+      'SELECT id, patch FROM reported_patches WHERE device = ? ORDER BY id',
+      [device],
     );
     queue.#pending = rows.map((row) => ({ id: Number(row.id), patch: JSON.parse(row.patch) as JsonObject }));
     return queue;
@@ -141,7 +144,10 @@ export class ReportedQueue {
       }
     } else {
       const [result] = await this.db.write([
-        { sql: 'INSERT INTO reported_patches (patch) VALUES (?)', params: [JSON.stringify(patch)] },
+        {
+          sql: 'INSERT INTO reported_patches (device, patch) VALUES (?, ?)',
+          params: [this.device, JSON.stringify(patch)],
+        },
       ]);
       this.#pending.push({ id: result!.lastInsertRowid, patch });
     }

@@ -34,8 +34,12 @@ export class TwinState {
     private readonly onDesired: (desired: DesiredProperties) => void,
   ) {}
 
-  static async load(db: Database, onDesired: (desired: DesiredProperties) => void): Promise<TwinState> {
-    const twin = new TwinState(db, new StateStore(db), onDesired);
+  static async load(
+    db: Database,
+    device: string,
+    onDesired: (desired: DesiredProperties) => void,
+  ): Promise<TwinState> {
+    const twin = new TwinState(db, new StateStore(db, device), onDesired);
     twin.#desired = (await twin.state.get<DesiredProperties>(desiredKey)) ?? twin.#desired;
     twin.#reported = (await twin.state.get<VersionedValues>(reportedKey)) ?? twin.#reported;
     twin.#identity = await twin.state.get<string>(identityKey);
@@ -72,9 +76,9 @@ export class TwinState {
       const desired: DesiredProperties = { version: 0, values: {} };
       const reported = { version: 0, values: {} };
       await this.db.write([
-        StateStore.setStatement(desiredKey, desired),
-        StateStore.setStatement(reportedKey, reported),
-        ...(identity === undefined ? [] : [StateStore.setStatement(identityKey, identity)]),
+        this.state.setStatement(desiredKey, desired),
+        this.state.setStatement(reportedKey, reported),
+        ...(identity === undefined ? [] : [this.state.setStatement(identityKey, identity)]),
       ]);
       this.#desired = desired;
       this.#reported = reported;
@@ -143,7 +147,7 @@ export class TwinState {
           version !== undefined && Number.isSafeInteger(version) ? version : this.#reported.version + 1,
         values: applyMergePatch(this.#reported.values, patch),
       };
-      await this.db.write([...alsoWrite, StateStore.setStatement(reportedKey, reported)]);
+      await this.db.write([...alsoWrite, this.state.setStatement(reportedKey, reported)]);
       this.#reported = reported;
       done();
     });

@@ -44,12 +44,18 @@ export class TwinManager {
     private readonly log: Logger,
   ) {}
 
-  static async open(db: Database, clock: Clock, events: TwinEvents, log: Logger): Promise<TwinManager> {
-    const state = await TwinState.load(db, (desired) => events.desiredProperties(desired));
+  static async open(
+    db: Database,
+    device: string,
+    clock: Clock,
+    events: TwinEvents,
+    log: Logger,
+  ): Promise<TwinManager> {
+    const state = await TwinState.load(db, device, (desired) => events.desiredProperties(desired));
     const requests = new TwinRequests(clock);
     // The queue reads the connection through the twin, its one owner; `twin` is set before any call can come.
     let twin!: TwinManager;
-    const queue = await ReportedQueue.load(db, clock, state, requests, () => twin.#connection, {
+    const queue = await ReportedQueue.load(db, device, clock, state, requests, () => twin.#connection, {
       reportedPropertiesSent: (reported) => events.reportedPropertiesSent(reported),
       error: (error) => twin.#report(error),
     });

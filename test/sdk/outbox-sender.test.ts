@@ -8,10 +8,16 @@ import { SpotflowError } from '../../src/errors.js';
 import type { HubCredentials } from '../../src/iothub/connection-string.js';
 import type { OutboxLimits } from '../../src/options.js';
 import { OutboxSender } from '../../src/outbox/sender.js';
-import { inlinePayloadMaxBytes, OutboxStore } from '../../src/outbox/store.js';
+import {
+  inlinePayloadMaxBytes,
+  type OutboxScope,
+  OutboxStore,
+  outboxCommit,
+} from '../../src/outbox/store.js';
 import { FileUploader } from '../../src/outbox/upload.js';
 import type { Database, MqttConnection } from '../../src/ports.js';
 import { migrate, migrations } from '../../src/store/schema.js';
+import { StateStore } from '../../src/store/state.js';
 import { memoryLogger, tempDir } from '../helpers/client.js';
 
 const clock = createNodeClock();
@@ -56,12 +62,17 @@ async function totals(db: Database): Promise<{ messages: number; bytes: number }
   return { messages: Number(row!.messages), bytes: Number(row!.bytes) };
 }
 
+/** The rows of a database of one device, as a client keeps them. */
+function ownRows(db: Database): OutboxScope {
+  return { device: '', commit: outboxCommit(db, clock) };
+}
+
 async function openStore(
   limits: Required<OutboxLimits> = { ...unlimited, policy: 'reject' },
 ): Promise<{ db: Database; store: OutboxStore }> {
   const db = await openDatabase();
   await migrate(db);
-  return { db, store: await OutboxStore.open(db, clock, limits) };
+  return { db, store: await OutboxStore.open(db, clock, limits, ownRows(db)) };
 }
 
 async function fill(store: OutboxStore, count: number, size = 64): Promise<void> {
@@ -134,7 +145,7 @@ describe('the outbox store', () => {
     const large = new Uint8Array(inlinePayloadMaxBytes + 1).fill(3);
     await store.add({ properties: {}, compression: 'none', payload: large });
     // A store opened on the same database (as after a restart) has nothing in memory: the page is read.
-    const reopened = await OutboxStore.open(db, clock, { ...unlimited, policy: 'reject' });
+    const reopened = await OutboxStore.open(db, clock, { ...unlimited, policy: 'reject' }, ownRows(db));
     const [small, big] = await reopened.page(0, 10);
     expect(plain(small!.inlinePayload)).toEqual(new Uint8Array(10).fill(2));
     expect(big!.inlinePayload).toBeNull();
@@ -267,6 +278,36 @@ describe('the outbox store', () => {
     expect(await store.countStored()).toBe(14);
   });
 
+  it('keeps every row of a database from before devices had a column, as the rows of its one device', async () => {
+    const db = await openDatabase();
+    for (const [version, statements] of migrations.slice(0, 5).entries()) {
+      await db.write([
+        ...statements.map((sql) => ({ sql })),
+        { sql: `PRAGMA user_version = ${version + 1}` },
+      ]);
+    }
+    await db.write([
+      { sql: `INSERT INTO state (key, value) VALUES ('registration', '{"kept":true}')` },
+      { sql: `INSERT INTO reported_patches (patch) VALUES ('{"a":1}')` },
+      ...Array.from({ length: 5 }, (_, i) => ({
+        sql: `INSERT INTO outbox (mid, properties, compression, payload, size, enqueued_at)
+              VALUES (?, '{}', 'none', zeroblob(?), ?, 0)`,
+        params: [`m${i}`, 3, 3],
+      })),
+      { sql: 'UPDATE outbox_totals SET messages = 5, bytes = 15' },
+    ]);
+    await migrate(db);
+    expect(await totals(db)).toEqual({ messages: 5, bytes: 15 });
+    expect(await new StateStore(db, '').get('registration')).toEqual({ kept: true });
+    expect(await db.query("SELECT COUNT(*) AS n FROM reported_patches WHERE device = ''")).toEqual([
+      { n: 1 },
+    ]);
+    const store = await OutboxStore.open(db, clock, { ...unlimited, policy: 'reject' }, ownRows(db));
+    expect(await store.countStored()).toBe(5);
+    expect((await store.page(0, 10)).map((entry) => entry.mid)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    expect(await store.lastId()).toBe(5);
+  });
+
   it('counts what a database from before the totals already holds when it is migrated', async () => {
     const db = await openDatabase();
     for (const [version, statements] of migrations.slice(0, 2).entries()) {
@@ -284,7 +325,7 @@ describe('the outbox store', () => {
     );
     await migrate(db);
     expect(await totals(db)).toEqual({ messages: 7, bytes: 21 });
-    const store = await OutboxStore.open(db, clock, { ...unlimited, policy: 'reject' });
+    const store = await OutboxStore.open(db, clock, { ...unlimited, policy: 'reject' }, ownRows(db));
     expect(await store.countStored()).toBe(7);
   });
 });

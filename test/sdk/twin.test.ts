@@ -713,7 +713,7 @@ async function openTwin(path: string) {
     reportedPropertiesSent: () => {},
     error: (error: SpotflowError) => errors.push(error),
   };
-  const open = () => TwinManager.open(db, createNodeClock(), events, memoryLogger());
+  const open = () => TwinManager.open(db, '', createNodeClock(), events, memoryLogger());
   return { db, seen, errors, open, twin: await open() };
 }
 

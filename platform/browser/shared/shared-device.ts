@@ -86,7 +86,7 @@ export class SharedDevice {
 
   private constructor(
     private readonly options: SharedStartOptions,
-    resolved: ResolvedOptions,
+    resolved: ResolvedOptions & { database: string },
   ) {
     this.#log = resolved.logger;
     this.events = new ListenedEvents<DeviceClientEvents>(
@@ -101,9 +101,12 @@ export class SharedDevice {
   static async start(options: SharedStartOptions): Promise<SharedDevice> {
     // Checked here as the client would, so that a bad option fails the start in every context, owner or not.
     const resolved = resolveOptions(options.core);
+    // Typed out (StartOptions has no store); said here for plain JavaScript callers.
+    const { database } = resolved;
+    if (database === undefined) throw invalidArgument('A shared client needs a database of its own');
     const { signal } = resolved;
     if (signal?.aborted) throw abortedError(signal);
-    const device = new SharedDevice(options, resolved);
+    const device = new SharedDevice(options, { ...resolved, database });
     try {
       await device.#join(signal);
       return device;
