@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNodePlatform, type NodeStartOptions } from '../../platform/node/index.js';
+import { createNodePlatform, type DeviceStore, type NodeStartOptions } from '../../platform/node/index.js';
 import { DeviceClient } from '../../src/client.js';
 import type { Logger } from '../../src/logger.js';
 import type { Clock, Platform } from '../../src/ports.js';
@@ -36,13 +36,14 @@ export function tempDir(prefix = 'spotflow-sdk-'): {
  */
 export function startClient(
   emulator: TestEmulator,
-  options: Partial<NodeStartOptions> & {
-    database: string;
-    clock?: Clock;
-    fetch?: typeof globalThis.fetch;
-    /** Replaces parts of the Node platform (a test that must hold a write, say). */
-    wrapPlatform?: (platform: Platform) => Platform;
-  },
+  options: Partial<NodeStartOptions> &
+    // A database of its own, or its rows in a DeviceStore.
+    ({ database: string } | { store: DeviceStore; deviceId: string }) & {
+      clock?: Clock;
+      fetch?: typeof globalThis.fetch;
+      /** Replaces parts of the Node platform (a test that must hold a write, say). */
+      wrapPlatform?: (platform: Platform) => Platform;
+    },
 ): Promise<DeviceClient> {
   const { ca = emulator.ca, clock, fetch, wrapPlatform = (platform) => platform, ...core } = options;
   const platform = createNodePlatform({ ca });

@@ -8,7 +8,7 @@ import { createNodePlatform, DeviceStore } from '../../platform/node/index.js';
 import { DeviceClient } from '../../src/client.js';
 import { isSpotflowError, type SpotflowErrorCode } from '../../src/errors.js';
 import type { SqlStatement } from '../../src/ports.js';
-import { memoryLogger, tempDir } from '../helpers/client.js';
+import { startClient, tempDir } from '../helpers/client.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 
 const dirs = tempDir('spotflow-device-store-');
@@ -48,17 +48,7 @@ async function openStore(path = dirs.file(`gateway-${++files}.db`)): Promise<Dev
 
 /** A client of `deviceId` on `store`, trusting the emulator. */
 async function startOn(store: DeviceStore, deviceId: string): Promise<DeviceClient> {
-  const client = await DeviceClient.startOn(createNodePlatform({ ca: emulator.ca }), {
-    provisioningToken: emulator.provisioningToken,
-    instance: emulator.instance,
-    store,
-    deviceId,
-    logger: memoryLogger(),
-    provisioningPollIntervalMs: 50,
-    reconnectInitialDelayMs: 50,
-    reconnectMaxDelayMs: 500,
-    onProvisioningOperation: () => {},
-  });
+  const client = await startClient(emulator, { store, deviceId });
   clients.push(client);
   return client;
 }

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceStore } from '../../platform/node/index.js';
 import type { DeviceClient } from '../../src/client.js';
 import { outboxWriterConfig, startClient, tempDir } from '../helpers/client.js';
 import { waitFor } from '../helpers/device-mqtt.js';
@@ -23,11 +24,12 @@ interface Stored {
   duplicate: boolean;
 }
 
-/** One line of the child: a message it was told is durable. */
+/** One line of the child: a message it was told is durable (for `device`). */
 interface Printed {
   writer: number;
   n: number;
   id: string;
+  device: string;
 }
 
 /**
@@ -111,10 +113,18 @@ async function provision(deviceId: string, database: string): Promise<void> {
   }
 }
 
-/** Runs the writer child until it has printed `lines` ids, then SIGKILLs it; returns what it printed. */
-async function writeThenKill(deviceId: string, database: string, lines: number): Promise<Printed[]> {
+/**
+ * Runs the writer child until it has printed `lines` ids, then SIGKILLs it; returns what it printed. With `devices`,
+ * the child runs those devices on a DeviceStore at `database`.
+ */
+async function writeThenKill(
+  deviceId: string,
+  database: string,
+  lines: number,
+  devices?: string[],
+): Promise<Printed[]> {
   checkBuild();
-  const config = outboxWriterConfig(emulator, deviceId, database);
+  const config = { ...outboxWriterConfig(emulator, deviceId, database), devices };
   const child = spawn(process.execPath, [writerScript, JSON.stringify(config)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -149,8 +159,8 @@ async function writeThenKill(deviceId: string, database: string, lines: number):
   const [first, ...rest] = complete();
   expect(first).toBe('started');
   return rest.map((line) => {
-    const [writer, n, id] = line.split(' ');
-    return { writer: Number(writer), n: Number(n), id: id! };
+    const [writer, n, id, device = deviceId] = line.split(' ');
+    return { writer: Number(writer), n: Number(n), id: id!, device };
   });
 }
 
@@ -213,6 +223,45 @@ describe('durability across kill -9', () => {
     await client.waitEnqueuedMessagesSent();
     await expectAllArrived(deviceId, printed);
     expect(await client.pendingMessagesCount()).toBe(0);
+  });
+});
+
+describe('durability across kill -9, devices on a DeviceStore', () => {
+  it('loses nothing of three devices killed while sending together; each device gets only its own', async () => {
+    const devices = ['killed-store-a', 'killed-store-b', 'killed-store-c'];
+    const database = dirs.file('killed-store.db');
+    let store = await DeviceStore.open(database);
+    try {
+      for (const deviceId of devices) {
+        const client = await startClient(emulator, { store, deviceId });
+        await waitFor(() => client.connected);
+        await client.close();
+      }
+    } finally {
+      await store.close();
+    }
+    const printed = await writeThenKill(devices[0]!, database, 1500, devices);
+    for (const deviceId of devices) expect(printed.some((p) => p.device === deviceId)).toBe(true);
+
+    store = await DeviceStore.open(database);
+    try {
+      const restarted = await Promise.all(
+        devices.map((deviceId) => startClient(emulator, { store, deviceId })),
+      );
+      for (const client of restarted) await client.waitEnqueuedMessagesSent();
+      for (const deviceId of devices) {
+        await expectAllArrived(
+          deviceId,
+          printed.filter((p) => p.device === deviceId),
+        );
+      }
+      for (const client of restarted) {
+        expect(await client.pendingMessagesCount()).toBe(0);
+        await client.close();
+      }
+    } finally {
+      await store.close();
+    }
   });
 });
 
