@@ -62,6 +62,15 @@ async function totals(db: Database): Promise<{ messages: number; bytes: number }
   return { messages: Number(row!.messages), bytes: Number(row!.bytes) };
 }
 
+/** A database as an older SDK left it: the schema up to `version`. */
+async function databaseAtVersion(version: number): Promise<Database> {
+  const db = await openDatabase();
+  for (const [index, statements] of migrations.slice(0, version).entries()) {
+    await db.write([...statements.map((sql) => ({ sql })), { sql: `PRAGMA user_version = ${index + 1}` }]);
+  }
+  return db;
+}
+
 /** The rows of a database of one device, as a client keeps them. */
 function ownRows(db: Database): OutboxScope {
   return { device: '', commit: outboxCommit(db, clock) };
@@ -279,13 +288,7 @@ describe('the outbox store', () => {
   });
 
   it('keeps every row of a database from before devices had a column, as the rows of its one device', async () => {
-    const db = await openDatabase();
-    for (const [version, statements] of migrations.slice(0, 5).entries()) {
-      await db.write([
-        ...statements.map((sql) => ({ sql })),
-        { sql: `PRAGMA user_version = ${version + 1}` },
-      ]);
-    }
+    const db = await databaseAtVersion(5);
     await db.write([
       { sql: `INSERT INTO state (key, value) VALUES ('registration', '{"kept":true}')` },
       { sql: `INSERT INTO reported_patches (patch) VALUES ('{"a":1}')` },
@@ -309,13 +312,7 @@ describe('the outbox store', () => {
   });
 
   it('counts what a database from before the totals already holds when it is migrated', async () => {
-    const db = await openDatabase();
-    for (const [version, statements] of migrations.slice(0, 2).entries()) {
-      await db.write([
-        ...statements.map((sql) => ({ sql })),
-        { sql: `PRAGMA user_version = ${version + 1}` },
-      ]);
-    }
+    const db = await databaseAtVersion(2);
     await db.write(
       Array.from({ length: 7 }, (_, i) => ({
         sql: `INSERT INTO outbox (mid, properties, compression, payload, size, enqueued_at)
