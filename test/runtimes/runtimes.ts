@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceStore } from '../../platform/node/index.js';
 import { databaseContract } from '../contract/database-contract.js';
 import { lockCases } from '../contract/lock-contract.js';
 import { mqttContract } from '../contract/mqtt-contract.js';
@@ -260,6 +261,41 @@ export function runtimeKill(runtime: Runtime): void {
       expect(drain.exit, drain.stderr).toBe(0);
       const stored = new Set((await emulator.api.allMessages(deviceId)).map((message) => message.mid));
       expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    }, 60_000);
+
+    it('delivers every resolved message of two devices on one DeviceStore, each to its own device', async () => {
+      const devices = [`${runtime}-store-a`, `${runtime}-store-b`];
+      const database = dirs.file(`${runtime}-store.db`);
+      // Provisioned here (Node): the runtime's driver then opens a store another one made.
+      const store = await DeviceStore.open(database);
+      for (const deviceId of devices) await (await startClient(emulator, { store, deviceId })).close();
+      await store.close();
+      const config = { ...outboxWriterConfig(emulator, devices[0]!, database), devices };
+      const writer = startRuntime(runtime, 'test/fixtures/outbox-writer.mjs', [JSON.stringify(config)]);
+      // `<writer> <n> <id> <device>` once each enqueue resolved ('started' first).
+      const printed = () => writer.lines.slice(1).map((line) => line.split(' '));
+      try {
+        await writer.printed(301, 20_000);
+      } finally {
+        writer.child.kill('SIGKILL');
+      }
+      expect(await writer.exit, writer.stderr()).toBe('SIGKILL');
+      const acknowledged = printed().filter((fields) => fields[3] !== undefined);
+      expect(acknowledged.length).toBeGreaterThanOrEqual(300);
+
+      const drain = await runToEnd(
+        runtime,
+        'test/fixtures/outbox-writer.mjs',
+        [JSON.stringify({ ...config, drain: true })],
+        30_000,
+      );
+      expect(drain.exit, drain.stderr).toBe(0);
+      for (const deviceId of devices) {
+        const stored = new Set((await emulator.api.allMessages(deviceId)).map((message) => message.mid));
+        const own = acknowledged.filter((fields) => fields[3] === deviceId).map((fields) => fields[2]);
+        expect(own.length).toBeGreaterThan(0);
+        expect(own.filter((id) => !stored.has(id!))).toEqual([]);
+      }
     }, 60_000);
   });
 }
