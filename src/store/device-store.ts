@@ -22,8 +22,11 @@ export interface DeviceStorage {
 
 /** What opening a store takes from a platform. */
 export interface DeviceStorePlatform {
+  /** Opens the store's one database. */
   database: DatabaseOpener;
+  /** Keeps other processes off the file while the store is open. */
   lock: Lock;
+  /** Paces the group commit's delete riders. */
   clock: Clock;
 }
 
