@@ -17,8 +17,9 @@ import {
   type StartOptions,
   type StoreStartOptions,
 } from './options.js';
+import { outboxCommit } from './outbox/outbox-commit.js';
 import { OutboxSender } from './outbox/sender.js';
-import { OutboxStore, outboxCommit } from './outbox/store.js';
+import { OutboxStore } from './outbox/store.js';
 import { FileUploader } from './outbox/upload.js';
 import type { Database, LockHandle, Platform, TimerHandle } from './ports.js';
 import { ProvisioningApi } from './provisioning/api.js';

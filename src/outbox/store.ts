@@ -1,7 +1,7 @@
 /**
  * The outbox table and every statement on it: enqueue under the limits, pages for the sender, removal, uploads and the
- * totals. A little over 300 lines, on purpose in one place: the in-memory counters the limits read are only right if
- * one class owns every write that changes what they count.
+ * totals. About 400 lines, on purpose in one place: the in-memory counters the limits read are only right if one
+ * class owns every write that changes what they count (the commit they go through is outbox-commit.ts).
  */
 import { SpotflowError } from '../errors.js';
 import type { MessageProperties } from '../iothub/property-bag.js';
@@ -9,8 +9,9 @@ import type { OutboxLimits, OutboxPolicy } from '../options.js';
 import type { Clock, Database, SqlStatement, WriteResult } from '../ports.js';
 import { randomUuid } from '../util/uuid.js';
 import { deleteRows, selectIds } from './deletions.js';
-import { GroupCommit } from './group-commit.js';
+import type { GroupCommit } from './group-commit.js';
 import { OutboxIdLookup } from './id-lookup.js';
+import type { OutboxScope, OutboxTally } from './outbox-commit.js';
 import { OutboxTail } from './tail.js';
 
 /** A message's compression: none, or Brotli at its fastest or its smallest (the `compression` option). */
@@ -73,42 +74,6 @@ export interface Dropped {
   messages: number;
   /** The limit that was reached. */
   reason: 'maxMessages' | 'maxBytes' | 'maxAgeMs';
-}
-
-/** What an insert adds to its device's `outbox_totals` row; a round adds them up, per device. */
-export interface OutboxTally {
-  device: string;
-  size: number;
-}
-
-/**
- * The group commit outboxes write through: one per database, shared by every device's outbox in it (a gateway's
- * DeviceStore), so one round commits them all with one fsync and one totals update per device.
- */
-export function outboxCommit(db: Database, clock: Clock): GroupCommit<OutboxTally> {
-  return new GroupCommit<OutboxTally>(db, clock, (tallies) => {
-    const added = new Map<string, { messages: number; bytes: number }>();
-    for (const { device, size } of tallies) {
-      const sums = added.get(device);
-      if (sums === undefined) added.set(device, { messages: 1, bytes: size });
-      else {
-        sums.messages += 1;
-        sums.bytes += size;
-      }
-    }
-    return [...added].map(([device, { messages, bytes }]) => ({
-      // An upsert: a device's first message in a shared file has no totals row yet.
-      sql: `INSERT INTO outbox_totals (device, messages, bytes) VALUES (?, ?, ?)
-            ON CONFLICT (device) DO UPDATE SET messages = messages + excluded.messages, bytes = bytes + excluded.bytes`,
-      params: [device, messages, bytes],
-    }));
-  });
-}
-
-/** Where an outbox keeps its rows: its device's, written through the database's {@link outboxCommit}. */
-export interface OutboxScope {
-  device: string;
-  commit: GroupCommit<OutboxTally>;
 }
 
 /**

@@ -7,7 +7,7 @@
 import { invalidArgument, SpotflowError } from '../errors.js';
 import { deviceIdRule, isValidDeviceId } from '../iothub/device-id.js';
 import type { GroupCommit } from '../outbox/group-commit.js';
-import { type OutboxTally, outboxCommit } from '../outbox/store.js';
+import { type OutboxTally, outboxCommit } from '../outbox/outbox-commit.js';
 import type { Clock, Database, DatabaseOpener, Lock, LockHandle } from '../ports.js';
 import { manyDevicesIndexes, migrate } from './schema.js';
 

@@ -7,13 +7,9 @@ import { createNodeDatabaseOpener } from '../../platform/node/database.js';
 import { SpotflowError } from '../../src/errors.js';
 import type { HubCredentials } from '../../src/iothub/connection-string.js';
 import type { OutboxLimits } from '../../src/options.js';
+import { type OutboxScope, outboxCommit } from '../../src/outbox/outbox-commit.js';
 import { OutboxSender } from '../../src/outbox/sender.js';
-import {
-  inlinePayloadMaxBytes,
-  type OutboxScope,
-  OutboxStore,
-  outboxCommit,
-} from '../../src/outbox/store.js';
+import { inlinePayloadMaxBytes, OutboxStore } from '../../src/outbox/store.js';
 import { FileUploader } from '../../src/outbox/upload.js';
 import type { Database, MqttConnection } from '../../src/ports.js';
 import { migrate, migrations } from '../../src/store/schema.js';
