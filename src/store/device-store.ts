@@ -153,7 +153,10 @@ export class DeviceStore {
     }
     this.#started.add(deviceId);
     let attached = true;
+    // Once per attachment: the client closes its view and then releases its lock, and a new client of the device
+    // may have attached in between.
     const detach = () => {
+      if (!attached) return;
       attached = false;
       this.#started.delete(deviceId);
     };

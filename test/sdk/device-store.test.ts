@@ -179,6 +179,13 @@ describe('DeviceStore: many devices in one database', () => {
     const pump = await startOn(store, 'store-lock-pump');
     await expectSpotflowError(startOn(store, 'store-lock-pump'), 'DATABASE_LOCKED');
     await expectSpotflowError(store.close(), 'DATABASE_LOCKED');
+    // A finished client's late release does not free the device a new client of it holds.
+    const held = store.attach('store-lock-valve');
+    await held.db.close();
+    const valve = store.attach('store-lock-valve');
+    await held.lock.release();
+    expect(() => store.attach('store-lock-valve')).toThrow(/already started/);
+    await valve.lock.release();
     await expectSpotflowError(store.remove('store-lock-pump'), 'DATABASE_LOCKED');
     expect(await store.devices()).toEqual(['store-lock-pump']);
     await closeClient(pump);
