@@ -283,6 +283,34 @@ describe('the outbox store', () => {
     expect(await store.countStored()).toBe(14);
   });
 
+  it('creates a new database at the same schema as the migrations build step by step', async () => {
+    const describe = async (db: Database) => {
+      const tables = await db.query<{ name: string; type: string }>(
+        "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
+      );
+      const columns = [];
+      for (const { name } of tables.filter((t) => t.type === 'table')) {
+        columns.push(
+          name,
+          await db.query(`SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info('${name}')`),
+        );
+        columns.push(
+          await db.query(`SELECT COUNT(*) AS wr FROM pragma_table_list WHERE name = '${name}' AND wr = 1`),
+        );
+      }
+      return {
+        tables,
+        columns,
+        totals: await db.query('SELECT * FROM outbox_totals'),
+        version: await db.query('PRAGMA user_version'),
+      };
+    };
+    const fresh = await openDatabase();
+    await migrate(fresh);
+    const stepped = await databaseAtVersion(migrations.length);
+    expect(await describe(fresh)).toEqual(await describe(stepped));
+  });
+
   it('keeps every row of a database from before devices had a column, as the rows of its one device', async () => {
     const db = await databaseAtVersion(5);
     await db.write([
