@@ -94,6 +94,7 @@ export const manyDevicesIndexes: readonly string[] = [
 /**
  * What {@link migrations} leave, created at once in a new database. Replaying them there cost every fresh database's
  * connection ~150 KB more memory for good (SQLite's allocations while the table rebuilds re-parse the schema).
+ * The tables' texts repeat the migrations' on purpose: those are history and never change, this is the schema now.
  * A test keeps the two the same.
  */
 export const newestSchema: readonly string[] = [

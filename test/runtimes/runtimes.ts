@@ -215,6 +215,35 @@ export function runtimeScenario(runtime: Runtime): void {
 }
 
 /**
+ * Runs the writer in `runtime` until 300 enqueues resolved, SIGKILLs it, drains the database in the same runtime;
+ * returns each resolved line's fields (`<writer> <n> <id> [<device>]`).
+ */
+async function killThenDrain(runtime: Runtime, config: object): Promise<string[][]> {
+  const writer = startRuntime(runtime, 'test/fixtures/outbox-writer.mjs', [JSON.stringify(config)]);
+  try {
+    // 'started', then 300 enqueues resolved (or the writer ended early: the checks below say how).
+    await writer.printed(301, 20_000);
+  } finally {
+    writer.child.kill('SIGKILL');
+  }
+  expect(await writer.exit, writer.stderr()).toBe('SIGKILL');
+  // Read after the kill: a line the writer wrote whole before it is as good as one seen before.
+  const resolved = writer.lines
+    .slice(1)
+    .map((line) => line.split(' '))
+    .filter((fields) => fields[2] !== undefined);
+  expect(resolved.length).toBeGreaterThanOrEqual(300);
+  const drain = await runToEnd(
+    runtime,
+    'test/fixtures/outbox-writer.mjs',
+    [JSON.stringify({ ...config, drain: true })],
+    30_000,
+  );
+  expect(drain.exit, drain.stderr).toBe(0);
+  return resolved;
+}
+
+/**
  * Durable before resolved, across a real `kill -9` of the runtime: the writer (test/fixtures/outbox-writer.mjs)
  * prints each id once its enqueue resolved, is SIGKILLed mid-burst, restarts in the same runtime on the same
  * database and drains it; every printed id must reach the emulator.
@@ -238,27 +267,7 @@ export function runtimeKill(runtime: Runtime): void {
       const first = await startClient(emulator, { database, deviceId });
       await first.close();
       const config = outboxWriterConfig(emulator, deviceId, database);
-      const writer = startRuntime(runtime, 'test/fixtures/outbox-writer.mjs', [JSON.stringify(config)]);
-      // `<writer> <n> <id>` once each enqueue resolved ('started' first).
-      const printed = () => writer.lines.slice(1).map((line) => line.split(' ')[2]!);
-      try {
-        // 'started', then 300 enqueues resolved (or the writer ended early: the checks below say how).
-        await writer.printed(301, 20_000);
-      } finally {
-        writer.child.kill('SIGKILL');
-      }
-      expect(await writer.exit, writer.stderr()).toBe('SIGKILL');
-      // Read after the kill: a line the writer wrote whole before it is as good as one seen before.
-      const acknowledged = printed().filter((id) => id !== undefined);
-      expect(acknowledged.length).toBeGreaterThanOrEqual(300);
-
-      const drain = await runToEnd(
-        runtime,
-        'test/fixtures/outbox-writer.mjs',
-        [JSON.stringify({ ...config, drain: true })],
-        30_000,
-      );
-      expect(drain.exit, drain.stderr).toBe(0);
+      const acknowledged = (await killThenDrain(runtime, config)).map((fields) => fields[2]!);
       const stored = new Set((await emulator.api.allMessages(deviceId)).map((message) => message.mid));
       expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
     }, 60_000);
@@ -271,25 +280,7 @@ export function runtimeKill(runtime: Runtime): void {
       for (const deviceId of devices) await (await startClient(emulator, { store, deviceId })).close();
       await store.close();
       const config = { ...outboxWriterConfig(emulator, devices[0]!, database), devices };
-      const writer = startRuntime(runtime, 'test/fixtures/outbox-writer.mjs', [JSON.stringify(config)]);
-      // `<writer> <n> <id> <device>` once each enqueue resolved ('started' first).
-      const printed = () => writer.lines.slice(1).map((line) => line.split(' '));
-      try {
-        await writer.printed(301, 20_000);
-      } finally {
-        writer.child.kill('SIGKILL');
-      }
-      expect(await writer.exit, writer.stderr()).toBe('SIGKILL');
-      const acknowledged = printed().filter((fields) => fields[3] !== undefined);
-      expect(acknowledged.length).toBeGreaterThanOrEqual(300);
-
-      const drain = await runToEnd(
-        runtime,
-        'test/fixtures/outbox-writer.mjs',
-        [JSON.stringify({ ...config, drain: true })],
-        30_000,
-      );
-      expect(drain.exit, drain.stderr).toBe(0);
+      const acknowledged = await killThenDrain(runtime, config);
       for (const deviceId of devices) {
         const stored = new Set((await emulator.api.allMessages(deviceId)).map((message) => message.mid));
         const own = acknowledged.filter((fields) => fields[3] === deviceId).map((fields) => fields[2]);

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceStore } from '../../platform/node/index.js';
 import type { DeviceClient } from '../../src/client.js';
-import { outboxWriterConfig, startClient, tempDir } from '../helpers/client.js';
+import { eventOnce, outboxWriterConfig, startClient, tempDir } from '../helpers/client.js';
 import { waitFor } from '../helpers/device-mqtt.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 
@@ -234,7 +234,7 @@ describe('durability across kill -9, devices on a DeviceStore', () => {
     try {
       for (const deviceId of devices) {
         const client = await startClient(emulator, { store, deviceId });
-        await waitFor(() => client.connected);
+        if (!client.connected) await eventOnce(client, 'connected');
         await client.close();
       }
     } finally {
