@@ -13,6 +13,10 @@ export const name = 'fleet';
 export const description =
   '1,000 clients in one process, 1 msg/s each, 60 s: latency, CPU, memory, loss vs raw MQTT.js';
 
+/** Each window's client CPU, with the part in user space: the rest is the kernel's (syscalls, fsync, loopback TCP). */
+const cpuSplit = (result) =>
+  result.windows.map((w) => `${w.cpuPct.toFixed(1)} (${w.cpuUserPct.toFixed(1)})`).join(', ');
+
 const script = fileURLToPath(new URL('../lib/fleet-process.mjs', import.meta.url));
 
 export async function run({ smoke, runs, warmup, dir, options, log }) {
@@ -48,9 +52,13 @@ export async function run({ smoke, runs, warmup, dir, options, log }) {
         );
       });
     const ours = await side('sdk');
-    log(`ours: ${n} clients started in ${Math.round(ours.setupMs)} ms`);
+    log(
+      `ours: ${n} clients started in ${Math.round(ours.setupMs)} ms; CPU % (of it user) per window: ${cpuSplit(ours)}`,
+    );
     const raw = await side('raw');
-    log(`raw: ${n} clients connected in ${Math.round(raw.setupMs)} ms`);
+    log(
+      `raw: ${n} clients connected in ${Math.round(raw.setupMs)} ms; CPU % (of it user) per window: ${cpuSplit(raw)}`,
+    );
     const pick = (result, key) => result.windows.slice(warmup).map((w) => w[key]);
     const fleet = `${n.toLocaleString('en-US')} clients${store === 'shared' ? ' on one DeviceStore' : ''} × 1 msg/s`;
     const common = {

@@ -135,6 +135,7 @@ for (let w = 0; w < windows; w++) {
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
     cpuPct: ((used.user + used.system) / 1000 / wall) * 100,
+    cpuUserPct: (used.user / 1000 / wall) * 100,
     emulatorCpuPct: ((processCpuMs(info.pid) - emulatorCpu) / wall) * 100,
     emulatorRssMb:
       Number(
