@@ -27,6 +27,7 @@ const caseNames = [
   'browser-shared',
   'compression',
   'fleet',
+  'floor',
   'emulator-retention',
   'bundle',
 ];
