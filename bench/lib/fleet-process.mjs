@@ -1,7 +1,8 @@
-// One side of the fleet case, in a process of its own (so its CPU and memory are its clients' alone): `n` clients
-// (our SDK, or raw MQTT.js) connected to one emulator, each sending one message a second, staggered over the second,
-// in windows of `seconds`. Prints one JSON line: setup time, memory growth, and per window the delivery latencies
-// (send → PUBACK), CPU of this process and of the emulator, and messages not acknowledged.
+// One side of the fleet case, in a process of its own (so its CPU and memory are its clients' alone), forked by
+// bench/cases/fleet.mjs: `n` clients (our SDK, or raw MQTT.js) connected to one emulator. Reports its setup time and
+// memory growth once set up; then, each time the parent asks, runs a window of `seconds` in which every client sends
+// one message a second (staggered over the second) and reports the delivery latencies (send → PUBACK), CPU of this
+// process and of the emulator, and messages not acknowledged.
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { DeviceStore } from 'spotflow-device';
@@ -9,7 +10,7 @@ import { startDevice, waitConnected } from './device.mjs';
 import { hubMqttOptions, processCpuMs, provision } from './emulator.mjs';
 import { quantile } from './harness.mjs';
 
-const { kind, n, seconds, windows, emulator: info, dir, store: storeKind } = JSON.parse(process.argv[2]);
+const { kind, n, seconds, emulator: info, dir, store: storeKind } = JSON.parse(process.argv[2]);
 const emulator = { ...info, instanceFor: () => `http://localhost:${info.port}` };
 const rssMb = () => process.memoryUsage().rss / 2 ** 20;
 /** Closes the fleet's DeviceStore, if it has one, after its clients. */
@@ -101,9 +102,10 @@ const senders = kind === 'sdk' ? await sdkSenders() : await rawSenders();
 const setupMs = performance.now() - setupStarted;
 const growthMb = rssMb() - before;
 
-const results = [];
 let seq = 0;
-for (let w = 0; w < windows; w++) {
+
+/** One window: every client sends a message a second for `seconds`; its figures. */
+async function runWindow() {
   const latencies = [];
   const deliveries = [];
   const timers = [];
@@ -129,7 +131,7 @@ for (let w = 0; w < windows; w++) {
   await Promise.race([Promise.all(deliveries), new Promise((resolve) => setTimeout(resolve, 30_000))]);
   const wall = performance.now() - started;
   const used = process.cpuUsage(cpu);
-  results.push({
+  return {
     sent,
     lost: sent - latencies.length,
     p50: quantile(latencies, 0.5),
@@ -143,11 +145,20 @@ for (let w = 0; w < windows; w++) {
           await import('node:fs').then((fs) => fs.readFileSync(`/proc/${info.pid}/status`, 'utf8')),
         )?.[1] ?? 0,
       ) / 1024,
-  });
+  };
 }
-console.log(JSON.stringify({ setupMs, growthMb, windows: results }));
-await Promise.race([
-  Promise.all(senders.map((s) => s.close())).then(() => closeStore()),
-  new Promise((resolve) => setTimeout(resolve, 30_000)),
-]);
-process.exit(0);
+
+// The parent alternates the two sides' windows (ours, raw, ours, …) so that both see the same machine; between its
+// windows a side's clients stay connected and idle.
+process.send({ setupMs, growthMb });
+process.on('message', async (message) => {
+  if (message === 'window') {
+    process.send({ window: await runWindow() });
+    return;
+  }
+  await Promise.race([
+    Promise.all(senders.map((s) => s.close())).then(() => closeStore()),
+    new Promise((resolve) => setTimeout(resolve, 30_000)),
+  ]);
+  process.exit(0);
+});
