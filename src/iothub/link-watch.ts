@@ -198,8 +198,12 @@ export function watchLink(
   connection.onClose(() => watch.stop());
   const followed = (bytes: number, publish: boolean, operation: () => Promise<void>): Promise<void> => {
     const settle = watch.begin(bytes, publish);
+    // One reaction per operation (it runs once per message): the count of acknowledged publishes goes in it too.
     return operation().then(
-      () => settle(true),
+      () => {
+        settle(true);
+        if (publish) acknowledgedPublishes++;
+      },
       (error: unknown) => {
         settle(false);
         throw error;
@@ -212,11 +216,7 @@ export function watchLink(
     },
     publish: (topic, payload, qos) =>
       qos === 1
-        ? followed(topic.length + payload.length, true, () => connection.publish(topic, payload, qos)).then(
-            () => {
-              acknowledgedPublishes++;
-            },
-          )
+        ? followed(topic.length + payload.length, true, () => connection.publish(topic, payload, qos))
         : connection.publish(topic, payload, qos),
     subscribe: (topics) =>
       followed(

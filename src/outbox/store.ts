@@ -196,6 +196,7 @@ export class OutboxStore {
       upload: null,
       // The payload is the client's private copy, never written to again.
       inlinePayload: entry.payload,
+      dropsAtRead: 0, // set by each read (page)
     });
     if (dropped) {
       this.#drops++;
@@ -218,7 +219,10 @@ export class OutboxStore {
     // Taken before the read: a drop that commits while it runs makes these entries check again.
     const drops = this.#drops;
     const recent = this.#tail.after(afterId, limit);
-    if (recent !== undefined) return recent.map((entry) => ({ ...entry, dropsAtRead: drops }));
+    if (recent !== undefined) {
+      for (const entry of recent) entry.dropsAtRead = drops;
+      return recent;
+    }
     const rows = await this.db.query<Row>(
       `SELECT id, mid, properties, compression, size, enqueued_at, upload,
               CASE WHEN size <= ? THEN payload END AS payload

@@ -15,6 +15,7 @@ function entry(id: number, payloadBytes = 1): TailEntry {
     enqueuedAt: 0,
     upload: null,
     inlinePayload: new Uint8Array(payloadBytes),
+    dropsAtRead: 0,
   };
 }
 

@@ -1,7 +1,10 @@
 import type { OutboxEntry } from './store.js';
 
-/** An entry as the tail keeps it: everything but what a read adds. */
-export type TailEntry = Omit<OutboxEntry, 'dropsAtRead'>;
+/**
+ * An entry as the tail keeps it. The tail hands out its own objects (the sender is its one reader): a read sets their
+ * `dropsAtRead` rather than copy each one (one object less per message).
+ */
+export type TailEntry = OutboxEntry;
 
 /** At most this many entries and payload bytes are kept; the oldest go first (they are read back if needed). */
 const maxEntries = 4096;
