@@ -23,7 +23,7 @@ import type {
   MessageCompletionOptions,
   MessageOptions,
 } from './outbox/message-options.js';
-import type { GivenMid } from './outbox/store.js';
+import type { GivenMid, OutboxStore } from './outbox/store.js';
 import type { Platform } from './ports.js';
 import type { ReportedProperties } from './twin/twin.js';
 import type { MessagePayload } from './util/json.js';
@@ -286,10 +286,14 @@ export class DeviceClient {
     const chosen = given ?? { mid: randomUuid(), retry: false };
     // Not for a retried id: that entry may be stored, and its upload done, already.
     if (!chosen.retry) this.#parts.sender.uploadAhead(chosen.mid, message.payload, message.compression);
-    const { mid, dropped } = await this.#parts.outbox.add(message, chosen).catch((error: unknown) => {
+    let stored: Awaited<ReturnType<OutboxStore['add']>>;
+    try {
+      stored = await this.#parts.outbox.add(message, chosen);
+    } catch (error) {
       this.#parts.sender.forgetAhead(chosen.mid);
       throw error;
-    });
+    }
+    const { mid, dropped } = stored;
     if (dropped) {
       this.#parts.events.emit('outboxFull', dropped);
       void this.#parts.waiters.failDropped();

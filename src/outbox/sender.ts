@@ -53,7 +53,8 @@ export class OutboxSender {
   #hurries = 0;
   /** Bumped by every event the send loop may be waiting for, so a wake-up between check and wait is not lost. */
   #generation = 0;
-  readonly #wakers = new Set<() => void>();
+  /** What waiters of the current generation wait on, made when the first one waits (one per PUBACK at full window). */
+  #change: { promise: Promise<void>; resolve: () => void } | undefined;
   readonly #topics = new TelemetryTopics();
   /** Whether the compressor has worked since it last failed (a proven one gets no deadline). */
   #compressorProven = false;
@@ -77,7 +78,8 @@ export class OutboxSender {
   /** New rows were committed. */
   notify(): void {
     this.#generation++;
-    for (const wake of [...this.#wakers]) wake();
+    this.#change?.resolve();
+    this.#change = undefined;
   }
 
   /** Sends until `closed` resolves (the connection ended). */
@@ -341,13 +343,14 @@ export class OutboxSender {
   /** Waits until something happened after generation `seen` (returns at once if it already has). */
   #waitForChange(seen: number): Promise<void> {
     if (this.#generation !== seen) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        this.#wakers.delete(wake);
-        resolve();
-      };
-      this.#wakers.add(wake);
-    });
+    if (this.#change === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((settle) => {
+        resolve = settle;
+      });
+      this.#change = { promise, resolve };
+    }
+    return this.#change.promise;
   }
 
   /** Reports a failure, then waits a jittered, growing delay (cut short when the connection ends). */
