@@ -21,6 +21,10 @@ describe('selecting acknowledged ids', () => {
     expect(selections.flatMap((selection) => selection.params)).toEqual(ids);
   });
 
+  it('selects one id by equality', () => {
+    expect(selectIds([42])).toEqual([{ where: 'id = ?', params: [42] }]);
+  });
+
   it('selects nothing for no ids', () => {
     expect(selectIds([])).toEqual([]);
   });

@@ -17,15 +17,34 @@ export interface RowSelection {
  * trigger cost 2 µs of the 5.7 µs an acknowledged 1 KiB message took to delete.
  */
 export function deleteRows({ where, params }: RowSelection, device: string): SqlStatement[] {
+  const [subtract, remove] = deleteTexts(where);
   return [
-    {
-      sql: `UPDATE outbox_totals SET (messages, bytes) =
-              (SELECT messages - COUNT(*), bytes - COALESCE(SUM(size), 0) FROM outbox WHERE ${where})
-            WHERE device = ?`,
-      params: [...params, device],
-    },
-    { sql: `DELETE FROM outbox WHERE ${where}`, params },
+    { sql: subtract, params: [...params, device] },
+    { sql: remove, params },
   ];
+}
+
+/**
+ * The two SQL texts for a WHERE condition, made once per shape: the same strings each time find their prepared
+ * statements without building and hashing 200 characters anew (in a fleet, for every message acknowledged).
+ */
+const textsByWhere = new Map<string, readonly [string, string]>();
+const maxShapes = 64;
+
+function deleteTexts(where: string): readonly [string, string] {
+  let texts = textsByWhere.get(where);
+  if (texts === undefined) {
+    texts = [
+      `UPDATE outbox_totals SET (messages, bytes) =
+         (SELECT messages - COUNT(*), bytes - COALESCE(SUM(size), 0) FROM outbox WHERE ${where})
+       WHERE device = ?`,
+      `DELETE FROM outbox WHERE ${where}`,
+    ];
+    // Shapes come from selectIds (ranges and lists of up to 500 ids): a few recur, the rest must not pile up.
+    if (textsByWhere.size >= maxShapes) textsByWhere.clear();
+    textsByWhere.set(where, texts);
+  }
+  return texts;
 }
 
 /**
@@ -33,6 +52,8 @@ export function deleteRows({ where, params }: RowSelection, device: string): Sql
  * mostly runs of consecutive ones: a run goes as one range (two parameters, one b-tree descent), the rest as a list.
  */
 export function selectIds(ids: readonly number[]): RowSelection[] {
+  // One id (a device sending now and then acknowledges its messages one by one): no sorting, runs or lists.
+  if (ids.length === 1) return [{ where: 'id = ?', params: [ids[0]!] }];
   const sorted = [...ids].sort((a, b) => a - b);
   const selections: RowSelection[] = [];
   let ranges: number[] = [];

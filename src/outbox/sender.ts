@@ -107,7 +107,7 @@ export class OutboxSender {
       if (queue.length === 0) {
         let entries: OutboxEntry[];
         try {
-          entries = await this.store.page(cursor, pageSize);
+          entries = this.store.recentPage(cursor, pageSize) ?? (await this.store.page(cursor, pageSize));
           failures = 0;
         } catch (error) {
           // A failed read (database busy, I/O error) must not end sending until the next reconnect.

@@ -41,13 +41,12 @@ export class OutboxTail {
    */
   after(afterId: number, limit: number): TailEntry[] | undefined {
     if (this.#coversAfter === undefined || afterId < this.#coversAfter) return undefined;
-    let read = 0;
-    while (read < this.#entries.length && this.#entries[read]!.id <= afterId) read++;
-    if (read > 0) {
-      for (const entry of this.#entries.slice(0, read))
-        this.#payloadBytes -= entry.inlinePayload?.length ?? 0;
-      this.#coversAfter = this.#entries[read - 1]!.id;
-      this.#entries = this.#entries.slice(read);
+    // Taken off the front one by one (V8 trims an array's front in place), not by copying the rest: in a fleet this
+    // runs for every message.
+    while (this.#entries.length > 0 && this.#entries[0]!.id <= afterId) {
+      const read = this.#entries.shift()!;
+      this.#payloadBytes -= read.inlinePayload?.length ?? 0;
+      this.#coversAfter = read.id;
     }
     return this.#entries.slice(0, limit);
   }
