@@ -28,6 +28,7 @@ const caseNames = [
   'compression',
   'fleet',
   'floor',
+  'alloc',
   'emulator-retention',
   'bundle',
 ];
