@@ -2,13 +2,12 @@
 // objects included (every allocation, not what survives): 1 KiB end to end over TCP, 64 in flight, our client against
 // raw MQTT.js sending our very topic. Garbage collection was the largest single part of our CPU per message (perf,
 // bench/README.md), and its cost follows what is allocated; unlike time, this figure barely moves between runs.
-import { randomUUID } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
 import mqtt from 'mqtt';
 import { startDevice, waitConnected } from '../lib/device.mjs';
 import { hubMqttOptions, provision, startEmulator } from '../lib/emulator.mjs';
 import { alternate, row } from '../lib/harness.mjs';
-import { rawPublish, sdkSend } from './e2e.mjs';
+import { ourTopic, rawPublish, sdkSend } from './e2e.mjs';
 
 export const name = 'alloc';
 export const description =
@@ -45,7 +44,7 @@ export async function run({ smoke, runs, warmup, dir }) {
       `mqtt://localhost:${emulator.port}`,
       hubMqttOptions(emulator, device),
     );
-    const topic = `devices/${device.hubDeviceId}/messages/events/stream-name=bench`;
+    const topic = ourTopic(device.hubDeviceId);
     const client = await startDevice(emulator, { dir, name: 'sdk-alloc' });
     try {
       await waitConnected(client);
@@ -54,10 +53,7 @@ export async function run({ smoke, runs, warmup, dir }) {
         warmup,
         measure: {
           ours: () => bytesPerMessage(session, count, () => sdkSend(client, payload, count)),
-          raw: () =>
-            bytesPerMessage(session, count, () =>
-              rawPublish(connection, () => `${topic}&%24.mid=${randomUUID()}`, payload, count),
-            ),
+          raw: () => bytesPerMessage(session, count, () => rawPublish(connection, topic, payload, count)),
         },
       });
       return [

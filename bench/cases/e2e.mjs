@@ -15,6 +15,12 @@ export const description =
 
 const window = 64;
 
+/** The topic our client sends a `stream: 'bench'` message on, as raw MQTT.js sends it: a fresh `$.mid` each call. */
+export function ourTopic(hubDeviceId) {
+  const topic = `devices/${hubDeviceId}/messages/events/stream-name=bench`;
+  return () => `${topic}&%24.mid=${randomUUID()}`;
+}
+
 /** Publishes `count` messages with `window` QoS 1 publishes outstanding; resolves at the last PUBACK. */
 export async function rawPublish(client, topic, payload, count) {
   let next = 0;
@@ -50,7 +56,7 @@ export async function run({ smoke, runs, warmup, dir }) {
         hubMqttOptions(emulator, device),
       );
       const topic = `devices/${device.hubDeviceId}/messages/events/stream-name=bench`;
-      const sameTopic = () => `${topic}&%24.mid=${randomUUID()}`;
+      const sameTopic = ourTopic(device.hubDeviceId);
       const raw = (to) => async () => {
         const started = performance.now();
         await rawPublish(connection, to, payload, count);
