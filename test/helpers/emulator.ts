@@ -27,7 +27,16 @@ export async function call<T = any>(
     headers['content-type'] ??= 'application/json';
     body = JSON.stringify(options.json);
   }
-  const response = await fetch(`${base}${path}`, { method, headers, body });
+  const send = () => fetch(`${base}${path}`, { method, headers, body });
+  let response: Response;
+  try {
+    response = await send();
+  } catch (error) {
+    // A kept-alive connection the server closed just as it was reused (ECONNRESET on a loaded machine, while a test
+    // polled for arrivals): a read is safe to send again, once.
+    if (method !== 'GET' || !isConnectionReset(error)) throw error;
+    response = await send();
+  }
   const text = await response.text();
   let parsed: unknown = text;
   try {
@@ -36,6 +45,11 @@ export async function call<T = any>(
     // not JSON: keep the text
   }
   return { status: response.status, headers: response.headers, body: parsed as T };
+}
+
+function isConnectionReset(error: unknown): boolean {
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE';
 }
 
 /** The management API of a running emulator, as tests and CI scripts use it. */
