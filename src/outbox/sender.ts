@@ -53,7 +53,7 @@ export class OutboxSender {
   #hurries = 0;
   /** Bumped by every event the send loop may be waiting for, so a wake-up between check and wait is not lost. */
   #generation = 0;
-  /** What waiters of the current generation wait on, made when the first one waits (one per PUBACK at full window). */
+  /** What waiters of the current generation wait on, made when the first one waits (one per PUBACK once `maxInFlight` is reached). */
   #change: { promise: Promise<void>; resolve: () => void } | undefined;
   readonly #topics = new TelemetryTopics();
   /** Whether the compressor has worked since it last failed (a proven one gets no deadline). */

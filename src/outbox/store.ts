@@ -1,6 +1,6 @@
 /**
  * The outbox table and every statement on it: enqueue under the limits, pages for the sender, removal, uploads and the
- * totals. About 400 lines, on purpose in one place: the in-memory counters the limits read are only right if one
+ * totals. About 430 lines, on purpose in one place: the in-memory counters the limits read are only right if one
  * class owns every write that changes what they count (the commit they go through is outbox-commit.ts).
  */
 import { SpotflowError } from '../errors.js';

@@ -3,9 +3,10 @@
  * first: the watermark after an eviction (by count and by bytes), after a reset, and the first append after one.
  */
 import { describe, expect, it } from 'vitest';
-import { OutboxTail, type TailEntry } from './tail.js';
+import type { OutboxEntry } from './store.js';
+import { OutboxTail } from './tail.js';
 
-function entry(id: number, payloadBytes = 1): TailEntry {
+function entry(id: number, payloadBytes = 1): OutboxEntry {
   return {
     id,
     mid: `m${id}`,
@@ -19,7 +20,7 @@ function entry(id: number, payloadBytes = 1): TailEntry {
   };
 }
 
-const ids = (entries: TailEntry[] | undefined) => entries?.map((e) => e.id);
+const ids = (entries: OutboxEntry[] | undefined) => entries?.map((e) => e.id);
 
 describe('the outbox tail', () => {
   it('answers nothing until an append vouches for what follows the row before it', () => {

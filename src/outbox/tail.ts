@@ -1,11 +1,5 @@
 import type { OutboxEntry } from './store.js';
 
-/**
- * An entry as the tail keeps it. The tail hands out its own objects (the sender is its one reader): a read sets their
- * `dropsAtRead` rather than copy each one (one object less per message).
- */
-export type TailEntry = OutboxEntry;
-
 /** At most this many entries and payload bytes are kept; the oldest go first (they are read back if needed). */
 const maxEntries = 4096;
 const maxPayloadBytes = 16 * 1024 * 1024;
@@ -21,13 +15,14 @@ const maxPayloadBytes = 16 * 1024 * 1024;
  * read from the database, as they always were.
  */
 export class OutboxTail {
-  #entries: TailEntry[] = [];
+  /** Entries as committed; handed out as they are (the sender is the one reader): a read sets their `dropsAtRead`. */
+  #entries: OutboxEntry[] = [];
   #payloadBytes = 0;
   /** Undefined while nothing vouches for completeness: every read goes to the database. */
   #coversAfter: number | undefined;
 
   /** A row that has just been committed; called in commit order. */
-  append(entry: TailEntry): void {
+  append(entry: OutboxEntry): void {
     if (this.#coversAfter === undefined) this.#coversAfter = entry.id - 1;
     this.#entries.push(entry);
     this.#payloadBytes += entry.inlinePayload?.length ?? 0;
@@ -39,7 +34,7 @@ export class OutboxTail {
    * the tail does not hold (read the database). Forgets the entries up to `afterId`: the sender reads forward only,
    * and after a reconnect it starts from the beginning, below the watermark.
    */
-  after(afterId: number, limit: number): TailEntry[] | undefined {
+  after(afterId: number, limit: number): OutboxEntry[] | undefined {
     if (this.#coversAfter === undefined || afterId < this.#coversAfter) return undefined;
     // Taken off the front one by one (V8 trims an array's front in place), not by copying the rest: in a fleet this
     // runs for every message.
@@ -52,7 +47,7 @@ export class OutboxTail {
   }
 
   /** The upload of entry `id` finished: a later read must send the link, not upload again. */
-  uploaded(id: number, upload: NonNullable<TailEntry['upload']>): void {
+  uploaded(id: number, upload: NonNullable<OutboxEntry['upload']>): void {
     const index = this.#entries.findIndex((entry) => entry.id === id);
     if (index < 0) return;
     const entry = this.#entries[index]!;
